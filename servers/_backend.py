@@ -1,0 +1,73 @@
+"""The backend object every module in ``servers/`` exports as ``BACKEND``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from servers._contract import ServeContext
+
+ServeFunction = Callable[["ServeContext"], None]
+
+FAMILIES = ("asyncio", "uvloop", "twisted", "tornado", "gevent", "trio", "anyio", "baseline",
+            "native", "external")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A named echo server that honours the contract (see ``servers._contract``).
+
+    ``serve`` is either a callable or a ``"module:function"`` string; the string
+    form keeps the framework import lazy, so that listing backends never imports
+    every framework and a missing one only marks its own backend unavailable.
+
+    ``command`` makes an *external* backend: an executable honouring the contract
+    on its own (``{host}`` and ``{port}`` are substituted). ``requires`` names
+    import modules that must be importable; ``probe`` may return a reason why the
+    backend cannot run here (for example: no C compiler), or ``None``.
+    """
+
+    name: str
+    family: str
+    description: str
+    serve: ServeFunction | str | None = None
+    requires: tuple[str, ...] = ()
+    install_hint: str = ""
+    transports: frozenset[str] = frozenset({"tcp"})
+    command: Sequence[str] | None = None
+    probe: Callable[[], str | None] | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    origin: str = ""
+
+    def unavailable_reason(self) -> str | None:
+        """Why this backend cannot run here, or ``None`` when it can."""
+        for module in self.requires:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                hint = f" (install: {self.install_hint})" if self.install_hint else ""
+                return f"missing package '{module}'{hint}"
+        if self.probe is not None:
+            return self.probe()
+        return None
+
+    @property
+    def available(self) -> bool:
+        return self.unavailable_reason() is None
+
+    def load_serve(self) -> ServeFunction:
+        """Resolve ``serve`` to a callable, importing the framework now."""
+        if self.serve is None:
+            raise TypeError(f"backend {self.name!r} is external and has no in-process serve")
+        if callable(self.serve):
+            return self.serve
+        module_name, _, attr = self.serve.partition(":")
+        module = importlib.import_module(module_name)
+        function: ServeFunction = getattr(module, attr)
+        return function

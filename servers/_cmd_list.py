@@ -1,0 +1,43 @@
+"""``echobench list``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "list every backend, its family, and whether it can run here"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from servers._registry import discover
+
+    rows = []
+    for backend in discover():
+        reason = backend.unavailable_reason()
+        rows.append({
+            "name": backend.name,
+            "family": backend.family,
+            "description": backend.description,
+            "available": reason is None,
+            "reason": reason,
+            "transports": sorted(backend.transports),
+            "origin": backend.origin,
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="echobench backends")
+    for column in ("name", "family", "available", "description"):
+        table.add_column(column)
+    for row in rows:
+        status = "yes" if row["available"] else f"no: {row['reason']}"
+        table.add_row(row["name"], row["family"], status, row["description"])
+    Console().print(table)
+    return 0

@@ -1,0 +1,103 @@
+"""Finds backends: modules in ``servers/`` and the ``echobench.backends`` entry points.
+
+Modules whose names start with ``_`` are the package's own machinery and are
+skipped. A module that fails to import is listed as a broken, unavailable
+backend with the reason, so one bad plugin never hides the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import traceback
+from functools import cache
+from importlib import metadata
+from types import ModuleType
+
+from servers._backend import Backend
+from servers._errors import UserError
+
+ENTRY_POINT_GROUP = "echobench.backends"
+
+
+def _backends_of(obj: object, origin: str) -> list[Backend]:
+    if isinstance(obj, ModuleType):
+        obj = getattr(obj, "BACKEND", None)
+    if isinstance(obj, Backend):
+        return [_with_origin(obj, origin)]
+    raise TypeError(f"{origin} exports no Backend object (expected a module-level BACKEND)")
+
+
+def _with_origin(backend: Backend, origin: str) -> Backend:
+    if backend.origin:
+        return backend
+    from dataclasses import replace
+
+    return replace(backend, origin=origin)
+
+
+def _broken(name: str, origin: str, exc: BaseException) -> Backend:
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return Backend(
+        name=name,
+        family="broken",
+        description=f"failed to load from {origin}",
+        probe=lambda: f"failed to load: {last}",
+        origin=origin,
+    )
+
+
+def _scan_package() -> list[Backend]:
+    import servers
+
+    found: list[Backend] = []
+    for info in sorted(pkgutil.iter_modules(servers.__path__), key=lambda i: i.name):
+        if info.name.startswith("_") or info.ispkg:
+            continue
+        module_name = f"servers.{info.name}"
+        try:
+            module = importlib.import_module(module_name)
+            found.extend(_backends_of(module, module_name))
+        except Exception as exc:
+            found.append(_broken(info.name.replace("_", "-"), module_name, exc))
+    return found
+
+
+def _scan_entry_points() -> list[Backend]:
+    found: list[Backend] = []
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        origin = f"entry point {entry.name} = {entry.value}"
+        try:
+            found.extend(_backends_of(entry.load(), origin))
+        except Exception as exc:
+            found.append(_broken(entry.name, origin, exc))
+    return found
+
+
+@cache
+def discover() -> tuple[Backend, ...]:
+    """Every backend, built-in first, then plugins; the first of a name wins."""
+    seen: dict[str, Backend] = {}
+    for backend in _scan_package() + _scan_entry_points():
+        seen.setdefault(backend.name, backend)
+    return tuple(seen.values())
+
+
+def available_backends() -> list[Backend]:
+    return [b for b in discover() if b.available]
+
+
+def get_backend(name: str) -> Backend:
+    for backend in discover():
+        if backend.name == name:
+            return backend
+    known = ", ".join(b.name for b in discover())
+    raise UserError(f"unknown backend {name!r} (known: {known})")
+
+
+def require_available(name: str) -> Backend:
+    backend = get_backend(name)
+    reason = backend.unavailable_reason()
+    if reason is not None:
+        raise UserError(f"backend {name!r} cannot run here: {reason}")
+    return backend

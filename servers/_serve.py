@@ -1,0 +1,54 @@
+"""Runs one backend in this process, under the contract."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from servers._backend import Backend
+from servers._contract import ServeConfig, ServeContext, bind_listener, raise_fd_limit
+from servers._errors import UserError
+from servers._tls import server_context
+
+
+def serve(backend: Backend, config: ServeConfig) -> int:
+    """Serve until SIGTERM or SIGINT; returns the exit status (0 on a clean stop)."""
+    reason = backend.unavailable_reason()
+    if reason is not None:
+        raise UserError(f"backend {backend.name!r} cannot run here: {reason}")
+    transport = "unix" if config.unix else ("tls" if config.tls else "tcp")
+    if transport not in backend.transports:
+        supported = ", ".join(sorted(backend.transports))
+        raise UserError(f"backend {backend.name!r} does not support {transport} (it supports: "
+                        f"{supported})")
+    raise_fd_limit()
+    if backend.command is not None:
+        return _exec_external(backend, config)
+    serve_function = backend.load_serve()
+    listener = bind_listener(config)
+    ssl_context = server_context(config) if config.tls else None
+    ctx = ServeContext(config=config, listener=listener, ssl_context=ssl_context)
+    try:
+        serve_function(ctx)
+    except KeyboardInterrupt:
+        pass  # a SIGINT that arrived before the backend installed its handler
+    finally:
+        listener.close()
+        if config.unix is not None and os.path.exists(config.unix):
+            os.unlink(config.unix)
+    sys.stdout.flush()
+    return 0
+
+
+def _exec_external(backend: Backend, config: ServeConfig) -> int:
+    assert backend.command is not None
+    fields = {"host": config.host, "port": str(config.port), "backlog": str(config.backlog),
+              "unix": config.unix or ""}
+    argv = [part.format(**fields) for part in backend.command]
+    sys.stdout.flush()
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        raise UserError(f"cannot run {argv[0]!r} for backend {backend.name!r}: "
+                        f"{exc.strerror}") from None
+    return 1  # not reached

@@ -1,0 +1,46 @@
+"""asyncio streams: ``start_server`` with StreamReader/StreamWriter and ``drain()``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from servers._aio import run, wait_for_stop_signal
+from servers._backend import Backend
+from servers._contract import READ_SIZE, ServeContext
+
+
+async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(READ_SIZE):
+            writer.write(data)
+            # drain() is the streams API's flow control: while the peer is not
+            # reading, we wait here and the reader's buffer pauses the transport.
+            await writer.drain()
+    except OSError:
+        pass  # a reset by the peer ends only this connection
+    finally:
+        writer.close()
+
+
+def serve_on(ctx: ServeContext, loop: str) -> None:
+    async def main() -> None:
+        server = await asyncio.start_server(_echo, sock=ctx.listener, ssl=ctx.ssl_context,
+                                            limit=READ_SIZE)
+        ctx.ready()
+        await wait_for_stop_signal()
+        server.close()
+
+    run(main, loop)
+
+
+def serve(ctx: ServeContext) -> None:
+    serve_on(ctx, "asyncio")
+
+
+BACKEND = Backend(
+    name="asyncio-streams",
+    family="asyncio",
+    description="asyncio start_server, StreamReader/StreamWriter, await drain()",
+    serve=serve,
+    transports=frozenset({"tcp", "unix", "tls"}),
+)

@@ -1,0 +1,22 @@
+"""The asyncio-streams backend's code on uvloop's loop; nothing else differs."""
+
+from __future__ import annotations
+
+from servers import asyncio_streams
+from servers._backend import Backend
+from servers._contract import ServeContext
+
+
+def serve(ctx: ServeContext) -> None:
+    asyncio_streams.serve_on(ctx, "uvloop")
+
+
+BACKEND = Backend(
+    name="uvloop-streams",
+    family="uvloop",
+    description="uvloop loop, start_server streams with await drain() (asyncio-streams' code)",
+    serve=serve,
+    requires=("uvloop",),
+    install_hint="pip install uvloop",
+    transports=frozenset({"tcp", "unix", "tls"}),
+)
