@@ -1,5 +1,10 @@
 """Finds backends: modules in ``servers/`` and the ``echobench.backends`` entry points.
 
+``ECHOBENCH_BACKEND_PATH`` (directories separated by ``os.pathsep``) adds
+directories whose ``*.py`` files are scanned the same way: a quick way to try a
+backend file without installing anything, and how the tests add deliberately
+broken backends.
+
 Modules whose names start with ``_`` are the package's own machinery and are
 skipped. A module that fails to import is listed as a broken, unavailable
 backend with the reason, so one bad plugin never hides the others.
@@ -8,16 +13,20 @@ backend with the reason, so one bad plugin never hides the others.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import pkgutil
 import traceback
 from functools import cache
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 
 from servers._backend import Backend
 from servers._errors import UserError
 
 ENTRY_POINT_GROUP = "echobench.backends"
+PATH_VARIABLE = "ECHOBENCH_BACKEND_PATH"
 
 
 def _backends_of(obj: object, origin: str) -> list[Backend]:
@@ -63,6 +72,25 @@ def _scan_package() -> list[Backend]:
     return found
 
 
+def _scan_path() -> list[Backend]:
+    found: list[Backend] = []
+    for directory in filter(None, os.environ.get(PATH_VARIABLE, "").split(os.pathsep)):
+        for path in sorted(Path(directory).glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            module_name = f"echobench_extra_backends.{path.stem}"
+            origin = str(path)
+            try:
+                spec = importlib.util.spec_from_file_location(module_name, path)
+                assert spec is not None and spec.loader is not None
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                found.extend(_backends_of(module, origin))
+            except Exception as exc:
+                found.append(_broken(path.stem.replace("_", "-"), origin, exc))
+    return found
+
+
 def _scan_entry_points() -> list[Backend]:
     found: list[Backend] = []
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -76,9 +104,9 @@ def _scan_entry_points() -> list[Backend]:
 
 @cache
 def discover() -> tuple[Backend, ...]:
-    """Every backend, built-in first, then plugins; the first of a name wins."""
+    """Every backend: built-in, then ``ECHOBENCH_BACKEND_PATH``, then plugins; first name wins."""
     seen: dict[str, Backend] = {}
-    for backend in _scan_package() + _scan_entry_points():
+    for backend in _scan_package() + _scan_path() + _scan_entry_points():
         seen.setdefault(backend.name, backend)
     return tuple(seen.values())
 
