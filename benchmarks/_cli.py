@@ -37,8 +37,9 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="echobench", description=__doc__.splitlines()[0] if __doc__
-                           else None)
+    parser = OneLineParser(
+        prog="echobench", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for name, module_name in COMMANDS.items():

@@ -13,8 +13,18 @@ if TYPE_CHECKING:
 
 ServeFunction = Callable[["ServeContext"], None]
 
-FAMILIES = ("asyncio", "uvloop", "twisted", "tornado", "gevent", "trio", "anyio", "baseline",
-            "native", "external")
+FAMILIES = (
+    "asyncio",
+    "uvloop",
+    "twisted",
+    "tornado",
+    "gevent",
+    "trio",
+    "anyio",
+    "baseline",
+    "native",
+    "external",
+)
 
 
 @dataclass(frozen=True)

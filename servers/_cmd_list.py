@@ -18,15 +18,17 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for backend in discover():
         reason = backend.unavailable_reason()
-        rows.append({
-            "name": backend.name,
-            "family": backend.family,
-            "description": backend.description,
-            "available": reason is None,
-            "reason": reason,
-            "transports": sorted(backend.transports),
-            "origin": backend.origin,
-        })
+        rows.append(
+            {
+                "name": backend.name,
+                "family": backend.family,
+                "description": backend.description,
+                "available": reason is None,
+                "reason": reason,
+                "transports": sorted(backend.transports),
+                "origin": backend.origin,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -151,10 +151,14 @@ def start_server(
 ) -> RunningServer:
     """Start ``echobench serve NAME`` and wait for its READY line."""
     argv = [*echobench_command(), "serve", name, "--host", host, "--port", str(port), *extra_args]
-    stderr = tempfile.TemporaryFile()
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-        start_new_session=True, env=env,
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        start_new_session=True,
+        env=env,
     )
     if cpus is not None:
         try:
@@ -170,8 +174,11 @@ def start_server(
         last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
         stderr.close()
         if line is None:
-            why = f"exited with status {process.returncode}" if process.returncode is not None \
+            why = (
+                f"exited with status {process.returncode}"
+                if process.returncode is not None
                 else f"printed no READY line within {timeout:g}s"
+            )
         else:
             why = f"printed {line!r} instead of READY"
         raise ServerStartError(f"backend {name!r} failed to start: {why}: {last}", tail)

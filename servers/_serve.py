@@ -19,8 +19,9 @@ def serve(backend: Backend, config: ServeConfig) -> int:
     transport = "unix" if config.unix else ("tls" if config.tls else "tcp")
     if transport not in backend.transports:
         supported = ", ".join(sorted(backend.transports))
-        raise UserError(f"backend {backend.name!r} does not support {transport} (it supports: "
-                        f"{supported})")
+        raise UserError(
+            f"backend {backend.name!r} does not support {transport} (it supports: {supported})"
+        )
     raise_fd_limit()
     if backend.command is not None:
         return _exec_external(backend, config)
@@ -42,13 +43,18 @@ def serve(backend: Backend, config: ServeConfig) -> int:
 
 def _exec_external(backend: Backend, config: ServeConfig) -> int:
     assert backend.command is not None
-    fields = {"host": config.host, "port": str(config.port), "backlog": str(config.backlog),
-              "unix": config.unix or ""}
+    fields = {
+        "host": config.host,
+        "port": str(config.port),
+        "backlog": str(config.backlog),
+        "unix": config.unix or "",
+    }
     argv = [part.format(**fields) for part in backend.command]
     sys.stdout.flush()
     try:
         os.execvp(argv[0], argv)
     except OSError as exc:
-        raise UserError(f"cannot run {argv[0]!r} for backend {backend.name!r}: "
-                        f"{exc.strerror}") from None
+        raise UserError(
+            f"cannot run {argv[0]!r} for backend {backend.name!r}: {exc.strerror}"
+        ) from None
     return 1  # not reached

@@ -24,8 +24,9 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 def serve_on(ctx: ServeContext, loop: str) -> None:
     async def main() -> None:
-        server = await asyncio.start_server(_echo, sock=ctx.listener, ssl=ctx.ssl_context,
-                                            limit=READ_SIZE)
+        server = await asyncio.start_server(
+            _echo, sock=ctx.listener, ssl=ctx.ssl_context, limit=READ_SIZE
+        )
         ctx.ready()
         await wait_for_stop_signal()
         server.close()
