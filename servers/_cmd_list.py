@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 HELP = "list every backend, its family, and whether it can run here"
 
@@ -15,7 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from servers._registry import discover
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for backend in discover():
         reason = backend.unavailable_reason()
         rows.append(
