@@ -1,17 +1,111 @@
-"""Placeholder: this command is being built (see the open issues)."""
+"""``echobench run``: the benchmark matrix, one results file per run."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "(not built yet)"
+HELP = "run the benchmark matrix (backends x sizes x connections) into a results file"
+
+#: A meaningful run of a few minutes per handful of backends.
+DEFAULTS: dict[str, object] = {
+    "sizes": [64, 4096],
+    "connections": [1, 32],
+    "rates": [None],
+    "transports": ["tcp"],
+    "duration": 2.0,
+    "warmup": 0.5,
+    "repeat": 3,
+    "workers": None,
+    "order": "shuffle",
+}
+#: ``--quick``: every available backend, one small case each, well under a minute.
+QUICK: dict[str, object] = {
+    **DEFAULTS,
+    "sizes": [1024],
+    "connections": [10],
+    "duration": 1.0,
+    "warmup": 0.25,
+    "repeat": 1,
+}
+#: Options that define the matrix; ``--resume`` refuses them when they differ.
+MATRIX_OPTIONS = (
+    "backends",
+    "sizes",
+    "connections",
+    "rates",
+    "transports",
+    "duration",
+    "warmup",
+    "repeat",
+    "workers",
+    "seed",
+    "order",
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    pass
+    matrix = parser.add_argument_group("the matrix")
+    matrix.add_argument(
+        "--backends", metavar="A,B", help="backends to run (default: every available one)"
+    )
+    matrix.add_argument("--sizes", metavar="N,N", help="message sizes in bytes (default 64,4096)")
+    matrix.add_argument(
+        "--connections", metavar="N,N", help="concurrent connections (default 1,32)"
+    )
+    matrix.add_argument(
+        "--rate",
+        dest="rates",
+        metavar="R,R",
+        help="open-loop rates in messages/s for latency runs; 'closed' is a closed loop "
+        "(default: closed only)",
+    )
+    matrix.add_argument("--transports", metavar="T,T", help="tcp, unix and/or tls (default tcp)")
+    measure = parser.add_argument_group("measurement")
+    measure.add_argument("--duration", type=float, help="seconds measured per repeat (default 2)")
+    measure.add_argument("--warmup", type=float, help="seconds of warm-up per repeat (default 0.5)")
+    measure.add_argument("--repeat", type=int, help="repeats of every case (default 3)")
+    measure.add_argument("--workers", type=int, help="load client processes (default: its own)")
+    measure.add_argument("--seed", type=int, help="seed of the per-repeat shuffle (default random)")
+    measure.add_argument(
+        "--order",
+        choices=("shuffle", "fixed"),
+        help="each repeat walks the cases in a fresh shuffled order (default) or matrix order",
+    )
+    measure.add_argument(
+        "--quick",
+        action="store_true",
+        help="every available backend, one small case, one repeat: under a minute",
+    )
+    measure.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="skip the conformance check each backend passes before it is measured",
+    )
+    placement = parser.add_argument_group("placement")
+    placement.add_argument("--server-cpus", metavar="LIST", help="CPUs for the server, e.g. 0")
+    placement.add_argument(
+        "--client-cpus", metavar="LIST", help="CPUs for the load client, e.g. 1-3"
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--out", metavar="PATH", help="results file (default results/run-YYYYmmdd-HHMMSS.json)"
+    )
+    output.add_argument(
+        "--resume",
+        metavar="PATH",
+        help="continue an interrupted run from its results file, skipping finished cases",
+    )
+    remote = parser.add_argument_group("remote server")
+    remote.add_argument(
+        "--connect",
+        metavar="HOST:PORT",
+        help="measure a server already running elsewhere (started with echobench serve)",
+    )
+    remote.add_argument("--label", metavar="NAME", help="the name of the --connect server")
 
 
 def run(args: argparse.Namespace) -> int:
-    from servers._errors import UserError
+    from benchmarks._plan import execute
 
-    raise UserError("this command is not built yet")
+    return execute(args)

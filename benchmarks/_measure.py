@@ -1,0 +1,276 @@
+"""One repeat of one case: start the backend, drive it with ``echobench load``, stop it.
+
+The server and the load client each run in their own session, so stopping a
+case (or an interrupted runner) kills their whole process groups and nothing
+survives. The runner never measures anything itself; the numbers are the load
+client's, plus the server's CPU and memory from ``benchmarks._usage``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from benchmarks import _environment, _verdict
+from benchmarks._isolation import Placement
+from benchmarks._matrix import Case
+from benchmarks._usage import TreeSampler
+from servers._launch import RunningServer, ServerStartError, echobench_command, start_server
+
+#: How often the server's CPU is sampled while the load runs.
+SAMPLE_SECONDS = 0.1
+#: What the load client may take beyond warm-up and measurement (start-up, connecting,
+#: writing its JSON) before it is presumed hung and killed.
+CLIENT_SLACK_SECONDS = 30.0
+#: Exit statuses of ``echobench load``.
+LOAD_USAGE_OR_CONNECT = 2
+LOAD_CORRUPTION = 3
+
+
+class CaseFailed(Exception):
+    def __init__(self, error: str, stderr_tail: str | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.stderr_tail = stderr_tail
+
+
+class Interrupted(Exception):
+    """The runner was asked to stop; whatever this case started is already gone."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    duration: float
+    warmup: float
+    workers: int | None
+    placement: Placement
+    connect: tuple[str, int] | None = None
+
+
+def load_argv(
+    case: Case,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    unix: str | None,
+    json_path: str,
+) -> list[str]:
+    argv = [*echobench_command(), "load"]
+    if unix is not None:
+        argv += ["--unix", unix]
+    else:
+        argv += ["--host", host, "--port", str(port)]
+    argv += [
+        "--connections",
+        str(case.connections),
+        "--size",
+        str(case.size),
+        "--duration",
+        f"{settings.duration:g}",
+        "--warmup",
+        f"{settings.warmup:g}",
+    ]
+    if case.rate is not None:
+        argv += ["--rate", f"{case.rate:g}"]
+    if settings.workers is not None:
+        argv += ["--workers", str(settings.workers)]
+    if case.transport == "tls":
+        argv.append("--tls")
+    return [*argv, "--json", json_path, "--quiet"]
+
+
+def _tail(handle: IO[bytes], limit: int = 4000) -> str:
+    handle.flush()
+    handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, handle.tell() - limit))
+    return handle.read().decode("utf-8", "replace")
+
+
+def _last_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def server_args(case: Case, unix_path: str | None) -> list[str]:
+    if case.transport == "unix":
+        assert unix_path is not None
+        return ["--unix", unix_path]
+    if case.transport == "tls":
+        return ["--tls"]
+    return []
+
+
+def measure(
+    case: Case, repeat: int, settings: Settings, *, stopping: Callable[[], bool]
+) -> dict[str, Any]:
+    """Run one repeat and return its record; raise ``CaseFailed`` or ``Interrupted``."""
+    started_at = _environment.now()
+    with tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch:
+        unix_path = os.path.join(scratch, "echo.sock") if case.transport == "unix" else None
+        server: RunningServer | None = None
+        if settings.connect is None:
+            try:
+                server = start_server(
+                    case.backend,
+                    cpus=settings.placement.server_cpus,
+                    extra_args=server_args(case, unix_path),
+                )
+            except ServerStartError as exc:
+                raise CaseFailed(str(exc), exc.stderr) from None
+        try:
+            if stopping():
+                raise Interrupted
+            if server is not None:
+                host, port = ("", 0) if unix_path else (server.host, server.port)
+                address = server.address
+            else:
+                assert settings.connect is not None
+                host, port = settings.connect
+                address = f"{host}:{port}"
+            record = _drive(
+                case, settings, server, host, port, unix_path, scratch, stopping=stopping
+            )
+        finally:
+            if server is not None:
+                server.close()
+    record = {"repeat": repeat, "started_at": started_at, "server_address": address, **record}
+    return record
+
+
+def _drive(
+    case: Case,
+    settings: Settings,
+    server: RunningServer | None,
+    host: str,
+    port: int,
+    unix_path: str | None,
+    scratch: str,
+    *,
+    stopping: Callable[[], bool],
+) -> dict[str, Any]:
+    json_path = os.path.join(scratch, "load.json")
+    argv = load_argv(case, settings, host=host, port=port, unix=unix_path, json_path=json_path)
+    sampler = TreeSampler(server.pid) if server is not None else None
+    client_cpus = settings.placement.client_cpus
+    with tempfile.TemporaryFile() as client_stderr:
+        client = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=client_stderr,
+            start_new_session=True,
+        )
+        try:
+            try:
+                os.sched_setaffinity(client.pid, set(client_cpus))
+            except OSError:
+                pass  # it inherits the runner's own pinning anyway
+            allowed = settings.warmup + settings.duration + CLIENT_SLACK_SECONDS
+            deadline = time.monotonic() + allowed
+            while client.poll() is None:
+                if stopping():
+                    raise Interrupted
+                if time.monotonic() > deadline:
+                    raise CaseFailed(
+                        f"the load client did not finish within {allowed:.0f}s; killed it",
+                        server.stderr_tail() if server else None,
+                    )
+                if sampler is not None:
+                    sampler.sample()
+                time.sleep(SAMPLE_SECONDS)
+            if sampler is not None:
+                sampler.sample()
+        finally:
+            _kill_group(client)  # after a normal exit it still catches a stray grandchild
+        client_tail = _tail(client_stderr)
+    if server is not None and not server.alive():
+        tail = server.stderr_tail()
+        raise CaseFailed(
+            f"backend {case.backend!r} died mid-case (exit status {server.process.returncode}): "
+            f"{_last_line(tail)}",
+            tail,
+        )
+    load = _read_load(Path(json_path))
+    status = client.returncode
+    if status == LOAD_CORRUPTION or (load is not None and load.get("corrupted")):
+        raise CaseFailed(
+            f"the load client found corrupted echoes: {_last_line(client_tail)}",
+            server.stderr_tail() if server else None,
+        )
+    if status != 0 or load is None:
+        what = "could not connect or was misused" if status == LOAD_USAGE_OR_CONNECT else "failed"
+        raise CaseFailed(
+            f"the load client {what} (exit status {status}): {_last_line(client_tail)}",
+            server.stderr_tail() if server else None,
+        )
+    if not load.get("complete", False):
+        raise CaseFailed(
+            f"the load client stopped early: {load.get('stop_reason') or 'no reason given'}",
+            server.stderr_tail() if server else None,
+        )
+    return _record(load, sampler, server, settings)
+
+
+def _read_load(path: Path) -> dict[str, Any] | None:
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _record(
+    load: dict[str, Any],
+    sampler: TreeSampler | None,
+    server: RunningServer | None,
+    settings: Settings,
+) -> dict[str, Any]:
+    elapsed = float(load.get("elapsed_s") or settings.duration)
+    server_cpu: dict[str, Any] | None = None
+    rss: int | None = None
+    if sampler is not None and server is not None:
+        window = sampler.busiest(elapsed)
+        cores = _verdict.capacity(len(settings.placement.server_cpus), sampler.processes)
+        server_cpu = {
+            **window,
+            "capacity": cores,
+            "utilization": window["cores_used"] / cores,
+        }
+        rss = sampler.peak_rss()
+    client_cpu = dict(load.get("client_cpu") or {})
+    workers = (load.get("params") or {}).get("workers") or settings.workers or 1
+    client_cores = _verdict.capacity(len(settings.placement.client_cpus), int(workers))
+    client_cpu["capacity"] = client_cores
+    client_cpu["utilization"] = float(client_cpu.get("cores_used") or 0.0) / client_cores
+    latency = load.get("latency_us") or {}
+    return {
+        "messages_per_second": float(load["messages_per_second"]),
+        "p99_us": latency.get("p99"),
+        "server_cpu": server_cpu,
+        "server_rss_peak_bytes": rss,
+        "client_cpu": client_cpu,
+        "verdict": _verdict.verdict(
+            server_cpu["utilization"] if server_cpu else None, client_cpu["utilization"]
+        ),
+        "load": load,
+    }

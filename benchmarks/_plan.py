@@ -1,0 +1,273 @@
+"""From the command line (or an interrupted run's file) to a run: config, cases, placement."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import _environment, _isolation
+from benchmarks._cmd_run import DEFAULTS, QUICK
+from benchmarks._matrix import (
+    ORDERS,
+    TRANSPORTS,
+    Case,
+    build_cases,
+    parse_int_list,
+    parse_names,
+    parse_rates,
+)
+from benchmarks._measure import Settings
+from benchmarks._results import new_document
+from benchmarks._runner import Runner
+from benchmarks._schema import load_results, write_results
+from benchmarks._terminal import print_report
+from servers._contract import parse_address
+from servers._errors import UserError
+
+#: Rough cost of one repeat beyond warm-up and measurement (server and client start-up).
+OVERHEAD_SECONDS = 1.0
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The matrix options the user typed, parsed; absent ones are left out."""
+    given: dict[str, Any] = {}
+    if args.backends is not None:
+        given["backends"] = parse_names(args.backends, "backends")
+    if args.sizes is not None:
+        given["sizes"] = parse_int_list(args.sizes, "sizes")
+    if args.connections is not None:
+        given["connections"] = parse_int_list(args.connections, "connections")
+    if args.rates is not None:
+        given["rates"] = parse_rates(args.rates)
+    if args.transports is not None:
+        given["transports"] = parse_names(args.transports, "transports", TRANSPORTS)
+    for name, minimum in (("duration", 0.1), ("warmup", 0.0)):
+        value = getattr(args, name)
+        if value is not None:
+            if not math.isfinite(value) or value < minimum:
+                raise UserError(f"--{name} must be at least {minimum:g} seconds, not {value:g}")
+            given[name] = value
+    for name in ("repeat", "workers"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 1:
+                raise UserError(f"--{name} must be at least 1, not {value}")
+            given[name] = value
+    if args.seed is not None:
+        given["seed"] = args.seed
+    if args.order is not None:
+        given["order"] = args.order
+    return given
+
+
+def _remote(args: argparse.Namespace) -> tuple[str, int] | None:
+    if args.connect is None:
+        if args.label is not None:
+            raise UserError("--label names a --connect server; it needs --connect HOST:PORT")
+        return None
+    if not args.label:
+        raise UserError("--connect needs --label NAME to name the server in the results")
+    if "/" in args.label:
+        raise UserError("--label cannot contain '/' (it is part of every case id)")
+    try:
+        host, port = parse_address(args.connect)
+    except ValueError:
+        raise UserError(f"--connect takes HOST:PORT, not {args.connect!r}") from None
+    if not 0 < port < 65536:
+        raise UserError(f"--connect: port {port} is out of range")
+    return host, port
+
+
+def _resolve(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
+    base = QUICK if args.quick else DEFAULTS
+    config: dict[str, Any] = {key: given.get(key, value) for key, value in base.items()}
+    config["seed"] = given.get("seed", secrets.randbelow(2**31))
+    config["backends"] = given.get("backends")
+    config["verify"] = bool(args.verify)
+    return config
+
+
+def _backends(config: dict[str, Any], remote: bool) -> tuple[list[tuple[str, str, Any]], list[Any]]:
+    """(name, family, transports) to run, and what was left out with the reason."""
+    if remote:
+        return [(config["label"], "external", ("tcp", "tls"))], []
+    from servers._registry import discover, get_backend
+
+    skipped: list[dict[str, str]] = []
+    if config["backends"] is None:
+        chosen = list(discover())
+    else:
+        chosen = [get_backend(name) for name in config["backends"]]
+    runnable = []
+    for backend in chosen:
+        reason = backend.unavailable_reason()
+        if reason is None:
+            runnable.append((backend.name, backend.family, backend.transports))
+        else:
+            skipped.append({"backend": backend.name, "transport": "*", "reason": reason})
+    if not runnable:
+        why = "; ".join(f"{s['backend']}: {s['reason']}" for s in skipped) or "none found"
+        raise UserError(f"no backend can run here ({why})")
+    return runnable, skipped
+
+
+def _default_out() -> Path:
+    return Path("results") / time.strftime("run-%Y%m%d-%H%M%S.json")
+
+
+def execute(args: argparse.Namespace) -> int:
+    given = _given(args)
+    remote = _remote(args)
+    if remote is not None and "backends" in given:
+        raise UserError("--connect measures one remote server; --backends does not apply")
+    if args.resume is not None:
+        doc = load_results(args.resume)
+        config = doc["config"]
+        for key, value in given.items():
+            if config.get(key) != value:
+                raise UserError(
+                    f"--resume: --{key} differs from the interrupted run's "
+                    f"({config.get(key)!r}); leave it out to continue that run"
+                )
+        if (config.get("connect") is None) != (remote is None) or (
+            remote is not None and config.get("label") != args.label
+        ):
+            raise UserError("--resume: --connect/--label differ from the interrupted run's")
+        if doc.get("complete"):
+            raise UserError(f"--resume: {args.resume} is already complete")
+        out = Path(args.out or args.resume)
+    else:
+        config = _resolve(args, given)
+        config["connect"] = args.connect
+        config["label"] = args.label
+        out = Path(args.out) if args.out else _default_out()
+        doc = None
+    if remote is not None:
+        if config.get("transports") and "unix" in config["transports"]:
+            raise UserError("--connect reaches a server over tcp or tls, not unix")
+        config["verify"] = False
+    if config["order"] not in ORDERS:
+        raise UserError(f"unknown order {config['order']!r}")
+
+    runnable, skipped = _backends(config, remote is not None)
+    if config["backends"] is None:
+        config["backends"] = [name for name, _, _ in runnable]
+    cases, skipped_transports = build_cases(
+        runnable,
+        transports=config["transports"],
+        sizes=config["sizes"],
+        connections=config["connections"],
+        rates=config["rates"],
+    )
+    skipped += skipped_transports
+    if not cases:
+        raise UserError("the matrix is empty: no backend supports the chosen transports")
+
+    placement = _placement(args, doc, remote is not None)
+    pinned = _isolation.pin_self(placement.client_cpus)
+    warnings = list(placement.warnings)
+    if not pinned:
+        warnings.append("could not pin the load client to CPUs (sched_setaffinity unavailable)")
+
+    if doc is None:
+        environment = _environment.collect(
+            command_line=sys.argv,
+            pinning=placement.as_dict(),
+            placement_warnings=warnings,
+            extra_modules=_framework_modules(config["backends"], remote is not None),
+            local_server=remote is None,
+        )
+        doc = new_document(config, environment, skipped)
+    else:
+        doc["environment"].setdefault("resumed", []).append(
+            {"at": _environment.now(), "command_line": list(sys.argv)}
+        )
+    settings = Settings(
+        duration=float(config["duration"]),
+        warmup=float(config["warmup"]),
+        workers=config["workers"],
+        placement=placement,
+        connect=remote,
+    )
+    runner = Runner(
+        doc=doc,
+        cases=cases,
+        settings=settings,
+        out=out,
+        repeats=int(config["repeat"]),
+        seed=int(config["seed"]),
+        order=str(config["order"]),
+        verify=bool(config["verify"]),
+    )
+    _announce(cases, config, out, placement, skipped)
+    try:
+        write_results(out, doc)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror}") from None
+    interrupted = runner.run()
+    print_report(doc, str(out), remote is not None)
+    if interrupted is not None:
+        print(
+            f"interrupted: {len(doc['not_run'])} case(s) not run; continue with: "
+            f"echobench run --resume {out}",
+            file=sys.stderr,
+        )
+        return 128 + interrupted
+    measured = [e for e in doc["cases"] if e["repeats"]]
+    failed = [e for e in doc["cases"] if e["status"] != "ok"]
+    if failed:
+        print(f"{len(failed)} of {len(cases)} case(s) failed; see the table", file=sys.stderr)
+    return 0 if measured else 1
+
+
+def _placement(
+    args: argparse.Namespace, doc: dict[str, Any] | None, remote: bool
+) -> _isolation.Placement:
+    cpus = _isolation.usable_cpus()
+    server = (
+        _isolation.parse_cpu_list(args.server_cpus, "server-cpus") if args.server_cpus else None
+    )
+    client = (
+        _isolation.parse_cpu_list(args.client_cpus, "client-cpus") if args.client_cpus else None
+    )
+    if doc is not None and server is None and client is None:
+        pinning = doc["environment"].get("pinning") or {}
+        if set(pinning.get("client_cpus") or []) <= set(cpus):
+            server = pinning.get("server_cpus") or None
+            client = pinning.get("client_cpus") or None
+    if remote:
+        return _isolation.Placement((), tuple(client or cpus), ())
+    return _isolation.plan(cpus, server_cpus=server, client_cpus=client)
+
+
+def _framework_modules(backends: list[str], remote: bool) -> list[str]:
+    if remote:
+        return []
+    from servers._registry import discover
+
+    wanted = set(backends)
+    return [m for b in discover() if b.name in wanted for m in b.requires]
+
+
+def _announce(
+    cases: list[Case],
+    config: dict[str, Any],
+    out: Path,
+    placement: _isolation.Placement,
+    skipped: list[dict[str, str]],
+) -> None:
+    per_repeat = float(config["duration"]) + float(config["warmup"]) + OVERHEAD_SECONDS
+    estimate = len(cases) * int(config["repeat"]) * per_repeat
+    lines = [
+        f"echobench run: {len(cases)} case(s) x {config['repeat']} repeat(s), about "
+        f"{estimate / 60:.1f} min; seed {config['seed']}; writing {out}",
+        f"pinning: server on CPUs {list(placement.server_cpus) or '-'}, "
+        f"client on CPUs {list(placement.client_cpus)}",
+    ]
+    lines += [f"skipped {s['backend']} ({s['transport']}): {s['reason']}" for s in skipped]
+    print("\n".join(lines), file=sys.stderr, flush=True)

@@ -1,0 +1,115 @@
+"""Building the results document as the run goes (its schema: ``benchmarks._schema``)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks import _environment, _stats, _verdict
+from benchmarks._matrix import Case
+from benchmarks._schema import SCHEMA, SCHEMA_VERSION
+
+
+def new_document(
+    config: dict[str, Any], environment: dict[str, Any], skipped: list[dict[str, str]]
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "complete": False,
+        "environment": environment,
+        "config": config,
+        "cases": [],
+        "not_run": [],
+        "verification": {},
+        "skipped": skipped,
+    }
+
+
+def _entry(doc: dict[str, Any], case: Case) -> dict[str, Any]:
+    for entry in doc["cases"]:
+        if entry["id"] == case.id:
+            return entry
+    entry = {
+        "id": case.id,
+        "backend": case.backend,
+        "family": case.family,
+        "transport": case.transport,
+        "size": case.size,
+        "connections": case.connections,
+        "rate": case.rate,
+        "mode": case.mode,
+        "status": "partial",
+        "error": None,
+        "stderr_tail": None,
+        "failures": [],
+        "repeats": [],
+        "summary": None,
+    }
+    doc["cases"].append(entry)
+    return entry
+
+
+def add_repeat(doc: dict[str, Any], case: Case, record: dict[str, Any]) -> None:
+    _entry(doc, case)["repeats"].append(record)
+
+
+def add_failure(
+    doc: dict[str, Any], case: Case, repeat: int, error: str, stderr_tail: str | None
+) -> None:
+    entry = _entry(doc, case)
+    entry["error"] = error
+    entry["stderr_tail"] = stderr_tail
+    entry["failures"].append({"repeat": repeat, "error": error, "stderr_tail": stderr_tail})
+
+
+def attempted(doc: dict[str, Any]) -> set[tuple[str, int]]:
+    """(case id, repeat) pairs that ran to an outcome, measured or failed: resume skips them."""
+    done: set[tuple[str, int]] = set()
+    for entry in doc["cases"]:
+        done.update((entry["id"], r["repeat"]) for r in entry["repeats"])
+        done.update((entry["id"], f["repeat"]) for f in entry["failures"])
+    return done
+
+
+def finalize(doc: dict[str, Any], cases: Sequence[Case], repeats: int, *, complete: bool) -> None:
+    """Statuses, summaries, ``not_run`` and the end time, from what has been recorded."""
+    order = {case.id: index for index, case in enumerate(cases)}
+    doc["cases"].sort(key=lambda entry: order.get(entry["id"], len(order)))
+    done = attempted(doc)
+    for entry in doc["cases"]:
+        measured = len(entry["repeats"])
+        if measured >= repeats:
+            entry["status"] = "ok"
+        else:
+            entry["status"] = "partial" if measured else "failed"
+        entry["summary"] = summarize(entry["repeats"]) if measured else None
+    doc["not_run"] = [
+        case.id for case in cases if any((case.id, r) not in done for r in range(repeats))
+    ]
+    doc["complete"] = complete and not doc["not_run"]
+    doc["environment"]["finished_at"] = _environment.now()
+
+
+def summarize(repeats: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    rates = [r["messages_per_second"] for r in repeats]
+    p99s = [r["p99_us"] for r in repeats if r["p99_us"] is not None]
+    rate_spread = _stats.spread(rates)
+    p99_spread = _stats.spread(p99s)
+    verdict = _verdict.overall([r["verdict"] for r in repeats])
+    efficiency = [
+        r["messages_per_second"] / r["server_cpu"]["cores_used"]
+        for r in repeats
+        if r.get("server_cpu") and r["server_cpu"]["cores_used"] > 0
+    ]
+    return {
+        "messages_per_second": rate_spread,
+        "p99_us": {k: p99_spread[k] for k in ("median", "min", "max")},
+        "unstable": _stats.is_unstable(rate_spread["cv"]),
+        "verdict": verdict,
+        "client_bound": verdict == "client",
+        "messages_per_server_cpu_second": (
+            float(statistics.median(efficiency)) if efficiency else None
+        ),
+    }

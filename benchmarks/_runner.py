@@ -1,0 +1,118 @@
+"""The run loop: walk the schedule, verify each backend once, measure, write after every case.
+
+SIGINT and SIGTERM only set a flag; the loop notices it within a sampling tick,
+the case in progress kills the load client's and the server's process groups,
+and the file is written with every finished case and what was not run.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from benchmarks import _results
+from benchmarks._matrix import Case, schedule
+from benchmarks._measure import CaseFailed, Interrupted, Settings, measure
+from benchmarks._schema import write_results
+from benchmarks._terminal import RunProgress, outcome_line
+
+
+@dataclass
+class StopSignals:
+    """Turns SIGINT/SIGTERM into a flag the loop checks, so nothing is cut off half-way."""
+
+    signum: int | None = None
+    _previous: dict[int, Any] = field(default_factory=dict)
+
+    def __enter__(self) -> StopSignals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.signum = signum
+
+    def stopping(self) -> bool:
+        return self.signum is not None
+
+
+@dataclass
+class Runner:
+    doc: dict[str, Any]
+    cases: Sequence[Case]
+    settings: Settings
+    out: Path
+    repeats: int
+    seed: int
+    order: str
+    verify: bool
+
+    def save(self, *, complete: bool = False) -> None:
+        _results.finalize(self.doc, self.cases, self.repeats, complete=complete)
+        write_results(self.out, self.doc)
+
+    def run(self) -> int | None:
+        """Run what is left; returns the signal number if interrupted, else ``None``."""
+        plan = schedule(self.cases, self.repeats, seed=self.seed, order=self.order)
+        done = _results.attempted(self.doc)
+        todo = [(repeat, case) for repeat, case in plan if (case.id, repeat) not in done]
+        self.save()
+        with StopSignals() as signals, RunProgress(len(plan), len(plan) - len(todo)) as progress:
+            for repeat, case in todo:
+                if signals.stopping():
+                    break
+                label = f"{case.id} (repeat {repeat + 1}/{self.repeats})"
+                rejected = self._gate(case.backend, progress)
+                if signals.stopping():
+                    break
+                if rejected is not None:
+                    _results.add_failure(self.doc, case, repeat, rejected, None)
+                    progress.finished(label, f"not measured: {rejected}")
+                    self.save()
+                    continue
+                progress.starting(label)
+                try:
+                    record = measure(case, repeat, self.settings, stopping=signals.stopping)
+                except Interrupted:
+                    break
+                except CaseFailed as exc:
+                    _results.add_failure(self.doc, case, repeat, exc.error, exc.stderr_tail)
+                    progress.finished(label, f"FAILED: {exc.error}")
+                else:
+                    _results.add_repeat(self.doc, case, record)
+                    progress.finished(label, outcome_line(record))
+                self.save()
+            if signals.stopping():
+                progress.note(
+                    f"interrupted by {signal.Signals(signals.signum or 0).name}: stopped the "
+                    "server and the load client, saving what finished"
+                )
+        self.save(complete=signals.signum is None)
+        return signals.signum
+
+    def _gate(self, backend: str, progress: RunProgress) -> str | None:
+        """Why ``backend`` may not be measured (it failed verification), or ``None``."""
+        if not self.verify:
+            return None
+        verification = self.doc.setdefault("verification", {})
+        if backend not in verification:
+            progress.starting(f"verifying {backend}")
+            from benchmarks._gate import verify_backend
+
+            verification[backend] = verify_backend(backend)
+            result = verification[backend]
+            progress.note(
+                f"verified {backend}: "
+                + ("passed" if result["passed"] else f"FAILED ({result['error']})")
+            )
+            self.save()
+        result = verification[backend]
+        return None if result["passed"] else str(result["error"])

@@ -1,0 +1,161 @@
+"""What the runner shows: a progress bar on stderr, then a table of the results."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+
+class RunProgress:
+    """case i/N, the current case, and the ETA; plain lines when stderr is not a terminal."""
+
+    def __init__(self, total: int, done: int = 0) -> None:
+        self.console = Console(stderr=True)
+        self.total = total
+        self.done = done
+        self.live = self.console.is_terminal
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def __enter__(self) -> RunProgress:
+        if self.live:
+            self._progress = Progress(
+                TextColumn("[bold]case"),
+                MofNCompleteColumn(),
+                BarColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.description}"),
+                console=self.console,
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("", total=self.total, completed=self.done)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def starting(self, label: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=label)
+
+    def finished(self, label: str, outcome: str) -> None:
+        self.done += 1
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.done)
+            self._progress.console.print(f"  {label}: {outcome}", highlight=False)
+        else:
+            print(f"[{self.done}/{self.total}] {label}: {outcome}", file=sys.stderr, flush=True)
+
+    def note(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(text, highlight=False)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+
+def outcome_line(record: dict[str, Any]) -> str:
+    p99 = record.get("p99_us")
+    line = f"{record['messages_per_second']:,.0f} msg/s"
+    if p99 is not None:
+        line += f", p99 {format_us(p99)}"
+    return f"{line}, bottleneck: {record['verdict']}"
+
+
+def format_us(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 1000:
+        return f"{value / 1000:.2f} ms"
+    return f"{value:.0f} µs"
+
+
+VERDICT_TEXT = {
+    "server": "server",
+    "client": "CLIENT-BOUND",
+    "neither": "neither",
+}
+
+
+def results_table(doc: dict[str, Any]) -> Table:
+    """Backends x cases: median msgs/s (± spread), p99 and the bottleneck verdict."""
+    table = Table(title="echobench run", title_justify="left")
+    for header, justify in (
+        ("backend", "left"),
+        ("case", "left"),
+        ("msgs/s (median)", "right"),
+        ("± spread", "right"),
+        ("p99", "right"),
+        ("bottleneck", "left"),
+        ("status", "left"),
+    ):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for entry in doc["cases"]:
+        case = entry["id"].split("/", 1)[1]
+        summary = entry.get("summary")
+        if summary is None:
+            table.add_row(entry["backend"], case, "-", "-", "-", "-", _status(entry))
+            continue
+        rate = summary["messages_per_second"]
+        half_range = (rate["max"] - rate["min"]) / 2
+        spread = f"±{half_range:,.0f} (cv {rate['cv'] * 100:.1f}%)"
+        if summary["unstable"]:
+            spread += " unstable"
+        table.add_row(
+            entry["backend"],
+            case,
+            f"{rate['median']:,.0f}",
+            spread,
+            format_us(summary["p99_us"]["median"]),
+            VERDICT_TEXT[summary["verdict"]],
+            _status(entry),
+        )
+    return table
+
+
+def _status(entry: dict[str, Any]) -> str:
+    if entry["status"] == "ok":
+        return "ok"
+    error = entry.get("error") or "not finished"
+    return f"{entry['status']}: {error[:80]}"
+
+
+def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
+    notes: list[str] = []
+    client_bound = [e["id"] for e in doc["cases"] if (e.get("summary") or {}).get("client_bound")]
+    if client_bound:
+        notes.append(
+            f"{len(client_bound)} case(s) are CLIENT-BOUND: the load client's CPU was saturated "
+            "and the server's was not, so their msgs/s measure the client, not the server."
+        )
+    if remote:
+        notes.append(
+            "remote server (--connect): no server CPU was measured, so the bottleneck verdict "
+            "comes from the client side only (it can say 'client' or 'neither', never 'server')."
+        )
+    for warning in doc["environment"].get("warnings", []):
+        notes.append(f"note: {warning}")
+    return notes
+
+
+def print_report(doc: dict[str, Any], path: str, remote: bool, out: Sequence[str] = ()) -> None:
+    console = Console(soft_wrap=False, width=max(100, Console().width))
+    console.print(results_table(doc))
+    for line in [*footnotes(doc, remote), *out]:
+        console.print(line, highlight=False)
+    console.print(f"results: {path}", highlight=False)

@@ -1,0 +1,122 @@
+"""CPU time and peak memory of a server's whole process tree, sampled while it is loaded.
+
+A backend may fork workers, so every process in the server's tree counts; a
+process that exits keeps the CPU it had used when last seen. The runner cannot
+see exactly when the load client's warm-up ends, but the server is equally busy
+in warm-up and measurement, so the CPU is taken over the busiest window that is
+as long as the client's measurement.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+
+@dataclass
+class _Sample:
+    at: float
+    user: float
+    system: float
+
+    @property
+    def total(self) -> float:
+        return self.user + self.system
+
+
+@dataclass
+class TreeSampler:
+    pid: int
+    samples: list[_Sample] = field(default_factory=list)
+    _per_pid: dict[int, tuple[float, float]] = field(default_factory=dict)
+    _rss_peak: int = 0
+    _max_processes: int = 1
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def sample(self) -> None:
+        rss = 0
+        tree = self._tree()
+        alive = 0
+        for process in tree:
+            try:
+                with process.oneshot():
+                    times = process.cpu_times()
+                    rss += process.memory_info().rss
+            except psutil.Error:
+                continue
+            alive += 1
+            self._per_pid[process.pid] = (times.user, times.system)
+        self._max_processes = max(self._max_processes, alive)
+        self._rss_peak = max(self._rss_peak, rss)
+        user = sum(u for u, _ in self._per_pid.values())
+        system = sum(s for _, s in self._per_pid.values())
+        self.samples.append(_Sample(time.monotonic(), user, system))
+
+    @property
+    def processes(self) -> int:
+        """The most processes the tree had at once."""
+        return self._max_processes
+
+    def busiest(self, seconds: float) -> dict[str, float]:
+        """CPU used over the busiest window ``seconds`` long (the whole span if shorter):
+        ``seconds`` is CPU-seconds (user + system), ``window_s`` the window's length."""
+        samples = self.samples
+        if len(samples) < 2:
+            return {"user_s": 0.0, "system_s": 0.0, "seconds": 0.0, "window_s": 0.0, "cores_used": 0.0}
+        times = [s.at for s in samples]
+        best: tuple[float, _Sample, _Sample] | None = None
+        for i, start in enumerate(samples[:-1]):
+            j = bisect.bisect_left(times, start.at + seconds, lo=i + 1)
+            if j == len(samples):
+                if best is not None:
+                    break  # no full-length window starts here or later
+                j = len(samples) - 1  # the whole span is shorter than the window
+            end = samples[j]
+            span = end.at - start.at
+            if span > 0:
+                rate = (end.total - start.total) / span
+                if best is None or rate > best[0]:
+                    best = (rate, start, end)
+        if best is None:
+            return {"user_s": 0.0, "system_s": 0.0, "seconds": 0.0, "window_s": 0.0, "cores_used": 0.0}
+        rate, start, end = best
+        return {
+            "user_s": end.user - start.user,
+            "system_s": end.system - start.system,
+            "seconds": end.total - start.total,
+            "window_s": end.at - start.at,
+            "cores_used": rate,
+        }
+
+    def peak_rss(self) -> int:
+        """Sum of the tree's peak RSS (VmHWM), or the highest sampled RSS without /proc."""
+        total = 0
+        readable = False
+        for process in self._tree():
+            hwm = _vm_hwm(process.pid)
+            if hwm is not None:
+                total += hwm
+                readable = True
+        return max(total, self._rss_peak) if readable else self._rss_peak
+
+
+def _vm_hwm(pid: int) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            parts = line.split()
+            return int(parts[1]) * 1024  # reported in kB
+    return None
