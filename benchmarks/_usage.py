@@ -17,6 +17,9 @@ from pathlib import Path
 import psutil
 
 
+_IDLE = {"user_s": 0.0, "system_s": 0.0, "seconds": 0.0, "window_s": 0.0, "cores_used": 0.0}
+
+
 @dataclass
 class _Sample:
     at: float
@@ -72,7 +75,7 @@ class TreeSampler:
         ``seconds`` is CPU-seconds (user + system), ``window_s`` the window's length."""
         samples = self.samples
         if len(samples) < 2:
-            return {"user_s": 0.0, "system_s": 0.0, "seconds": 0.0, "window_s": 0.0, "cores_used": 0.0}
+            return dict(_IDLE)
         times = [s.at for s in samples]
         best: tuple[float, _Sample, _Sample] | None = None
         for i, start in enumerate(samples[:-1]):
@@ -88,7 +91,7 @@ class TreeSampler:
                 if best is None or rate > best[0]:
                     best = (rate, start, end)
         if best is None:
-            return {"user_s": 0.0, "system_s": 0.0, "seconds": 0.0, "window_s": 0.0, "cores_used": 0.0}
+            return dict(_IDLE)
         rate, start, end = best
         return {
             "user_s": end.user - start.user,
