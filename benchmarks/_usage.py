@@ -16,7 +16,6 @@ from pathlib import Path
 
 import psutil
 
-
 _IDLE = {"user_s": 0.0, "system_s": 0.0, "seconds": 0.0, "window_s": 0.0, "cores_used": 0.0}
 
 
