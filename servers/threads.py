@@ -1,0 +1,76 @@
+"""Baseline: a blocking socket per connection, one thread each."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import ssl
+import threading
+from types import FrameType
+
+from servers._backend import Backend
+from servers._contract import READ_SIZE, ServeContext, set_nodelay
+
+#: Each connection's thread needs only a few frames of stack; the default (8 MiB
+#: of address space each) would make thousands of idle connections costly.
+STACK_SIZE = 256 * 1024
+
+
+def _echo(conn: socket.socket, ssl_context: ssl.SSLContext | None) -> None:
+    try:
+        if ssl_context is not None:
+            conn = ssl_context.wrap_socket(conn, server_side=True)  # takes over the fd
+        # sendall blocks while the peer does not read, so we stop reading from
+        # it: the blocking socket is its own flow control.
+        while data := conn.recv(READ_SIZE):
+            conn.sendall(data)
+        # EOF: everything received has been sent back; closing ends it.
+    except OSError:
+        pass  # a reset or a failed handshake ends only this connection
+    finally:
+        conn.close()
+
+
+def _accept_loop(listener: socket.socket, ssl_context: ssl.SSLContext | None) -> None:
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return  # the listener was shut down: we are stopping
+        set_nodelay(conn)
+        threading.Thread(target=_echo, args=(conn, ssl_context), daemon=True).start()
+
+
+def serve(ctx: ServeContext) -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    threading.stack_size(STACK_SIZE)
+    ctx.listener.setblocking(True)
+    acceptor = threading.Thread(
+        target=_accept_loop, args=(ctx.listener, ctx.ssl_context), daemon=True
+    )
+    acceptor.start()
+    ctx.ready()
+    # Signal handlers run in the main thread, so it waits here rather than in accept().
+    stop.wait()
+    try:
+        # Wakes the acceptor blocked in accept(); the connection threads are
+        # daemons, so the process exits without waiting for idle peers.
+        ctx.listener.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    acceptor.join(1.0)
+
+
+BACKEND = Backend(
+    name="threads",
+    family="baseline",
+    description="blocking sockets, one thread per connection",
+    serve=serve,
+    transports=frozenset({"tcp", "unix", "tls"}),
+)

@@ -1,0 +1,62 @@
+"""Tornado: a TCPServer subclass, IOStream reads and awaited writes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from servers._backend import Backend
+from servers._contract import READ_SIZE, ServeContext
+
+if TYPE_CHECKING:
+    from tornado.tcpserver import TCPServer
+
+
+def _server_class() -> type[TCPServer]:
+    # Imported here so that listing backends does not import Tornado.
+    from tornado.iostream import IOStream, StreamClosedError
+    from tornado.tcpserver import TCPServer
+
+    class EchoServer(TCPServer):
+        async def handle_stream(self, stream: IOStream, address: object) -> None:
+            stream.set_nodelay(True)  # a no-op on Unix sockets
+            try:
+                while True:
+                    data = await stream.read_bytes(READ_SIZE, partial=True)
+                    # The write's future resolves once the data has reached the
+                    # socket; awaiting it before the next read is Tornado's
+                    # flow control, so a peer that does not read stops us reading.
+                    await stream.write(data)
+            except StreamClosedError:
+                pass  # EOF or a reset; Tornado has closed the stream
+
+    return EchoServer
+
+
+def serve_on(ctx: ServeContext, loop: str) -> None:
+    """Run the echo server on ``loop`` (``asyncio`` or ``uvloop``) until SIGTERM/SIGINT."""
+    from servers._aio import run, wait_for_stop_signal
+
+    async def main() -> None:
+        # Tornado 5+ runs on the asyncio loop that is current here.
+        server = _server_class()(ssl_options=ctx.ssl_context)
+        server.add_sockets([ctx.listener])
+        ctx.ready()
+        await wait_for_stop_signal()
+        server.stop()
+
+    run(main, loop)
+
+
+def serve(ctx: ServeContext) -> None:
+    serve_on(ctx, "asyncio")
+
+
+BACKEND = Backend(
+    name="tornado",
+    family="tornado",
+    description="Tornado TCPServer + IOStream, read_bytes(partial=True) and await write()",
+    serve=serve,
+    requires=("tornado",),
+    install_hint="pip install tornado",
+    transports=frozenset({"tcp", "unix", "tls"}),
+)
