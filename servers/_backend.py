@@ -39,6 +39,8 @@ class Backend:
     on its own (``{host}`` and ``{port}`` are substituted). ``requires`` names
     import modules that must be importable; ``probe`` may return a reason why the
     backend cannot run here (for example: no C compiler), or ``None``.
+    ``reuse_port`` gives the listener SO_REUSEPORT, so that worker processes
+    can listen on the same port with sockets of their own.
     """
 
     name: str
@@ -52,6 +54,7 @@ class Backend:
     probe: Callable[[], str | None] | None = None
     options: dict[str, str] = field(default_factory=dict)
     origin: str = ""
+    reuse_port: bool = False
 
     def unavailable_reason(self) -> str | None:
         """Why this backend cannot run here, or ``None`` when it can."""

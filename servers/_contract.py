@@ -41,6 +41,7 @@ class ServeConfig:
     certfile: str | None = None
     keyfile: str | None = None
     backlog: int = BACKLOG
+    reuse_port: bool = False
     options: dict[str, str] = field(default_factory=dict)
 
 
@@ -99,6 +100,8 @@ def bind_listener(config: ServeConfig) -> socket.socket:
     sock = socket.socket(family, socktype, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if config.reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         sock.listen(config.backlog)
     except OSError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 
 from servers._backend import Backend
 from servers._contract import ServeConfig, ServeContext, bind_listener, raise_fd_limit
@@ -26,6 +27,8 @@ def serve(backend: Backend, config: ServeConfig) -> int:
     if backend.command is not None:
         return _exec_external(backend, config)
     serve_function = backend.load_serve()
+    if backend.reuse_port:
+        config = replace(config, reuse_port=True)
     listener = bind_listener(config)
     ssl_context = server_context(config) if config.tls else None
     ctx = ServeContext(config=config, listener=listener, ssl_context=ssl_context)
