@@ -1,0 +1,68 @@
+"""anyio: one implementation, run here on asyncio and by ``anyio-trio`` on trio.
+
+The listener comes from ``SocketListener.from_socket`` on the contract's
+socket, TLS from ``TLSListener``; a task per connection, ``receive``/``send``.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import TYPE_CHECKING
+
+from servers._backend import Backend
+from servers._contract import READ_SIZE, ServeContext, set_nodelay
+
+if TYPE_CHECKING:
+    from anyio.abc import ByteStream
+
+
+async def _echo(stream: ByteStream) -> None:
+    import anyio
+    from anyio.abc import SocketAttribute
+
+    async with stream:
+        try:
+            set_nodelay(stream.extra(SocketAttribute.raw_socket))
+            while True:
+                data = await stream.receive(READ_SIZE)
+                # send returns once the bytes are written, so a peer that does
+                # not read stops us reading: anyio's flow control.
+                await stream.send(data)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            pass  # EOF (close after the last echo) or a reset: ends only this connection
+
+
+def serve_on(ctx: ServeContext, backend: str) -> None:
+    """Serve until SIGTERM/SIGINT on anyio's ``backend`` (``asyncio`` or ``trio``)."""
+    import anyio
+    from anyio.abc import Listener, SocketListener
+    from anyio.streams.tls import TLSListener
+
+    async def main() -> None:
+        listener: Listener[ByteStream] = await SocketListener.from_socket(ctx.listener)
+        if ctx.ssl_context is not None:
+            listener = TLSListener(listener, ctx.ssl_context, standard_compatible=False)
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(listener.serve, _echo)
+                ctx.ready()  # the socket is listening: connections queue until serve accepts
+                async for _ in signals:
+                    break
+                tasks.cancel_scope.cancel()
+
+    anyio.run(main, backend=backend)
+
+
+def serve(ctx: ServeContext) -> None:
+    serve_on(ctx, "asyncio")
+
+
+BACKEND = Backend(
+    name="anyio-asyncio",
+    family="anyio",
+    description="anyio on asyncio: SocketListener.serve, receive/send",
+    serve=serve,
+    requires=("anyio",),
+    install_hint="pip install anyio  (or: pip install 'echobench[all]')",
+    transports=frozenset({"tcp", "unix", "tls"}),
+)
