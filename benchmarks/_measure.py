@@ -153,6 +153,8 @@ def measure(
         finally:
             if server is not None:
                 server.close()
+                if server.process.stdout is not None:
+                    server.process.stdout.close()  # close() leaves the READY pipe open
     record = {"repeat": repeat, "started_at": started_at, "server_address": address, **record}
     return record
 

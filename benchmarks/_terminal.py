@@ -112,10 +112,13 @@ def results_table(doc: dict[str, Any]) -> Table:
             table.add_row(entry["backend"], case, "-", "-", "-", "-", _status(entry))
             continue
         rate = summary["messages_per_second"]
-        half_range = (rate["max"] - rate["min"]) / 2
-        spread = f"±{half_range:,.0f} (cv {rate['cv'] * 100:.1f}%)"
-        if summary["unstable"]:
-            spread += " unstable"
+        if len(entry["repeats"]) > 1:
+            half_range = (rate["max"] - rate["min"]) / 2
+            spread = f"±{half_range:,.0f} (cv {rate['cv'] * 100:.1f}%)"
+            if summary["unstable"]:
+                spread += " UNSTABLE"
+        else:
+            spread = "- (1 repeat)"
         table.add_row(
             entry["backend"],
             case,
@@ -154,7 +157,9 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
 
 
 def print_report(doc: dict[str, Any], path: str, remote: bool, out: Sequence[str] = ()) -> None:
-    console = Console(soft_wrap=False, width=max(100, Console().width))
+    probe = Console()
+    # A file or pipe gets full case ids rather than a table cut to 80 columns.
+    console = Console(width=probe.width if probe.is_terminal else 200)
     console.print(results_table(doc))
     for line in [*footnotes(doc, remote), *out]:
         console.print(line, highlight=False)
