@@ -1,17 +1,124 @@
-"""Placeholder: this command is being built (see the open issues)."""
+"""``echobench load``: drive an echo server, verify every byte, report throughput and latency.
+
+Exit status: 0 complete without errors; 1 incomplete or with errors (the partial result is
+still written); 2 bad input or nothing measured; 3 corrupted echoes; 130/143 interrupted
+(the partial result is still written).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+from typing import Any
 
-HELP = "(not built yet)"
+from clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_OK
+
+HELP = "drive an echo server with a verifying load and report throughput and latency"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    pass
+    where = parser.add_argument_group("target")
+    where.add_argument("--host", default="127.0.0.1", help="server host (default 127.0.0.1)")
+    where.add_argument("--port", type=int, default=None, help="server port")
+    where.add_argument("--unix", metavar="PATH", help="connect to a Unix socket instead")
+    where.add_argument("--tls", action="store_true", help="TLS (the certificate is not checked)")
+    load = parser.add_argument_group("load")
+    load.add_argument("-c", "--connections", type=int, default=10, help="default 10")
+    load.add_argument("-s", "--size", type=int, default=1024, help="bytes per message (1024)")
+    load.add_argument("-d", "--duration", type=float, default=10.0, help="seconds measured (10)")
+    load.add_argument("--warmup", type=float, default=1.0, help="seconds run first, not counted")
+    load.add_argument(
+        "--rate", type=float, default=None, help="open loop: total messages/s on a fixed schedule"
+    )
+    load.add_argument(
+        "--pipeline", type=int, default=1, help="closed loop: messages in flight per connection"
+    )
+    load.add_argument("--workers", type=int, default=1, help="client processes (1)")
+    load.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds without progress that count as a timeout",
+    )
+    load.add_argument("--no-verify", action="store_true", help="do not compare echoed bytes")
+    load.add_argument("--no-latency", action="store_true", help="do not record latency")
+    load.add_argument("--cpus", help="pin workers to these CPUs, e.g. 2,3")
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", metavar="PATH", help="write the result as JSON ('-': stdout)")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress and no table")
+
+
+def _parse_cpus(text: str | None) -> tuple[int, ...] | None:
+    from servers._errors import UserError
+
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UserError(
+            f"--cpus takes a comma-separated list of CPU numbers, not {text!r}"
+        ) from None
+
+
+def write_json(result: dict[str, Any], path: str) -> None:
+    text = json.dumps(result, indent=2) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".load-", suffix=".json", dir=directory)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def exit_status(result: dict[str, Any]) -> int:
+    if result["corrupted"]:
+        return EXIT_CORRUPTED
+    if result["interrupted"] is not None:
+        return 128 + signal.Signals[result["interrupted"]].value
+    if not result["complete"] or result["error_total"]:
+        return EXIT_ERRORS
+    return EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
-    from servers._errors import UserError
+    from clients._config import LoadConfig
+    from clients._report import RichProgress, print_summary, summary_lines
+    from clients._run import run_load
 
-    raise UserError("this command is not built yet")
+    config = LoadConfig(
+        host=args.host,
+        port=args.port,
+        unix=args.unix,
+        tls=args.tls,
+        connections=args.connections,
+        size=args.size,
+        duration=args.duration,
+        warmup=args.warmup,
+        rate=args.rate,
+        pipeline=args.pipeline,
+        workers=args.workers,
+        verify=not args.no_verify,
+        latency=not args.no_latency,
+        timeout=args.timeout,
+        cpus=_parse_cpus(args.cpus),
+    )
+    progress = (
+        RichProgress() if RichProgress.wanted(config.warmup + config.duration, args.quiet) else None
+    )
+    result = run_load(config, progress)
+    if args.json:
+        write_json(result, args.json)
+    if not args.quiet:
+        print_summary(result, sys.stderr if args.json == "-" else sys.stdout)
+    for line in summary_lines(result):
+        print(f"echobench load: {line}", file=sys.stderr)
+    return exit_status(result)

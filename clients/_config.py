@@ -1,0 +1,111 @@
+"""What a load run is asked to do, and the checks that refuse bad input early."""
+
+from __future__ import annotations
+
+import math
+import resource
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from servers._contract import raise_fd_limit
+from servers._errors import UserError
+
+#: File descriptors a worker needs besides its connections (loop, pipes, stdio, imports).
+FD_OVERHEAD = 64
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """Parameters of one load run; see ``clients._schema`` for their meaning."""
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+    unix: str | None = None
+    tls: bool = False
+    connections: int = 10
+    size: int = 1024
+    duration: float = 10.0
+    warmup: float = 1.0
+    rate: float | None = None
+    pipeline: int = 1
+    workers: int = 1
+    verify: bool = True
+    latency: bool = True
+    timeout: float = 10.0
+    cpus: tuple[int, ...] | None = None
+
+    @property
+    def mode(self) -> str:
+        return "closed" if self.rate is None else "open"
+
+    @property
+    def target(self) -> str:
+        if self.unix is not None:
+            return f"unix:{self.unix}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def params(self) -> dict[str, Any]:
+        params = asdict(self)
+        params["cpus"] = list(self.cpus) if self.cpus is not None else None
+        return params
+
+    def connections_of(self, worker: int) -> range:
+        """Global indices of the connections that ``worker`` owns (spread evenly)."""
+        return range(worker, self.connections, self.workers)
+
+
+def validate(config: LoadConfig) -> None:
+    """Raise ``UserError`` (one line) for anything that cannot run."""
+    if config.unix is None:
+        if config.port is None:
+            raise UserError("no port given: pass --port PORT (or --unix PATH)")
+        if not 1 <= config.port <= 65535:
+            raise UserError(f"port must be between 1 and 65535, not {config.port}")
+        if not config.host:
+            raise UserError("empty --host")
+    elif config.port is not None:
+        raise UserError("give either --port or --unix, not both")
+    if config.size < 1:
+        raise UserError(f"--size must be at least 1 byte, not {config.size}")
+    if config.connections < 1:
+        raise UserError(f"--connections must be at least 1, not {config.connections}")
+    if config.workers < 1:
+        raise UserError(f"--workers must be at least 1, not {config.workers}")
+    if config.workers > config.connections:
+        raise UserError(
+            f"--workers {config.workers} is more than --connections {config.connections}; "
+            "each worker needs a connection"
+        )
+    if config.pipeline < 1:
+        raise UserError(f"--pipeline must be at least 1, not {config.pipeline}")
+    if not (math.isfinite(config.duration) and config.duration > 0):
+        raise UserError(f"--duration must be a positive number of seconds, not {config.duration}")
+    if not (math.isfinite(config.warmup) and config.warmup >= 0):
+        raise UserError(f"--warmup must be zero or more seconds, not {config.warmup}")
+    if not (math.isfinite(config.timeout) and config.timeout > 0):
+        raise UserError(f"--timeout must be a positive number of seconds, not {config.timeout}")
+    if config.rate is not None:
+        if not (math.isfinite(config.rate) and config.rate > 0):
+            raise UserError(f"--rate must be a positive number of messages/s, not {config.rate}")
+        if config.pipeline != 1:
+            raise UserError("--pipeline applies to the closed loop only; drop it with --rate")
+    if config.cpus is not None and not config.cpus:
+        raise UserError("--cpus needs at least one CPU")
+    check_fd_limit(config)
+
+
+def check_fd_limit(config: LoadConfig) -> None:
+    """Refuse more connections per worker than the fd limit allows, after trying to lift it."""
+    limit = raise_fd_limit()
+    per_worker = math.ceil(config.connections / config.workers)
+    needed = per_worker + FD_OVERHEAD
+    if needed > limit:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        hard_text = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+        most = max(0, (limit - FD_OVERHEAD)) * config.workers
+        raise UserError(
+            f"--connections {config.connections} needs about {needed} file descriptors per "
+            f"worker but the limit is {limit} (hard limit {hard_text}); at most {most} "
+            f"connections fit with --workers {config.workers}: add workers or raise ulimit -n"
+        )

@@ -1,0 +1,108 @@
+"""Latency histograms: batched recording off the hot path, exact merging, summaries.
+
+The hot path appends raw nanosecond samples to an ``array('q')``. Here a batch is
+quantized with numpy to exactly the value HDR's own indexing would map it to (the
+lowest equivalent value of its sub-bucket), and each distinct value is recorded once
+with its count. The histogram ends in the same state as recording every sample one
+by one, at a fraction of the cost of ~0.75 us per pure-Python ``record_value``.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from hdrh.histogram import HdrHistogram
+
+from clients._schema import HIST_HIGHEST_NS, HIST_LOWEST_NS, HIST_SIGNIFICANT_FIGURES
+
+# With lowest=1 (unit magnitude 0) and 3 significant figures a sub-bucket holds 2048
+# values, so a value keeps its top 11 bits: HDR's bucket index for v is
+# max(0, bit_length(v) - 11), and v maps to (v >> shift) << shift.
+_SUB_BUCKET_BITS = 11
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(HIST_LOWEST_NS, HIST_HIGHEST_NS, HIST_SIGNIFICANT_FIGURES)
+
+
+def _check_geometry(histogram: HdrHistogram) -> None:
+    # The quantization below is only exact for this geometry; fail loudly if it changes.
+    if histogram.unit_magnitude != 0 or histogram.sub_bucket_count != 1 << _SUB_BUCKET_BITS:
+        raise AssertionError("histogram geometry differs from what quantize() assumes")
+
+
+def quantize(values: np.ndarray) -> np.ndarray:
+    """Map each non-negative int64 to the lowest equivalent value of its HDR sub-bucket."""
+    positive = np.maximum(values, 1)
+    # frexp's exponent is the bit length for integers below 2**53 (hours of nanoseconds).
+    _, bit_length = np.frexp(positive.astype(np.float64))
+    shift = np.maximum(bit_length.astype(np.int64) - _SUB_BUCKET_BITS, 0)
+    return (values >> shift) << shift
+
+
+def record_batch(histogram: HdrHistogram, samples: array[int] | np.ndarray) -> int:
+    """Record samples (ns); return how many were out of the histogram's range."""
+    if isinstance(samples, array):
+        if len(samples) == 0:
+            return 0
+        values = np.frombuffer(samples, dtype=np.int64)
+    else:
+        values = np.asarray(samples, dtype=np.int64)
+    if values.size == 0:
+        return 0
+    _check_geometry(histogram)
+    out_of_range = int(np.count_nonzero(values < 0))
+    distinct, counts = np.unique(quantize(values[values >= 0]), return_counts=True)
+    for value, count in zip(distinct.tolist(), counts.tolist(), strict=True):
+        if not histogram.record_value(value, count):
+            out_of_range += count
+    return out_of_range
+
+
+def merge_encoded(encoded: Iterable[str | bytes]) -> HdrHistogram:
+    """One histogram holding the sum of the encoded ones (HDR's own merge)."""
+    merged = new_histogram()
+    for data in encoded:
+        merged.decode_and_add(data)
+    return merged
+
+
+def encode(histogram: HdrHistogram) -> str:
+    data = histogram.encode()
+    return data.decode("ascii") if isinstance(data, bytes) else str(data)
+
+
+def summarize(histogram: HdrHistogram) -> dict[str, Any] | None:
+    """Percentiles and moments in microseconds, or ``None`` for an empty histogram."""
+    count = histogram.get_total_count()
+    if count == 0:
+        return None
+
+    def us(ns: float) -> float:
+        return round(ns / 1000.0, 3)
+
+    return {
+        "p50": us(histogram.get_value_at_percentile(50)),
+        "p90": us(histogram.get_value_at_percentile(90)),
+        "p99": us(histogram.get_value_at_percentile(99)),
+        "p999": us(histogram.get_value_at_percentile(99.9)),
+        "max": us(histogram.get_max_value()),
+        "mean": us(histogram.get_mean_value()),
+        "min": us(histogram.get_min_value()),
+        "stdev": us(histogram.get_stddev()),
+        "count": int(count),
+    }
+
+
+def histogram_field(histogram: HdrHistogram) -> dict[str, Any]:
+    return {
+        "unit": "ns",
+        "lowest": HIST_LOWEST_NS,
+        "highest": HIST_HIGHEST_NS,
+        "significant_figures": HIST_SIGNIFICANT_FIGURES,
+        "encoding": "hdrhistogram",
+        "data": encode(histogram),
+    }

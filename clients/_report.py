@@ -1,0 +1,135 @@
+"""What a person sees: live progress on stderr while a run lasts, a summary table after."""
+
+from __future__ import annotations
+
+import sys
+from time import monotonic_ns
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+#: Runs shorter than this (warmup + duration, seconds) get no progress display.
+PROGRESS_MIN_SECONDS = 3.0
+
+
+class RichProgress:
+    """A progress bar on stderr: phase, time, and the last second's message rate."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.console = Console(file=stream or sys.stderr)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("connecting", total=1.0, rate="")
+        self.t0 = 0
+        self.total_ns = 1
+        self.warmup_ns = 0
+
+    @staticmethod
+    def wanted(seconds: float, quiet: bool, stream: TextIO | None = None) -> bool:
+        stream = stream or sys.stderr
+        return not quiet and seconds > PROGRESS_MIN_SECONDS and stream.isatty()
+
+    def started(self, t0_ns: int, warmup: float, duration: float) -> None:
+        self.t0 = t0_ns
+        self.warmup_ns = round(warmup * 1e9)
+        self.total_ns = max(1, round((warmup + duration) * 1e9))
+        self.progress.start()
+
+    def second(self, index: int, messages: int) -> None:
+        self.progress.update(self.task, rate=f"{messages:,} msg/s")
+
+    def refresh(self) -> None:
+        now = monotonic_ns() - self.t0
+        phase = "warmup" if now < self.warmup_ns else "measuring"
+        self.progress.update(
+            self.task, description=phase, completed=min(1.0, max(0.0, now / self.total_ns))
+        )
+
+    def finished(self) -> None:
+        self.progress.stop()
+
+
+def _us(value: float) -> str:
+    if value >= 10_000:
+        return f"{value / 1000:,.1f} ms"
+    return f"{value:,.1f} us"
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """Plain warnings that must not be missed (also printed with --quiet)."""
+    lines = []
+    if result["corrupted"]:
+        lines.append(
+            f"CORRUPTED: {result['corrupted_bytes']} echoed bytes differed from what was sent "
+            f"({result['errors']['mismatch']} messages)"
+        )
+    rate = result["rate"]
+    if rate is not None and not rate["met"]:
+        lines.append(
+            f"TARGET NOT MET: achieved {rate['achieved']:,.0f} of the {rate['target']:,.0f} "
+            "msgs/s asked for"
+        )
+    if not result["complete"]:
+        lines.append(f"INCOMPLETE: {result['stop_reason']}")
+    return lines
+
+
+def print_summary(result: dict[str, Any], stream: TextIO) -> None:
+    console = Console(file=stream, highlight=False, width=max(60, Console(file=stream).width))
+    params = result["params"]
+    target = f"unix:{params['unix']}" if params["unix"] else f"{params['host']}:{params['port']}"
+    title = (
+        f"echobench load {target}{' (tls)' if params['tls'] else ''}: {result['mode']} loop, "
+        f"{params['connections']} conn x {params['size']} B, {params['workers']} worker(s)"
+    )
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("window", f"{result['elapsed_s']:.3f} s (warmup {params['warmup']:g} s excluded)")
+    table.add_row(
+        "throughput",
+        f"{result['messages_per_second']:,.0f} msgs/s, {result['mib_per_second']:,.2f} MiB/s "
+        f"({result['messages']:,} messages)",
+    )
+    rate = result["rate"]
+    if rate is not None:
+        verdict = "met" if rate["met"] else "NOT MET"
+        table.add_row(
+            "rate",
+            f"target {rate['target']:,.0f}/s, achieved {rate['achieved']:,.0f}/s: {verdict}; "
+            f"max send lag {_us(rate['max_send_lag_us'])}",
+        )
+    latency = result["latency_us"]
+    if latency is not None:
+        table.add_row(
+            "latency",
+            "  ".join(f"{key} {_us(latency[key])}" for key in ("p50", "p90", "p99", "p999", "max"))
+            + f"  mean {_us(latency['mean'])}",
+        )
+        if result["latency_out_of_range"]:
+            table.add_row("out of range", f"{result['latency_out_of_range']} samples")
+    errors = result["errors"]
+    table.add_row(
+        "errors",
+        ", ".join(f"{kind} {n}" for kind, n in errors.items() if n) or "none",
+    )
+    table.add_row(
+        "verified",
+        "off" if not params["verify"] else ("CORRUPTED" if result["corrupted"] else "ok"),
+    )
+    cpu = result["client_cpu"]
+    per_message = result.get("cpu_us_per_message")
+    table.add_row(
+        "client cpu",
+        f"{cpu['seconds']:.2f} s ({cpu['cores_used']:.2f} cores"
+        + (f", {per_message:.2f} us/msg)" if per_message is not None else ")"),
+    )
+    console.print(table)

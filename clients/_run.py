@@ -1,0 +1,306 @@
+"""The parent of a load run: starts the workers together, relays progress, merges.
+
+Workers are forked processes; each gets a pipe (see ``clients._worker``). Counts are
+summed, histograms merged with HDR's own ``decode_and_add`` (never percentiles), and
+the measured window is the span of the workers' actual window clock readings.
+SIGINT/SIGTERM during a run stop the workers, and the partial result is returned.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.connection import wait
+from time import monotonic_ns
+from types import FrameType
+from typing import Any, Protocol
+
+from clients._config import LoadConfig, validate
+from clients._histogram import histogram_field, merge_encoded, summarize
+from clients._schema import ERROR_KINDS, SCHEMA, SCHEMA_VERSION
+from clients._worker import worker_main
+from servers._errors import UserError
+
+#: Margin between agreeing on the start instant and the instant itself.
+START_MARGIN_S = 0.1
+#: Share of the target rate an open-loop run must achieve to count as met.
+RATE_MET_SHARE = 0.97
+
+
+class ProgressSink(Protocol):
+    """What ``run_load`` tells a progress display (see ``clients._report``)."""
+
+    def started(self, t0_ns: int, warmup: float, duration: float) -> None: ...
+
+    def second(self, index: int, messages: int) -> None: ...
+
+    def refresh(self) -> None: ...
+
+    def finished(self) -> None: ...
+
+
+class _StopSignals:
+    """Turns SIGINT/SIGTERM into a flag for the duration of a run (main thread only)."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = signum
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class _Workers:
+    def __init__(self, config: LoadConfig) -> None:
+        context = multiprocessing.get_context("fork")
+        self.pipes: list[Pipe] = []
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+        for index in range(config.workers):
+            parent_end, child_end = context.Pipe()
+            process = context.Process(
+                target=worker_main,
+                args=(child_end, config, index),
+                name=f"echobench-load-{index}",
+                daemon=True,
+            )
+            process.start()
+            child_end.close()
+            self.pipes.append(parent_end)
+            self.processes.append(process)
+
+    def send_all(self, message: tuple[Any, ...]) -> None:
+        for pipe in self.pipes:
+            try:
+                pipe.send(message)
+            except OSError:
+                pass  # that worker is gone; its missing result says so
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.join(2.0)
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(2.0)
+            if process.is_alive():
+                process.kill()
+                process.join(2.0)
+        for pipe in self.pipes:
+            pipe.close()
+
+
+def run_load(config: LoadConfig, progress: ProgressSink | None = None) -> dict[str, Any]:
+    """Run one load test and return its result (schema: ``clients._schema``).
+
+    Raises ``UserError`` for bad input or when no connection could be opened.
+    """
+    validate(config)
+    with _StopSignals() as signals:
+        workers = _Workers(config)
+        try:
+            return _drive(config, workers, signals, progress)
+        finally:
+            workers.close()
+
+
+def _drive(
+    config: LoadConfig, workers: _Workers, signals: _StopSignals, progress: ProgressSink | None
+) -> dict[str, Any]:
+    count = config.workers
+    by_pipe = {id(pipe): i for i, pipe in enumerate(workers.pipes)}
+
+    # Connection set-up, before any clock starts.
+    ready: set[int] = set()
+    open_pipes = list(workers.pipes)
+    setup_deadline = time.monotonic() + config.timeout * (1 + config.connections / 128) + 30
+    while len(ready) < count:
+        if signals.received is not None:
+            workers.send_all(("stop", "interrupted"))
+            raise KeyboardInterrupt
+        if time.monotonic() > setup_deadline:
+            raise UserError(f"the client's workers did not finish connecting to {config.target}")
+        for pipe in wait(open_pipes, timeout=0.2):
+            assert isinstance(pipe, Pipe)
+            try:
+                message = pipe.recv()
+            except (EOFError, OSError):
+                raise UserError("a load worker exited while connecting") from None
+            if message[0] == "error":
+                raise UserError(message[1])
+            ready.add(by_pipe[id(pipe)])
+            open_pipes.remove(pipe)
+
+    mono_to_wall = time.time_ns() - monotonic_ns()
+    t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
+    workers.send_all(("start", t0))
+    if progress is not None:
+        progress.started(t0, config.warmup, config.duration)
+
+    results: dict[int, dict[str, Any]] = {}
+    ticks: dict[int, list[int]] = {}
+    nominal_end = t0 + round((config.warmup + config.duration) * 1e9)
+    # A worker closes its window by itself; past this, something is wedged.
+    overdue = nominal_end + round((config.timeout + 10) * 1e9)
+    stop_sent = False
+    interrupted: int | None = None
+    open_pipes = list(workers.pipes)
+    while open_pipes:
+        if signals.received is not None and not stop_sent:
+            interrupted = signals.received
+            workers.send_all(("stop", f"interrupted by {signal.Signals(interrupted).name}"))
+            stop_sent = True
+            overdue = min(overdue, monotonic_ns() + 5_000_000_000)
+        if monotonic_ns() > overdue:
+            if not stop_sent:
+                workers.send_all(("stop", "the worker overran its window"))
+                stop_sent = True
+                overdue = monotonic_ns() + 5_000_000_000
+            else:
+                break
+        for pipe in wait(open_pipes, timeout=0.2):
+            assert isinstance(pipe, Pipe)
+            index = by_pipe[id(pipe)]
+            try:
+                message = pipe.recv()
+            except (EOFError, OSError):
+                open_pipes.remove(pipe)
+                continue
+            if message[0] == "tick":
+                second, messages = int(message[1]), int(message[2])
+                got = ticks.setdefault(second, [])
+                got.append(messages)
+                if progress is not None and len(got) == count:
+                    progress.second(second, sum(got))
+            elif message[0] == "result":
+                results[index] = message[1]
+                open_pipes.remove(pipe)
+        if progress is not None:
+            progress.refresh()
+    if progress is not None:
+        progress.finished()
+    return merge_results(config, results, mono_to_wall, interrupted)
+
+
+def merge_results(
+    config: LoadConfig,
+    results: dict[int, dict[str, Any]],
+    mono_to_wall: int,
+    interrupted: int | None = None,
+) -> dict[str, Any]:
+    """Combine the workers' reports into one result."""
+    parts = [results[i] for i in sorted(results)]
+    missing = [i for i in range(config.workers) if i not in results]
+    if parts:
+        start_ns = min(p["win_start_ns"] for p in parts)
+        end_ns = max(p["win_end_ns"] for p in parts)
+    else:
+        start_ns = end_ns = monotonic_ns()
+    elapsed = max(0, end_ns - start_ns) / 1e9
+    messages = sum(p["messages"] for p in parts)
+    nbytes = messages * config.size
+    errors = dict.fromkeys(ERROR_KINDS, 0)
+    for part in parts:
+        for kind, n in part["errors"].items():
+            errors[kind] += n
+        errors["mismatch"] += part["mismatched"]
+    corrupted_bytes = sum(p["corrupted_bytes"] for p in parts)
+    lost = sum(p["lost"] for p in parts)
+
+    latency = histogram = None
+    if config.latency and parts:
+        merged = merge_encoded(p["histogram"] for p in parts if p["histogram"] is not None)
+        latency = summarize(merged)
+        histogram = histogram_field(merged)
+
+    width = max((len(p["per_second"]) for p in parts), default=0)
+    per_second = [
+        sum(p["per_second"][k] for p in parts if k < len(p["per_second"])) for k in range(width)
+    ]
+    user = sum(p["user_s"] for p in parts)
+    system = sum(p["system_s"] for p in parts)
+    rate_per_s = messages / elapsed if elapsed > 0 else 0.0
+
+    reasons: list[str] = []
+    if interrupted is not None:
+        reasons.append(f"interrupted by {signal.Signals(interrupted).name}")
+    if missing:
+        reasons.append(f"worker(s) {', '.join(map(str, missing))} sent no result")
+    if lost:
+        kinds = ", ".join(
+            f"{kind} {errors[kind]}"
+            for kind in ("eof", "reset", "timeout", "other")
+            if errors[kind]
+        )
+        reasons.append(f"{lost} of {config.connections} connections ended early ({kinds})")
+    for part in parts:
+        reason = part["stop_reason"]
+        if reason and not reason.startswith("interrupted") and reason not in reasons:
+            reasons.append(reason)
+    complete = not reasons and all(p["complete"] for p in parts)
+
+    rate = None
+    if config.rate is not None:
+        rate = {
+            "target": config.rate,
+            "achieved": round(rate_per_s, 3),
+            "met": rate_per_s >= RATE_MET_SHARE * config.rate,
+            "max_send_lag_us": round(max((p["max_lag_ns"] for p in parts), default=0) / 1e3, 3),
+        }
+
+    def iso(ns: int) -> str:
+        return datetime.fromtimestamp((ns + mono_to_wall) / 1e9, UTC).isoformat()
+
+    error_total = sum(errors.values())
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "params": config.params(),
+        "mode": config.mode,
+        "started_at": iso(start_ns),
+        "finished_at": iso(end_ns),
+        "complete": complete,
+        "stop_reason": "; ".join(reasons) if reasons else None,
+        "elapsed_s": round(elapsed, 6),
+        "messages": messages,
+        "bytes": nbytes,
+        "messages_per_second": round(rate_per_s, 3),
+        "mib_per_second": round(nbytes / 2**20 / elapsed, 3) if elapsed > 0 else 0.0,
+        "latency_us": latency,
+        "latency_out_of_range": sum(p["out_of_range"] for p in parts),
+        "histogram": histogram,
+        "errors": errors,
+        "error_total": error_total,
+        "corrupted_bytes": corrupted_bytes,
+        "corrupted": corrupted_bytes > 0 or errors["mismatch"] > 0,
+        "per_second": per_second,
+        "rate": rate,
+        "client_cpu": {
+            "user_s": round(user, 6),
+            "system_s": round(system, 6),
+            "seconds": round(user + system, 6),
+            "cores_used": round((user + system) / elapsed, 4) if elapsed > 0 else 0.0,
+        },
+        "cpu_us_per_message": round((user + system) / messages * 1e6, 4) if messages else None,
+        "sent": sum(p["sent"] for p in parts) if config.rate is not None else None,
+        "connections_lost": lost,
+        "loop": parts[0]["loop"] if parts else None,
+        "interrupted": signal.Signals(interrupted).name if interrupted is not None else None,
+    }
+
+
+ProgressFactory = Callable[[LoadConfig], ProgressSink | None]

@@ -1,0 +1,99 @@
+"""The JSON result of ``echobench load`` (``clients.run_load``): schema ``echobench.load``, v1.
+
+Other tools (the runner, charts, reports) read this; a change that removes or
+renames a field, or changes its meaning, bumps ``SCHEMA_VERSION``. New fields
+may be added without a bump.
+
+Top level
+    ``schema``           ``"echobench.load"``.
+    ``schema_version``   ``1``.
+    ``params``           every parameter of the run, as given: ``host``, ``port`` (int or
+                         null with ``unix``), ``unix`` (socket path or null), ``tls`` (bool),
+                         ``connections``, ``size`` (bytes per message), ``duration`` and
+                         ``warmup`` (nominal seconds), ``rate`` (total messages/s, null in
+                         closed loop), ``pipeline`` (messages outstanding per connection in
+                         closed loop), ``workers`` (client processes), ``verify`` (every
+                         echoed byte compared), ``latency`` (latency recorded), ``timeout``
+                         (seconds without progress before a connection counts as timed out,
+                         also the connect timeout), ``cpus`` (CPUs the workers were pinned
+                         to, or null).
+    ``mode``             ``"closed"`` (send the next message when the echo of one is
+                         complete, ``pipeline`` outstanding) or ``"open"`` (``--rate``: a
+                         fixed send schedule that ignores responses).
+    ``started_at``, ``finished_at``
+                         ISO-8601 UTC wall-clock times of the measured window's start and end.
+    ``complete``         true when the measured window ran its full duration with every
+                         connection alive; false for a run that was interrupted, or where the
+                         server closed, reset or stalled a connection.
+    ``stop_reason``      null when complete, else why not, in words.
+    ``elapsed_s``        length of the measured window in seconds: the difference of two clock
+                         readings taken when the window opened (after warmup; connection set-up
+                         is before that) and when it closed; the divisor of every rate below.
+    ``messages``         echoes completed inside the window (all connections, all workers).
+    ``bytes``            ``messages * size``.
+    ``messages_per_second``, ``mib_per_second``
+                         ``messages / elapsed_s`` and ``bytes / 2**20 / elapsed_s`` (echoed
+                         payload, one direction).
+    ``latency_us``       null when latency was not recorded or nothing completed, else
+                         ``p50``, ``p90``, ``p99``, ``p999``, ``max``, ``mean``, ``min``,
+                         ``stdev`` (microseconds, float) and ``count`` (samples), read from the
+                         merged histogram. Closed loop: from the actual send to the end of
+                         the echo. Open loop: from the message's *scheduled* send time
+                         (coordinated-omission correction, as wrk2), so a stalled server
+                         shows up in the tail.
+    ``latency_out_of_range``
+                         samples that fell outside the histogram's range (counted here,
+                         not in the histogram).
+    ``histogram``        null when latency is off, else the merged HDR histogram of latencies:
+                         ``unit`` ``"ns"``, ``lowest`` ``1``, ``highest`` (ns),
+                         ``significant_figures`` ``3``, ``encoding`` ``"hdrhistogram"`` and
+                         ``data``, the string from ``hdrh.histogram.HdrHistogram.encode()``;
+                         re-merge with ``HdrHistogram(1, highest, 3).decode_and_add(data)``.
+    ``errors``           counts by kind: ``connect`` (a connection that could not be opened),
+                         ``reset`` (reset or broken pipe), ``eof`` (server closed a connection
+                         early), ``timeout`` (no progress for ``timeout`` seconds with echoes
+                         outstanding), ``mismatch`` (messages whose echo differs from what was
+                         sent), ``other`` (any other socket error).
+    ``error_total``      the sum of ``errors``.
+    ``corrupted_bytes``  echoed bytes that differed from the bytes sent.
+    ``corrupted``        ``corrupted_bytes > 0`` or ``errors.mismatch > 0``.
+    ``per_second``       messages completed in each whole second of the measured window
+                         (summed over workers); a trailing partial second is left out.
+    ``rate``             null in closed loop, else ``target`` (messages/s asked for),
+                         ``achieved`` (``messages_per_second``), ``met`` (achieved is at least
+                         97% of the target), ``max_send_lag_us`` (how far the client's actual
+                         sends fell behind the schedule inside the window; large values mean
+                         the client, not the server, could not keep up).
+    ``client_cpu``       CPU time of the client's worker processes during the window:
+                         ``user_s``, ``system_s``, ``seconds`` (their sum) and ``cores_used``
+                         (``seconds / elapsed_s``).
+
+Additional fields (may grow): ``cpu_us_per_message`` (client CPU microseconds per
+completed message, null without messages), ``sent`` (messages sent in the window),
+``connections_lost`` (connections that ended early), ``loop`` (``"uvloop"`` or
+``"asyncio"``).
+
+Exit statuses of ``echobench load``: 0 a complete run without errors; 1 the run
+finished but was incomplete or had errors (the partial result is still reported
+and written); 2 bad input, or nothing could be measured (refused connection,
+fd limit); 3 corrupted echoes (takes precedence over 1); 130/143 interrupted by
+SIGINT/SIGTERM (the partial result is still written).
+"""
+
+from __future__ import annotations
+
+SCHEMA = "echobench.load"
+SCHEMA_VERSION = 1
+
+#: The kinds counted in ``errors``, in report order.
+ERROR_KINDS = ("connect", "reset", "eof", "timeout", "mismatch", "other")
+
+#: Histogram range: 1 ns to one hour, three significant figures.
+HIST_LOWEST_NS = 1
+HIST_HIGHEST_NS = 3_600 * 1_000_000_000
+HIST_SIGNIFICANT_FIGURES = 3
+
+EXIT_OK = 0
+EXIT_ERRORS = 1
+EXIT_USAGE = 2
+EXIT_CORRUPTED = 3

@@ -1,0 +1,418 @@
+"""One client process: opens its share of the connections, drives them, reports.
+
+The parent talks to a worker over a pipe: the worker answers ``("ready", n)`` once
+its connections are open (or ``("error", message)``), waits for ``("start", t0)``
+with an agreed CLOCK_MONOTONIC instant (system-wide on Linux, so every worker
+starts together), sends ``("tick", k, messages)`` each second of the window and
+finally ``("result", dict)``. ``("stop", reason)`` or the pipe closing (the parent
+died) ends the run early; the partial result is still sent when it can be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import random
+import resource
+import signal
+import socket
+import ssl
+from array import array
+from multiprocessing.connection import Connection as Pipe
+from time import monotonic_ns
+from typing import Any
+
+import numpy as np
+
+from clients._config import LoadConfig
+from clients._histogram import encode, new_histogram, record_batch
+from clients._protocol import (
+    ClosedLoopConnection,
+    Connection,
+    OpenLoopConnection,
+    error_kind,
+    make_connection_factory,
+)
+from clients._schema import ERROR_KINDS
+
+#: Connections opened at once, so a burst of SYNs does not overflow the server's backlog.
+CONNECT_BATCH = 128
+#: Payload bytes kept per worker; past it, connections share payloads round-robin.
+PAYLOAD_BUDGET = 64 * 1024 * 1024
+
+
+def new_loop() -> tuple[asyncio.AbstractEventLoop, str]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.SelectorEventLoop(), "asyncio"
+    return uvloop.new_event_loop(), "uvloop"
+
+
+def make_payloads(config: LoadConfig, indices: range) -> list[bytes]:
+    """Distinct random payloads, so a server that crosses connections is caught.
+
+    Payload ``j`` is a window at offset ``j`` of one random buffer, so windows differ
+    from each other; when ``connections * size`` exceeds the budget, connections
+    ``distinct`` apart share one.
+    """
+    distinct = max(1, min(len(indices), PAYLOAD_BUDGET // config.size))
+    base = random.Random(0x5EED + indices.start).randbytes(config.size + distinct)
+    unique = [base[j : j + config.size] for j in range(distinct)]
+    return [unique[i % distinct] for i in range(len(indices))]
+
+
+class Worker:
+    def __init__(self, config: LoadConfig, index: int, pipe: Pipe) -> None:
+        self.config = config
+        self.index = index
+        self.pipe = pipe
+        self.loop, self.loop_name = new_loop()
+        self.samples: array[int] = array("q")
+        self.histogram = new_histogram() if config.latency else None
+        self.out_of_range = 0
+        self.conns: list[Connection] = []
+        self.errors = dict.fromkeys(ERROR_KINDS, 0)
+        self.lost = 0
+        self.closing = False
+        self.measuring = False
+        self.finished: asyncio.Future[None] | None = None
+        self.stop_reason: str | None = None
+        self.win_start = 0
+        self.win_end = 0
+        self.done_at_start = 0
+        self.sent_at_start = 0
+        self.marks: list[int] = []  # completed-message totals at each whole second
+        self.cpu_start: resource.struct_rusage | None = None
+        self.cpu_end: resource.struct_rusage | None = None
+        self.done_at_end = 0
+        self.sent_at_end = 0
+        self.sent = 0
+        self.max_lag = 0
+        self.handles: list[asyncio.TimerHandle] = []
+        self.watch: dict[int, tuple[tuple[int, int], int]] = {}
+
+    # -- set-up ------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        config = self.config
+        indices = config.connections_of(self.index)
+        payloads = make_payloads(config, indices)
+        ssl_context: ssl.SSLContext | None = None
+        if config.tls:
+            from servers._tls import client_context
+
+            ssl_context = client_context()
+        jobs = list(zip(indices, payloads, strict=True))
+        for batch_start in range(0, len(jobs), CONNECT_BATCH):
+            batch = jobs[batch_start : batch_start + CONNECT_BATCH]
+            opened = await asyncio.gather(
+                *(self._open(i, p, ssl_context) for i, p in batch), return_exceptions=True
+            )
+            for item in opened:
+                if isinstance(item, BaseException):
+                    self.errors["connect"] += 1
+                    raise ConnectFailed(describe_connect_error(config, item)) from item
+                self.conns.append(item)
+
+    async def _open(
+        self, index: int, payload: bytes, ssl_context: ssl.SSLContext | None
+    ) -> Connection:
+        config = self.config
+        factory = make_connection_factory(self, index, payload)
+        if config.unix is not None:
+            coro = self.loop.create_unix_connection(
+                factory,
+                config.unix,
+                ssl=ssl_context,
+                server_hostname="localhost" if ssl_context else None,
+            )
+        else:
+            assert config.port is not None
+            coro = self.loop.create_connection(factory, config.host, config.port, ssl=ssl_context)
+        _, protocol = await asyncio.wait_for(coro, config.timeout)
+        assert isinstance(protocol, Connection)
+        return protocol
+
+    # -- the run -------------------------------------------------------------------------
+
+    async def run(self, t0: int) -> dict[str, Any]:
+        loop = self.loop
+        self.finished = loop.create_future()
+        loop.add_reader(self.pipe.fileno(), self._on_pipe)
+        loop.add_signal_handler(signal.SIGTERM, self.stop, "worker received SIGTERM")
+        delay = (t0 - monotonic_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        config = self.config
+        win_open = t0 + round(config.warmup * 1e9)
+        win_close = win_open + round(config.duration * 1e9)
+        self._at(win_open, self._open_window)
+        for k in range(1, math.ceil(config.duration)):
+            self._at(win_open + k * 1_000_000_000, self._tick)
+        self._at(win_close, self._close_window)
+        self._start_watchdog()
+        if config.rate is None:
+            now = monotonic_ns()
+            for conn in self.conns:
+                assert isinstance(conn, ClosedLoopConnection)
+                conn.start(now)
+        else:
+            self._start_schedule(t0)
+        if not self.finished.done():
+            await self.finished
+        return self.result()
+
+    def _at(self, when_ns: int, callback: Any, *args: Any) -> None:
+        delay = max(0.0, (when_ns - monotonic_ns()) / 1e9)
+        self.handles.append(self.loop.call_later(delay, callback, *args))
+
+    def _done_total(self) -> int:
+        return sum(conn.done for conn in self.conns)
+
+    def _drain(self, keep: bool) -> None:
+        if not self.samples:
+            return
+        raw = self.samples.tobytes()
+        del self.samples[:]
+        if keep and self.histogram is not None:
+            self.out_of_range += record_batch(self.histogram, np.frombuffer(raw, dtype=np.int64))
+
+    def _open_window(self) -> None:
+        self._drain(keep=False)  # warmup samples are not measured
+        self.win_start = monotonic_ns()
+        self.done_at_start = self._done_total()
+        self.sent_at_start = self.sent
+        self.cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+        self.measuring = True
+        self.marks = [self.done_at_start]
+
+    def _tick(self) -> None:
+        if not self.measuring:
+            return
+        total = self._done_total()
+        self.marks.append(total)
+        self._drain(keep=True)
+        try:
+            self.pipe.send(("tick", len(self.marks) - 1, total - self.marks[-2]))
+        except OSError:
+            self.stop("the parent process went away")
+
+    def _close_window(self, early: bool = False) -> None:
+        if self.closing:
+            return
+        now = monotonic_ns()
+        if not self.measuring:  # stopped during warmup: an empty window
+            self.win_start = now
+            self.done_at_start = self._done_total()
+            self.sent_at_start = self.sent
+            self.cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+            self._drain(keep=False)
+            self.marks = [self.done_at_start]
+        self.win_end = now
+        total = self._done_total()
+        whole_seconds = int(self.config.duration + 1e-9)
+        if not early and len(self.marks) <= whole_seconds:
+            self.marks.append(total)
+        self.done_at_end = total
+        self.sent_at_end = self.sent
+        self._drain(keep=True)
+        self.cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+        self.measuring = False
+        self.closing = True
+        for handle in self.handles:
+            handle.cancel()
+        for conn in self.conns:
+            if conn.transport is not None:
+                conn.transport.abort()
+        if self.finished is not None and not self.finished.done():
+            self.finished.set_result(None)
+
+    def stop(self, reason: str) -> None:
+        if self.closing:
+            return
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._close_window(early=True)
+
+    def _on_pipe(self) -> None:
+        try:
+            message = self.pipe.recv()
+        except (EOFError, OSError):
+            self.loop.remove_reader(self.pipe.fileno())
+            self.stop("the parent process went away")
+            return
+        if message[0] == "stop":
+            self.stop(str(message[1]))
+
+    # -- failures ------------------------------------------------------------------------
+
+    def connection_ended(self, conn: Connection, exc: BaseException | None) -> None:
+        if self.closing or not conn.alive:
+            return
+        conn.alive = False
+        kind = error_kind(exc)
+        self.errors[kind] += 1
+        self.lost += 1
+        if conn.transport is not None:
+            conn.transport.abort()
+        if self.finished is None:
+            return  # still connecting; the parent sees the failure at start
+        if all(not c.alive for c in self.conns):
+            self.stop(f"every connection ended early (last: {kind})")
+
+    def _start_watchdog(self) -> None:
+        period = min(0.25, self.config.timeout / 4)
+        timeout_ns = round(self.config.timeout * 1e9)
+
+        def check() -> None:
+            if self.closing:
+                return
+            now = monotonic_ns()
+            for conn in self.conns:
+                if not conn.alive or not self._outstanding(conn):
+                    self.watch.pop(conn.index, None)
+                    continue
+                seen = conn.progress()
+                last = self.watch.get(conn.index)
+                if last is None or last[0] != seen:
+                    self.watch[conn.index] = (seen, now)
+                elif now - last[1] >= timeout_ns:
+                    self.connection_ended(conn, TimeoutError())
+            if not self.closing:
+                self.handles.append(self.loop.call_later(period, check))
+
+        self.handles.append(self.loop.call_later(period, check))
+
+    @staticmethod
+    def _outstanding(conn: Connection) -> bool:
+        if isinstance(conn, OpenLoopConnection):
+            return bool(conn.scheduled)
+        return True  # a closed-loop connection always waits for an echo
+
+    # -- open loop -----------------------------------------------------------------------
+
+    def _start_schedule(self, t0: int) -> None:
+        config = self.config
+        assert config.rate is not None
+        count = len(self.conns)
+        # Every connection sends at rate/connections; this worker's sends interleave
+        # round-robin, offset so the workers' schedules interleave too.
+        step = 1e9 * config.connections / (config.rate * count)
+        base = t0 + round(self.index * 1e9 / config.rate)
+        conns = [c for c in self.conns if isinstance(c, OpenLoopConnection)]
+        state = [0]  # messages scheduled so far
+        loop = self.loop
+
+        def send_due() -> None:
+            if self.closing:
+                return
+            now = monotonic_ns()
+            k = state[0]
+            due = base + int(k * step)
+            if due <= now:
+                if self.measuring:
+                    lag = now - due
+                    if lag > self.max_lag:
+                        self.max_lag = lag
+                while due <= now:
+                    conn = conns[k % count]
+                    if conn.alive:
+                        conn.send(due)
+                        self.sent += 1
+                    k += 1
+                    due = base + int(k * step)
+                state[0] = k
+            # uvloop's timers count whole milliseconds and round down, so the last
+            # sub-millisecond before a send is spent polling: sends stay on time.
+            loop.call_later(max(0.0, (due - monotonic_ns()) / 1e9), send_due)
+
+        send_due()
+
+    # -- the report ----------------------------------------------------------------------
+
+    def result(self) -> dict[str, Any]:
+        assert self.cpu_start is not None and self.cpu_end is not None
+        per_second = [b - a for a, b in zip(self.marks, self.marks[1:], strict=False)]
+        complete = self.stop_reason is None and self.lost == 0
+        return {
+            "worker": self.index,
+            "loop": self.loop_name,
+            "connections": len(self.conns),
+            "win_start_ns": self.win_start,
+            "win_end_ns": self.win_end,
+            "messages": self.done_at_end - self.done_at_start,
+            "sent": self.sent_at_end - self.sent_at_start if self.config.rate is not None else None,
+            "per_second": per_second,
+            "errors": dict(self.errors),
+            "lost": self.lost,
+            "corrupted_bytes": sum(c.corrupted_bytes for c in self.conns),
+            "mismatched": sum(c.mismatched for c in self.conns),
+            "histogram": encode(self.histogram) if self.histogram is not None else None,
+            "out_of_range": self.out_of_range,
+            "user_s": self.cpu_end.ru_utime - self.cpu_start.ru_utime,
+            "system_s": self.cpu_end.ru_stime - self.cpu_start.ru_stime,
+            "max_lag_ns": self.max_lag,
+            "complete": complete,
+            "stop_reason": self.stop_reason,
+        }
+
+
+class ConnectFailed(Exception):
+    pass
+
+
+def describe_connect_error(config: LoadConfig, exc: BaseException) -> str:
+    where = config.target
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {where} (is the server running?)"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return f"timed out after {config.timeout:g}s connecting to {where}"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve host {config.host!r}: {exc.strerror}"
+    if isinstance(exc, FileNotFoundError):
+        return f"no unix socket at {config.unix}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake with {where} failed: {exc.reason or exc}"
+    if isinstance(exc, OSError):
+        return f"cannot connect to {where}: {exc.strerror or exc}"
+    return f"cannot connect to {where}: {exc!r}"
+
+
+def worker_main(pipe: Pipe, config: LoadConfig, index: int) -> None:
+    """Entry point of a worker process."""
+    # Ctrl-C reaches the whole process group; the parent decides and tells us to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if config.cpus:
+        try:
+            os.sched_setaffinity(0, {config.cpus[index % len(config.cpus)]})
+        except OSError:
+            pass
+    worker = Worker(config, index, pipe)
+    loop = worker.loop
+    try:
+        try:
+            loop.run_until_complete(worker.connect())
+        except ConnectFailed as exc:
+            pipe.send(("error", str(exc)))
+            return
+        pipe.send(("ready", len(worker.conns)))
+        try:
+            message = pipe.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] != "start":
+            return
+        result = loop.run_until_complete(worker.run(int(message[1])))
+        pipe.send(("result", result))
+    except (BrokenPipeError, EOFError):
+        pass  # the parent went away; nothing to report to
+    finally:
+        for conn in worker.conns:
+            if conn.transport is not None:
+                conn.transport.abort()
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
+        pipe.close()

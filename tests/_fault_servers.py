@@ -1,0 +1,172 @@
+"""Misbehaving echo servers for the load generator's tests, run as real subprocesses.
+
+``python tests/_fault_servers.py MODE [VALUE ...]`` listens on 127.0.0.1 (a free port)
+and prints ``READY host:port``. Plain blocking sockets and threads: one reader and one
+writer thread per connection, the reader stamping each chunk with the time it may be
+echoed. Modes:
+
+* ``echo``                 a plain echo;
+* ``delay SECONDS``        every byte is echoed SECONDS after it arrived;
+* ``freeze PERIOD LENGTH`` echoes stop for the last LENGTH seconds of every PERIOD;
+* ``pause SECONDS``        nothing is echoed until SECONDS after the first connection;
+* ``corrupt EVERY``        flips one byte in every EVERY bytes of each stream;
+* ``pieces N``             echoes in N-byte sends;
+* ``swap``                 echoes each connection's bytes to its pair (0<->1, 2<->3 ...);
+* ``silent``               reads and never echoes;
+* ``die SECONDS``          the process exits SECONDS after the first connection.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+HERE = os.path.abspath(__file__)
+
+
+class Server:
+    def __init__(self, mode: str, values: list[float]) -> None:
+        self.mode = mode
+        self.values = values
+        self.first_connection: float | None = None
+        self.queues: list[queue.Queue[tuple[float, bytes] | None]] = []
+        self.lock = threading.Lock()
+
+    def serve(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1024)
+        host, port = listener.getsockname()
+        print(f"READY {host}:{port}", flush=True)
+        while True:
+            conn, _ = listener.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.lock:
+                if self.first_connection is None:
+                    self.first_connection = time.monotonic()
+                    if self.mode == "die":
+                        threading.Timer(self.values[0], os._exit, (1,)).start()
+                index = len(self.queues)
+                self.queues.append(queue.Queue())
+            threading.Thread(target=self.read, args=(conn, index), daemon=True).start()
+            threading.Thread(target=self.write, args=(conn, index), daemon=True).start()
+
+    def target_queue(self, index: int) -> queue.Queue[tuple[float, bytes] | None]:
+        if self.mode == "swap":
+            partner = index ^ 1
+            with self.lock:
+                if partner < len(self.queues):
+                    return self.queues[partner]
+        return self.queues[index]
+
+    def read(self, conn: socket.socket, index: int) -> None:
+        offset = 0
+        every = int(self.values[0]) if self.mode == "corrupt" else 0
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                self.queues[index].put(None)
+                return
+            if self.mode == "silent":
+                continue
+            now = time.monotonic()
+            send_at = now
+            if self.mode == "delay":
+                send_at = now + self.values[0]
+            elif self.mode == "pause":
+                assert self.first_connection is not None
+                send_at = max(now, self.first_connection + self.values[0])
+            elif self.mode == "corrupt":
+                buffer = bytearray(data)
+                for i in range(len(buffer)):
+                    if (offset + i) % every == every - 1:
+                        buffer[i] ^= 0x5A
+                data = bytes(buffer)
+            offset += len(data)
+            self.target_queue(index).put((send_at, data))
+
+    def write(self, conn: socket.socket, index: int) -> None:
+        pieces = int(self.values[0]) if self.mode == "pieces" else 0
+        while True:
+            item = self.queues[index].get()
+            if item is None:
+                break
+            send_at, data = item
+            self.wait_until(send_at)
+            try:
+                if pieces:
+                    for i in range(0, len(data), pieces):
+                        conn.sendall(data[i : i + pieces])
+                else:
+                    conn.sendall(data)
+            except OSError:
+                break
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+    def wait_until(self, send_at: float) -> None:
+        while True:
+            now = time.monotonic()
+            if now < send_at:
+                time.sleep(send_at - now)
+                continue
+            if self.mode != "freeze":
+                return
+            period, length = self.values
+            assert self.first_connection is not None
+            phase = (now - self.first_connection) % period
+            if phase < period - length:
+                return
+            time.sleep(period - phase)
+
+
+@dataclass
+class FaultServer:
+    process: subprocess.Popen[str]
+    host: str
+    port: int
+
+
+@contextmanager
+def fault_server(mode: str, *values: float) -> Iterator[FaultServer]:
+    """Run a fault server in a subprocess for the duration of the block."""
+    process = subprocess.Popen(
+        [sys.executable, HERE, mode, *map(str, values)],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"fault server {mode} did not start: {line!r}")
+        host, _, port = line[6:].rpartition(":")
+        yield FaultServer(process, host, int(port))
+    finally:
+        process.kill()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def main(argv: list[str]) -> None:
+    Server(argv[0], [float(v) for v in argv[1:]]).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
