@@ -16,6 +16,24 @@ if TYPE_CHECKING:
     from anyio.abc import ByteStream
 
 
+def _pause_until_receive(stream: ByteStream) -> None:
+    """Work around anyio's asyncio TCP listener (4.16) leaving a new connection reading.
+
+    anyio's asyncio SocketStream keeps its transport paused except while a
+    ``receive`` waits, which is its flow control; ``connect_tcp`` pauses a new
+    transport, but ``TCPSocketListener.accept`` does not. If bytes arrive before
+    the first ``receive``, that call finds them queued and never pauses, so a
+    peer that never reads grows the read queue without bound (the conformance
+    flood check saw +60 MiB RSS). Pausing here restores anyio's own invariant;
+    it touches a private attribute, so it is skipped where there is none (the
+    trio backend, Unix sockets).
+    """
+    inner = getattr(stream, "transport_stream", stream)  # under TLSStream
+    transport = getattr(inner, "_transport", None)
+    if transport is not None and hasattr(transport, "pause_reading"):
+        transport.pause_reading()
+
+
 async def _echo(stream: ByteStream) -> None:
     import anyio
     from anyio.abc import SocketAttribute
@@ -23,6 +41,7 @@ async def _echo(stream: ByteStream) -> None:
     async with stream:
         try:
             set_nodelay(stream.extra(SocketAttribute.raw_socket))
+            _pause_until_receive(stream)
             while True:
                 data = await stream.receive(READ_SIZE)
                 # send returns once the bytes are written, so a peer that does
