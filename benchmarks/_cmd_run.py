@@ -24,7 +24,7 @@ QUICK: dict[str, object] = {
     "sizes": [1024],
     "connections": [10],
     "duration": 1.0,
-    "warmup": 0.25,
+    "warmup": 0.2,
     "repeat": 1,
 }
 #: Options that define the matrix; ``--resume`` refuses them when they differ.
