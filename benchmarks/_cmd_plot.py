@@ -1,17 +1,26 @@
-"""Placeholder: this command is being built (see the open issues)."""
+"""``echobench plot RESULTS.json``: the charts of a run (or of a pytest-benchmark file)."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "(not built yet)"
+HELP = "draw the charts of a results file (or of a pytest-benchmark JSON file)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("results", metavar="RESULTS.json")
+    parser.add_argument("--out", metavar="DIR", help="where to write (default: RESULTS-charts/)")
+    parser.add_argument("--format", choices=("png", "svg"), default="png")
 
 
 def run(args: argparse.Namespace) -> int:
-    from servers._errors import UserError
+    from pathlib import Path
 
-    raise UserError("this command is not built yet")
+    from benchmarks._charts import figures_for, save
+
+    figures = figures_for(args.results)
+    source = Path(args.results)
+    out = Path(args.out) if args.out else source.with_name(f"{source.stem}-charts")
+    for path in save(figures, out, args.format):
+        print(f"wrote {path}")
+    return 0
