@@ -23,6 +23,7 @@ from benchmarks import _environment, _verdict
 from benchmarks._isolation import Placement
 from benchmarks._matrix import Case
 from benchmarks._usage import TreeSampler
+from clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_USAGE
 from servers._launch import RunningServer, ServerStartError, echobench_command, start_server
 
 #: How often the server's CPU is sampled while the load runs.
@@ -30,9 +31,6 @@ SAMPLE_SECONDS = 0.1
 #: What the load client may take beyond warm-up and measurement (start-up, connecting,
 #: writing its JSON) before it is presumed hung and killed.
 CLIENT_SLACK_SECONDS = 30.0
-#: Exit statuses of ``echobench load``.
-LOAD_USAGE_OR_CONNECT = 2
-LOAD_CORRUPTION = 3
 
 
 class CaseFailed(Exception):
@@ -214,13 +212,20 @@ def _drive(
         )
     load = _read_load(Path(json_path))
     status = client.returncode
-    if status == LOAD_CORRUPTION or (load is not None and load.get("corrupted")):
+    if status == EXIT_CORRUPTED or (load is not None and load.get("corrupted")):
         raise CaseFailed(
             f"the load client found corrupted echoes: {_last_line(client_tail)}",
             server.stderr_tail() if server else None,
         )
+    if load is not None and status == EXIT_ERRORS:
+        errors = {k: v for k, v in (load.get("errors") or {}).items() if v}
+        stopped = f", stopped: {load['stop_reason']}" if load.get("stop_reason") else ""
+        raise CaseFailed(
+            f"the load client saw errors {errors or '(none counted)'}{stopped}",
+            server.stderr_tail() if server else None,
+        )
     if status != 0 or load is None:
-        what = "could not connect or was misused" if status == LOAD_USAGE_OR_CONNECT else "failed"
+        what = "could not connect or was misused" if status == EXIT_USAGE else "failed"
         raise CaseFailed(
             f"the load client {what} (exit status {status}): {_last_line(client_tail)}",
             server.stderr_tail() if server else None,
