@@ -12,16 +12,16 @@ import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _running import launched
 
 from benchmarks._native_client import run_native_client
 from servers._cbuild import build, missing_compiler_reason
 from servers._errors import UserError
-from servers._launch import RunningServer, echobench_command, start_server
+from servers._launch import RunningServer, echobench_command
 
 needs_compiler = pytest.mark.skipif(
     missing_compiler_reason() is not None,
@@ -47,18 +47,6 @@ def roundtrip(address: tuple[str, int] | str, payload: bytes, timeout: float = 1
             chunks.append(chunk)
         sender.join(timeout)
     return b"".join(chunks)
-
-
-@contextmanager
-def launched(name: str, extra_args: Sequence[str] = ()) -> Iterator[RunningServer]:
-    server = start_server(name, extra_args=extra_args, timeout=60)  # the first use compiles
-    try:
-        yield server
-    finally:
-        server.close()
-        # RunningServer.close leaves the READY pipe open; close it to avoid a ResourceWarning.
-        if server.process.stdout is not None:
-            server.process.stdout.close()
 
 
 @pytest.fixture
