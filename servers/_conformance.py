@@ -23,6 +23,7 @@ import random
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,6 +44,7 @@ MiB = 1024 * 1024
 IO_TIMEOUT = 10.0
 #: Payload sizes: tiny, around 256 and page and read-size boundaries, and large.
 PAYLOAD_SIZES = (1, 2, 3, 255, 256, 257, 4095, 4096, 65535, 65536, 65537, MiB, 4 * MiB)
+HALF_CLOSE_SIZES = (16 * 1024, 48 * 1024, 96 * 1024, 160 * 1024, 256 * 1024, MiB)
 CONCURRENT_CONNECTIONS = 200
 IDLE_CONNECTIONS = 2000
 #: What a server may take from a client that never reads. A flow-controlled
@@ -129,20 +131,33 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _connect(server: RunningServer, timeout: float = IO_TIMEOUT) -> socket.socket:
+def _connect(
+    server: RunningServer, timeout: float = IO_TIMEOUT, rcvbuf: int | None = None
+) -> socket.socket:
+    """A blocking client socket; ``rcvbuf`` shrinks its receive buffer (set before connecting)."""
+    address: str | tuple[str, int] | tuple[str, int, int, int] | tuple[int, bytes]
     path = server.unix_path
     if path is not None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(path)
-        except OSError:
-            sock.close()
-            raise
+        family, address = socket.AF_UNIX, path
     else:
-        sock = socket.create_connection((server.host, server.port), timeout=timeout)
-        # Each small write goes out as its own segment, so the server sees them apart.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        info = socket.getaddrinfo(server.host, server.port, type=socket.SOCK_STREAM)[0]
+        family, address = info[0], info[4]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if family != socket.AF_UNIX:
+            # Each small write goes out as its own segment, so the server sees them apart.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if rcvbuf is not None:
+                # Small segments keep the server's send buffer small too (Linux
+                # sizes it from the MSS), so its own buffer fills sooner.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+        sock.settimeout(timeout)
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -157,10 +172,10 @@ def _payload(size: int, seed: int) -> bytes:
 
 
 def _size(n: int) -> str:
-    if n >= MiB:
+    if n >= MiB and n % (MiB // 1024) == 0:
         return f"{n / MiB:.4g} MiB"
-    if n >= 1024:
-        return f"{n / 1024:.4g} KiB"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n // 1024} KiB"
     return f"{n} B"
 
 
@@ -268,6 +283,24 @@ def _assert_alive(server: RunningServer, when: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def _serving(factory: ServerFactory) -> Iterator[RunningServer]:
+    """Start a server; when a step fails because the server died, say that first."""
+    with factory() as server:
+        try:
+            yield server
+        except (ConformanceError, OSError) as exc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.process.wait(0.5)  # a dying server may not have been reaped yet
+            if server.alive():
+                raise
+            symptom = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConformanceError(
+                f"server died (status {server.process.returncode}: {_last_line(server)}); "
+                f"seen as: {symptom}"
+            ) from None
+
+
 def _last_line(server: RunningServer) -> str:
     lines = server.stderr_tail().strip().splitlines()
     return lines[-1] if lines else "no output on stderr"
@@ -314,7 +347,7 @@ def _fill_without_reading(sock: socket.socket, data: bytes, seconds: float) -> i
 @_check("payloads")
 def check_payloads(factory: ServerFactory) -> None:
     """Payloads from 1 byte to 4 MiB, covering every byte value, echoed exactly."""
-    with factory() as server, _connect(server) as sock:
+    with _serving(factory) as server, _connect(server) as sock:
         for size in PAYLOAD_SIZES:
             _echo(sock, _payload(size, seed=size), f"{_size(size)} payload")
         _expect_silence(sock, "after the last payload")
@@ -325,7 +358,7 @@ def check_payloads(factory: ServerFactory) -> None:
 @_check("byte-at-a-time")
 def check_byte_at_a_time(factory: ServerFactory) -> None:
     """Single-byte writes: lock-step round trips, then a stream of one-byte sends."""
-    with factory() as server, _connect(server) as sock:
+    with _serving(factory) as server, _connect(server) as sock:
         for value in range(256):
             byte = bytes([value])
             try:
@@ -342,7 +375,7 @@ def check_byte_at_a_time(factory: ServerFactory) -> None:
 def check_concurrent(factory: ServerFactory) -> None:
     """Hundreds of simultaneous connections, each with its own payload."""
     count = CONCURRENT_CONNECTIONS
-    with factory() as server, contextlib.ExitStack() as stack:
+    with _serving(factory) as server, contextlib.ExitStack() as stack:
         socks = [stack.enter_context(_connect(server)) for _ in range(count)]
         start = threading.Barrier(count, timeout=IO_TIMEOUT)
         errors: list[str] = []
@@ -377,23 +410,34 @@ def check_concurrent(factory: ServerFactory) -> None:
 @_check("half-close")
 def check_half_close(factory: ServerFactory) -> None:
     """On the client's EOF the server sends back everything, then closes."""
-    with factory() as server:
+    with _serving(factory) as server:
         with _connect(server) as sock:
             sock.shutdown(socket.SHUT_WR)
             _expect_eof(sock, "EOF with nothing sent")
         with _connect(server) as sock:
             _echo(sock, b"x", "1 byte then EOF", half_close=True)
-        with _connect(server) as sock:
-            # EOF right behind a large write: the echo is still being sent when
-            # the server reads EOF, and it must not be dropped.
-            _echo(sock, _payload(MiB, seed=3), "1 MiB then EOF", half_close=True)
+        # EOF right behind writes that we do not read yet, so that the server
+        # may read EOF while it still holds echoes it could not send; it must
+        # send them all before it closes. Where that happens depends on the
+        # socket buffers, so try a range of sizes with a small receive buffer.
+        for size in HALF_CLOSE_SIZES:
+            what = f"{_size(size)} then EOF, read late"
+            with _connect(server, rcvbuf=4096) as sock:
+                data = _payload(size, seed=size + 3)
+                sender = _Sender(sock, data, half_close=True)
+                sender.start()
+                sender.join(2.0)  # all sent and shut down, unless the buffers are smaller
+                time.sleep(0.02)  # let the server reach our EOF
+                _recv_exactly(sock, data, what)
+                sender.finish(what)
+                _expect_eof(sock, what)
         _assert_alive(server, "after half-closes")
 
 
 @_check("resets")
 def check_resets(factory: ServerFactory) -> None:
     """Abrupt resets mid-stream disturb neither the server nor other connections."""
-    with factory() as server, contextlib.ExitStack() as stack:
+    with _serving(factory) as server, contextlib.ExitStack() as stack:
         bystanders = [stack.enter_context(_connect(server)) for _ in range(3)]
         for i, sock in enumerate(bystanders):
             _echo(sock, _payload(1000, seed=20 + i), f"bystander {i} before resets")
@@ -422,7 +466,7 @@ def check_resets(factory: ServerFactory) -> None:
 def check_flood(factory: ServerFactory) -> None:
     """A client that writes and never reads: the server takes a bounded amount, in bounded RSS."""
     block = _payload(MiB, seed=6)  # the stream repeats it; offsets stay checkable
-    with factory() as server:
+    with _serving(factory) as server:
         with _connect(server) as sock:  # warm up: first-use allocations are not growth
             _echo(sock, _payload(256 * 1024, seed=7), "warm-up echo", half_close=True)
         rss_before = _rss(server.pid)
@@ -481,7 +525,7 @@ def check_idle_connections(factory: ServerFactory) -> None:
     limit = raise_fd_limit()
     if limit < count + 100:
         raise ConformanceError(f"this process may open only {limit} files; need {count + 100}")
-    with factory() as server, contextlib.ExitStack() as stack:
+    with _serving(factory) as server, contextlib.ExitStack() as stack:
         idle: list[socket.socket] = []
         for i in range(count):
             try:

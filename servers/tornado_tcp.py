@@ -8,17 +8,19 @@ from servers._backend import Backend
 from servers._contract import READ_SIZE, ServeContext
 
 if TYPE_CHECKING:
+    from tornado.iostream import IOStream
     from tornado.tcpserver import TCPServer
 
 
 def _server_class() -> type[TCPServer]:
     # Imported here so that listing backends does not import Tornado.
-    from tornado.iostream import IOStream, StreamClosedError
+    from tornado.iostream import StreamClosedError
     from tornado.tcpserver import TCPServer
 
     class EchoServer(TCPServer):
         async def handle_stream(self, stream: IOStream, address: object) -> None:
             stream.set_nodelay(True)  # a no-op on Unix sockets
+            _defer_eof_while_writing(stream)
             try:
                 while True:
                     data = await stream.read_bytes(READ_SIZE, partial=True)
@@ -30,6 +32,24 @@ def _server_class() -> type[TCPServer]:
                 pass  # EOF or a reset; Tornado has closed the stream
 
     return EchoServer
+
+
+def _defer_eof_while_writing(stream: IOStream) -> None:
+    """Keep echoes that are still queued when the peer half-closes.
+
+    IOStream has no half-close: a zero-byte read closes the whole stream and
+    discards its write buffer, so an EOF read while an echo waits for the
+    socket loses that echo (the conformance suite's half-close check catches
+    it). EOF stays readable on the socket, so while a write is pending we
+    report "nothing to read yet"; the next read, after the write, sees it.
+    """
+    read_from_fd = stream.read_from_fd
+
+    def read_deferring_eof(buf: bytearray | memoryview) -> int | None:
+        count = read_from_fd(buf)
+        return None if count == 0 and stream.writing() else count
+
+    stream.read_from_fd = read_deferring_eof  # type: ignore[method-assign]
 
 
 def serve_on(ctx: ServeContext, loop: str) -> None:
