@@ -324,9 +324,9 @@ class Worker:
                     k += 1
                     due = base + int(k * step)
                 state[0] = k
-            # uvloop's timers count whole milliseconds and round down, so the last
-            # sub-millisecond before a send is spent polling: sends stay on time.
-            loop.call_later(max(0.0, (due - monotonic_ns()) / 1e9), send_due)
+            # uvloop rounds timer delays to whole milliseconds, so a timer can fire up to
+            # half a millisecond late: wake a millisecond early and poll the rest of the way.
+            loop.call_later(max(0.0, (due - monotonic_ns()) / 1e9 - 0.001), send_due)
 
         send_due()
 
