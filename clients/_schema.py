@@ -49,13 +49,15 @@ Top level
                          ``significant_figures`` ``3``, ``encoding`` ``"hdrhistogram"`` and
                          ``data``, the string from ``hdrh.histogram.HdrHistogram.encode()``;
                          re-merge with ``HdrHistogram(1, highest, 3).decode_and_add(data)``.
-    ``errors``           counts by kind: ``connect`` (a connection that could not be opened),
+    ``errors``           counts over the whole run (warmup included), by kind: ``connect``
+                         (a connection that could not be opened),
                          ``reset`` (reset or broken pipe), ``eof`` (server closed a connection
                          early), ``timeout`` (no progress for ``timeout`` seconds with echoes
                          outstanding), ``mismatch`` (messages whose echo differs from what was
                          sent), ``other`` (any other socket error).
     ``error_total``      the sum of ``errors``.
-    ``corrupted_bytes``  echoed bytes that differed from the bytes sent.
+    ``corrupted_bytes``  echoed bytes that differed from the bytes sent (whole run), plus
+                         bytes echoed that were never sent.
     ``corrupted``        ``corrupted_bytes > 0`` or ``errors.mismatch > 0``.
     ``per_second``       messages completed in each whole second of the measured window
                          (summed over workers); a trailing partial second is left out.
