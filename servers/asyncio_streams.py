@@ -9,6 +9,30 @@ from servers._backend import Backend
 from servers._contract import READ_SIZE, ServeContext
 
 
+class _EchoServer:
+    """The connection handler, tracking its tasks so that shutdown can end them."""
+
+    def __init__(self) -> None:
+        self.connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+
+    async def echo(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.connections[task] = writer
+        try:
+            await _echo(reader, writer)
+        finally:
+            del self.connections[task]
+
+    async def close_connections(self) -> None:
+        # Abort rather than cancel: on Python 3.11 the streams machinery logs a
+        # traceback for a cancelled handler task (fixed in 3.12).
+        for writer in self.connections.values():
+            writer.transport.abort()
+        if self.connections:
+            await asyncio.wait(self.connections, timeout=0.5)
+
+
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while data := await reader.read(READ_SIZE):
@@ -24,12 +48,14 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 def serve_on(ctx: ServeContext, loop: str) -> None:
     async def main() -> None:
+        handler = _EchoServer()
         server = await asyncio.start_server(
-            _echo, sock=ctx.listener, ssl=ctx.ssl_context, limit=READ_SIZE
+            handler.echo, sock=ctx.listener, ssl=ctx.ssl_context, limit=READ_SIZE
         )
         ctx.ready()
         await wait_for_stop_signal()
         server.close()
+        await handler.close_connections()
 
     run(main, loop)
 
