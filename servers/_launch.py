@@ -115,6 +115,8 @@ class RunningServer:
             self.stop()
         else:
             self.kill_group()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         self._stderr.close()
 
 
@@ -168,11 +170,10 @@ def start_server(
     line = _read_ready(process, timeout)
     server = RunningServer(name=name, process=process, address="", _stderr=stderr)
     if line is None or not line.startswith("READY "):
-        if process.poll() is None:
-            server.kill()
+        server.kill()  # also reaps anything it forked before dying
         tail = server.stderr_tail()
         last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
-        stderr.close()
+        server.close()
         if line is None:
             why = (
                 f"exited with status {process.returncode}"
