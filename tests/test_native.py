@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _running import launched
 
 from benchmarks._native_client import run_native_client
 from servers._cbuild import build, missing_compiler_reason
 from servers._errors import UserError
-from servers._launch import RunningServer, echobench_command
+from servers._launch import RunningServer, echobench_command, running_server
+
+#: Generous: the first start compiles the server, on a shared machine.
+START_TIMEOUT = 60.0
 
 needs_compiler = pytest.mark.skipif(
     missing_compiler_reason() is not None,
@@ -51,7 +53,7 @@ def roundtrip(address: tuple[str, int] | str, payload: bytes, timeout: float = 1
 
 @pytest.fixture
 def native() -> Iterator[RunningServer]:
-    with launched("native") as server:
+    with running_server("native", timeout=START_TIMEOUT) as server:
         yield server
 
 
@@ -146,7 +148,7 @@ def test_thousands_of_idle_connections_and_resets(native: RunningServer) -> None
 @needs_compiler
 def test_unix_socket(tmp_path: Path) -> None:
     path = str(tmp_path / "native.sock")
-    with launched("native", ["--unix", path]) as server:
+    with running_server("native", extra_args=["--unix", path], timeout=START_TIMEOUT) as server:
         assert server.address == f"unix:{path}"
         payload = os.urandom(200_000)
         assert roundtrip(path, payload) == payload

@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from _running import launched
 
-from servers._launch import echobench_command
+from servers._launch import echobench_command, running_server
 from servers._registry import discover
 from servers._tls import client_context
 
@@ -26,6 +25,8 @@ CONNECTIONS = 3
 PAYLOAD = 1 << 20
 TLS_CHUNK = 64 * 1024
 TIMEOUT = 20.0
+#: Generous: the native backend compiles on its first start, on a shared machine.
+START_TIMEOUT = 60.0
 
 
 def _backends(transport: str, *, declared: bool = True) -> list[object]:
@@ -68,7 +69,7 @@ def _in_parallel(work: Callable[[int], None]) -> None:
 
 @pytest.mark.parametrize("name", _backends("unix"))
 def test_unix_echo(name: str, socket_path: str) -> None:
-    with launched(name, ["--unix", socket_path]) as server:
+    with running_server(name, extra_args=["--unix", socket_path], timeout=START_TIMEOUT) as server:
         assert server.address == f"unix:{socket_path}"
 
         def client(i: int) -> None:
@@ -99,7 +100,7 @@ def test_unix_echo(name: str, socket_path: str) -> None:
 
 @pytest.mark.parametrize("name", _backends("tls"))
 def test_tls_echo(name: str) -> None:
-    with launched(name, ["--tls"]) as server:
+    with running_server(name, extra_args=["--tls"], timeout=START_TIMEOUT) as server:
 
         def client(i: int) -> None:
             payload = os.urandom(PAYLOAD)
