@@ -1,6 +1,6 @@
 """Draw a pytest-benchmark JSON file (``pytest benchmarks/ --benchmark-json F``).
 
-One panel per benchmark group, one bar per benchmark: the median time of one
+One panel per benchmark group, one dot per benchmark: the median time of one
 operation (a round's time divided by ``extra_info["operations_per_round"]``),
 with min-max whiskers, on a log axis. Bars take the colour of the family in
 ``extra_info["family"]``, as in the run charts.
@@ -12,11 +12,10 @@ from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import EngFormatter
+from matplotlib.ticker import LogLocator, NullFormatter
 
-from benchmarks._charts import DPI, WIDTH_IN, add_legend
-from benchmarks._palette import FAMILY_COLOURS, family_key
+from benchmarks._charts import COMPACT, DPI, WIDTH_IN, add_legend
+from benchmarks._palette import FAMILY_COLOURS, backend_order, colours, family_key
 from servers._errors import UserError
 
 
@@ -44,7 +43,8 @@ def benchmark_charts(doc: dict[str, Any]) -> dict[str, Figure]:
         groups.setdefault(str(bench.get("group") or "(no group)"), []).append(bench)
     heights = [0.6 + 0.3 * len(items) for items in groups.values()]
     figure = Figure(figsize=(WIDTH_IN, 1.2 + sum(heights)), dpi=DPI, layout="constrained")
-    axes = figure.subplots(len(groups), 1, squeeze=False, height_ratios=heights)[:, 0]
+    # One x axis for all groups, so that loops (or backends) compare at a glance.
+    axes = figure.subplots(len(groups), 1, squeeze=False, sharex=True, height_ratios=heights)[:, 0]
     figure.suptitle(
         f"pytest-benchmark: time per operation (median; whiskers min-max over rounds)\n{_env(doc)}",
         fontsize=12,
@@ -53,6 +53,14 @@ def benchmark_charts(doc: dict[str, Any]) -> dict[str, Figure]:
     )
     families: set[str] = set()
     for ax, (group, items) in zip(axes, sorted(groups.items()), strict=True):
+        extras = [b.get("extra_info") or {} for b in items]
+        backends = {str(e["backend"]): str(e.get("family")) for e in extras if e.get("backend")}
+        shades = colours(backends)
+        rank = {name: i for i, name in enumerate(backend_order(backends))}
+        items = sorted(
+            items,
+            key=lambda b: rank.get(str((b.get("extra_info") or {}).get("backend")), 0),
+        )
         labels = []
         for y, bench in enumerate(items):
             extra = bench.get("extra_info") or {}
@@ -63,26 +71,39 @@ def benchmark_charts(doc: dict[str, Any]) -> dict[str, Figure]:
             high = float(stats["max"]) / per_round * 1e6
             family = family_key(str(extra.get("family") or "external"))
             families.add(family)
-            ax.barh(y, median, color=FAMILY_COLOURS[family], height=0.7)
+            colour = shades.get(str(extra.get("backend")), FAMILY_COLOURS[family])
+            # A dot and whiskers, not a bar: on a log axis a bar's length means nothing.
             ax.errorbar(
                 median,
                 y,
                 xerr=[[median - low], [high - median]],
-                fmt="none",
-                ecolor="black",
-                capsize=2,
+                fmt="o",
+                color=colour,
+                ecolor=colour,
+                markersize=7,
+                capsize=3,
+                gid=f"bench:{bench.get('name')}",
             )
             labels.append(str(bench.get("name") or bench.get("fullname")))
         ax.set_yticks(range(len(items)), labels, fontsize=8)
-        ax.invert_yaxis()
+        ax.set_ylim(len(items) - 0.5, -0.5)
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(COMPACT)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.tick_params(labelbottom=True)
         ax.set_xlabel("time per operation [µs, log scale]")
         ax.set_title(group, fontsize=10, loc="left")
         ax.grid(axis="x", alpha=0.3, which="both")
     handles: list[Any] = [
-        Patch(facecolor=FAMILY_COLOURS[f], label=f) for f in FAMILY_COLOURS if f in families
+        Line2D([], [], color=FAMILY_COLOURS[f], marker="o", ls="none", label=f)
+        for f in FAMILY_COLOURS
+        if f in families
     ]
-    handles.append(Line2D([], [], color="black", marker="|", ls="none", label="min-max"))
+    handles.append(
+        Line2D(
+            [], [], color="black", marker="|", ls="-", label="median, whiskers:\nmin-max of rounds"
+        )
+    )
     add_legend(figure, handles)
     return {"pytest-benchmark": figure}

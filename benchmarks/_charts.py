@@ -26,6 +26,7 @@ from matplotlib.ticker import (
     EngFormatter,
     FixedFormatter,
     FixedLocator,
+    FuncFormatter,
     LogLocator,
     NullFormatter,
     NullLocator,
@@ -51,6 +52,17 @@ UNSTABLE_NOTE = "unstable: CV of the\nrepeats over 5%"
 FAILED_NOTE = "failed case: no measurement"
 
 SliceKey = tuple[str, int, int, float | None]
+
+
+def _compact(value: float, _: object = None) -> str:
+    """Tick label: 0.5, 20, 1.5k, 2M; EngFormatter's "500m" would read as a unit prefix."""
+    for divisor, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= divisor:
+            return f"{value / divisor:g}{suffix}"
+    return f"{value:g}"
+
+
+COMPACT = FuncFormatter(_compact)
 Metric = Callable[[Case], tuple[float, float, float] | None]
 
 
@@ -416,7 +428,7 @@ def latency_spectrum(run: Run) -> Figure:
         ax.xaxis.set_major_formatter(FixedFormatter(list(_latency.NINES_TICKS.values())))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.yaxis.set_major_formatter(COMPACT)
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("percentile [%]")
         ax.set_ylabel("latency [µs]")

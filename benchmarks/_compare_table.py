@@ -25,13 +25,14 @@ def render(console: Console, comparisons: list[Comparison], alpha: float) -> Non
     for comparison in comparisons:
         title = f"B = {comparison.b_name}   vs   A = {comparison.a_name}"
         table = Table(title=title, title_justify="left", show_lines=False)
-        table.add_column("case (of B)", min_width=18)
-        table.add_column("A msg/s", justify="right")
-        table.add_column("B msg/s", justify="right")
-        table.add_column("msg/s B/A [range]", justify="right")
-        table.add_column("significant?")
-        table.add_column("p99 B/A [range]", justify="right")
-        table.add_column("significant?")
+        # Wrap, never cut: a verdict cut to "not enou…" is worse than a taller table.
+        table.add_column("case (of B)", min_width=18, overflow="fold")
+        table.add_column("A msg/s", justify="right", overflow="fold")
+        table.add_column("B msg/s", justify="right", overflow="fold")
+        table.add_column("msg/s B/A [range]", justify="right", overflow="fold")
+        table.add_column("significant?", overflow="fold")
+        table.add_column("p99 B/A [range]", justify="right", overflow="fold")
+        table.add_column("significant?", overflow="fold")
         for pair in comparison.pairs:
             notes = []
             if pair.a.client_bound or pair.b.client_bound:

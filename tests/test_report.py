@@ -42,6 +42,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> str:
     return (out / "run_small.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_report_holds_every_case_and_every_chart(page: str) -> None:
     parsed = _Collect()
     parsed.feed(page)
@@ -53,6 +54,7 @@ def test_report_holds_every_case_and_every_chart(page: str) -> None:
         assert data.startswith(b"\x89PNG") and len(data) > 10_000
 
 
+@pytest.mark.slow
 def test_report_has_the_environment_and_the_numbers(page: str) -> None:
     for text in ("3.11.7", "Intel(R) Xeon(R) CPU @ 2.20GHz", "5a97d97c0ffee0dd", "tornado 6.4.2"):
         assert text in page
