@@ -446,11 +446,11 @@ def check_resets(factory: ServerFactory) -> None:
             # Reset before any data, mid-echo, and while the server's writes
             # are backed up because we stopped reading.
             _reset(_connect(server))
-            sock = _connect(server)
+            sock = stack.enter_context(_connect(server))  # closed here if a step fails
             sock.sendall(big[:65536])
             _recv_exactly(sock, big[:1000], f"reset round {round_}")
             _reset(sock)
-            sock = _connect(server)
+            sock = stack.enter_context(_connect(server))
             _fill_without_reading(sock, big, 0.1)
             _reset(sock)
         time.sleep(0.1)  # let the server process the resets before probing
@@ -611,8 +611,16 @@ def factory_for(name: str, extra_args: Sequence[str] = ()) -> ServerFactory:
     require_available(name)
     args = tuple(extra_args)
 
-    def factory() -> contextlib.AbstractContextManager[RunningServer]:
-        return running_server(name, extra_args=args)
+    @contextlib.contextmanager
+    def factory() -> Iterator[RunningServer]:
+        server: RunningServer | None = None
+        try:
+            with running_server(name, extra_args=args) as server:
+                yield server
+        finally:
+            # RunningServer.close() leaves the READY pipe open (a ResourceWarning later).
+            if server is not None and server.process.stdout is not None:
+                server.process.stdout.close()
 
     return factory
 

@@ -1,0 +1,93 @@
+"""``echobench list`` and ``echobench serve``: the registry as users see it, and clean errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from conftest import REQUIRED_BACKENDS, assert_one_line_error, clean_env, run_echobench
+
+from servers._launch import running_server
+from servers._registry import available_backends, discover
+
+MISSING_PACKAGE_BACKEND = """
+from servers._backend import Backend
+
+BACKEND = Backend(
+    name="needs-missing",
+    family="baseline",
+    description="needs a package that is not installed",
+    serve="servers.threads:serve",
+    requires=("echobench_no_such_module",),
+    install_hint="pip install echobench-no-such-module",
+)
+"""
+
+
+def test_list_shows_every_required_backend() -> None:
+    result = run_echobench("list", env=clean_env(COLUMNS="200"))
+    assert result.returncode == 0, result.stderr
+    for name in REQUIRED_BACKENDS:
+        assert name in result.stdout
+
+
+def test_list_json_has_required_backends_available() -> None:
+    result = run_echobench("list", "--json", env=clean_env())
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    for row in rows.values():
+        assert {"name", "family", "available"} <= row.keys()
+    for name in REQUIRED_BACKENDS:
+        assert rows[name]["available"] is True, rows[name]
+    assert rows["threads"]["family"] == rows["selectors"]["family"] == "baseline"
+
+
+def test_serve_unknown_backend() -> None:
+    assert_one_line_error(run_echobench("serve", "no-such-backend"), "unknown backend")
+
+
+def test_serve_taken_port() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_echobench("serve", "selectors", "--port", str(port), timeout=30)
+    assert_one_line_error(result, "already in use")
+
+
+def test_serve_refuses_non_loopback_without_allow_remote() -> None:
+    result = run_echobench("serve", "selectors", "--host", "0.0.0.0", timeout=30)
+    assert_one_line_error(result, "--allow-remote")
+
+
+def test_serve_rejects_a_bad_port() -> None:
+    assert_one_line_error(run_echobench("serve", "selectors", "--port", "70000"), "port")
+
+
+def test_missing_package_is_unavailable_and_others_work(backend_dir: Path) -> None:
+    (backend_dir / "needs_missing.py").write_text(MISSING_PACKAGE_BACKEND)
+    (backend_dir / "fails_to_import.py").write_text("raise ImportError('no such framework')\n")
+    listed = {backend.name: backend for backend in discover()}
+    reason = listed["needs-missing"].unavailable_reason()
+    assert reason is not None and "echobench_no_such_module" in reason
+    assert "pip install" in reason
+    assert listed["fails-to-import"].unavailable_reason() is not None
+    available = {backend.name for backend in available_backends()}
+    assert set(REQUIRED_BACKENDS) <= available
+
+    result = run_echobench("list", "--json")  # the fixture's path reaches the subprocess
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["needs-missing"]["available"] is False
+    assert "echobench_no_such_module" in rows["needs-missing"]["reason"]
+    assert rows["fails-to-import"]["available"] is False
+    assert rows["selectors"]["available"] is True
+
+    assert_one_line_error(run_echobench("serve", "needs-missing"), "missing package")
+    assert_one_line_error(run_echobench("serve", "fails-to-import"), "failed to load")
+    with (
+        running_server("selectors") as server,
+        socket.create_connection((server.host, server.port), timeout=10) as sock,
+    ):
+        sock.sendall(b"still works")
+        assert sock.recv(64) == b"still works"
