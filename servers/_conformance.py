@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import random
 import signal
 import socket
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from servers._contract import raise_fd_limit
+from servers._contract import BACKLOG, raise_fd_limit
 from servers._errors import UserError
 from servers._launch import RunningServer, running_server
 
@@ -516,6 +517,39 @@ def check_flood(factory: ServerFactory) -> None:
             _recv_exactly(sock, block[:rest], "echo of the flood (tail)")
             _expect_eof(sock, "after the flood")
     _note(f"took {_size(sent)} before stalling; RSS +{_size(max(growth, 0))}")
+
+
+def _somaxconn() -> int:
+    try:
+        with open("/proc/sys/net/core/somaxconn") as file:
+            return int(file.read())
+    except (OSError, ValueError):
+        return BACKLOG
+
+
+@_check("backlog")
+def check_backlog(factory: ServerFactory) -> None:
+    """The contract's listen backlog is in effect: with the server stopped, that many
+    connections queue. (asyncio's create_server re-listens with 100 unless told otherwise.)"""
+    expected = min(BACKLOG, _somaxconn())  # the kernel caps every backlog at somaxconn
+    queued = 0
+    with _serving(factory) as server, contextlib.ExitStack() as stack:
+        os.killpg(server.pid, signal.SIGSTOP)  # the server and any workers stop accepting
+        stack.callback(os.killpg, server.pid, signal.SIGCONT)
+        # A full accept queue drops new SYNs, so the first connect that times out
+        # marks the queue's length (backlog + 1 on Linux).
+        while queued <= expected:
+            try:
+                stack.enter_context(_connect(server, timeout=0.5))
+            except TimeoutError:
+                break
+            queued += 1
+    if queued < expected:
+        raise ConformanceError(
+            f"only {queued} connections queue while the server is not accepting: its listen "
+            f"backlog is below the contract's {expected}"
+        )
+    _note(f"{queued} connections queued while stopped")
 
 
 @_check("idle-connections")

@@ -80,6 +80,7 @@ def test_verify_unavailable_backend(backend_dir: Path) -> None:
         ("broken-no-flow-control", "flood", "no flow control"),
         ("broken-eof-drops", "half-close", "then EOF"),
         ("broken-dies-on-reset", "resets", "server died"),
+        ("broken-small-backlog", "backlog", "only 17 connections queue"),
         ("broken-term-traceback", "sigterm", "traceback on stderr"),
         ("broken-slow-stop", "sigint", "to exit after SIGINT"),
     ],
