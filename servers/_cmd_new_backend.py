@@ -52,7 +52,10 @@ class EchoProtocol(asyncio.Protocol):
 async def main(ctx: ServeContext) -> None:
     loop = asyncio.get_running_loop()
     # ctx.listener is already bound and listening; ctx.ssl_context is set with --tls.
-    server = await loop.create_server(EchoProtocol, sock=ctx.listener, ssl=ctx.ssl_context)
+    # create_server listens again, with a backlog of 100 unless given the contract's.
+    server = await loop.create_server(
+        EchoProtocol, sock=ctx.listener, ssl=ctx.ssl_context, backlog=ctx.config.backlog
+    )
     ctx.ready()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -46,6 +46,11 @@ def serve(backend: Backend, config: ServeConfig) -> int:
 
 def _exec_external(backend: Backend, config: ServeConfig) -> int:
     assert backend.command is not None
+    # The executable binds for itself; check the address as every listener is
+    # checked (loopback unless --allow-remote, a valid port, not in use) first.
+    bind_listener(config).close()
+    if config.unix is not None:
+        os.unlink(config.unix)
     fields = {
         "host": config.host,
         "port": str(config.port),
