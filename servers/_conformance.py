@@ -645,16 +645,8 @@ def factory_for(name: str, extra_args: Sequence[str] = ()) -> ServerFactory:
     require_available(name)
     args = tuple(extra_args)
 
-    @contextlib.contextmanager
-    def factory() -> Iterator[RunningServer]:
-        server: RunningServer | None = None
-        try:
-            with running_server(name, extra_args=args) as server:
-                yield server
-        finally:
-            # RunningServer.close() leaves the READY pipe open (a ResourceWarning later).
-            if server is not None and server.process.stdout is not None:
-                server.process.stdout.close()
+    def factory() -> contextlib.AbstractContextManager[RunningServer]:
+        return running_server(name, extra_args=args)
 
     return factory
 
