@@ -35,7 +35,11 @@ class EchoProtocol(asyncio.Protocol):
 def serve_on(ctx: ServeContext, loop: str) -> None:
     async def main() -> None:
         server = await asyncio.get_running_loop().create_server(
-            EchoProtocol, sock=ctx.listener, ssl=ctx.ssl_context
+            EchoProtocol,
+            sock=ctx.listener,
+            ssl=ctx.ssl_context,
+            # asyncio calls listen() again; keep the contract's shared backlog.
+            backlog=ctx.config.backlog,
         )
         ctx.ready()
         await wait_for_stop_signal()

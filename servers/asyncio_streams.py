@@ -50,7 +50,12 @@ def serve_on(ctx: ServeContext, loop: str) -> None:
     async def main() -> None:
         handler = _EchoServer()
         server = await asyncio.start_server(
-            handler.echo, sock=ctx.listener, ssl=ctx.ssl_context, limit=READ_SIZE
+            handler.echo,
+            sock=ctx.listener,
+            ssl=ctx.ssl_context,
+            limit=READ_SIZE,
+            # asyncio calls listen() again; keep the contract's shared backlog.
+            backlog=ctx.config.backlog,
         )
         ctx.ready()
         await wait_for_stop_signal()
