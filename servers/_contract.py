@@ -22,6 +22,7 @@ import socket
 import ssl
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from servers._errors import UserError
 
@@ -79,8 +80,14 @@ def raise_fd_limit() -> int:
     return soft
 
 
-def bind_listener(config: ServeConfig) -> socket.socket:
-    """Create, bind and listen with the settings every backend shares."""
+def bind_listener(config: ServeConfig, *, join: bool = False) -> socket.socket:
+    """Create, bind and listen with the settings every backend shares.
+
+    With ``config.reuse_port`` the socket gets SO_REUSEPORT so that worker
+    processes can ``join`` the port. The first socket claims the port
+    exclusively first: without that, a second server started on the same
+    fixed port would silently share it instead of failing.
+    """
     if config.unix is not None:
         return _bind_unix(config)
     if not config.allow_remote and not is_loopback(config.host):
@@ -97,6 +104,8 @@ def bind_listener(config: ServeConfig) -> socket.socket:
     except socket.gaierror as exc:
         raise UserError(f"cannot resolve host {config.host!r}: {exc.strerror}") from None
     family, socktype, proto, _, address = infos[0]
+    if config.reuse_port and not join:
+        address = _claim(family, socktype, proto, address, config)
     sock = socket.socket(family, socktype, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -114,6 +123,22 @@ def bind_listener(config: ServeConfig) -> socket.socket:
         raise UserError(f"cannot listen on {where}: {exc.strerror}") from None
     sock.setblocking(False)
     return sock
+
+
+def _claim(family: int, socktype: int, proto: int, address: Any, config: ServeConfig) -> Any:
+    """Bind without SO_REUSEPORT to prove the port is free; return the bound address."""
+    probe = socket.socket(family, socktype, proto)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+        return probe.getsockname()
+    except OSError as exc:
+        where = format_address(config.host, config.port)
+        if exc.errno == errno.EADDRINUSE:
+            raise UserError(f"address {where} is already in use") from None
+        raise UserError(f"cannot listen on {where}: {exc.strerror}") from None
+    finally:
+        probe.close()
 
 
 def _bind_unix(config: ServeConfig) -> socket.socket:

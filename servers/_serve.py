@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack
 from dataclasses import replace
+from tempfile import TemporaryDirectory
 
 from servers._backend import Backend
 from servers._contract import ServeConfig, ServeContext, bind_listener, raise_fd_limit
 from servers._errors import UserError
-from servers._tls import server_context
+from servers._tls import make_self_signed, server_context
 
 
 def serve(backend: Backend, config: ServeConfig) -> int:
@@ -29,19 +31,29 @@ def serve(backend: Backend, config: ServeConfig) -> int:
     serve_function = backend.load_serve()
     if backend.reuse_port:
         config = replace(config, reuse_port=True)
-    listener = bind_listener(config)
-    ssl_context = server_context(config) if config.tls else None
-    ctx = ServeContext(config=config, listener=listener, ssl_context=ssl_context)
-    try:
-        serve_function(ctx)
-    except KeyboardInterrupt:
-        pass  # a SIGINT that arrived before the backend installed its handler
-    finally:
-        listener.close()
-        if config.unix is not None and os.path.exists(config.unix):
-            os.unlink(config.unix)
+    with ExitStack() as cleanup:
+        if config.tls and config.certfile is None:
+            # A certificate made for this run, removed when the server stops.
+            directory = cleanup.enter_context(TemporaryDirectory(prefix="echobench-tls-"))
+            certfile, keyfile = make_self_signed(directory)
+            config = replace(config, certfile=certfile, keyfile=keyfile)
+        listener = bind_listener(config)
+        cleanup.callback(listener.close)
+        if config.unix is not None:
+            cleanup.callback(_unlink_if_present, config.unix)
+        ssl_context = server_context(config) if config.tls else None
+        ctx = ServeContext(config=config, listener=listener, ssl_context=ssl_context)
+        try:
+            serve_function(ctx)
+        except KeyboardInterrupt:
+            pass  # a SIGINT that arrived before the backend installed its handler
     sys.stdout.flush()
     return 0
+
+
+def _unlink_if_present(path: str) -> None:
+    if os.path.exists(path):
+        os.unlink(path)
 
 
 def _exec_external(backend: Backend, config: ServeConfig) -> int:

@@ -6,7 +6,6 @@ import os
 import shutil
 import ssl
 import subprocess
-import tempfile
 
 from servers._contract import ServeConfig
 from servers._errors import UserError
@@ -50,9 +49,10 @@ def make_self_signed(directory: str) -> tuple[str, str]:
 
 
 def server_context(config: ServeConfig) -> ssl.SSLContext:
+    """The server context for ``config``'s certificate (``servers._serve`` makes one if none)."""
     certfile, keyfile = config.certfile, config.keyfile
     if certfile is None:
-        certfile, keyfile = make_self_signed(tempfile.mkdtemp(prefix="echobench-tls-"))
+        raise UserError("--tls needs a certificate (--certfile)")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(certfile, keyfile)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import signal
 import socket
 import ssl
-import tempfile
 from typing import Any
 
 from servers._backend import Backend
 from servers._contract import READ_SIZE, ServeConfig, ServeContext, set_nodelay
-from servers._tls import make_self_signed
 
 #: How long a stop waits for open connections before killing their greenlets.
 STOP_TIMEOUT = 0.2
@@ -37,12 +35,11 @@ def _ssl_context(config: ServeConfig) -> ssl.SSLContext:
     """gevent's own SSLContext: the stdlib one would block the whole hub in its I/O."""
     import gevent.ssl
 
-    certfile, keyfile = config.certfile, config.keyfile
-    if certfile is None:
-        certfile, keyfile = make_self_signed(tempfile.mkdtemp(prefix="echobench-tls-"))
+    # servers._serve made the certificate if none was given, and servers._tls
+    # already reported a bad one as a one-line error.
+    assert config.certfile is not None
     context: ssl.SSLContext = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    # A bad --certfile was already reported, as a one-line error, by servers._tls.
-    context.load_cert_chain(certfile, keyfile)
+    context.load_cert_chain(config.certfile, config.keyfile)
     return context
 
 

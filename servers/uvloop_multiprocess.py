@@ -54,7 +54,7 @@ def _run_worker(ctx: ServeContext, index: int, ready_fd: int) -> None:
     else:
         # Same port as the parent's listener (which has SO_REUSEPORT too).
         port = ctx.listener.getsockname()[1]
-        sock = bind_listener(replace(ctx.config, port=port, reuse_port=True))
+        sock = bind_listener(replace(ctx.config, port=port, reuse_port=True), join=True)
         ctx.listener.close()  # only worker 0 accepts on the shared one
     worker = _WorkerContext(
         config=ctx.config, listener=sock, ssl_context=ctx.ssl_context, ready_fd=ready_fd

@@ -56,6 +56,16 @@ def test_serve_taken_port() -> None:
     assert_one_line_error(result, "already in use")
 
 
+def test_serve_taken_port_is_refused_even_with_reuse_port() -> None:
+    # uvloop-multiprocess binds with SO_REUSEPORT; a second instance on the same
+    # fixed port must fail rather than silently share the first one's port.
+    with running_server("uvloop-multiprocess", extra_args=["-o", "workers=1"]) as first:
+        result = run_echobench(
+            "serve", "uvloop-multiprocess", "--port", str(first.port), "-o", "workers=1", timeout=30
+        )
+    assert_one_line_error(result, "already in use")
+
+
 def test_serve_refuses_non_loopback_without_allow_remote() -> None:
     result = run_echobench("serve", "selectors", "--host", "0.0.0.0", timeout=30)
     assert_one_line_error(result, "--allow-remote")
