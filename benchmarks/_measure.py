@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -246,6 +247,16 @@ def _read_load(path: Path) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
+def _client_window(load: dict[str, Any], sampler: TreeSampler) -> dict[str, float] | None:
+    """Server CPU over the client's own measured window, when the samples cover it."""
+    try:
+        start = datetime.fromisoformat(str(load["started_at"])).timestamp()
+        end = datetime.fromisoformat(str(load["finished_at"])).timestamp()
+    except (KeyError, ValueError):
+        return None
+    return sampler.between(start, end)
+
+
 def _record(
     load: dict[str, Any],
     sampler: TreeSampler | None,
@@ -256,10 +267,14 @@ def _record(
     server_cpu: dict[str, Any] | None = None
     rss: int | None = None
     if sampler is not None and server is not None:
-        window = sampler.busiest(elapsed)
+        window = _client_window(load, sampler)
+        source = "client-window"
+        if window is None:
+            window, source = sampler.busiest(elapsed), "busiest-window"
         cores = _verdict.capacity(len(settings.placement.server_cpus), sampler.processes)
         server_cpu = {
             **window,
+            "window_source": source,
             "capacity": cores,
             "utilization": window["cores_used"] / cores,
         }

@@ -1,10 +1,10 @@
 """CPU time and peak memory of a server's whole process tree, sampled while it is loaded.
 
 A backend may fork workers, so every process in the server's tree counts; a
-process that exits keeps the CPU it had used when last seen. The runner cannot
-see exactly when the load client's warm-up ends, but the server is equally busy
-in warm-up and measurement, so the CPU is taken over the busiest window that is
-as long as the client's measurement.
+process that exits keeps the CPU it had used when last seen. The server's CPU is
+taken over exactly the load client's measured window (its ``started_at`` and
+``finished_at``), interpolated between the samples on either side of each edge;
+when the samples do not cover that window, over the busiest window as long as it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class _Sample:
     at: float
     user: float
     system: float
+    wall: float = 0.0  # time.time(), to line up with the client's window
 
     @property
     def total(self) -> float:
@@ -62,7 +63,7 @@ class TreeSampler:
         self._rss_peak = max(self._rss_peak, rss)
         user = sum(u for u, _ in self._per_pid.values())
         system = sum(s for _, s in self._per_pid.values())
-        self.samples.append(_Sample(time.monotonic(), user, system))
+        self.samples.append(_Sample(time.monotonic(), user, system, time.time()))
 
     @property
     def processes(self) -> int:
@@ -99,6 +100,40 @@ class TreeSampler:
             "window_s": end.at - start.at,
             "cores_used": rate,
         }
+
+    def between(self, start_wall: float, end_wall: float) -> dict[str, float] | None:
+        """CPU used over exactly ``[start_wall, end_wall]`` (``time.time()`` seconds), or
+        ``None`` when the samples do not cover that span."""
+        samples = self.samples
+        if (
+            len(samples) < 2
+            or end_wall <= start_wall
+            or samples[0].wall > start_wall
+            or samples[-1].wall < end_wall
+        ):
+            return None
+        user0, system0 = self._interpolate(start_wall)
+        user1, system1 = self._interpolate(end_wall)
+        span = end_wall - start_wall
+        used = (user1 - user0) + (system1 - system0)
+        return {
+            "user_s": user1 - user0,
+            "system_s": system1 - system0,
+            "seconds": used,
+            "window_s": span,
+            "cores_used": used / span,
+        }
+
+    def _interpolate(self, wall: float) -> tuple[float, float]:
+        walls = [s.wall for s in self.samples]
+        j = min(max(bisect.bisect_left(walls, wall), 1), len(walls) - 1)
+        before, after = self.samples[j - 1], self.samples[j]
+        gap = after.wall - before.wall
+        f = (wall - before.wall) / gap if gap > 0 else 1.0
+        return (
+            before.user + f * (after.user - before.user),
+            before.system + f * (after.system - before.system),
+        )
 
     def peak_rss(self) -> int:
         """Sum of the tree's peak RSS (VmHWM), or the highest sampled RSS without /proc."""
