@@ -2,14 +2,18 @@
 
 Every chart: one colour per backend (``_palette``), units on every axis, the
 environment (Python, CPU, date, commit) under the title, a legend with one
-entry per backend plus notes. Client-bound cases are hatched (bars) or dashed
-and boxed (lines), because their numbers measure the load client, not the
-server. Failed cases are written where their bar or point would be.
+entry per backend plus notes. Cases whose load client was saturated (verdict
+``client`` or ``both``) are hatched (bars) or dashed and boxed (lines), because
+their numbers measure the load client, not (only) the server. Failed cases are
+written where their bar or point would be. A chart that cannot show what it is
+for in a given run (one connection count, no latency data) is not drawn:
+``skipped_charts`` says why.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -33,6 +37,7 @@ from matplotlib.ticker import (
 )
 
 from benchmarks import _latency
+from benchmarks._chartskip import skipped_charts
 from benchmarks._palette import colours
 from benchmarks._runview import Case, Run, slice_label
 from servers._errors import UserError
@@ -45,7 +50,43 @@ HATCH = "///"
 
 
 def client_bound_note(how: str) -> str:
-    return f"client-bound ({how}):\nmeasures the load client,\nnot the server"
+    return f"client saturated ({how}):\nmeasures the load client,\nnot (only) the server"
+
+
+def _client_mark(case: Case) -> str:
+    """What is written on a bar whose load client was saturated."""
+    return "client+server saturated" if case.both_saturated else "client-bound"
+
+
+def _single_repeat(cases: Iterable[Case]) -> bool:
+    """Every measured case has one repeat: min-max error bars are flat and say nothing."""
+    counts = {len(c.repeats) for c in cases if c.ok}
+    return counts == {1}
+
+
+NO_SPREAD_NOTE = "1 repeat: no spread\n(the flat tick is the value)"
+NO_SPREAD_FOOTER = (
+    "1 repeat per case: no spread was measured, so a small difference may be noise "
+    "(run with --repeat 3 or more)."
+)
+
+
+def _error_bar_handle(cases: Iterable[Case]) -> Line2D:
+    single = _single_repeat(cases)
+    return Line2D(
+        [],
+        [],
+        color="black",
+        marker="_",
+        markersize=8,
+        lw=0,
+        label=NO_SPREAD_NOTE if single else "error bar: min-max\nover the repeats",
+    )
+
+
+def _footer(figure: Figure, cases: Iterable[Case]) -> None:
+    if _single_repeat(cases):
+        figure.supxlabel(NO_SPREAD_FOOTER, fontsize=9, x=0.01, ha="left", color="0.3")
 
 
 UNSTABLE_NOTE = "unstable: CV of the\nrepeats over 5%"
@@ -117,12 +158,10 @@ def _throughput(case: Case) -> tuple[float, float, float] | None:
 
 def _efficiency(case: Case) -> tuple[float, float, float] | None:
     values = case.efficiencies
+    if values:
+        return statistics.median(values), min(values), max(values)
     median = case.efficiency
-    if median is None:
-        return None
-    if not values:
-        return median, median, median
-    return median, min(min(values), median), max(max(values), median)
+    return None if median is None else (median, median, median)
 
 
 def _grouped_bars(run: Run, metric: Metric, title: str, ylabel: str) -> Figure:
@@ -185,7 +224,7 @@ def _grouped_bars(run: Run, metric: Metric, title: str, ylabel: str) -> Figure:
                 )
                 notes = []
                 if client_bound:
-                    notes.append("client-bound")
+                    notes.append(_client_mark(case))
                     seen_client_bound = True
                 if case.unstable:
                     cv = case.cv
@@ -215,17 +254,8 @@ def _grouped_bars(run: Run, metric: Metric, title: str, ylabel: str) -> Figure:
             fontsize=10,
         )
     handles = _backend_handles(run, backends, "bar")
-    handles.append(
-        Line2D(
-            [],
-            [],
-            color="black",
-            marker="_",
-            markersize=8,
-            lw=0,
-            label="error bar: min-max\nover the repeats",
-        )
-    )
+    handles.append(_error_bar_handle(cases))
+    _footer(figure, cases)
     if seen_client_bound:
         handles.append(
             Patch(
@@ -283,8 +313,9 @@ def _client_bound_handles(seen: bool, boxed: bool = False) -> list[Artist]:
 def throughput_vs_connections(run: Run) -> Figure:
     cases = _closed(run)
     panels = sorted({(c.transport, c.size) for c in cases})
+    spread = "1 repeat, no spread" if _single_repeat(cases) else "min-max error bars"
     figure, axes = new_figure(
-        "Throughput vs connections (median, min-max error bars)",
+        f"Throughput vs connections (median, {spread})",
         run.env_summary(),
         max(1, len(panels)),
     )
@@ -362,6 +393,8 @@ def throughput_vs_connections(run: Run) -> Figure:
             fontsize=10,
         )
     handles = _backend_handles(run, backends, "line")
+    handles.append(_error_bar_handle(cases))
+    _footer(figure, cases)
     handles += _client_bound_handles(seen_client_bound, boxed=True)
     if seen_failed:
         handles.append(
@@ -447,9 +480,23 @@ def latency_spectrum(run: Run) -> Figure:
     return figure
 
 
+def _series_interval(run: Run) -> float | None:
+    """The finest interval any repeat's throughput series has (None: no series at all)."""
+    intervals = {r.series_interval_s for c in run.cases for r in c.repeats if r.series}
+    return min(intervals) if intervals else None
+
+
+def _interval_words(seconds: float | None) -> str:
+    if seconds is None or seconds >= 1:
+        return "each measured second"
+    return f"each {seconds * 1000:g} ms"
+
+
 def stability(run: Run) -> Figure:
     figure, panels = _per_slice(
-        run, "Stability: throughput in each measured second, repeats laid end to end"
+        run,
+        f"Stability: throughput in {_interval_words(_series_interval(run))}, "
+        "repeats laid end to end",
     )
     backends = _present(run, run.cases)
     palette = colours(run.families())
@@ -457,19 +504,21 @@ def stability(run: Run) -> Figure:
     drawn: set[str] = set()
     for ax, key in panels:
         cases = {c.backend: c for c in run.cases if c.slice_key == key}
-        boundaries: set[int] = set()
+        boundaries: set[float] = set()
         top = 0.0
         for backend in backends:
             case = cases.get(backend)
-            if case is None or not any(r.per_second for r in case.repeats):
+            if case is None or not any(r.series for r in case.repeats):
                 continue
             xs: list[float] = []
             ys: list[float] = []
-            offset = 0
+            offset = 0.0
             for repeat in case.repeats:
-                xs += [offset + i + 0.5 for i in range(len(repeat.per_second))] + [math.nan]
-                ys += [float(v) for v in repeat.per_second] + [math.nan]
-                offset += len(repeat.per_second)
+                step = repeat.series_interval_s
+                # Each point at the middle of its interval; NaN breaks the line between repeats.
+                xs += [offset + (i + 0.5) * step for i in range(len(repeat.series))] + [math.nan]
+                ys += [*repeat.series, math.nan]
+                offset = round(offset + len(repeat.series) * step, 9)
                 boundaries.add(offset)
             top = max(top, max((y for y in ys if not math.isnan(y)), default=0.0))
             drawn.add(backend)
@@ -486,7 +535,7 @@ def stability(run: Run) -> Figure:
                 gid=f"stability:{case.id}",
             )
         if not boundaries:
-            _no_data(figure, ax, "no per-second series recorded\n(repeats shorter than 1 s)")
+            _no_data(figure, ax, "no throughput series recorded\n(repeats shorter than 1 s)")
             continue
         for boundary in sorted(boundaries)[:-1]:
             ax.axvline(boundary, color="0.6", lw=0.6, ls=":")
@@ -513,8 +562,9 @@ CHARTS: dict[str, Callable[[Run], Figure]] = {
 
 
 def run_charts(run: Run) -> dict[str, Figure]:
-    """Every chart of a run, by file stem."""
-    return {name: draw(run) for name, draw in CHARTS.items()}
+    """The charts of a run that can show what they are for, by file stem."""
+    skipped = skipped_charts(run)
+    return {name: draw(run) for name, draw in CHARTS.items() if name not in skipped}
 
 
 def save(figures: dict[str, Figure], out_dir: str | Path, fmt: str = "png") -> list[Path]:
@@ -533,13 +583,20 @@ def save(figures: dict[str, Figure], out_dir: str | Path, fmt: str = "png") -> l
     return written
 
 
-def figures_for(path: str | Path) -> dict[str, Figure]:
-    """The charts of a file: an ``echobench run`` file, or a pytest-benchmark JSON file."""
+def charts_for(path: str | Path) -> tuple[dict[str, Figure], dict[str, str]]:
+    """The charts of a file (an ``echobench run`` file, or a pytest-benchmark JSON file),
+    and the charts not drawn with why."""
     from benchmarks._runview import is_pytest_benchmark, read_json, run_from_doc
 
     doc = read_json(path)
     if is_pytest_benchmark(doc):
         from benchmarks._benchchart import benchmark_charts
 
-        return benchmark_charts(doc)
-    return run_charts(run_from_doc(doc, str(path)))
+        return benchmark_charts(doc), {}
+    run = run_from_doc(doc, str(path))
+    return run_charts(run), skipped_charts(run)
+
+
+def figures_for(path: str | Path) -> dict[str, Figure]:
+    """The charts of a file that make sense for it (see ``charts_for`` for the others)."""
+    return charts_for(path)[0]

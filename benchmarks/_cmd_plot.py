@@ -16,11 +16,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from benchmarks._charts import figures_for, save
+    from benchmarks._charts import charts_for, save
 
-    figures = figures_for(args.results)
+    figures, skipped = charts_for(args.results)
     source = Path(args.results)
     out = Path(args.out) if args.out else source.with_name(f"{source.stem}-charts")
     for path in save(figures, out, args.format):
         print(f"wrote {path}")
+    for name, why in skipped.items():
+        print(f"skipped {name}: {why}")
     return 0

@@ -35,7 +35,9 @@ def render(console: Console, comparisons: list[Comparison], alpha: float) -> Non
         table.add_column("significant?", overflow="fold")
         for pair in comparison.pairs:
             notes = []
-            if pair.a.client_bound or pair.b.client_bound:
+            if pair.a.both_saturated or pair.b.both_saturated:
+                notes.append("client saturated")
+            elif pair.a.client_bound or pair.b.client_bound:
                 notes.append("client-bound")
             if pair.a.unstable or pair.b.unstable:
                 notes.append("unstable")

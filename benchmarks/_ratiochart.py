@@ -67,7 +67,7 @@ def ratio_chart(comparisons: list[Comparison], subtitle: str) -> Figure:
             else f"{pair.b.backend}: {pair.label}"
         )
         client_bound = pair.a.client_bound or pair.b.client_bound
-        labels.append(label + (" (client-bound)" if client_bound else ""))
+        labels.append(label + (" (client saturated)" if client_bound else ""))
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xscale("log")
@@ -99,7 +99,14 @@ def ratio_chart(comparisons: list[Comparison], subtitle: str) -> Figure:
     )
     if any(p.a.client_bound or p.b.client_bound for _, p in rows):
         handles.append(
-            Patch(facecolor="white", edgecolor="black", hatch="///", label="a side is client-bound")
+            Patch(
+                facecolor="white",
+                edgecolor="black",
+                hatch="///",
+                label=(
+                    "a side's client saturated:\nmeasures the load client,\nnot (only) the server"
+                ),
+            )
         )
     if seen_significant:
         handles.append(

@@ -14,7 +14,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from benchmarks._charts import DPI, run_charts
+from benchmarks._charts import CHARTS, DPI, run_charts, skipped_charts
 from benchmarks._runview import Case, Run
 
 _STYLE = """
@@ -24,6 +24,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed td { color: #b00020; }
 tr.client td { background: #fff6e0; }
+p.skipped { color: #555; font-style: italic; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 0.85em; }
 """
@@ -83,7 +84,13 @@ def _case_row(case: Case) -> str:
             _number(case.p99(), 1),
             _number(case.efficiency),
             escape(case.verdict or "-")
-            + (" (client-bound)" if case.client_bound else "")
+            + (
+                " (client saturated: a lower bound for the server)"
+                if case.both_saturated
+                else " (client-bound)"
+                if case.client_bound
+                else ""
+            )
             + (" (unstable)" if case.unstable else ""),
         ]
         if case.client_bound:
@@ -112,25 +119,38 @@ def _cases(run: Run) -> str:
 
 def notes(run: Run) -> list[str]:
     """Plain sentences (not yet escaped) about what a reader must not over-read."""
-    said = []
-    client_bound = [c for c in run.cases if c.ok and c.client_bound]
-    if client_bound:
-        said.append(
-            f"{len(client_bound)} case(s) were client-bound: the load client's CPU was "
-            "saturated while the server's was not, so these numbers measure the client, not "
-            "the server, and the server may be faster than shown: "
-            + "; ".join(f"{c.backend} ({c.label})" for c in client_bound)
-            + "."
-        )
-    unstable = [c for c in run.cases if c.ok and c.unstable]
-    if unstable:
-        said.append(
-            f"{len(unstable)} case(s) were unstable: their repeats varied by more than 5% "
-            "(coefficient of variation), so a difference smaller than their spread means "
-            "nothing: "
-            + "; ".join(f"{c.backend} ({c.label}, CV {c.cv or 0:.1%})" for c in unstable)
-            + ". The stability chart shows where the throughput moved."
-        )
+    measured = [c for c in run.cases if c.ok]
+    groups = (
+        (
+            [c for c in measured if c.client_bound and not c.both_saturated],
+            "were client-bound: the load client's CPU was saturated while the server's was "
+            "not, so these numbers measure the client, not the server, and the server may be "
+            "faster than shown",
+            lambda c: c.label,
+        ),
+        (
+            [c for c in measured if c.both_saturated],
+            "saturated both the server's and the load client's CPU: these numbers measure the "
+            "load client as much as the server, so they are only a lower bound for the server "
+            "(a faster client might get more)",
+            lambda c: c.label,
+        ),
+        (
+            [c for c in measured if c.unstable],
+            "were unstable: their repeats varied by more than 5% (coefficient of variation), "
+            "so a difference smaller than their spread means nothing",
+            lambda c: f"{c.label}, CV {c.cv or 0:.1%}",
+        ),
+    )
+    said = [
+        f"{len(cases)} case(s) {what}: "
+        + "; ".join(f"{c.backend} ({detail(c)})" for c in cases)
+        + "."
+        for cases, what, detail in groups
+        if cases
+    ]
+    if any(c.unstable for c in measured):
+        said[-1] += " The stability chart shows where the throughput moved."
     for case in run.cases:
         if not case.ok:
             said.append(
@@ -145,7 +165,7 @@ def notes(run: Run) -> list[str]:
     if run.not_run:
         said.append(f"{len(run.not_run)} case(s) were not run: {', '.join(run.not_run)}.")
     if not said:
-        said.append("Every case ran, none was client-bound and none was unstable.")
+        said.append("Every case ran, no load client was saturated and none was unstable.")
     return said
 
 
@@ -159,10 +179,14 @@ def _failures(run: Run) -> str:
 
 def render(run: Run, title: str | None = None) -> str:
     title = title or f"echobench report: {run.path}"
+    figures, skipped = run_charts(run), skipped_charts(run)
     charts = "".join(
         f'<h3>{escape(name)}</h3><img alt="{escape(name)}" '
-        f'src="data:image/png;base64,{_png(figure)}">'
-        for name, figure in run_charts(run).items()
+        f'src="data:image/png;base64,{_png(figures[name])}">'
+        if name in figures
+        else f'<h3>{escape(name)}</h3><p class="skipped">skipped {escape(name)}: '
+        f"{escape(skipped.get(name, 'not drawn'))}</p>"
+        for name in CHARTS
     )
     said = "".join(f"<li>{escape(s)}</li>" for s in notes(run))
     return (

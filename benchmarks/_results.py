@@ -108,7 +108,7 @@ def summarize(repeats: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "p99_us": {k: p99_spread[k] for k in ("median", "min", "max")},
         "unstable": _stats.is_unstable(rate_spread["cv"]),
         "verdict": verdict,
-        "client_bound": verdict == "client",
+        "client_bound": _verdict.client_limited(verdict),
         "messages_per_server_cpu_second": (
             float(statistics.median(efficiency)) if efficiency else None
         ),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import _verdict
 from servers._errors import UserError
 
 
@@ -24,12 +25,21 @@ class Repeat:
     p99_us: float | None
     messages: int | None
     server_cpu_seconds: float | None
+    server_cores_used: float | None
     per_second: tuple[int, ...]
     histogram: dict[str, Any] | None
     verdict: str
+    #: Throughput [msg/s] in each interval of the measured window: the load's ``series``
+    #: (per 100 ms) when it has one, else its ``per_second``; ``series_interval_s`` long each.
+    series: tuple[float, ...] = ()
+    series_interval_s: float = 1.0
 
     @property
     def messages_per_server_cpu_second(self) -> float | None:
+        # As the runner's summary computes it (msgs/s over cores used), so that a repeat's
+        # figure and the stored median agree; a single repeat must show no spread.
+        if self.server_cores_used:
+            return self.messages_per_second / self.server_cores_used
         if self.messages is None or not self.server_cpu_seconds:
             return None
         return self.messages / self.server_cpu_seconds
@@ -108,13 +118,19 @@ class Case:
         if self.summary.get("verdict"):
             return str(self.summary["verdict"])
         verdicts = [r.verdict for r in self.repeats if r.verdict]
-        return max(("server", "client", "neither"), key=verdicts.count) if verdicts else None
+        return _verdict.overall(verdicts) if verdicts else None
 
     @property
     def client_bound(self) -> bool:
+        """The load client limited the msgs/s: verdict ``client``, or ``both`` saturated."""
         if "client_bound" in self.summary:
             return bool(self.summary["client_bound"])
-        return self.verdict == "client"
+        return _verdict.client_limited(self.verdict)
+
+    @property
+    def both_saturated(self) -> bool:
+        """Server and client both saturated: the msgs/s is a lower bound for the server."""
+        return self.verdict == "both"
 
     @property
     def efficiencies(self) -> list[float]:
@@ -202,15 +218,37 @@ def _repeat(raw: dict[str, Any]) -> Repeat | None:
         cpu_seconds = float(cpu.get("user_s") or 0.0) + float(cpu.get("system_s") or 0.0)
     messages = load.get("messages")
     histogram = load.get("histogram")
+    per_second = tuple(int(v) for v in load.get("per_second") or ())
+    series, interval = _series(load.get("series"))
+    if not series:
+        series, interval = tuple(float(v) for v in per_second), 1.0
     return Repeat(
         messages_per_second=mps,
         p99_us=p99,
         messages=int(messages) if isinstance(messages, int | float) else None,
         server_cpu_seconds=cpu_seconds,
-        per_second=tuple(int(v) for v in load.get("per_second") or ()),
+        server_cores_used=_number(cpu.get("cores_used")),
+        per_second=per_second,
         histogram=histogram if isinstance(histogram, dict) and histogram.get("data") else None,
         verdict=str(raw.get("verdict") or ""),
+        series=series,
+        series_interval_s=interval,
     )
+
+
+def _series(raw: object) -> tuple[tuple[float, ...], float]:
+    """``{"interval_s", "counts"}`` as msg/s per interval; ``()`` when absent or unusable,
+    so that a file from an older or a newer load generator falls back to ``per_second``."""
+    if not isinstance(raw, dict):
+        return (), 1.0
+    interval = _number(raw.get("interval_s"))
+    counts = raw.get("counts")
+    if interval is None or interval <= 0 or not isinstance(counts, list):
+        return (), 1.0
+    values = [_number(c) for c in counts]
+    if not values or any(v is None or v < 0 for v in values):
+        return (), 1.0
+    return tuple(float(v or 0.0) / interval for v in values), interval
 
 
 def _family_of(backend: str) -> str:

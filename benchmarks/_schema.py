@@ -83,8 +83,13 @@ Top level
         ``client_cpu``          the load client's own ``client_cpu`` plus ``capacity`` and
                                 ``utilization`` computed like the server's.
         ``verdict``             the bottleneck (``benchmarks._verdict``): ``"server"`` when the
-                                server's CPU was saturated, ``"client"`` when the client's was
-                                and the server's was not, else ``"neither"``.
+                                server's CPU was saturated and the client's was not,
+                                ``"client"`` when the client's was and the server's was not,
+                                ``"both"`` when both were (the msgs/s is then limited by the
+                                client too: only a lower bound for the server), else
+                                ``"neither"``. ``"both"`` was added without a version change:
+                                readers must accept it (older files call such repeats
+                                ``"server"``).
         ``load``                the load generator's whole JSON result (schema
                                 ``echobench.load``), unchanged.
     ``summary``         over the measured repeats (null while there are none):
@@ -92,10 +97,10 @@ Top level
                                 deviation / mean; 0 for one repeat).
         ``p99_us``              ``{"median", "min", "max"}`` (nulls without latencies).
         ``unstable``            ``cv > 0.05``.
-        ``verdict``             the most common repeat verdict (ties: server, client,
-                                neither).
-        ``client_bound``        ``verdict == "client"``: the numbers measure the load
-                                client, not the server.
+        ``verdict``             the most common repeat verdict (ties: both, client, server,
+                                neither: a tie never hides a saturated client).
+        ``client_bound``        ``verdict`` is ``"client"`` or ``"both"``: the numbers measure
+                                the load client, not (only) the server.
         ``messages_per_server_cpu_second``  the median over repeats of msgs/s divided by
                                 the server's ``cores_used``: messages per CPU-second of
                                 server work (null with ``--connect``).

@@ -88,6 +88,7 @@ def format_us(value: float | None) -> str:
 VERDICT_TEXT = {
     "server": "server",
     "client": "CLIENT-BOUND",
+    "both": "BOTH (client saturated)",
     "neither": "neither",
 }
 
@@ -140,16 +141,25 @@ def _status(entry: dict[str, Any]) -> str:
 
 def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
     notes: list[str] = []
-    client_bound = [e["id"] for e in doc["cases"] if (e.get("summary") or {}).get("client_bound")]
+    verdicts = [(e.get("summary") or {}).get("verdict") for e in doc["cases"]]
+    client_bound = verdicts.count("client")
     if client_bound:
         notes.append(
-            f"{len(client_bound)} case(s) are CLIENT-BOUND: the load client's CPU was saturated "
+            f"{client_bound} case(s) are CLIENT-BOUND: the load client's CPU was saturated "
             "and the server's was not, so their msgs/s measure the client, not the server."
+        )
+    both = verdicts.count("both")
+    if both:
+        notes.append(
+            f"{both} case(s) are BOTH (client saturated): the server's and the load client's "
+            "CPUs were both saturated, so their msgs/s is limited by the client too and is only "
+            "a lower bound for the server."
         )
     if remote:
         notes.append(
             "remote server (--connect): no server CPU was measured, so the bottleneck verdict "
-            "comes from the client side only (it can say 'client' or 'neither', never 'server')."
+            "comes from the client side only (it can say 'client' or 'neither', never 'server' "
+            "or 'both')."
         )
     for warning in doc["environment"].get("warnings", []):
         notes.append(f"note: {warning}")

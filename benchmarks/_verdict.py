@@ -1,8 +1,11 @@
-"""Which side limited a measurement: the server, the load client, or neither.
+"""Which side limited a measurement: the server, the load client, both, or neither.
 
-A case is only a measurement of the server when the server was the bottleneck.
-When the load client's CPU was saturated and the server's was not, the numbers
-describe the client; the runner says so in the table and the results file.
+A case is only a measurement of the server when the server alone was the
+bottleneck. When the load client's CPU was saturated the numbers describe the
+client, entirely (``client``: the server had room to spare) or in part (``both``:
+the server was saturated too, so its msgs/s is only a lower bound: a faster
+client might have got more out of it). The runner says so in the table and the
+results file.
 """
 
 from __future__ import annotations
@@ -11,7 +14,14 @@ from __future__ import annotations
 #: as saturated; scheduling and measurement noise keep a busy process a little below 1.
 SATURATED = 0.9
 
-VERDICTS = ("server", "client", "neither")
+VERDICTS = ("server", "client", "both", "neither")
+
+#: Verdicts whose msgs/s is limited by the load client: ``summary.client_bound``.
+CLIENT_LIMITED = frozenset({"client", "both"})
+
+# Ties between repeats go to the verdict that claims least about the server: a
+# saturated client first, since then the number cannot be read as the server's.
+_TIE_ORDER = ("both", "client", "server", "neither")
 
 
 def capacity(pinned_cpus: int, processes: int) -> int:
@@ -35,18 +45,26 @@ def verdict(
     *,
     threshold: float = SATURATED,
 ) -> str:
-    """``server`` if the server was saturated, ``client`` if only the client was, else
-    ``neither``. A side whose figure is unknown (``None``: a remote server) never counts
-    as saturated, so a remote case can only be judged client-bound or neither."""
-    if server_utilization is not None and server_utilization >= threshold:
+    """``both`` if server and client were saturated, ``server`` or ``client`` if only that
+    side was, else ``neither``. A side whose figure is unknown (``None``: a remote server)
+    never counts as saturated, so a remote case can only be judged client or neither."""
+    server = server_utilization is not None and server_utilization >= threshold
+    client = client_utilization is not None and client_utilization >= threshold
+    if server and client:
+        return "both"
+    if server:
         return "server"
-    if client_utilization is not None and client_utilization >= threshold:
-        return "client"
-    return "neither"
+    return "client" if client else "neither"
+
+
+def client_limited(verdict: str | None) -> bool:
+    """Whether a case's msgs/s is (also) the load client's ceiling rather than the server's."""
+    return verdict in CLIENT_LIMITED
 
 
 def overall(verdicts: list[str]) -> str:
-    """The most common verdict of the repeats; ties go server, then client, then neither."""
+    """The most common verdict of the repeats; ties go both, client, server, neither."""
     if not verdicts:
         return "neither"
-    return max(VERDICTS, key=lambda v: (verdicts.count(v), -VERDICTS.index(v)))
+    known = [v for v in _TIE_ORDER if v in verdicts] or ["neither"]
+    return max(known, key=lambda v: (verdicts.count(v), -_TIE_ORDER.index(v)))

@@ -4,9 +4,10 @@ For each backend it alternates, on the same pinned server CPUs, a repeat of the
 real runner (``echobench run``, as users invoke it, with the Python load client)
 and a repeat of the native C load client (``benchmarks._native_client``) against
 a freshly started server, then compares the medians. The claim holds for a
-server-bound case (the runner's verdict ``server``): there both clients must see
-the server's ceiling, within about 10%. A case that is not server-bound is
-reported as such rather than counted.
+server-bound case (the runner's verdict ``server``: the server saturated and the
+load client not): there both clients must see the server's ceiling, within about
+10%. A case where the load client was saturated too (``both``) or instead
+(``client``) measures the client, so it is reported as such rather than counted.
 
     python -m benchmarks.runner_agreement [--backends a,b] [--repeat 5] [--readme]
 
@@ -25,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks import _environment, _isolation
+from benchmarks import _environment, _isolation, _verdict
 from benchmarks._native_client import run_native_client
 from benchmarks._schema import load_results, write_results
 from servers._launch import echobench_command, start_server
@@ -84,6 +85,13 @@ def _native_repeat(backend: str, args: argparse.Namespace, placement: Any) -> fl
     return float(report["messages_per_second"])
 
 
+def is_server_bound(verdicts: list[str]) -> bool:
+    """Most repeats had the server, and not the client, saturated. ``both`` does not count:
+    with the client saturated too, the runner's number is the client's ceiling as much as
+    the server's, and two clients agreeing on it would prove nothing."""
+    return verdicts.count("server") > len(verdicts) / 2
+
+
 def measure(backend: str, args: argparse.Namespace, placement: Any) -> dict[str, Any]:
     runner: list[dict[str, Any]] = []
     native: list[float] = []
@@ -103,7 +111,7 @@ def measure(backend: str, args: argparse.Namespace, placement: Any) -> dict[str,
     runner_median = statistics.median(r["messages_per_second"] for r in runner)
     native_median = statistics.median(native)
     verdicts = [r["verdict"] for r in runner]
-    server_bound = verdicts.count("server") > len(verdicts) / 2
+    server_bound = is_server_bound(verdicts)
     ratio = runner_median / native_median if native_median else None
     return {
         "backend": backend,
@@ -111,6 +119,7 @@ def measure(backend: str, args: argparse.Namespace, placement: Any) -> dict[str,
         "native_messages_per_second": native_median,
         "ratio": ratio,
         "server_bound": server_bound,
+        "verdict": _verdict.overall(verdicts),
         "agrees": bool(ratio is not None and abs(ratio - 1) <= TOLERANCE),
         "runner_repeats": runner,
         "native_repeats": native,
@@ -132,13 +141,24 @@ def render_table(doc: dict[str, Any]) -> str:
     ]
     for row in doc["rows"]:
         ratio = f"{row['ratio']:.3f}" if row["ratio"] is not None else "-"
-        bound = "yes" if row["server_bound"] else "no (claim does not apply)"
+        bound = "yes" if row["server_bound"] else f"no: {_why_not(row)} (claim does not apply)"
         lines.append(
             f"| {row['backend']} | {row['runner_messages_per_second']:,.0f} | "
             f"{row['native_messages_per_second']:,.0f} | {ratio} | {bound} | "
             f"{'yes' if row['agrees'] else 'NO'} |"
         )
     return "\n".join(lines)
+
+
+def _why_not(row: dict[str, Any]) -> str:
+    verdict = row.get("verdict") or _verdict.overall(
+        [r["verdict"] for r in row.get("runner_repeats") or ()]
+    )
+    return {
+        "both": "client saturated too",
+        "client": "client-bound",
+        "neither": "neither saturated",
+    }.get(verdict, f"repeats disagree ({verdict})")
 
 
 def update_readme(doc: dict[str, Any], path: Path = README) -> None:

@@ -36,7 +36,8 @@ def figures(run: Run) -> dict[str, Figure]:
 
 def test_the_fixture_holds_what_the_charts_must_show(run: Run) -> None:
     assert len({c.family for c in run.cases}) >= 5
-    assert any(c.client_bound for c in run.cases)
+    assert any(c.client_bound and not c.both_saturated for c in run.cases)
+    assert any(c.both_saturated and c.client_bound for c in run.cases)
     assert any(c.unstable for c in run.cases)
     assert any(not c.ok for c in run.cases)
     assert any(c.rate is not None for c in run.cases)
@@ -107,7 +108,15 @@ def test_client_bound_cases_are_marked(run: Run, figures: dict[str, Figure]) -> 
     }
     assert dashed == {f"spectrum:{c.id}" for c in client_bound}
     for figure in figures.values():
-        assert any("client-bound" in label for label in legend_labels(figure))
+        assert any(
+            "client saturated" in label and "not (only) the server" in label
+            for label in legend_labels(figure)
+        )
+    # Written on the bars, telling "client only" from "server and client" apart.
+    texts = [t.get_text() for ax in figures["throughput-by-size"].axes for t in ax.texts]
+    both = [c for c in client_bound if c.both_saturated]
+    assert sum("client+server saturated" in t for t in texts) == len(both) > 0
+    assert sum("client-bound" in t for t in texts) == len(client_bound) - len(both)
 
 
 def test_failed_and_unstable_cases_are_written_on_the_bars(

@@ -67,6 +67,8 @@ def test_report_has_the_environment_and_the_numbers(page: str) -> None:
 def test_notes_explain_client_bound_unstable_and_failed() -> None:
     said = " ".join(notes(load_run(RUN_SMALL)))
     assert "client-bound" in said and "measure the client, not the server" in said
+    assert "saturated both the server's and the load client's CPU" in said
+    assert "lower bound for the server" in said and "uvloop-protocol (64 B, 10 connections" in said
     assert "unstable" in said and "twisted" in said
     assert "failed" in said and "Too many open files" not in said  # error, not the stderr
     assert "tornado" in said

@@ -10,8 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
-from benchmarks import _environment, _isolation, _results, _stats, _verdict
+from benchmarks import (
+    _environment,
+    _isolation,
+    _results,
+    _stats,
+    _terminal,
+    _verdict,
+    runner_agreement,
+)
 from benchmarks._matrix import (
     Case,
     build_cases,
@@ -31,18 +40,25 @@ from servers._errors import UserError
     ("server", "client", "expected"),
     [
         (0.97, 0.40, "server"),
-        (0.95, 0.99, "server"),  # both saturated: the server is what limits
         (0.90, 0.10, "server"),  # exactly at the threshold counts
+        (0.97, 0.89, "server"),  # the client just below saturation
+        (0.95, 0.99, "both"),  # both saturated: the client limits the number too
+        (0.93, 0.95, "both"),  # the quick run's uvloop-protocol figures on 2 cores
+        (0.97, 0.97, "both"),  # ... and selectors'
+        (0.90, 0.90, "both"),  # both exactly at the threshold
+        (0.76, 0.98, "client"),  # ... and native's: the server had room to spare
         (0.60, 0.98, "client"),
         (0.89, 0.90, "client"),
         (0.50, 0.50, "neither"),
         (0.0, 0.0, "neither"),
         (None, 0.95, "client"),  # a remote server: judged from the client side only
         (None, 0.30, "neither"),
+        (0.95, None, "server"),  # no client figure: never counted as saturated
     ],
 )
-def test_verdict(server: float | None, client: float, expected: str) -> None:
+def test_verdict(server: float | None, client: float | None, expected: str) -> None:
     assert _verdict.verdict(server, client) == expected
+    assert _verdict.client_limited(expected) == (expected in ("client", "both"))
 
 
 def test_utilization_and_capacity_from_cpu_seconds() -> None:
@@ -58,11 +74,60 @@ def test_utilization_and_capacity_from_cpu_seconds() -> None:
     assert _verdict.utilization(1.0, 0.0, 1) == 0.0
 
 
-def test_overall_verdict_is_the_most_common_with_ties_to_server() -> None:
+def test_overall_verdict_is_the_most_common_and_ties_never_hide_a_saturated_client() -> None:
     assert _verdict.overall(["client", "client", "server"]) == "client"
-    assert _verdict.overall(["client", "server"]) == "server"
+    assert _verdict.overall(["server", "server", "both"]) == "server"
+    assert _verdict.overall(["both", "both", "server"]) == "both"
+    assert _verdict.overall(["both", "server"]) == "both"
+    assert _verdict.overall(["client", "server"]) == "client"
+    assert _verdict.overall(["both", "client"]) == "both"
     assert _verdict.overall(["neither", "client"]) == "client"
+    assert _verdict.overall(["neither", "server"]) == "server"
     assert _verdict.overall([]) == "neither"
+    assert _verdict.overall(["", "?"]) == "neither"
+    assert set(_verdict.VERDICTS) == {"server", "client", "both", "neither"}
+
+
+def test_the_table_and_footnotes_name_a_saturated_client() -> None:
+    doc, cases = _document()
+    verdicts = ["server", "both", "client", "neither"]
+    for case, verdict in zip(cases, verdicts, strict=True):
+        _results.add_repeat(doc, case, _record(0, 1000.0, verdict))
+    _results.finalize(doc, cases, 1, complete=True)
+    console = Console(width=200, record=True)
+    console.print(_terminal.results_table(doc))
+    table = console.export_text()
+    assert "BOTH (client saturated)" in table and "CLIENT-BOUND" in table
+    notes = " ".join(_terminal.footnotes(doc, remote=False))
+    assert "1 case(s) are CLIENT-BOUND" in notes
+    assert "1 case(s) are BOTH (client saturated)" in notes and "lower bound" in notes
+    assert [e["summary"]["client_bound"] for e in doc["cases"]] == [False, True, True, False]
+
+
+def test_runner_agreement_counts_only_server_bound_cases() -> None:
+    assert runner_agreement.is_server_bound(["server", "server", "both"])
+    assert not runner_agreement.is_server_bound(["both", "both", "server"])
+    assert not runner_agreement.is_server_bound(["both"] * 5)
+    assert not runner_agreement.is_server_bound(["server", "client"])
+    row = {
+        "backend": "b",
+        "runner_messages_per_second": 2.0e5,
+        "native_messages_per_second": 2.1e5,
+        "ratio": 0.95,
+        "server_bound": False,
+        "agrees": True,
+        "verdict": "both",
+    }
+    doc = {
+        "params": {"size": 1024, "connections": 10, "duration": 3.0, "repeat": 5},
+        "environment": {
+            "pinning": {"server_cpus": [0], "client_cpus": [1]},
+            "cpu": {"model": "cpu"},
+            "started_at": "2026-01-01T00:00:00Z",
+        },
+        "rows": [row],
+    }
+    assert "no: client saturated too (claim does not apply)" in runner_agreement.render_table(doc)
 
 
 # --- statistics -------------------------------------------------------------------
@@ -222,7 +287,7 @@ def test_results_bookkeeping_statuses_and_not_run() -> None:
     doc, cases = _document()
     a1, a10, b1, _b10 = cases
     _results.add_repeat(doc, a1, _record(0, 1000.0))
-    _results.add_repeat(doc, a1, _record(1, 1100.0, "client"))
+    _results.add_repeat(doc, a1, _record(1, 1100.0, "both"))
     _results.add_repeat(doc, a10, _record(0, 900.0))
     _results.add_failure(doc, b1, 0, "backend 'b' died mid-case", "Traceback...")
     _results.add_failure(doc, b1, 1, "backend 'b' died mid-case", "Traceback...")
@@ -235,7 +300,10 @@ def test_results_bookkeeping_statuses_and_not_run() -> None:
     assert doc["complete"] is False  # cases remain, whatever the caller hoped
     summary = by_id[a1.id]["summary"]
     assert summary["messages_per_second"]["median"] == 1050.0
-    assert summary["verdict"] == "server" and summary["client_bound"] is False
+    # one repeat of two saturated the client too: the median cannot be read as the server's
+    assert summary["verdict"] == "both" and summary["client_bound"] is True
+    assert by_id[a10.id]["summary"]["verdict"] == "server"
+    assert by_id[a10.id]["summary"]["client_bound"] is False
     assert summary["messages_per_server_cpu_second"] == pytest.approx(1050.0 / 0.9)
     assert _results.attempted(doc) == {(a1.id, 0), (a1.id, 1), (a10.id, 0), (b1.id, 0), (b1.id, 1)}
 
