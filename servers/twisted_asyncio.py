@@ -27,6 +27,6 @@ BACKEND = Backend(
     description="Twisted Protocol on the asyncio reactor (twisted's code, asyncioreactor)",
     serve=serve,
     requires=("twisted",),
-    install_hint="pip install twisted",
-    transports=frozenset({"tcp", "unix"}),
+    install_hint="pip install 'twisted[tls]'",
+    transports=frozenset({"tcp", "unix", "tls"}),
 )

@@ -20,6 +20,6 @@ BACKEND = Backend(
     description="Twisted Protocol on the default reactor, transport as its own streaming producer",
     serve=serve,
     requires=("twisted",),
-    install_hint="pip install twisted",
-    transports=frozenset({"tcp", "unix"}),
+    install_hint="pip install 'twisted[tls]'",
+    transports=frozenset({"tcp", "unix", "tls"}),
 )
