@@ -7,15 +7,20 @@ memoryviews with ``==`` goes item by item and costs ~1 us per KiB). The common c
 one read holding exactly one whole message, is a single ``==``.
 
 Nothing here allocates per message beyond the clock reading itself: the payload is
-one bytes object written again and again, send times live in a fixed ring (closed
-loop) or a deque of scheduled times (open loop), and latency samples are appended
-to an ``array('q')`` that the worker drains into the histogram off the hot path.
+one bytes object written again and again through the transport's bound ``write``.
+Closed loop, a message is sent at the instant the echo of an earlier one completes,
+so one clock reading is both a receive time and a send time: each completion appends
+just that reading to the connection's ``stamps`` (``array('q')``), and the worker
+turns them into latencies off the hot path (``latencies``). Open loop, latency
+samples (now minus the scheduled time, kept in a deque) go to the worker's
+``samples`` array. The worker drains both into the histogram once a second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from array import array
 from collections import deque
 from collections.abc import Callable
 from time import monotonic_ns
@@ -48,10 +53,8 @@ class Connection(asyncio.Protocol):
         self.view = memoryview(payload)
         self.size = len(payload)
         self.verify = worker.config.verify
-        self.record: Callable[[int], None] | None = (
-            worker.samples.append if worker.config.latency else None
-        )
         self.transport: asyncio.Transport | None = None
+        self.write: Callable[[bytes], object] | None = None  # the transport's, bound once
         self.alive = False
         self.off = 0  # bytes of the message in progress already received
         self.done = 0  # messages completed
@@ -64,6 +67,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        self.write = self.transport.write
         self.alive = True
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -100,40 +104,51 @@ class Connection(asyncio.Protocol):
 
 
 class ClosedLoopConnection(Connection):
-    """Sends the next message as soon as the echo of one completes; ``pipeline`` in flight."""
+    """Sends the next message as soon as the echo of one completes; ``pipeline`` in flight.
+
+    ``stamps`` holds send times in order; every completion appends one clock reading,
+    the send time of the message it triggers. So with ``pipeline`` K, completion j's
+    latency is ``stamps[K + j] - stamps[j]`` (see ``latencies``).
+    """
 
     def __init__(self, worker: Worker, index: int, payload: bytes) -> None:
         super().__init__(worker, index, payload)
         self.pipeline = worker.config.pipeline
-        self.sent_at = [0] * self.pipeline  # ring of send times, oldest at ``slot``
-        self.slot = 0
+        self.stamps: array[int] = array("q")
+        self.stamp: Callable[[int], None] | None = (
+            self.stamps.append if worker.config.latency else None
+        )
 
     def start(self, now: int) -> None:
-        assert self.transport is not None
-        for i in range(self.pipeline):
-            self.sent_at[i] = now
-            self.transport.write(self.payload)
+        assert self.write is not None
+        for _ in range(self.pipeline):
+            self.stamps.append(now)
+            self.write(self.payload)
+
+    def latencies(self, keep: bool) -> np.ndarray | None:
+        """Latencies (ns) of the completions since the last call; None when not kept."""
+        stamps = self.stamps
+        extra = len(stamps) - self.pipeline
+        if extra <= 0:
+            return None
+        values = np.frombuffer(stamps.tobytes(), dtype=np.int64)
+        del stamps[:extra]  # the send times still in flight stay
+        if not keep:
+            return None
+        return values[self.pipeline :] - values[:extra]
 
     def data_received(self, data: bytes) -> None:
-        n = len(data)
-        off = self.off
-        size = self.size
-        if off == 0 and n == size:
+        if self.off == 0 and len(data) == self.size:
             # One read, one whole message: the common case, kept short.
             if self.verify and data != self.payload:
-                self._corrupt(data, 0, 0, n)
-            now = monotonic_ns()
-            self.transport.write(self.payload)  # type: ignore[union-attr]
-            record = self.record
-            if record is not None:
-                slot = self.slot
-                record(now - self.sent_at[slot])
-                self.sent_at[slot] = now
-                slot += 1
-                self.slot = 0 if slot == self.pipeline else slot
+                self._corrupt(data, 0, 0, self.size)
+            stamp = self.stamp
+            if stamp is not None:
+                stamp(monotonic_ns())
+            self.write(self.payload)  # type: ignore[misc]
             self.done += 1
             return
-        self._reassemble(data, n, off, size)
+        self._reassemble(data, len(data), self.off, self.size)
 
     def _reassemble(self, data: bytes, n: int, off: int, size: int) -> None:
         verify = self.verify
@@ -156,21 +171,16 @@ class ClosedLoopConnection(Connection):
                 self.off = 0
                 break
         if completed:
-            now = monotonic_ns()
-            record = self.record
-            write = self.transport.write  # type: ignore[union-attr]
+            stamp = self.stamp
+            if stamp is not None:
+                now = monotonic_ns()
+                for _ in range(completed):
+                    stamp(now)
+            write = self.write
+            assert write is not None
             payload = self.payload
-            sent_at = self.sent_at
-            slot = self.slot
             for _ in range(completed):
                 write(payload)
-                if record is not None:
-                    record(now - sent_at[slot])
-                sent_at[slot] = now
-                slot += 1
-                if slot == self.pipeline:
-                    slot = 0
-            self.slot = slot
 
 
 class OpenLoopConnection(Connection):
@@ -178,12 +188,15 @@ class OpenLoopConnection(Connection):
 
     def __init__(self, worker: Worker, index: int, payload: bytes) -> None:
         super().__init__(worker, index, payload)
+        self.record: Callable[[int], None] | None = (
+            worker.samples.append if worker.config.latency else None
+        )
         self.scheduled: deque[int] = deque()
         self.extra_bytes = 0
 
     def send(self, scheduled: int) -> None:
         self.scheduled.append(scheduled)
-        self.transport.write(self.payload)  # type: ignore[union-attr]
+        self.write(self.payload)  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
         n = len(data)

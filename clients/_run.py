@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from clients._config import LoadConfig, validate
 from clients._histogram import histogram_field, merge_encoded, summarize
 from clients._schema import ERROR_KINDS, SCHEMA, SCHEMA_VERSION
-from clients._worker import worker_main
+from clients._worker import SERIES_INTERVAL_NS, worker_main
 from servers._errors import UserError
 
 #: Margin between agreeing on the start instant and the instant itself.
@@ -231,6 +231,10 @@ def merge_results(
     per_second = [
         sum(p["per_second"][k] for p in parts if k < len(p["per_second"])) for k in range(width)
     ]
+    series_width = max((len(p["series"]) for p in parts), default=0)
+    series = [
+        sum(p["series"][k] for p in parts if k < len(p["series"])) for k in range(series_width)
+    ]
     user = sum(p["user_s"] for p in parts)
     system = sum(p["system_s"] for p in parts)
     rate_per_s = messages / elapsed if elapsed > 0 else 0.0
@@ -288,6 +292,7 @@ def merge_results(
         "corrupted_bytes": corrupted_bytes,
         "corrupted": corrupted_bytes > 0 or errors["mismatch"] > 0,
         "per_second": per_second,
+        "series": {"interval_s": SERIES_INTERVAL_NS / 1e9, "counts": series},
         "rate": rate,
         "client_cpu": {
             "user_s": round(user, 6),

@@ -61,6 +61,11 @@ Top level
     ``corrupted``        ``corrupted_bytes > 0`` or ``errors.mismatch > 0``.
     ``per_second``       messages completed in each whole second of the measured window
                          (summed over workers); a trailing partial second is left out.
+    ``series``           the same at a finer grain, for short runs: ``interval_s`` (``0.1``)
+                         and ``counts``, messages completed in each whole ``interval_s`` of
+                         the measured window (summed over workers; a trailing partial
+                         interval is left out, so ``sum(counts)`` is ``messages`` less under
+                         one interval's worth). A run stopped early has fewer counts.
     ``rate``             null in closed loop, else ``target`` (messages/s asked for),
                          ``achieved`` (``messages_per_second``), ``met`` (achieved is at least
                          97% of the target), ``max_send_lag_us`` (how far the client's actual

@@ -4,14 +4,16 @@ The parent talks to a worker over a pipe: the worker answers ``("ready", n)`` on
 its connections are open (or ``("error", message)``), waits for ``("start", t0)``
 with an agreed CLOCK_MONOTONIC instant (system-wide on Linux, so every worker
 starts together), sends ``("tick", k, messages)`` each second of the window and
-finally ``("result", dict)``. ``("stop", reason)`` or the pipe closing (the parent
-died) ends the run early; the partial result is still sent when it can be.
+finally ``("result", dict)``. One timer, every ``SERIES_INTERVAL_NS`` of the window,
+reads the completed-message total (the ``series``); every tenth reading also makes the
+second's tick, so ``per_second`` and ``series`` come from the same readings.
+``("stop", reason)`` or the pipe closing (the parent died) ends the run early; the
+partial result is still sent when it can be.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import random
 import resource
@@ -19,6 +21,7 @@ import signal
 import socket
 import ssl
 from array import array
+from itertools import pairwise
 from multiprocessing.connection import Connection as Pipe
 from time import monotonic_ns
 from typing import Any
@@ -40,6 +43,9 @@ from clients._schema import ERROR_KINDS
 CONNECT_BATCH = 128
 #: Payload bytes kept per worker; past it, connections share payloads round-robin.
 PAYLOAD_BUDGET = 64 * 1024 * 1024
+#: The ``series`` interval; a whole second must be a whole number of them.
+SERIES_INTERVAL_NS = 100_000_000
+_PER_SECOND = 1_000_000_000 // SERIES_INTERVAL_NS
 
 
 def new_loop() -> tuple[asyncio.AbstractEventLoop, str]:
@@ -83,14 +89,16 @@ class Worker:
         self.win_end = 0
         self.done_at_start = 0
         self.sent_at_start = 0
-        self.marks: list[int] = []  # completed-message totals at each whole second
+        self.marks: list[int] = []  # completed-message totals at each series interval
         self.cpu_start: resource.struct_rusage | None = None
         self.cpu_end: resource.struct_rusage | None = None
         self.done_at_end = 0
         self.sent_at_end = 0
         self.sent = 0
         self.max_lag = 0
+        self.win_open_at = 0  # when the window is due to open (monotonic ns)
         self.handles: list[asyncio.TimerHandle] = []
+        self.mark_handle: asyncio.TimerHandle | None = None
         self.watch: dict[int, tuple[tuple[int, int], int]] = {}
 
     # -- set-up ------------------------------------------------------------------------
@@ -148,9 +156,8 @@ class Worker:
         config = self.config
         win_open = t0 + round(config.warmup * 1e9)
         win_close = win_open + round(config.duration * 1e9)
+        self.win_open_at = win_open
         self._at(win_open, self._open_window)
-        for k in range(1, math.ceil(config.duration)):
-            self._at(win_open + k * 1_000_000_000, self._tick)
         self._at(win_close, self._close_window)
         self._start_watchdog()
         if config.rate is None:
@@ -165,19 +172,29 @@ class Worker:
         return self.result()
 
     def _at(self, when_ns: int, callback: Any, *args: Any) -> None:
+        self.handles.append(self._later(when_ns, callback, *args))
+
+    def _later(self, when_ns: int, callback: Any, *args: Any) -> asyncio.TimerHandle:
         delay = max(0.0, (when_ns - monotonic_ns()) / 1e9)
-        self.handles.append(self.loop.call_later(delay, callback, *args))
+        return self.loop.call_later(delay, callback, *args)
 
     def _done_total(self) -> int:
         return sum(conn.done for conn in self.conns)
 
     def _drain(self, keep: bool) -> None:
-        if not self.samples:
+        if self.histogram is None:
             return
-        raw = self.samples.tobytes()
-        del self.samples[:]
-        if keep and self.histogram is not None:
-            self.out_of_range += record_batch(self.histogram, np.frombuffer(raw, dtype=np.int64))
+        batches = []
+        if self.samples:
+            batches.append(np.frombuffer(self.samples.tobytes(), dtype=np.int64))
+            del self.samples[:]
+        for conn in self.conns:
+            if isinstance(conn, ClosedLoopConnection):
+                latencies = conn.latencies(keep)
+                if latencies is not None:
+                    batches.append(latencies)
+        if keep and batches:
+            self.out_of_range += record_batch(self.histogram, np.concatenate(batches))
 
     def _open_window(self) -> None:
         self._drain(keep=False)  # warmup samples are not measured
@@ -187,17 +204,29 @@ class Worker:
         self.cpu_start = resource.getrusage(resource.RUSAGE_SELF)
         self.measuring = True
         self.marks = [self.done_at_start]
+        self._next_mark()
 
-    def _tick(self) -> None:
+    def _next_mark(self) -> None:
+        # Absolute targets, so timer lateness does not accumulate over the run.
+        when = self.win_open_at + len(self.marks) * SERIES_INTERVAL_NS
+        if when < self.win_open_at + round(self.config.duration * 1e9):
+            # Kept apart from ``handles``, which would grow by ten a second.
+            self.mark_handle = self._later(when, self._mark)
+
+    def _mark(self) -> None:
         if not self.measuring:
             return
         total = self._done_total()
         self.marks.append(total)
-        self._drain(keep=True)
-        try:
-            self.pipe.send(("tick", len(self.marks) - 1, total - self.marks[-2]))
-        except OSError:
-            self.stop("the parent process went away")
+        k, rest = divmod(len(self.marks) - 1, _PER_SECOND)
+        if not rest:
+            self._drain(keep=True)
+            try:
+                self.pipe.send(("tick", k, total - self.marks[-1 - _PER_SECOND]))
+            except OSError:
+                self.stop("the parent process went away")
+                return
+        self._next_mark()
 
     def _close_window(self, early: bool = False) -> None:
         if self.closing:
@@ -212,8 +241,8 @@ class Worker:
             self.marks = [self.done_at_start]
         self.win_end = now
         total = self._done_total()
-        whole_seconds = int(self.config.duration + 1e-9)
-        if not early and len(self.marks) <= whole_seconds:
+        intervals = int(self.config.duration * 1e9 + 1) // SERIES_INTERVAL_NS
+        if not early and len(self.marks) <= intervals:
             self.marks.append(total)
         self.done_at_end = total
         self.sent_at_end = self.sent
@@ -223,6 +252,8 @@ class Worker:
         self.closing = True
         for handle in self.handles:
             handle.cancel()
+        if self.mark_handle is not None:
+            self.mark_handle.cancel()
         for conn in self.conns:
             if conn.transport is not None:
                 conn.transport.abort()
@@ -334,7 +365,8 @@ class Worker:
 
     def result(self) -> dict[str, Any]:
         assert self.cpu_start is not None and self.cpu_end is not None
-        per_second = [b - a for a, b in zip(self.marks, self.marks[1:], strict=False)]
+        series = [b - a for a, b in pairwise(self.marks)]
+        per_second = [b - a for a, b in pairwise(self.marks[::_PER_SECOND])]
         complete = self.stop_reason is None and self.lost == 0
         return {
             "worker": self.index,
@@ -345,6 +377,7 @@ class Worker:
             "messages": self.done_at_end - self.done_at_start,
             "sent": self.sent_at_end - self.sent_at_start if self.config.rate is not None else None,
             "per_second": per_second,
+            "series": series,
             "errors": dict(self.errors),
             "lost": self.lost,
             "corrupted_bytes": sum(c.corrupted_bytes for c in self.conns),

@@ -33,10 +33,11 @@ def _load(port: int, **kwargs: object) -> dict:
     return run_load(LoadConfig(**settings))
 
 
-def test_fixed_delay_shows_as_p50() -> None:
+@pytest.mark.parametrize("pipeline", [1, 3])
+def test_fixed_delay_shows_as_p50(pipeline: int) -> None:
     delay = 0.02
     with fault_server("delay", delay) as server:
-        result = _load(server.port)
+        result = _load(server.port, pipeline=pipeline)
     latency = result["latency_us"]
     assert result["complete"] and result["error_total"] == 0
     # The server holds every byte for the delay, so no echo can be faster than it.
@@ -144,6 +145,35 @@ def test_real_backend_with_two_workers() -> None:
     assert result["latency_us"]["count"] == result["messages"] > 1000
     assert 0.9 <= result["elapsed_s"] <= 1.3
     assert result["client_cpu"]["seconds"] > 0
+
+
+@pytest.mark.parametrize(("duration", "workers"), [(1.25, 1), (1.0, 2)])
+def test_series_counts_each_tenth_of_a_second(duration: float, workers: int) -> None:
+    with running_server("uvloop-protocol") as server:
+        result = _load(server.port, workers=workers, duration=duration, warmup=0.1)
+    assert result["complete"] and result["error_total"] == 0
+    series = result["series"]
+    assert series["interval_s"] == 0.1
+    counts = series["counts"]
+    # Whole intervals of the window only: 12 of 1.25 s, 10 of 1 s.
+    assert len(counts) == int(duration * 10)
+    assert all(isinstance(n, int) and n > 0 for n in counts)
+    one_interval = result["messages_per_second"] * series["interval_s"]
+    missing = result["messages"] - sum(counts)
+    assert 0 <= missing <= 1.5 * one_interval
+    if duration == int(duration):
+        assert missing == 0  # the last interval ends with the window
+    # Each whole second is its ten intervals, counted from the same readings.
+    assert result["per_second"] == [sum(counts[k : k + 10]) for k in range(0, len(counts) - 9, 10)]
+
+
+def test_series_of_a_run_stopped_early_is_shorter() -> None:
+    with fault_server("die", 0.8) as server:
+        result = _load(server.port, duration=5.0, warmup=0.0)
+    assert not result["complete"]
+    counts = result["series"]["counts"]
+    assert 5 <= len(counts) <= 10 and result["per_second"] == []
+    assert 0 <= result["messages"] - sum(counts) <= max(counts)
 
 
 @pytest.mark.parametrize("transport", ["tls", "unix"])
