@@ -7,6 +7,8 @@ drives it with 1 KiB messages over 10 connections, closed loop, from other CPUs:
 * ``echobench load`` with 1 worker and with N workers, verification and latency
   recording on (as every benchmark runs it) and off (to show what they cost);
 * the native C client (``benchmarks._native_client``), the ceiling;
+* a minimal uvloop Protocol client (``benchmarks._minimal_client``: no verification,
+  no latency, no timers), the ceiling of our approach;
 * a re-implementation of vmbench's client (``benchmarks._vmbench_client``).
 
 Variants run interleaved (one round visits each), several rounds, and each is
@@ -87,23 +89,33 @@ def _ours(workers: int, on: bool, client_cpus: list[int] | None, duration: float
     return run
 
 
-def _native(client_cpus: list[int] | None, duration: float) -> Variant:
-    from benchmarks._native_client import run_native_client
+def _single_process(
+    client: Callable[..., dict[str, Any]], cpus: list[int] | None, duration: float
+) -> Variant:
+    """A client run as one subprocess (native, minimal), pinned to ``cpus``."""
 
     def run(host: str, port: int) -> dict[str, Any]:
-        result = run_native_client(
-            host,
-            port,
-            connections=CONNECTIONS,
-            size=SIZE,
-            duration=duration,
-            warmup=0.5,
-            cpus=client_cpus[:1] if client_cpus else None,
+        result = client(
+            host, port, connections=CONNECTIONS, size=SIZE, duration=duration, warmup=0.5, cpus=cpus
         )
-        cpu = result.get("cpu_us_per_message")
-        return {"messages_per_second": result["messages_per_second"], "cpu_us_per_message": cpu}
+        return {
+            "messages_per_second": result["messages_per_second"],
+            "cpu_us_per_message": result.get("cpu_us_per_message"),
+        }
 
     return run
+
+
+def _native(cpus: list[int] | None, duration: float) -> Variant:
+    from benchmarks._native_client import run_native_client
+
+    return _single_process(run_native_client, cpus, duration)
+
+
+def _minimal(cpus: list[int] | None, duration: float) -> Variant:
+    from benchmarks._minimal_client import run_minimal_client
+
+    return _single_process(run_minimal_client, cpus, duration)
 
 
 def _vmbench(client_cpus: list[int] | None, duration: float) -> Variant:
@@ -145,29 +157,51 @@ def measure(quick: bool) -> dict[str, Any]:
     rounds, duration = (2, 1.5) if quick else (3, 3.0)
     server_cpus, client_cpus = _split_cpus()
     many = max(2, len(client_cpus or []))
+    one = client_cpus[:1] if client_cpus else None
     on, off = "verify+latency on", "verify+latency off"
-    variants: dict[str, tuple[str, Variant]] = {
-        "ours-1w": (f"echobench load, 1 worker, {on}", _ours(1, True, client_cpus, duration)),
-        "ours-1w-off": (f"echobench load, 1 worker, {off}", _ours(1, False, client_cpus, duration)),
+    # (label, CPUs the variant is pinned to, run): single-process clients take the first
+    # client CPU, workers are spread over all of them.
+    variants: dict[str, tuple[str, list[int] | None, Variant]] = {
+        "ours-1w": (f"echobench load, 1 worker, {on}", one, _ours(1, True, one, duration)),
+        "ours-1w-off": (
+            f"echobench load, 1 worker, {off}",
+            one,
+            _ours(1, False, one, duration),
+        ),
         f"ours-{many}w": (
             f"echobench load, {many} workers, {on}",
+            client_cpus,
             _ours(many, True, client_cpus, duration),
         ),
         f"ours-{many}w-off": (
             f"echobench load, {many} workers, {off}",
+            client_cpus,
             _ours(many, False, client_cpus, duration),
+        ),
+        "minimal": (
+            "minimal uvloop Protocol client (no verification, no latency, no timers)",
+            one,
+            _minimal(one, duration),
         ),
         "vmbench": (
             "vmbench echo_client (a blocking process per connection)",
+            one,
             _vmbench(client_cpus, duration),
         ),
     }
     notes: list[str] = []
+    if client_cpus is not None and len(client_cpus) < many:
+        cpu_word = "CPU" if len(client_cpus) == 1 else "CPUs"
+        notes.append(
+            f"the {many}-worker rows share {len(client_cpus)} client {cpu_word} "
+            f"({client_cpus}), so they can only be slower than 1 worker here: they show "
+            "the cost of splitting the work, not the gain more cores would bring"
+        )
     try:
         from benchmarks._native_client import binary
 
         binary()
-        variants["native"] = ("native C client (1 thread)", _native(client_cpus, duration))
+        variants["native"] = ("native C client (1 thread)", one, _native(one, duration))
     except (ImportError, UserError) as exc:
         notes.append(f"native client not available: {exc}")
 
@@ -178,7 +212,7 @@ def measure(quick: bool) -> dict[str, Any]:
     }
     try:
         for round_index in range(rounds):
-            for key, (_, run) in variants.items():
+            for key, (_, _, run) in variants.items():
                 print(f"round {round_index + 1}/{rounds}: {key}", file=sys.stderr, flush=True)
                 result = run(server.host, server.port)
                 for field in ("messages_per_second", "cpu_us_per_message"):
@@ -191,6 +225,7 @@ def measure(quick: bool) -> dict[str, Any]:
     table: dict[str, dict[str, Any]] = {
         key: {
             "label": variants[key][0],
+            "cpus": variants[key][1],
             "messages_per_second": _summary(values["messages_per_second"]),
             "cpu_us_per_message": _summary(values["cpu_us_per_message"]),
         }
@@ -225,6 +260,8 @@ def measure(quick: bool) -> dict[str, Any]:
             "ours_1w_vs_vmbench": ratio("ours-1w", "vmbench"),
             "ours_1w_vs_native": ratio("ours-1w", "native"),
             "ours_1w_off_vs_native": ratio("ours-1w-off", "native"),
+            "ours_1w_vs_minimal": ratio("ours-1w", "minimal"),
+            "minimal_vs_native": ratio("minimal", "native"),
         },
         "notes": notes,
     }
@@ -267,6 +304,11 @@ def render_table(data: dict[str, Any]) -> str:
         parts.append(f"1 worker with verification vs vmbench: **{ratios['ours_1w_vs_vmbench']}x**")
     if ratios["ours_1w_vs_native"] is not None:
         parts.append(f"vs the native client: **{ratios['ours_1w_vs_native']}**")
+    if ratios.get("ours_1w_vs_minimal") is not None:
+        part = f"vs the minimal uvloop client: **{ratios['ours_1w_vs_minimal']}**"
+        if ratios["minimal_vs_native"] is not None:
+            part += f" (which reaches {ratios['minimal_vs_native']} of the native client)"
+        parts.append(part)
     if parts:
         lines += ["", "; ".join(parts) + "."]
     for note in data["notes"]:
