@@ -500,7 +500,7 @@ def stability(run: Run) -> Figure:
     )
     backends = _present(run, run.cases)
     palette = colours(run.families())
-    seen_client_bound = False
+    seen_client_bound = seen_boundary = False
     drawn: set[str] = set()
     for ax, key in panels:
         cases = {c.backend: c for c in run.cases if c.slice_key == key}
@@ -538,16 +538,18 @@ def stability(run: Run) -> Figure:
             _no_data(figure, ax, "no throughput series recorded\n(repeats shorter than 1 s)")
             continue
         for boundary in sorted(boundaries)[:-1]:
+            seen_boundary = True
             ax.axvline(boundary, color="0.6", lw=0.6, ls=":")
         ax.set_ylim(0, (top or 1.0) * 1.1)
-        ax.set_xlim(left=0)
+        ax.set_xlim(0, max(boundaries))
         ax.set_xlabel("measured time, repeats end to end [s]")
         ax.set_ylabel("throughput [msg/s]")
         ax.yaxis.set_major_formatter(EngFormatter(sep=""))
         ax.grid(alpha=0.3)
         ax.set_title(slice_label(key), fontsize=9)
     handles = _backend_handles(run, [b for b in backends if b in drawn], "line")
-    handles.append(Line2D([], [], color="0.6", lw=0.6, ls=":", label="start of a repeat"))
+    if seen_boundary:  # one repeat per case: no line, so no legend entry claiming one
+        handles.append(Line2D([], [], color="0.6", lw=0.6, ls=":", label="start of a repeat"))
     add_legend(figure, handles + _client_bound_handles(seen_client_bound))
     return figure
 

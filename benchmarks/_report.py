@@ -151,6 +151,11 @@ def notes(run: Run) -> list[str]:
     ]
     if any(c.unstable for c in measured):
         said[-1] += " The stability chart shows where the throughput moved."
+    if measured and all(len(c.repeats) == 1 for c in measured):
+        said.append(
+            "Each case ran once (1 repeat): there is no spread, so no case can be judged "
+            "stable or unstable and a small difference may be noise; run with --repeat 3 or more."
+        )
     for case in run.cases:
         if not case.ok:
             said.append(

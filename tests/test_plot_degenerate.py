@@ -65,6 +65,7 @@ def test_stability_draws_the_100ms_series() -> None:
     fourth = ys[3 * 51 : 4 * 51 - 1]
     assert min(fourth) < 0.2 * max(fourth)
     assert "each 100 ms" in title_text(figure)
+    assert "start of a repeat" in legend_labels(figure)
 
 
 def test_stability_falls_back_to_per_second_without_a_series() -> None:
@@ -121,6 +122,8 @@ def test_one_connection_count_skips_throughput_vs_connections(
     html = render(run_from_doc(doc, str(path)))
     assert note in html and 'alt="throughput-vs-connections"' not in html
     assert html.count("<img ") == 4
+    assert "Each case ran once (1 repeat): there is no spread" in html
+    assert "none was unstable" not in html
 
 
 def test_charts_without_their_data_are_skipped() -> None:
@@ -177,6 +180,8 @@ def test_one_repeat_claims_no_spread() -> None:
         assert figure._supxlabel is not None and "1 repeat" in figure._supxlabel.get_text()
         spans = _flat(figure)
         assert spans and all(span == pytest.approx(0.0, abs=1e-6) for span in spans), name
+    # No repeat boundary is drawn, so the legend does not list one.
+    assert "start of a repeat" not in legend_labels(_charts.stability(run))
 
 
 def test_several_repeats_show_their_real_spread() -> None:
