@@ -69,10 +69,14 @@ Top level
         ``server_address``      what the server printed in READY (or the ``--connect`` target).
         ``messages_per_second``, ``p99_us``  copied from ``load`` for convenience.
         ``server_cpu``          ``{"user_s", "system_s", "seconds" (user + system),
-                                "window_s", "cores_used" (seconds / window_s), "capacity",
-                                "utilization"}`` over the server's whole process
-                                tree (it may fork workers), taken over the busiest window
-                                as long as the load's measurement; ``capacity`` is how many
+                                "window_s", "cores_used" (seconds / window_s),
+                                "window_source", "capacity", "utilization"}`` over the
+                                server's whole process tree (it may fork workers), taken
+                                over exactly the load's measured window (its
+                                ``started_at``..``finished_at``, interpolated between
+                                100 ms samples: ``window_source`` ``"client-window"``), or,
+                                when the samples do not cover it, over the busiest window
+                                as long as it (``"busiest-window"``); ``capacity`` is how many
                                 cores it can use (its pinned CPUs, at most one per process,
                                 since Python processes are bound by one core);
                                 ``utilization`` = ``cores_used / capacity``; null with
