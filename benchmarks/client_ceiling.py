@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks._readme import replace_between
 from servers._errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -317,12 +318,7 @@ def render_table(data: dict[str, Any]) -> str:
 
 
 def update_readme(data: dict[str, Any], readme: Path = README) -> None:
-    text = readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise UserError(f"{readme} lacks the {BEGIN} / {END} markers")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{render_table(data)}\n{END}{tail}")
+    replace_between(BEGIN, END, render_table(data), readme)
 
 
 def main(argv: list[str] | None = None) -> int:

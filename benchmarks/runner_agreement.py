@@ -28,6 +28,7 @@ from typing import Any
 
 from benchmarks import _environment, _isolation, _verdict
 from benchmarks._native_client import run_native_client
+from benchmarks._readme import replace_between
 from benchmarks._schema import load_results, write_results
 from servers._launch import echobench_command, start_server
 
@@ -162,11 +163,7 @@ def _why_not(row: dict[str, Any]) -> str:
 
 
 def update_readme(doc: dict[str, Any], path: Path = README) -> None:
-    text = path.read_text()
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise SystemExit(f"{path} lacks the {BEGIN} / {END} markers")
-    path.write_text(text[: start + len(BEGIN)] + "\n" + render_table(doc) + "\n" + text[end:])
+    replace_between(BEGIN, END, render_table(doc), path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Regenerates every measured number the README quotes, on a quiet machine:
+# the client's ceiling, the runner-vs-native agreement, and a full default run
+# with its charts. Nothing in the README's tables is typed by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m benchmarks.client_ceiling
+python -m benchmarks.runner_agreement --readme || echo "runner_agreement: see its table (exit $?)"
+echobench run --out results/published/run.json
+python -m benchmarks.sample_results results/published/run.json
