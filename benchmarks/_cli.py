@@ -38,7 +38,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog="echobench", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="echobench",
+        description="Compare event-driven networking paradigms in Python: equivalent TCP echo "
+        "servers driven by a verifying load generator, with results, charts and comparisons.",
+        epilog="Start with: echobench list; echobench run --quick; echobench plot RESULTS.json",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
