@@ -91,7 +91,11 @@ def framework_versions(extra_modules: Iterable[str] = ()) -> dict[str, str | Non
         top = module.split(".")[0]
         names.extend(packages.get(top, [_DIST_OF.get(top, top)]))
     versions: dict[str, str | None] = {}
-    for name in sorted(set(names), key=str.lower):
+    seen: set[str] = set()
+    for name in sorted(names, key=str.lower):
+        if name.lower() in seen:  # "Twisted" and "twisted" are one distribution
+            continue
+        seen.add(name.lower())
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
