@@ -286,6 +286,7 @@ def merge_results(
         "mib_per_second": round(nbytes / 2**20 / elapsed, 3) if elapsed > 0 else 0.0,
         "latency_us": latency,
         "latency_out_of_range": sum(p["out_of_range"] for p in parts),
+        "latency_drains_in_window": sum(p.get("latency_drains_in_window", 0) for p in parts),
         "histogram": histogram,
         "errors": errors,
         "error_total": error_total,

@@ -44,6 +44,12 @@ Top level
     ``latency_out_of_range``
                          samples that fell outside the histogram's range (counted here,
                          not in the histogram).
+    ``latency_drains_in_window``
+                         how often a worker paused inside the measured window to fold its
+                         raw latency samples into the histogram (0 unless a worker kept over
+                         8 Mi samples, i.e. a long run at a high rate); samples are
+                         otherwise histogrammed after the window closes, so the client's own
+                         bookkeeping never delays messages in flight.
     ``histogram``        null when latency is off, else the merged HDR histogram of latencies:
                          ``unit`` ``"ns"``, ``lowest`` ``1``, ``highest`` (ns),
                          ``significant_figures`` ``3``, ``encoding`` ``"hdrhistogram"`` and
