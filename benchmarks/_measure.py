@@ -23,8 +23,10 @@ from typing import IO, Any
 from benchmarks import _environment, _verdict
 from benchmarks._isolation import Placement
 from benchmarks._matrix import Case
+from benchmarks._prime import prime
 from benchmarks._usage import TreeSampler
 from clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_USAGE
+from servers._errors import UserError
 from servers._launch import RunningServer, ServerStartError, echobench_command, start_server
 
 #: How often the server's CPU is sampled while the load runs.
@@ -142,6 +144,10 @@ def measure(
             if server is not None:
                 host, port = ("", 0) if unix_path else (server.host, server.port)
                 address = server.address
+                try:
+                    prime(host, port, unix_path, case.transport == "tls")
+                except UserError as exc:
+                    raise CaseFailed(str(exc), server.stderr_tail()) from None
             else:
                 assert settings.connect is not None
                 host, port = settings.connect
@@ -154,7 +160,13 @@ def measure(
                 server.close()
                 if server.process.stdout is not None:
                     server.process.stdout.close()  # close() leaves the READY pipe open
-    record = {"repeat": repeat, "started_at": started_at, "server_address": address, **record}
+    record = {
+        "repeat": repeat,
+        "started_at": started_at,
+        "server_address": address,
+        "primed": settings.connect is None,
+        **record,
+    }
     return record
 
 

@@ -67,6 +67,9 @@ Top level
         ``repeat``              0-based repeat index.
         ``started_at``          ISO time.
         ``server_address``      what the server printed in READY (or the ``--connect`` target).
+        ``primed``              true when the runner started the server and echoed one
+                                64-byte message on a throwaway connection before the
+                                measured load (``benchmarks._prime`` says why).
         ``messages_per_second``, ``p99_us``  copied from ``load`` for convenience.
         ``server_cpu``          ``{"user_s", "system_s", "seconds" (user + system),
                                 "window_s", "cores_used" (seconds / window_s),

@@ -28,6 +28,7 @@ from typing import Any
 
 from benchmarks import _environment, _isolation, _verdict
 from benchmarks._native_client import run_native_client
+from benchmarks._prime import prime
 from benchmarks._readme import replace_between
 from benchmarks._schema import load_results, write_results
 from servers._launch import echobench_command, start_server
@@ -68,6 +69,7 @@ def _runner_repeat(backend: str, args: argparse.Namespace, placement: Any) -> di
 def _native_repeat(backend: str, args: argparse.Namespace, placement: Any) -> float:
     server = start_server(backend, cpus=placement.server_cpus)
     try:
+        prime(server.host, server.port, None, tls=False)  # as the runner does
         report = run_native_client(
             server.host,
             server.port,
