@@ -14,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from servers._errors import UserError
+from benchmarks._reference_client import run_reference_client
 
 
 class _Echo(asyncio.Protocol):
@@ -82,20 +81,17 @@ def run_minimal_client(
     cpus: Iterable[int] | None = None,
 ) -> dict[str, Any]:
     """Run the minimal client in a subprocess (pinned to ``cpus``) and return its report."""
-    argv = [sys.executable, "-m", "benchmarks._minimal_client", host, str(port)]
-    argv += [str(connections), str(size), repr(float(duration)), repr(float(warmup))]
-    if cpus is not None:
-        argv.append(",".join(map(str, sorted(set(cpus)))))
-    limit = warmup + duration + 60
-    try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=limit, check=False)
-    except subprocess.TimeoutExpired:
-        raise UserError(f"minimal client did not finish within {limit:g}s") from None
-    if result.returncode != 0:
-        last = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.returncode}"]
-        raise UserError(f"minimal client failed: {last[0]}")
-    report: dict[str, Any] = json.loads(result.stdout)
-    return report
+    return run_reference_client(
+        "minimal client",
+        [sys.executable, "-m", "benchmarks._minimal_client"],
+        host,
+        port,
+        connections=connections,
+        size=size,
+        duration=duration,
+        warmup=warmup,
+        cpus=cpus,
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -7,12 +7,11 @@ on first use, like the native backend (``servers._cbuild``).
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from benchmarks._reference_client import run_reference_client
 from servers._cbuild import build
 from servers._errors import UserError
 
@@ -45,27 +44,14 @@ def run_native_client(
         raise UserError(
             "native client needs connections >= 1, size >= 1, duration > 0 and warmup >= 0"
         )
-    argv = [
-        str(binary()),
+    return run_reference_client(
+        "native client",
+        [str(binary())],
         host,
-        str(port),
-        str(connections),
-        str(size),
-        repr(float(duration)),
-        repr(float(warmup)),
-    ]
-    if cpus is not None:
-        cpu_list = sorted(set(cpus))
-        if not cpu_list:
-            raise UserError("native client: the CPU list is empty")
-        argv.append(",".join(map(str, cpu_list)))
-    limit = warmup + duration + 60
-    try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=limit, check=False)
-    except subprocess.TimeoutExpired:
-        raise UserError(f"native client did not finish within {limit:g}s") from None
-    if result.returncode != 0:
-        last = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.returncode}"]
-        raise UserError(f"native client failed: {last[0]}")
-    report: dict[str, Any] = json.loads(result.stdout)
-    return report
+        port,
+        connections=connections,
+        size=size,
+        duration=duration,
+        warmup=warmup,
+        cpus=cpus,
+    )

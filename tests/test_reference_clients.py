@@ -1,0 +1,69 @@
+"""The reference clients the client-ceiling benchmark compares ours with, and its table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import client_ceiling
+from benchmarks._minimal_client import run_minimal_client
+from servers import UserError
+from servers._launch import running_server
+
+PUBLISHED = Path(__file__).parent.parent / "results" / "published" / "client_ceiling.json"
+
+
+def test_minimal_client_measures_a_real_server() -> None:
+    with running_server("uvloop-protocol") as server:
+        report = run_minimal_client(
+            server.host, server.port, connections=4, size=256, duration=0.5, warmup=0.1
+        )
+    assert report["messages"] > 0
+    assert report["messages_per_second"] == pytest.approx(
+        report["messages"] / report["elapsed_s"], rel=1e-6
+    )
+    assert 0.45 <= report["elapsed_s"] <= 1.0
+
+
+def test_reference_client_errors_are_one_line() -> None:
+    with pytest.raises(UserError, match="CPU list is empty"):
+        run_minimal_client("127.0.0.1", 9, connections=1, size=8, duration=0.1, warmup=0, cpus=[])
+    with pytest.raises(UserError, match="minimal client failed"):
+        run_minimal_client("127.0.0.1", 9, connections=1, size=8, duration=0.1, warmup=0)
+
+
+def test_ceiling_table_is_generated_from_the_published_file() -> None:
+    data = json.loads(PUBLISHED.read_text())
+    table = client_ceiling.render_table(data)
+    assert "native C client" in table and "vmbench" in table and "minimal uvloop" in table
+    for row in table.splitlines():
+        if row.startswith("| echobench load, 1 worker, verify+latency on"):
+            assert row.split("|")[2].strip().split(" ")[0].replace(",", "").isdigit()
+            break
+    else:
+        pytest.fail("the table lacks our client's row")
+
+
+def _between(begin: str, end: str) -> str:
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    return text[text.index(begin) + len(begin) : text.index(end)].strip("\n")
+
+
+def test_readme_numbers_are_the_published_files_rendered() -> None:
+    # The README's measured tables are regenerated from results/published, never typed.
+    from benchmarks import runner_agreement, sample_results
+
+    ceiling = json.loads(PUBLISHED.read_text())
+    assert _between(client_ceiling.BEGIN, client_ceiling.END) == client_ceiling.render_table(
+        ceiling
+    ).strip("\n")
+    agreement = json.loads(runner_agreement.OUT.read_text())
+    assert _between(runner_agreement.BEGIN, runner_agreement.END) == (
+        runner_agreement.render_table(agreement).strip("\n")
+    )
+    run = json.loads(sample_results.RUN.read_text())
+    assert _between(sample_results.BEGIN, sample_results.END) == (
+        sample_results.render(run, sample_results.RUN).strip("\n")
+    )
