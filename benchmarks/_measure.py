@@ -25,6 +25,7 @@ from benchmarks._isolation import Placement
 from benchmarks._matrix import Case
 from benchmarks._prime import prime
 from benchmarks._usage import TreeSampler
+from clients._report import nothing_measured
 from clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_USAGE
 from servers._errors import UserError
 from servers._launch import RunningServer, ServerStartError, echobench_command, start_server
@@ -230,6 +231,9 @@ def _drive(
             f"the load client found corrupted echoes: {_last_line(client_tail)}",
             server.stderr_tail() if server else None,
         )
+    empty = nothing_measured(load) if load is not None else None
+    if empty is not None:
+        raise CaseFailed(empty, server.stderr_tail() if server else None)
     if load is not None and status == EXIT_ERRORS:
         errors = {k: v for k, v in (load.get("errors") or {}).items() if v}
         stopped = f", stopped: {load['stop_reason']}" if load.get("stop_reason") else ""

@@ -1,8 +1,9 @@
 """``echobench load``: drive an echo server, verify every byte, report throughput and latency.
 
 Exit status: 0 complete without errors; 1 incomplete or with errors (the partial result is
-still written); 2 bad input or nothing measured; 3 corrupted echoes; 130/143 interrupted
-(the partial result is still written).
+still written); 2 bad input, or nothing measured (no echo completed in the window; the
+result is still written); 3 corrupted echoes; 130/143 interrupted (the partial result is
+still written).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
-from clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_OK
+from clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 
 HELP = "drive an echo server with a verifying load and report throughput and latency"
 
@@ -28,6 +31,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--tls", action="store_true", help="TLS (the certificate is not checked)")
     load = parser.add_argument_group("load")
     load.add_argument("-c", "--connections", type=int, default=10, help="default 10")
+    load.add_argument(
+        "--idle",
+        type=int,
+        default=0,
+        help="extra connections held open and silent through the window, checked at the end",
+    )
     load.add_argument("-s", "--size", type=int, default=1024, help="bytes per message (1024)")
     load.add_argument("-d", "--duration", type=float, default=10.0, help="seconds measured (10)")
     load.add_argument("--warmup", type=float, default=1.0, help="seconds run first, not counted")
@@ -50,6 +59,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("--json", metavar="PATH", help="write the result as JSON ('-': stdout)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress and no table")
+    out.add_argument(
+        "--hold",
+        action="store_true",
+        help="once connected, print 'connected N' and wait for a line on stdin before the "
+        "clock starts (for an orchestrator that measures the server meanwhile)",
+    )
 
 
 def _parse_cpus(text: str | None) -> tuple[int, ...] | None:
@@ -80,13 +95,29 @@ def write_json(result: dict[str, Any], path: str) -> None:
 
 
 def exit_status(result: dict[str, Any]) -> int:
+    from clients._report import nothing_measured
+
     if result["corrupted"]:
         return EXIT_CORRUPTED
     if result["interrupted"] is not None:
         return 128 + signal.Signals[result["interrupted"]].value
+    if nothing_measured(result) is not None:
+        return EXIT_USAGE
     if not result["complete"] or result["error_total"]:
         return EXIT_ERRORS
     return EXIT_OK
+
+
+def hold_on_stdin(connect: dict[str, Any], stopping: Callable[[], bool]) -> None:
+    """``--hold``: say the connections are open, then wait for the go line."""
+    from servers._errors import UserError
+
+    print(f"connected {connect['connections']}", flush=True)
+    while not stopping():
+        if select.select([sys.stdin], [], [], 0.2)[0]:
+            if not sys.stdin.readline():
+                raise UserError("--hold: stdin closed before the line that starts the run")
+            return
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         unix=args.unix,
         tls=args.tls,
         connections=args.connections,
+        idle=args.idle,
         size=args.size,
         duration=args.duration,
         warmup=args.warmup,
@@ -114,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     progress = (
         RichProgress() if RichProgress.wanted(config.warmup + config.duration, args.quiet) else None
     )
-    result = run_load(config, progress)
+    result = run_load(config, progress, hold_on_stdin if args.hold else None)
     if args.json:
         write_json(result, args.json)
     if not args.quiet:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import resource
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 from servers._contract import raise_fd_limit
 from servers._errors import UserError
 
-#: File descriptors a worker needs besides its connections (loop, pipes, stdio, imports).
-FD_OVERHEAD = 64
+#: File descriptors a worker opens besides its connections and what it inherits: the event
+#: loop's epoll and wake-up descriptors, signal pipes, the pipe to its parent, with room.
+WORKER_FDS = 16
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class LoadConfig:
     unix: str | None = None
     tls: bool = False
     connections: int = 10
+    idle: int = 0
     size: int = 1024
     duration: float = 10.0
     warmup: float = 1.0
@@ -54,6 +57,10 @@ class LoadConfig:
         """Global indices of the connections that ``worker`` owns (spread evenly)."""
         return range(worker, self.connections, self.workers)
 
+    def idle_of(self, worker: int) -> range:
+        """Global indices (after the active ones) of the idle connections ``worker`` holds."""
+        return range(self.connections + worker, self.connections + self.idle, self.workers)
+
 
 def validate(config: LoadConfig) -> None:
     """Raise ``UserError`` (one line) for anything that cannot run."""
@@ -70,6 +77,8 @@ def validate(config: LoadConfig) -> None:
         raise UserError(f"--size must be at least 1 byte, not {config.size}")
     if config.connections < 1:
         raise UserError(f"--connections must be at least 1, not {config.connections}")
+    if config.idle < 0:
+        raise UserError(f"--idle must be zero or more connections, not {config.idle}")
     if config.workers < 1:
         raise UserError(f"--workers must be at least 1, not {config.workers}")
     if config.workers > config.connections:
@@ -95,17 +104,36 @@ def validate(config: LoadConfig) -> None:
     check_fd_limit(config)
 
 
+def fd_overhead(workers: int) -> int:
+    """Descriptors one worker needs besides its connections: those open in this process
+    now (a forked worker inherits them), the pipes to every worker, and its own."""
+    try:
+        inherited = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        inherited = 64
+    return inherited + 2 * workers + WORKER_FDS
+
+
+def connections_that_fit(workers: int, limit: int | None = None) -> int:
+    """The most connections (active and idle together) ``workers`` processes can open."""
+    if limit is None:
+        limit = raise_fd_limit()
+    return max(0, limit - fd_overhead(workers)) * workers
+
+
 def check_fd_limit(config: LoadConfig) -> None:
-    """Refuse more connections per worker than the fd limit allows, after trying to lift it."""
+    """Refuse more connections per worker than the fd limit allows, after lifting it."""
     limit = raise_fd_limit()
-    per_worker = math.ceil(config.connections / config.workers)
-    needed = per_worker + FD_OVERHEAD
+    total = config.connections + config.idle
+    per_worker = math.ceil(total / config.workers)
+    needed = per_worker + fd_overhead(config.workers)
     if needed > limit:
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         hard_text = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
-        most = max(0, (limit - FD_OVERHEAD)) * config.workers
+        fit = connections_that_fit(config.workers, limit)
+        what = f"{total} connections" + (f" ({config.idle} of them idle)" if config.idle else "")
         raise UserError(
-            f"--connections {config.connections} needs about {needed} file descriptors per "
-            f"worker but the limit is {limit} (hard limit {hard_text}); at most {most} "
-            f"connections fit with --workers {config.workers}: add workers or raise ulimit -n"
+            f"{what} need {needed} file descriptors in each of {config.workers} worker(s) "
+            f"but the limit is {limit} (hard limit {hard_text}); at most {fit} connections "
+            f"fit with --workers {config.workers}: add workers or raise ulimit -Hn"
         )

@@ -19,7 +19,6 @@ samples (now minus the scheduled time, kept in a deque) go to the worker's
 from __future__ import annotations
 
 import asyncio
-import socket
 from array import array
 from collections import deque
 from collections.abc import Callable
@@ -27,6 +26,8 @@ from time import monotonic_ns
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+
+from servers._contract import set_nodelay
 
 if TYPE_CHECKING:
     from clients._worker import Worker
@@ -41,6 +42,16 @@ def error_kind(exc: BaseException | None) -> str:
     if isinstance(exc, TimeoutError):
         return "timeout"
     return "other"
+
+
+def nodelay(transport: asyncio.BaseTransport) -> None:
+    """TCP_NODELAY on a client connection, as every server sets it on its side."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            set_nodelay(sock)
+        except OSError:
+            pass
 
 
 class Connection(asyncio.Protocol):
@@ -69,12 +80,7 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         self.write = self.transport.write
         self.alive = True
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        nodelay(transport)
 
     def eof_received(self) -> bool:
         self.worker.connection_ended(self, None)

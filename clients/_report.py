@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from clients._fairness import starved_line
+
 #: Runs shorter than this (warmup + duration, seconds) get no progress display.
 PROGRESS_MIN_SECONDS = 3.0
 
@@ -63,8 +65,23 @@ def _us(value: float) -> str:
     return f"{value:,.1f} us"
 
 
+def nothing_measured(result: dict[str, Any]) -> str | None:
+    """Why a window with no completed echo is not a measurement, in one line; else None."""
+    if result["messages"]:
+        return None
+    params = result["params"]
+    stopped = f" (stopped: {result['stop_reason']})" if result["stop_reason"] else ""
+    return (
+        f"nothing measured: {params['connections']} connection(s) were open and none "
+        f"completed an echo in the {result['elapsed_s']:.1f} s window{stopped}"
+    )
+
+
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """Plain warnings that must not be missed (also printed with --quiet)."""
+    empty = nothing_measured(result)
+    if empty is not None and not result["corrupted"]:
+        return [empty]  # one line: everything else follows from it
     lines = []
     if result["corrupted"]:
         lines.append(
@@ -79,7 +96,25 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         )
     if not result["complete"]:
         lines.append(f"INCOMPLETE: {result['stop_reason']}")
+    starved = starved_line(result)
+    if starved is not None:
+        lines.append(starved)
+    idle = result.get("idle")
+    if idle and idle["dropped"]:
+        lines.append(
+            f"IDLE DROPPED: {idle['dropped']} of {idle['requested']} idle connections were "
+            "closed by the server or no longer echoed at the end"
+        )
     return lines
+
+
+def connect_text(connect: dict[str, Any]) -> str:
+    rate = connect["per_second"]
+    text = f"{connect['connections']:,} in {connect['seconds']:.3f} s"
+    text += f" ({rate:,.0f}/s)" if rate is not None else ""
+    if connect["failed"]:
+        text += f", {connect['failed']} failed attempts, {connect['retries']} retried"
+    return text
 
 
 def print_summary(result: dict[str, Any], stream: TextIO) -> None:
@@ -116,6 +151,20 @@ def print_summary(result: dict[str, Any], stream: TextIO) -> None:
         )
         if result["latency_out_of_range"]:
             table.add_row("out of range", f"{result['latency_out_of_range']} samples")
+    connect = result.get("connect")
+    if connect is not None:
+        table.add_row("connect", connect_text(connect))
+    measured = result.get("fairness")
+    if measured is not None and measured["jain"] is not None:
+        table.add_row(
+            "fairness",
+            f"Jain {measured['jain']:.3f}; per connection min {measured['min']:,} median "
+            f"{measured['median']:,.0f} max {measured['max']:,}; starved {measured['starved']}",
+        )
+    idle = result.get("idle")
+    if idle is not None:
+        held = "not checked" if idle["held"] is None else f"{idle['held']:,} held"
+        table.add_row("idle", f"{idle['requested']:,} requested, {held}")
     errors = result["errors"]
     table.add_row(
         "errors",

@@ -21,7 +21,10 @@ from types import FrameType
 from typing import Any, Protocol
 
 from clients._config import LoadConfig, validate
+from clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, connect_field
+from clients._fairness import fairness
 from clients._histogram import histogram_field, merge_encoded, summarize
+from clients._idle import idle_field
 from clients._schema import ERROR_KINDS, SCHEMA, SCHEMA_VERSION
 from clients._worker import SERIES_INTERVAL_NS, worker_main
 from servers._errors import UserError
@@ -90,8 +93,12 @@ class _Workers:
             except OSError:
                 pass  # that worker is gone; its missing result says so
 
-    def close(self) -> None:
+    def close(self, *, at_once: bool = False) -> None:
+        """Wait for the workers to exit; ``at_once`` (a failed set-up) kills them first,
+        so no half-open connection storm outlives the run."""
         for process in self.processes:
+            if at_once and process.is_alive():
+                process.kill()
             process.join(2.0)
         for process in self.processes:
             if process.is_alive():
@@ -104,7 +111,17 @@ class _Workers:
             pipe.close()
 
 
-def run_load(config: LoadConfig, progress: ProgressSink | None = None) -> dict[str, Any]:
+#: Called once every connection is open, before the clock starts, with the ``connect``
+#: field and a function that says whether the run is being stopped. An orchestrator
+#: uses the pause to measure the server with every connection open and idle.
+OnConnected = Callable[[dict[str, Any], Callable[[], bool]], None]
+
+
+def run_load(
+    config: LoadConfig,
+    progress: ProgressSink | None = None,
+    on_connected: OnConnected | None = None,
+) -> dict[str, Any]:
     """Run one load test and return its result (schema: ``clients._schema``).
 
     Raises ``UserError`` for bad input or when no connection could be opened.
@@ -112,22 +129,34 @@ def run_load(config: LoadConfig, progress: ProgressSink | None = None) -> dict[s
     validate(config)
     with _StopSignals() as signals:
         workers = _Workers(config)
+        failed = True
         try:
-            return _drive(config, workers, signals, progress)
+            result = _drive(config, workers, signals, progress, on_connected)
+            failed = False
+            return result
         finally:
-            workers.close()
+            workers.close(at_once=failed)
 
 
 def _drive(
-    config: LoadConfig, workers: _Workers, signals: _StopSignals, progress: ProgressSink | None
+    config: LoadConfig,
+    workers: _Workers,
+    signals: _StopSignals,
+    progress: ProgressSink | None,
+    on_connected: OnConnected | None,
 ) -> dict[str, Any]:
     count = config.workers
     by_pipe = {id(pipe): i for i, pipe in enumerate(workers.pipes)}
 
     # Connection set-up, before any clock starts.
-    ready: set[int] = set()
+    ready: dict[int, dict[str, int]] = {}
     open_pipes = list(workers.pipes)
-    setup_deadline = time.monotonic() + config.timeout * (1 + config.connections / 128) + 30
+    per_worker = (config.connections + config.idle) / count
+    setup_deadline = (
+        time.monotonic()
+        + config.timeout * CONNECT_ATTEMPTS * (1 + per_worker / CONNECT_CONCURRENCY)
+        + 30
+    )
     while len(ready) < count:
         if signals.received is not None:
             workers.send_all(("stop", "interrupted"))
@@ -142,8 +171,15 @@ def _drive(
                 raise UserError("a load worker exited while connecting") from None
             if message[0] == "error":
                 raise UserError(message[1])
-            ready.add(by_pipe[id(pipe)])
+            ready[by_pipe[id(pipe)]] = message[2]
             open_pipes.remove(pipe)
+    connect = connect_field(list(ready.values()))
+    if on_connected is not None:
+        assert connect is not None
+        on_connected(connect, lambda: signals.received is not None)
+        if signals.received is not None:
+            workers.send_all(("stop", "interrupted"))
+            raise KeyboardInterrupt
 
     mono_to_wall = time.time_ns() - monotonic_ns()
     t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
@@ -193,7 +229,7 @@ def _drive(
             progress.refresh()
     if progress is not None:
         progress.finished()
-    return merge_results(config, results, mono_to_wall, interrupted)
+    return merge_results(config, results, mono_to_wall, interrupted, connect)
 
 
 def merge_results(
@@ -201,6 +237,7 @@ def merge_results(
     results: dict[int, dict[str, Any]],
     mono_to_wall: int,
     interrupted: int | None = None,
+    connect: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Combine the workers' reports into one result."""
     parts = [results[i] for i in sorted(results)]
@@ -306,7 +343,20 @@ def merge_results(
         "connections_lost": lost,
         "loop": parts[0]["loop"] if parts else None,
         "interrupted": signal.Signals(interrupted).name if interrupted is not None else None,
+        "connect": connect,
+        "fairness": fairness([n for p in parts for n in p["per_connection"]]),
+        "idle": _idle(config, parts, missing),
     }
+
+
+def _idle(
+    config: LoadConfig, parts: list[dict[str, Any]], missing: list[int]
+) -> dict[str, Any] | None:
+    if not config.idle:
+        return None
+    if missing or any(p["idle_held"] is None for p in parts):
+        return {"requested": config.idle, "held": None, "dropped": None}  # not checked
+    return idle_field(config.idle, sum(p["idle_held"] for p in parts))
 
 
 ProgressFactory = Callable[[LoadConfig], ProgressSink | None]

@@ -1,4 +1,4 @@
-"""The JSON result of ``echobench load`` (``clients.run_load``): schema ``echobench.load``, v1.
+"""The JSON result of ``echobench load`` (``clients.run_load``): schema ``echobench.load``, v2.
 
 Other tools (the runner, charts, reports) read this; a change that removes or
 renames a field, or changes its meaning, bumps ``SCHEMA_VERSION``. New fields
@@ -6,12 +6,15 @@ may be added without a bump.
 
 Top level
     ``schema``           ``"echobench.load"``.
-    ``schema_version``   ``1``.
+    ``schema_version``   ``2`` (v2 added ``connect``, ``fairness``, ``idle`` and
+                         ``params.idle``, and made a window with no completed echo exit 2;
+                         a v1 file lacks those fields and is otherwise the same).
     ``params``           every parameter of the run, as given: ``host``, ``port`` (int or
                          null with ``unix``), ``unix`` (socket path or null), ``tls`` (bool),
                          ``connections``, ``size`` (bytes per message), ``duration`` and
                          ``warmup`` (nominal seconds), ``rate`` (total messages/s, null in
-                         closed loop), ``pipeline`` (messages outstanding per connection in
+                         closed loop), ``idle`` (extra connections held open and silent,
+                         0 without ``--idle``), ``pipeline`` (messages outstanding per connection in
                          closed loop), ``workers`` (client processes), ``verify`` (every
                          echoed byte compared), ``latency`` (latency recorded), ``timeout``
                          (seconds without progress before a connection counts as timed out,
@@ -80,6 +83,25 @@ Top level
     ``client_cpu``       CPU time of the client's worker processes during the window:
                          ``user_s``, ``system_s``, ``seconds`` (their sum) and ``cores_used``
                          (``seconds / elapsed_s``).
+    ``connect``          opening every connection (active and idle), before the warmup:
+                         ``connections`` (opened), ``seconds`` (from the first attempt of any
+                         worker to the last connection open), ``per_second`` (``connections /
+                         seconds``; null if too fast to time), ``failed`` (attempts that failed,
+                         retried or not) and ``retries`` (attempts retried after a timeout, a
+                         reset or EAGAIN; up to 3 attempts per connection, 128 in flight per
+                         worker). A connection that fails every attempt stops the run (exit 2).
+    ``fairness``         how the window's echoes were shared among the active connections
+                         (from each connection's count of completed messages in the window):
+                         ``jain`` (Jain's index, ``(sum x)^2 / (n sum x^2)``: 1.0 perfectly
+                         even, ``k/n`` when k of n shared everything; null when nothing
+                         completed), ``min``, ``median`` and ``max`` (messages per connection)
+                         and ``starved`` (connections that completed none). Null when no
+                         worker reported.
+    ``idle``             null without ``--idle``, else ``requested``, ``held`` (still open at
+                         the end of the window and echoed a short probe, sent only then, within
+                         ``timeout``) and ``dropped`` (``requested - held``); ``held`` and
+                         ``dropped`` are null when the run stopped early and nothing was
+                         checked. A dropped idle connection is a result, not an error.
 
 Additional fields (may grow): ``cpu_us_per_message`` (client CPU microseconds per
 completed message, null without messages), ``sent`` (messages sent in the window),
@@ -89,14 +111,16 @@ completed message, null without messages), ``sent`` (messages sent in the window
 Exit statuses of ``echobench load``: 0 a complete run without errors; 1 the run
 finished but was incomplete or had errors (the partial result is still reported
 and written); 2 bad input, or nothing could be measured (refused connection,
-fd limit); 3 corrupted echoes (takes precedence over 1); 130/143 interrupted by
-SIGINT/SIGTERM (the partial result is still written).
+fd limit), or nothing was measured: no echo completed in the window (the result is
+still written; takes precedence over 1); 3 corrupted echoes (takes precedence over
+all but an interruption); 130/143 interrupted by SIGINT/SIGTERM (the partial result
+is still written).
 """
 
 from __future__ import annotations
 
 SCHEMA = "echobench.load"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The kinds counted in ``errors``, in report order.
 ERROR_KINDS = ("connect", "reset", "eof", "timeout", "mismatch", "other")

@@ -14,6 +14,7 @@ partial result is still sent when it can be.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import random
 import resource
@@ -21,6 +22,8 @@ import signal
 import socket
 import ssl
 from array import array
+from collections.abc import Callable
+from functools import partial
 from itertools import pairwise
 from multiprocessing.connection import Connection as Pipe
 from time import monotonic_ns
@@ -29,7 +32,9 @@ from typing import Any
 import numpy as np
 
 from clients._config import LoadConfig
+from clients._connect import ConnectStats, open_all
 from clients._histogram import SampleCounts, encode, new_histogram
+from clients._idle import IdleConnection, check_all
 from clients._protocol import (
     ClosedLoopConnection,
     Connection,
@@ -39,8 +44,6 @@ from clients._protocol import (
 )
 from clients._schema import ERROR_KINDS
 
-#: Connections opened at once, so a burst of SYNs does not overflow the server's backlog.
-CONNECT_BATCH = 128
 #: Payload bytes kept per worker; past it, connections share payloads round-robin.
 PAYLOAD_BUDGET = 64 * 1024 * 1024
 #: Raw latency samples (8 bytes each) a worker keeps before histogramming them inside the
@@ -84,6 +87,10 @@ class Worker:
         self.drains_in_window = 0
         self.out_of_range = 0
         self.conns: list[Connection] = []
+        self.idle: list[IdleConnection] = []
+        self.idle_held: int | None = None
+        self.connect_stats = ConnectStats()
+        self.done_each_at_start: list[int] = []
         self.errors = dict.fromkeys(ERROR_KINDS, 0)
         self.lost = 0
         self.closing = False
@@ -98,6 +105,7 @@ class Worker:
         self.cpu_start: resource.struct_rusage | None = None
         self.cpu_end: resource.struct_rusage | None = None
         self.done_at_end = 0
+        self.done_each: list[int] = []  # per connection, inside the window
         self.sent_at_end = 0
         self.sent = 0
         self.max_lag = 0
@@ -117,23 +125,29 @@ class Worker:
             from servers._tls import client_context
 
             ssl_context = client_context()
-        jobs = list(zip(indices, payloads, strict=True))
-        for batch_start in range(0, len(jobs), CONNECT_BATCH):
-            batch = jobs[batch_start : batch_start + CONNECT_BATCH]
-            opened = await asyncio.gather(
-                *(self._open(i, p, ssl_context) for i, p in batch), return_exceptions=True
-            )
-            for item in opened:
-                if isinstance(item, BaseException):
-                    self.errors["connect"] += 1
-                    raise ConnectFailed(describe_connect_error(config, item)) from item
-                self.conns.append(item)
+        active = [
+            partial(self._open, make_connection_factory(self, i, p), ssl_context)
+            for i, p in zip(indices, payloads, strict=True)
+        ]
+        idle = [
+            partial(self._open, partial(IdleConnection, i), ssl_context)
+            for i in config.idle_of(self.index)
+        ]
+        self.connect_stats.start_ns = monotonic_ns()
+        try:
+            await open_all(active, self.connect_stats, self.conns)
+            await open_all(idle, self.connect_stats, self.idle)
+        except Exception as exc:
+            self.errors["connect"] += 1
+            opened = len(self.conns) + len(self.idle)
+            raise ConnectFailed(
+                f"{describe_connect_error(config, exc)} (after {opened} connections opened)"
+            ) from exc
 
     async def _open(
-        self, index: int, payload: bytes, ssl_context: ssl.SSLContext | None
-    ) -> Connection:
+        self, factory: Callable[[], asyncio.Protocol], ssl_context: ssl.SSLContext | None
+    ) -> Any:
         config = self.config
-        factory = make_connection_factory(self, index, payload)
         if config.unix is not None:
             coro = self.loop.create_unix_connection(
                 factory,
@@ -145,7 +159,6 @@ class Worker:
             assert config.port is not None
             coro = self.loop.create_connection(factory, config.host, config.port, ssl=ssl_context)
         _, protocol = await asyncio.wait_for(coro, config.timeout)
-        assert isinstance(protocol, Connection)
         return protocol
 
     # -- the run -------------------------------------------------------------------------
@@ -174,6 +187,9 @@ class Worker:
             self._start_schedule(t0)
         if not self.finished.done():
             await self.finished
+        if self.stop_reason is None:
+            # Only now, with the window closed, so the probes cannot disturb it.
+            self.idle_held = await check_all(self.idle, config.timeout)
         return self.result()
 
     def _at(self, when_ns: int, callback: Any, *args: Any) -> None:
@@ -209,6 +225,7 @@ class Worker:
         self._drain(keep=False)  # warmup samples are not measured
         self.win_start = monotonic_ns()
         self.done_at_start = self._done_total()
+        self.done_each_at_start = [conn.done for conn in self.conns]
         self.sent_at_start = self.sent
         self.cpu_start = resource.getrusage(resource.RUSAGE_SELF)
         self.measuring = True
@@ -249,6 +266,7 @@ class Worker:
         if not self.measuring:  # stopped during warmup: an empty window
             self.win_start = now
             self.done_at_start = self._done_total()
+            self.done_each_at_start = [conn.done for conn in self.conns]
             self.sent_at_start = self.sent
             self.cpu_start = resource.getrusage(resource.RUSAGE_SELF)
             self._drain(keep=False)
@@ -259,6 +277,10 @@ class Worker:
         if not early and len(self.marks) <= intervals:
             self.marks.append(total)
         self.done_at_end = total
+        self.done_each = [
+            conn.done - start
+            for conn, start in zip(self.conns, self.done_each_at_start, strict=True)
+        ]
         self.sent_at_end = self.sent
         self._drain(keep=True)
         self.cpu_end = resource.getrusage(resource.RUSAGE_SELF)
@@ -391,6 +413,9 @@ class Worker:
             "win_start_ns": self.win_start,
             "win_end_ns": self.win_end,
             "messages": self.done_at_end - self.done_at_start,
+            "per_connection": self.done_each,
+            "connect": self.connect_stats.as_dict(),
+            "idle_held": self.idle_held,
             "sent": self.sent_at_end - self.sent_at_start if self.config.rate is not None else None,
             "per_second": per_second,
             "series": series,
@@ -423,6 +448,9 @@ def describe_connect_error(config: LoadConfig, exc: BaseException) -> str:
         return f"cannot resolve host {config.host!r}: {exc.strerror}"
     if isinstance(exc, FileNotFoundError):
         return f"no unix socket at {config.unix}"
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return f"out of file descriptors connecting to {where} (limit {limit})"
     if isinstance(exc, ssl.SSLError):
         return f"TLS handshake with {where} failed: {exc.reason or exc}"
     if isinstance(exc, OSError):
@@ -448,7 +476,7 @@ def worker_main(pipe: Pipe, config: LoadConfig, index: int) -> None:
         except ConnectFailed as exc:
             pipe.send(("error", str(exc)))
             return
-        pipe.send(("ready", len(worker.conns)))
+        pipe.send(("ready", len(worker.conns), worker.connect_stats.as_dict()))
         try:
             message = pipe.recv()
         except (EOFError, OSError):
@@ -463,6 +491,8 @@ def worker_main(pipe: Pipe, config: LoadConfig, index: int) -> None:
         for conn in worker.conns:
             if conn.transport is not None:
                 conn.transport.abort()
+        for idle in worker.idle:
+            idle.abort()
         loop.run_until_complete(asyncio.sleep(0))
         loop.close()
         pipe.close()

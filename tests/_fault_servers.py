@@ -13,6 +13,8 @@ echoed. Modes:
 * ``pieces N``             echoes in N-byte sends;
 * ``swap``                 echoes each connection's bytes to its pair (0<->1, 2<->3 ...);
 * ``silent``               reads and never echoes;
+* ``serve_first N``        echoes on the first N connections accepted, reads and drops the rest;
+* ``idle_close SECONDS``   closes a connection that has sent nothing for SECONDS;
 * ``die SECONDS``          the process exits SECONDS after the first connection.
 """
 
@@ -71,15 +73,23 @@ class Server:
     def read(self, conn: socket.socket, index: int) -> None:
         offset = 0
         every = int(self.values[0]) if self.mode == "corrupt" else 0
+        if self.mode == "idle_close":
+            conn.settimeout(self.values[0])
         while True:
             try:
                 data = conn.recv(65536)
+            except TimeoutError:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)  # idle too long: the writer closes it
+                except OSError:
+                    pass
+                data = b""
             except OSError:
                 data = b""
             if not data:
                 self.queues[index].put(None)
                 return
-            if self.mode == "silent":
+            if self.mode == "silent" or (self.mode == "serve_first" and index >= self.values[0]):
                 continue
             now = time.monotonic()
             send_at = now

@@ -33,7 +33,7 @@ def _free_port() -> int:
         (["-d", "1"], "no port given"),
         (["--port", "{free}", "--size", "0"], "--size must be at least 1 byte, not 0"),
         (["--port", "{free}", "--rate", "-5"], "--rate must be a positive number"),
-        (["--port", "{free}", "-c", "1000000"], "needs about 1000064 file descriptors per worker"),
+        (["--port", "{free}", "-c", "1000000"], "connections fit with --workers 1"),
         (["--port", "{free}", "--rate", "10", "--pipeline", "4"], "closed loop only"),
     ],
     ids=["refused", "bad-port", "no-port", "size-0", "negative-rate", "fd-limit", "pipeline-open"],
@@ -82,7 +82,7 @@ def test_server_death_exits_1_with_partial_json(tmp_path: Path) -> None:
     assert status == 1
     result = json.loads(out.read_text())
     assert result["complete"] is False and result["messages"] > 0
-    assert result["schema"] == "echobench.load" and result["schema_version"] == 1
+    assert result["schema"] == "echobench.load" and result["schema_version"] == 2
 
 
 def test_json_to_stdout_has_every_contract_key(capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,18 +101,21 @@ def test_json_to_stdout_has_every_contract_key(capsys: pytest.CaptureFixture[str
     assert "throughput" in captured.err  # the table goes to stderr when stdout holds JSON
     assert set(result["params"]) >= {
         "host", "port", "unix", "tls", "connections", "size", "duration", "warmup", "rate",
-        "pipeline", "workers", "verify", "latency", "timeout",
+        "pipeline", "workers", "verify", "latency", "timeout", "idle",
     }  # fmt: skip
     for key in (
         "mode", "started_at", "finished_at", "complete", "stop_reason", "elapsed_s", "messages",
         "bytes", "messages_per_second", "mib_per_second", "latency_us", "latency_out_of_range",
         "histogram", "errors", "error_total", "corrupted_bytes", "corrupted", "per_second",
-        "rate", "client_cpu",
+        "rate", "client_cpu", "connect", "fairness", "idle",
     ):  # fmt: skip
         assert key in result
     assert set(result["latency_us"]) >= {"p50", "p90", "p99", "p999", "max", "mean"}
     assert set(result["rate"]) == {"target", "achieved", "met", "max_send_lag_us"}
     assert result["mode"] == "open" and result["histogram"]["unit"] == "ns"
+    assert set(result["connect"]) >= {"seconds", "per_second", "failed", "retries"}
+    assert set(result["fairness"]) == {"jain", "min", "median", "max", "starved"}
+    assert result["idle"] is None  # no --idle
 
 
 @pytest.mark.slow
