@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as RichTable
 
-from benchmarks._compare import NOT_ENOUGH, Comparison, Significance, case_text, short_text
+from benchmarks._compare import CHANGED, NOT_ENOUGH, Effect, Table, case_text, short_text
 
 
-def _styled(mark: Significance) -> str:
-    text = mark.short().replace("[", r"\[")
-    if mark.significant:
+def _escaped(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+def _ratio(effect: Effect, confidence: float) -> str:
+    r, ci = effect.ratio, effect.interval
+    if r.median is None:
+        return "n/a"
+    lines = [f"{r.median:.3f}"]
+    if ci.low is not None and ci.high is not None:
+        lines.append(f"CI {ci.low:.3f}-{ci.high:.3f}")
+    else:
+        lines.append(f"no {confidence * 100:g}% CI")
+    if r.low is not None and r.high is not None:
+        lines.append(f"[{r.low:.3f}-{r.high:.3f}]")
+    return _escaped("\n".join(lines))
+
+
+def _verdict(effect: Effect) -> str:
+    text = _escaped(f"{effect.short()}\n{effect.could_see()}")
+    if effect.verdict == CHANGED:
         return f"[bold]{text}[/bold]"
-    if mark.verdict == NOT_ENOUGH:
+    if effect.verdict == NOT_ENOUGH:
         return f"[yellow]{text}[/yellow]"
     return text
 
@@ -21,18 +39,19 @@ def _rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.0f}"
 
 
-def render(console: Console, comparisons: list[Comparison], alpha: float) -> None:
-    for comparison in comparisons:
+def render(console: Console, table: Table) -> None:
+    confidence = table.settings.confidence
+    for comparison in table.comparisons:
         title = f"B = {comparison.b_name}   vs   A = {comparison.a_name}"
-        table = Table(title=title, title_justify="left", show_lines=False)
+        out = RichTable(title=title, title_justify="left", show_lines=True)
         # Wrap, never cut: a verdict cut to "not enou…" is worse than a taller table.
-        table.add_column("case (of B)", min_width=18, overflow="fold")
-        table.add_column("A msg/s", justify="right", overflow="fold")
-        table.add_column("B msg/s", justify="right", overflow="fold")
-        table.add_column("msg/s B/A [range]", justify="right", overflow="fold")
-        table.add_column("significant?", overflow="fold")
-        table.add_column("p99 B/A [range]", justify="right", overflow="fold")
-        table.add_column("significant?", overflow="fold")
+        out.add_column("case (of B)", min_width=18, overflow="fold")
+        out.add_column("A msg/s", justify="right", overflow="fold")
+        out.add_column("B msg/s", justify="right", overflow="fold")
+        out.add_column("msg/s B/A", justify="right", overflow="fold")
+        out.add_column("changed?", overflow="fold")
+        out.add_column("p99 B/A", justify="right", overflow="fold")
+        out.add_column("changed?", overflow="fold")
         for pair in comparison.pairs:
             notes = []
             if pair.a.both_saturated or pair.b.both_saturated:
@@ -42,16 +61,16 @@ def render(console: Console, comparisons: list[Comparison], alpha: float) -> Non
             if pair.a.unstable or pair.b.unstable:
                 notes.append("unstable")
             label = short_text(pair.b) + (f" ({', '.join(notes)})" if notes else "")
-            table.add_row(
-                label.replace("[", r"\["),
+            out.add_row(
+                _escaped(label),
                 _rate(pair.a.throughput()),
                 _rate(pair.b.throughput()),
-                pair.throughput.text("\n").replace("[", r"\["),
-                _styled(pair.throughput_significance),
-                pair.p99.text("\n").replace("[", r"\["),
-                _styled(pair.p99_significance),
+                _ratio(pair.throughput, confidence),
+                _verdict(pair.throughput),
+                _ratio(pair.p99, confidence),
+                _verdict(pair.p99),
             )
-        console.print(table)
+        console.print(out)
         for a, b in comparison.failed:
             which = " and ".join(name for name, case in (("A", a), ("B", b)) if not case.ok)
             console.print(f"  not compared, failed in {which}: {case_text(b)}", markup=False)
@@ -59,9 +78,14 @@ def render(console: Console, comparisons: list[Comparison], alpha: float) -> Non
             console.print(f"  only in A ({comparison.a_name}): {case_text(case)}", markup=False)
         for case in comparison.only_b:
             console.print(f"  only in B ({comparison.b_name}): {case_text(case)}", markup=False)
+    s = table.settings
     console.print(
-        f"Ratios are of medians; [range] is min(B)/max(A) to max(B)/min(A) over the repeats. "
-        f"Significant: two-sided Mann-Whitney U over the repeats, p < {alpha:g}; "
-        f"'{NOT_ENOUGH}': too few repeats for any p to fall below {alpha:g}.",
+        f"Ratios are of medians. CI: exact {confidence * 100:g}% Hodges-Lehmann interval of the "
+        f"ratio; [range]: min(B)/max(A) to max(B)/min(A) over the repeats. p: two-sided exact "
+        f"Mann-Whitney U over the repeats; adj: adjusted over all {table.tests} tests. A change "
+        f"is called ('yes') when adj < {s.alpha:g} and the CI lies outside "
+        f"+-{s.threshold * 100:g}%. 'could detect > X%': the smallest change these repeats "
+        f"would call in 80% of runs, if it were the table's only one.",
         markup=False,
     )
+    console.print(table.summary(), markup=False)

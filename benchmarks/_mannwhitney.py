@@ -5,12 +5,17 @@ Benchmark repeats are few (3 to 10) and skewed, which is where the rank test's
 computed exactly, ties included, by counting every way of choosing the first
 sample's ranks (a small dynamic programme, well under a millisecond here).
 Only beyond ``EXACT_LIMIT`` observations does it fall back to the normal
-approximation with the tie and continuity corrections. Written here rather
-than taken from SciPy: that would add a large dependency for one function.
+approximation with the tie and continuity corrections. Without ties the null
+distribution of U depends only on the two sample sizes; it is counted once per
+pair of sizes and kept (:func:`null_counts`), which is also what the exact
+Hodges-Lehmann interval and the detectable-change estimate read their critical
+values from. Written here rather than taken from SciPy: that would add a large
+dependency for one function.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +64,12 @@ def _exact_p(ranks: list[int], n1: int, observed: int) -> float:
     return min(1.0, extreme / math.comb(n, n1))
 
 
+def _untied_p(n1: int, n2: int, u: int) -> float:
+    counts = null_counts(n1, n2)
+    tail = min(u, n1 * n2 - u)
+    return min(1.0, 2 * sum(counts[: tail + 1]) / math.comb(n1 + n2, n1))
+
+
 def _normal_p(ranks: list[int], n1: int, n2: int, u: float) -> float:
     n = n1 + n2
     counts: dict[int, int] = {}
@@ -72,6 +83,37 @@ def _normal_p(ranks: list[int], n1: int, n2: int, u: float) -> float:
     return min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2.0)))
 
 
+@functools.cache
+def null_counts(n1: int, n2: int) -> tuple[int, ...]:
+    """``counts[u]``: of the C(n1+n2, n1) equally likely orderings without ties, how many give
+    U = u (U: pairs where the first sample's value is the larger), for u = 0 .. n1*n2."""
+    if n1 == 0 or n2 == 0:
+        return (1,)
+    # The largest value is either the first sample's (beating all n2 others) or the second's.
+    counts = [0] * (n1 * n2 + 1)
+    for u, count in enumerate(null_counts(n1 - 1, n2)):
+        counts[u + n2] += count
+    for u, count in enumerate(null_counts(n1, n2 - 1)):
+        counts[u] += count
+    return tuple(counts)
+
+
+def critical_u(n1: int, n2: int, level: float) -> int:
+    """The largest c with P(U <= c) <= level / 2 without ties (-1 when even U = 0 is too
+    likely): the two-sided exact test gives p <= level exactly when min(U, n1*n2 - U) <= c."""
+    if n1 == 0 or n2 == 0:
+        return -1
+    counts = null_counts(n1, n2)
+    total = math.comb(n1 + n2, n1)
+    cumulative, c = 0, -1
+    for u, count in enumerate(counts):
+        cumulative += count
+        if 2 * cumulative > level * total * (1 + 1e-12):
+            break
+        c = u
+    return c
+
+
 def mann_whitney(first: Sequence[float], second: Sequence[float]) -> Result:
     n1, n2 = len(first), len(second)
     if n1 == 0 or n2 == 0:
@@ -80,6 +122,8 @@ def mann_whitney(first: Sequence[float], second: Sequence[float]) -> Result:
     rank_sum2 = sum(ranks[:n1])
     u = rank_sum2 / 2.0 - n1 * (n1 + 1) / 2.0
     if n1 + n2 <= EXACT_LIMIT:
+        if len(set(ranks)) == len(ranks):
+            return Result(u=u, p=_untied_p(n1, n2, round(u)), exact=True)
         return Result(u=u, p=_exact_p(ranks, n1, rank_sum2), exact=True)
     return Result(u=u, p=_normal_p(ranks, n1, n2, u), exact=False)
 

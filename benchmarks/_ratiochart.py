@@ -18,7 +18,7 @@ TICKS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 5, 10, 20, 
 
 
 def ratio_chart(comparisons: list[Comparison], subtitle: str) -> Figure:
-    rows = [(c, p) for c in comparisons for p in c.pairs if p.throughput.median is not None]
+    rows = [(c, p) for c in comparisons for p in c.pairs if p.throughput.ratio.median is not None]
     height = 1.6 + 0.32 * max(1, len(rows))
     figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
     ax = figure.subplots()
@@ -32,7 +32,7 @@ def ratio_chart(comparisons: list[Comparison], subtitle: str) -> Figure:
     labels = []
     seen_significant = False
     for y, (comparison, pair) in enumerate(rows):
-        r = pair.throughput
+        r = pair.throughput.ratio
         assert r.median is not None
         low = min(r.low, r.median) if r.low is not None else r.median
         high = max(r.high, r.median) if r.high is not None else r.median
@@ -57,10 +57,10 @@ def ratio_chart(comparisons: list[Comparison], subtitle: str) -> Figure:
             ecolor="black",
             capsize=2,
         )
-        mark = pair.throughput_significance
+        mark = pair.throughput
         if mark.significant:
             seen_significant = True
-        ax.text(high * 1.02, y, f" {mark.text()}", va="center", fontsize=7)
+        ax.text(high * 1.02, y, f" {mark.short()}", va="center", fontsize=7)
         label = (
             f"{comparison.b_name} vs {comparison.a_name}: {pair.label}"
             if len(comparisons) > 1
@@ -75,7 +75,9 @@ def ratio_chart(comparisons: list[Comparison], subtitle: str) -> Figure:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.axvline(1.0, color="black", lw=0.8)
     if rows:
-        values = [v for _, p in rows for v in (p.throughput.low, p.throughput.high) if v]
+        values = [
+            v for _, p in rows for v in (p.throughput.ratio.low, p.throughput.ratio.high) if v
+        ]
         lo, hi = min([*values, 1.0]), max([*values, 1.0])
         span = max(math.log10(hi / lo), 0.05)
         # Room on the right for the significance note.
@@ -113,7 +115,10 @@ def ratio_chart(comparisons: list[Comparison], subtitle: str) -> Figure:
             Patch(
                 facecolor="none",
                 edgecolor="none",
-                label="significant: Mann-Whitney U\nover the repeats",
+                label=(
+                    "yes: change called (rank\ntest after the correction,\n"
+                    "CI outside the noise band)"
+                ),
             )
         )
     add_legend(figure, handles)

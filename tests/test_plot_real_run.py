@@ -68,9 +68,9 @@ def test_report_and_compare_on_a_real_run(
     html = render(real_run)
     for case in real_run.cases:
         assert f'data-case="{case.id}"' in html
-    (comparison,) = compare_backends(real_run, "asyncio-protocol")
+    (comparison,) = compare_backends(real_run, "asyncio-protocol").comparisons
     assert len(comparison.pairs) == 2
     # Two repeats each: no test can reach 5%, and compare says so instead of guessing.
-    assert all(p.throughput_significance.verdict == NOT_ENOUGH for p in comparison.pairs)
+    assert all(p.throughput.verdict == NOT_ENOUGH for p in comparison.pairs)
     assert main(["compare", real_run.path, "--baseline", "uvloop-protocol"]) == 0
     assert "not enough" in capsys.readouterr().out
