@@ -46,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--pipeline", type=int, default=1, help="closed loop: messages in flight per connection"
     )
-    load.add_argument("--workers", type=int, default=1, help="client processes (1)")
+    load.add_argument("--workers", type=int, default=None, help="client processes (1)")
     load.add_argument(
         "--timeout",
         type=float,
@@ -56,6 +56,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--no-verify", action="store_true", help="do not compare echoed bytes")
     load.add_argument("--no-latency", action="store_true", help="do not record latency")
     load.add_argument("--cpus", help="pin workers to these CPUs, e.g. 2,3")
+    load.add_argument(
+        "--cluster",
+        metavar="tcp://HOST:PORT",
+        help="spread the connections over the workers of this Dask scheduler, one shard "
+        "per worker process (--workers: how many of them; default all)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--json", metavar="PATH", help="write the result as JSON ('-': stdout)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress and no table")
@@ -124,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from clients._config import LoadConfig
     from clients._report import RichProgress, print_summary, summary_lines
     from clients._run import run_load
+    from servers._errors import UserError
 
     config = LoadConfig(
         host=args.host,
@@ -137,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         rate=args.rate,
         pipeline=args.pipeline,
-        workers=args.workers,
+        workers=args.workers if args.workers is not None else 1,
         verify=not args.no_verify,
         latency=not args.no_latency,
         timeout=args.timeout,
@@ -146,7 +153,20 @@ def run(args: argparse.Namespace) -> int:
     progress = (
         RichProgress() if RichProgress.wanted(config.warmup + config.duration, args.quiet) else None
     )
-    result = run_load(config, progress, hold_on_stdin if args.hold else None)
+    if args.cluster is not None:
+        from clients._cluster import run_cluster_load
+
+        if args.cpus is not None:
+            raise UserError(
+                "--cpus pins local workers; pin Dask workers where they start (taskset)"
+            )
+        if args.workers is not None and args.workers < 1:
+            raise UserError(f"--workers must be at least 1, not {args.workers}")
+        if args.hold:
+            raise UserError("--hold pauses local workers; it does not apply with --cluster")
+        result = run_cluster_load(config, args.cluster, progress, shards=args.workers)
+    else:
+        result = run_load(config, progress, hold_on_stdin if args.hold else None)
     if args.json:
         write_json(result, args.json)
     if not args.quiet:

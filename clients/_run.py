@@ -12,7 +12,7 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.connection import wait
@@ -47,14 +47,14 @@ class ProgressSink(Protocol):
     def finished(self) -> None: ...
 
 
-class _StopSignals:
+class StopSignals:
     """Turns SIGINT/SIGTERM into a flag for the duration of a run (main thread only)."""
 
     def __init__(self) -> None:
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> _StopSignals:
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -127,7 +127,7 @@ def run_load(
     Raises ``UserError`` for bad input or when no connection could be opened.
     """
     validate(config)
-    with _StopSignals() as signals:
+    with StopSignals() as signals:
         workers = _Workers(config)
         failed = True
         try:
@@ -141,7 +141,7 @@ def run_load(
 def _drive(
     config: LoadConfig,
     workers: _Workers,
-    signals: _StopSignals,
+    signals: StopSignals,
     progress: ProgressSink | None,
     on_connected: OnConnected | None,
 ) -> dict[str, Any]:
@@ -238,8 +238,12 @@ def merge_results(
     mono_to_wall: int,
     interrupted: int | None = None,
     connect: dict[str, Any] | None = None,
+    missing_why: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    """Combine the workers' reports into one result."""
+    """Combine the workers' reports into one result.
+
+    ``missing_why`` says, in words, why a worker has no report (a lost cluster shard).
+    """
     parts = [results[i] for i in sorted(results)]
     missing = [i for i in range(config.workers) if i not in results]
     if parts:
@@ -279,7 +283,9 @@ def merge_results(
     reasons: list[str] = []
     if interrupted is not None:
         reasons.append(f"interrupted by {signal.Signals(interrupted).name}")
-    if missing:
+    if missing and missing_why:
+        reasons += [missing_why.get(i, f"worker {i} sent no result") for i in missing]
+    elif missing:
         reasons.append(f"worker(s) {', '.join(map(str, missing))} sent no result")
     if lost:
         kinds = ", ".join(

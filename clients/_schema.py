@@ -103,6 +103,32 @@ Top level
                          ``dropped`` are null when the run stopped early and nothing was
                          checked. A dropped idle connection is a result, not an error.
 
+With ``--cluster`` (``clients._cluster``) the result also has ``params.cluster`` (the
+scheduler's address; ``params.workers`` is then the number of shards), and:
+
+    ``cluster``          ``scheduler`` (address), ``workers`` (worker processes in the
+                         cluster), ``shards`` (how many took part: one per worker process,
+                         at most one per connection), ``lost`` (indices of the shards that
+                         returned nothing), ``hosts`` (distinct machines among the shards that
+                         reported), ``start_spread_us`` (largest ``start_offset_us``), and
+                         ``clock_uncertainty_us`` (0 when every shard ran on one machine, whose
+                         monotonic clock they share; else half the largest round trip to the
+                         scheduler, the error bound of Dask's clock-offset estimates).
+    ``shards``           one entry per shard: ``shard`` (index; it owns connections
+                         ``shard, shard + shards, ...``), ``worker`` (Dask worker address),
+                         ``host`` (the scheduler's view of the worker's host), ``hostname``,
+                         ``connections``, ``messages``, ``messages_per_second`` (over its own
+                         window), ``client_cpu`` (``user_s``, ``system_s``, ``seconds``,
+                         ``cores_used``), ``start_offset_us`` (when its measured window opened,
+                         after the earliest shard's, on the scheduler's clock), ``latency_us``
+                         and ``histogram`` (as at the top level, for this shard alone),
+                         ``complete``, ``stop_reason``, ``lost`` (true: its worker died or it
+                         failed; every figure above is then null) and ``error`` (why it was
+                         lost). The top-level figures are these shards merged exactly as local
+                         workers are: counts summed, histograms merged with HDR's
+                         ``decode_and_add``, the window spanning the shards' windows (on the
+                         scheduler's clock, so ``started_at``/``finished_at`` are too).
+
 Additional fields (may grow): ``cpu_us_per_message`` (client CPU microseconds per
 completed message, null without messages), ``sent`` (messages sent in the window),
 ``connections_lost`` (connections that ended early), ``loop`` (``"uvloop"`` or

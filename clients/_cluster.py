@@ -1,0 +1,429 @@
+"""The parent of a cluster load (``echobench load --cluster``): shards on Dask distributed.
+
+The connections are split into one shard per Dask worker process, exactly as local
+runs split them over workers (shard ``i`` of ``n`` owns ``connections_of(i)``). Each
+shard is a task pinned to its worker that runs one ordinary load worker
+(``clients._shard``). Dask is the only coordinator: the tasks, the readiness queue,
+the ``go`` event every shard starts from, the ``stop`` event and the worker
+membership the parent watches are all the engine's; nothing here opens a socket of
+its own to the workers.
+
+The shards' windows are put on one time base, the scheduler's clock, with Dask's own
+per-worker estimate of the clock offset (taken from its heartbeats, good to about half
+a heartbeat round trip), and then merged by ``clients._run.merge_results``, the very
+function that merges local workers, so every field of a local result means the same
+here. A worker lost mid-run leaves a result that is ``complete: false`` and names it;
+the surviving shards are still merged.
+
+May import ``clients._config``, ``clients._run`` and ``clients._shard``; imports
+``distributed`` only when a run starts, so ``echobench load`` works without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from time import monotonic_ns
+from typing import Any
+
+from clients._config import LoadConfig, validate
+from clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, connect_field
+from clients._histogram import histogram_field, merge_encoded, summarize
+from clients._run import START_MARGIN_S, ProgressSink, StopSignals, merge_results
+from clients._shard import ShardSpec, run_shard
+from servers._errors import UserError
+
+#: Seconds to reach the scheduler before giving up.
+CONNECT_TIMEOUT_S = 10.0
+#: How often the parent polls the queue, the tasks and the cluster's membership.
+POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class Member:
+    """A Dask worker process as the scheduler sees it; ``instance`` (its scratch directory,
+    fresh for every process) tells a restarted worker from the one that was lost."""
+
+    address: str
+    host: str
+    instance: str
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise UserError(
+            "--cluster needs Dask distributed: pip install 'echobench[cluster]'"
+        ) from None
+    return distributed
+
+
+@contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Keep Dask's log lines (reconnect attempts, closing comms) off the user's stderr:
+    every failure this module cares about is reported as one line of its own."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _probe(address: str) -> None:
+    """Fail at once, with the system's reason, when nothing listens at a TCP address;
+    Dask itself would retry until its timeout and then only say that it timed out."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme not in ("tcp", "tls"):
+        return
+    host, port = parse_host_port(location)
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except socket.gaierror as exc:
+        raise UserError(f"cannot resolve the scheduler's host {host!r}: {exc.strerror}") from None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise UserError(f"cannot reach the Dask scheduler at {address}: {why}") from None
+
+
+def connect(address: str) -> Any:
+    """A ``distributed.Client`` for ``address``; ``UserError`` (exit 2) if unreachable."""
+    distributed = _import_distributed()
+    if "://" not in address:
+        raise UserError(f"--cluster takes an address like tcp://HOST:8786, not {address!r}")
+    _probe(address)
+    try:
+        return distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+
+
+def members(client: Any) -> dict[str, Member]:
+    info = client.scheduler_info(n_workers=-1)
+    return {
+        address: Member(
+            address, str(worker.get("host", "")), str(worker.get("local_directory", ""))
+        )
+        for address, worker in info["workers"].items()
+    }
+
+
+def run_cluster_load(
+    config: LoadConfig,
+    address: str,
+    progress: ProgressSink | None = None,
+    *,
+    shards: int | None = None,
+) -> dict[str, Any]:
+    """Run one load spread over the Dask cluster at ``address``; the result of ``run_load``
+    plus ``cluster`` and ``shards`` (schema: ``clients._schema``).
+
+    ``shards`` limits how many worker processes take part (default: all of them).
+    """
+    distributed = _import_distributed()
+    with _quiet_dask():
+        client = connect(address)
+        try:
+            cluster = members(client)
+            if not cluster:
+                raise UserError(
+                    f"the Dask cluster at {address} has no workers (start some with: "
+                    f"dask worker {address} --nthreads 1)"
+                )
+            chosen = _choose(cluster, shards, config.connections, address)
+            config = replace(config, workers=len(chosen), cpus=None)
+            validate(config)
+            with StopSignals() as signals:
+                run = _ClusterRun(distributed, client, config, chosen)
+                try:
+                    return run.drive(signals, progress, address, len(cluster))
+                finally:
+                    run.close()
+        finally:
+            client.close()
+
+
+def _choose(
+    cluster: dict[str, Member], shards: int | None, connections: int, address: str
+) -> list[Member]:
+    ordered = sorted(cluster.values(), key=lambda m: (m.host, m.address))
+    if shards is None:
+        return ordered[: max(1, min(len(ordered), connections))]
+    if shards > len(ordered):
+        raise UserError(
+            f"--workers {shards}: the Dask cluster at {address} has only {len(ordered)} "
+            "worker process(es)"
+        )
+    return ordered[:shards]
+
+
+class _ClusterRun:
+    def __init__(
+        self, distributed: Any, client: Any, config: LoadConfig, chosen: list[Member]
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.chosen = chosen
+        run_id = uuid.uuid4().hex
+        ranks: dict[str, int] = {}
+        self.specs = []
+        for index, member in enumerate(chosen):
+            rank = ranks[member.host] = ranks.get(member.host, -1) + 1
+            held = len(config.connections_of(index)) + len(config.idle_of(index))
+            setup = config.timeout * CONNECT_ATTEMPTS * (1 + held / CONNECT_CONCURRENCY) + 30
+            self.specs.append(ShardSpec(config, index, run_id, rank, setup))
+        self.setup_timeout = max(spec.setup_timeout for spec in self.specs)
+        spec = self.specs[0]
+        self.queue = distributed.Queue(spec.queue_name, client=client)
+        self.go = distributed.Event(spec.go_name, client=client)
+        self.stop = distributed.Event(spec.stop_name, client=client)
+        self.futures = {
+            spec.index: client.submit(
+                run_shard,
+                spec,
+                key=f"echobench-shard-{spec.index}-{run_id}",
+                workers=[member.address],
+                allow_other_workers=False,
+                pure=False,
+            )
+            for spec, member in zip(self.specs, chosen, strict=True)
+        }
+        self.lost: dict[int, str] = {}
+        self._last_check = 0.0
+
+    def describe(self, index: int) -> str:
+        member = self.chosen[index]
+        return f"shard {index} (Dask worker {member.address} on {member.host})"
+
+    def close(self) -> None:
+        pending = [f for f in self.futures.values() if not f.done()]
+        if pending:
+            self.stop.set()
+            self.go.set()  # releases shards still waiting, which then see ``stop``
+            self.client.cancel(pending)
+
+    def _gone(self) -> list[int]:
+        """Shards whose worker has left the cluster (or restarted), checked now and then."""
+        now = time.monotonic()
+        if now - self._last_check < 0.5:
+            return []
+        self._last_check = now
+        current = members(self.client)
+        return [
+            i
+            for i, member in enumerate(self.chosen)
+            if i in self.futures and current.get(member.address) != member
+        ]
+
+    def _abort(self, error: str) -> UserError:
+        self.stop.set()
+        self.go.set()
+        return UserError(error)
+
+    def _await_ready(self, signals: StopSignals) -> None:
+        ready: set[int] = set()
+        deadline = time.monotonic() + self.setup_timeout
+        target = self.config.target
+        while len(ready) < len(self.chosen):
+            if signals.received is not None:
+                self.stop.set()
+                self.go.set()
+                raise KeyboardInterrupt
+            if time.monotonic() > deadline:
+                raise self._abort(f"the cluster's shards did not finish connecting to {target}")
+            for message in self.queue.get(batch=True):
+                if message[0] == "ready":
+                    ready.add(int(message[1]))
+                elif message[0] == "error":
+                    raise self._abort(f"{self.describe(int(message[1]))}: {message[2]}")
+            for index in self._gone():
+                raise self._abort(f"{self.describe(index)} left the cluster before the start")
+            for index, future in self.futures.items():
+                if future.status == "error":
+                    raise self._abort(f"{self.describe(index)} failed: {future.exception()!r}")
+            time.sleep(POLL_SECONDS / 2)
+
+    def drive(
+        self,
+        signals: StopSignals,
+        progress: ProgressSink | None,
+        address: str,
+        cluster_size: int,
+    ) -> dict[str, Any]:
+        config = self.config
+        self._await_ready(signals)
+        self.go.set()
+        t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
+        if progress is not None:
+            progress.started(t0, config.warmup, config.duration)
+        outputs: dict[int, dict[str, Any]] = {}
+        pending = dict(self.futures)
+        ticks: dict[int, list[int]] = {}
+        nominal_end = t0 + round((config.warmup + config.duration) * 1e9)
+        # A shard closes its window by itself; past this, something is wedged.
+        overdue = nominal_end + round((config.timeout + 10) * 1e9)
+        stop_sent = False
+        interrupted: int | None = None
+        while pending:
+            if signals.received is not None and not stop_sent:
+                interrupted = signals.received
+                self.stop.set()
+                stop_sent = True
+                overdue = min(overdue, monotonic_ns() + 5_000_000_000)
+            if monotonic_ns() > overdue:
+                if stop_sent:
+                    for index in pending:
+                        self.lost[index] = f"{self.describe(index)} sent no result"
+                    break
+                self.stop.set()
+                stop_sent = True
+                overdue = monotonic_ns() + 5_000_000_000
+            for index, future in list(pending.items()):
+                if not future.done():
+                    continue
+                del pending[index]
+                if future.status != "finished":
+                    self.lost[index] = f"{self.describe(index)} failed: {future.exception()!r}"
+                    continue
+                output = future.result()
+                if "error" in output:
+                    self.lost[index] = f"{self.describe(index)}: {output['error']}"
+                else:
+                    outputs[index] = output
+            for index in self._gone():
+                if index in pending:
+                    del pending[index]
+                    self.lost[index] = f"{self.describe(index)} was lost mid-run"
+            for message in self.queue.get(batch=True):
+                if message[0] == "tick":
+                    got = ticks.setdefault(int(message[2]), [])
+                    got.append(int(message[3]))
+                    if progress is not None and len(got) == len(self.chosen) - len(self.lost):
+                        progress.second(int(message[2]), sum(got))
+            if progress is not None:
+                progress.refresh()
+            if pending:
+                time.sleep(POLL_SECONDS)
+        if progress is not None:
+            progress.finished()
+        return self._merge(outputs, interrupted, address, cluster_size)
+
+    def _merge(
+        self,
+        outputs: dict[int, dict[str, Any]],
+        interrupted: int | None,
+        address: str,
+        cluster_size: int,
+    ) -> dict[str, Any]:
+        parts, connects = _common_time_base(outputs)
+        result = merge_results(
+            self.config, parts, 0, interrupted, connect_field(connects), missing_why=self.lost
+        )
+        first = min((p["win_start_ns"] for p in parts.values()), default=0)
+        shards = []
+        for index, member in enumerate(self.chosen):
+            entry: dict[str, Any] = {
+                "shard": index,
+                "worker": member.address,
+                "host": member.host,
+                "connections": len(self.config.connections_of(index)),
+            }
+            part = parts.get(index)
+            if part is None:
+                entry.update(dict.fromkeys(_PART_FIELDS), lost=True, error=self.lost.get(index))
+            else:
+                entry.update(_shard_figures(part, first), lost=False, error=None)
+                entry["hostname"] = outputs[index]["host"]
+            shards.append(entry)
+        offsets = [s["start_offset_us"] for s in shards if s["start_offset_us"] is not None]
+        clocks = {o["clock"] for o in outputs.values()}
+        # Across hosts the offsets rest on Dask's clock estimates, good to half a round trip.
+        latencies = [float(o["latency_s"]) for o in outputs.values()] if len(clocks) > 1 else [0]
+        result["params"]["cluster"] = address
+        result["cluster"] = {
+            "scheduler": address,
+            "workers": cluster_size,
+            "shards": len(self.chosen),
+            "lost": sorted(self.lost),
+            "start_spread_us": max(offsets) if offsets else None,
+            "hosts": len(clocks),
+            "clock_uncertainty_us": round(max(latencies) / 2 * 1e6, 3) if outputs else None,
+        }
+        result["shards"] = shards
+        return result
+
+
+#: What a shard entry reports from its own result (nulls for a lost shard).
+_PART_FIELDS = (
+    "messages",
+    "messages_per_second",
+    "client_cpu",
+    "start_offset_us",
+    "latency_us",
+    "histogram",
+    "complete",
+    "stop_reason",
+)
+
+
+def _shard_figures(part: dict[str, Any], first_start_ns: int) -> dict[str, Any]:
+    elapsed = max(0, part["win_end_ns"] - part["win_start_ns"]) / 1e9
+    cpu = part["user_s"] + part["system_s"]
+    histogram = merge_encoded([part["histogram"]]) if part["histogram"] is not None else None
+    figures = {
+        "messages": part["messages"],
+        "messages_per_second": round(part["messages"] / elapsed, 3) if elapsed else 0.0,
+        "client_cpu": {
+            "user_s": round(part["user_s"], 6),
+            "system_s": round(part["system_s"], 6),
+            "seconds": round(cpu, 6),
+            "cores_used": round(cpu / elapsed, 4) if elapsed else 0.0,
+        },
+        "start_offset_us": round((part["win_start_ns"] - first_start_ns) / 1e3, 3),
+        "latency_us": summarize(histogram) if histogram is not None else None,
+        "histogram": histogram_field(histogram) if histogram is not None else None,
+        "complete": part["complete"],
+        "stop_reason": part["stop_reason"],
+    }
+    assert set(figures) == set(_PART_FIELDS)
+    return figures
+
+
+def _common_time_base(
+    outputs: dict[int, dict[str, Any]],
+) -> tuple[dict[int, dict[str, Any]], list[dict[str, int]]]:
+    """The shards' results and connect statistics with their monotonic clock readings
+    moved to the scheduler's clock.
+
+    A host's shards share one monotonic clock, so they get one shift (the mean of their
+    estimates): their offsets from each other stay exact, and only hosts differ by Dask's
+    estimate of their clock offset.
+    """
+    by_clock: dict[str, list[int]] = {}
+    for output in outputs.values():
+        shift = int(output["mono_to_wall_ns"]) + round(float(output["scheduler_delay_s"]) * 1e9)
+        by_clock.setdefault(output["clock"], []).append(shift)
+    shifts = {clock: round(sum(s) / len(s)) for clock, s in by_clock.items()}
+    parts = {}
+    connects = []
+    for index, output in outputs.items():
+        shift = shifts[output["clock"]]
+        part = dict(output["result"])
+        part["win_start_ns"] += shift
+        part["win_end_ns"] += shift
+        parts[index] = part
+        connect = dict(output["connect"])
+        connect["start_ns"] += shift
+        connect["end_ns"] += shift
+        connects.append(connect)
+    return parts, connects

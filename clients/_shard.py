@@ -1,0 +1,220 @@
+"""One shard of a cluster load, run as a task on a Dask worker (see ``clients._cluster``).
+
+The task starts one ordinary load worker (``clients._worker.worker_main``) as a child
+process of the Dask worker and relays between it and the parent over the engine:
+
+* the child opens its connections and answers ``ready`` over its pipe; the task puts
+  ``("ready", shard)`` (or ``("error", shard, message)``) on the run's Dask ``Queue``;
+* the task waits on the run's ``go`` ``Event``; the parent sets it once every shard is
+  ready, so all shards start from one instant agreed through the scheduler, with no
+  clock shared between hosts; the task then hands the child a start instant a fixed
+  margin later on its own monotonic clock;
+* the child's per-second ticks go onto the queue for the parent's live display; the
+  run's ``stop`` ``Event`` asks the child to stop early;
+* the task returns the child's result untouched, with what the parent needs to put
+  every shard's window on one time base: the offset from the child's monotonic clock to
+  this host's wall clock, and Dask's own estimate of this worker's clock offset from the
+  scheduler's (``Worker.scheduler_delay``, measured on its heartbeats).
+
+The load runs in a child process rather than in the task's thread, so that the Dask
+worker's own threads (its event loop, heartbeats, sampling profiler) neither share the
+GIL with the measured loop nor count in its CPU time. It is started with ``subprocess``
+(a fresh interpreter running this module) because Dask runs its workers as daemonic
+processes, which ``multiprocessing`` does not let have children.
+
+May import ``clients._config``, ``clients._run`` and ``clients._worker``; imports
+``distributed`` only inside the task, so the module also serves as the child's entry.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from time import monotonic_ns
+from typing import Any
+
+from clients._config import LoadConfig, check_fd_limit
+from clients._run import START_MARGIN_S
+from clients._worker import worker_main
+from servers._errors import UserError
+
+#: How often the task checks the stop event and the child while a run lasts.
+POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """What the parent sends each shard: the run-wide config and this shard's part."""
+
+    config: LoadConfig  # ``workers`` is the number of shards; this shard is ``index``
+    index: int
+    run_id: str
+    cpu_rank: int  # this shard's rank among the shards on its host: picks its CPU
+    setup_timeout: float
+
+    @property
+    def queue_name(self) -> str:
+        return f"echobench-{self.run_id}-queue"
+
+    @property
+    def go_name(self) -> str:
+        return f"echobench-{self.run_id}-go"
+
+    @property
+    def stop_name(self) -> str:
+        return f"echobench-{self.run_id}-stop"
+
+
+def shard_cpu(rank: int) -> int | None:
+    """The CPU for the shard of ``rank`` on this host: one each, from the worker's own set.
+
+    Dask workers started under ``taskset`` (or a cgroup) keep their load children
+    inside that set, one per CPU, as ``echobench load --workers`` does locally.
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    return cpus[rank % len(cpus)] if cpus else None
+
+
+def clock_id() -> str:
+    """Names this machine's monotonic clock: shards that share it need no estimate of
+    their offset (Linux's boot id; the host name elsewhere)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip()
+    except OSError:
+        return socket.gethostname()
+
+
+class _Child:
+    """The load worker process and the parent end of its pipe."""
+
+    def __init__(self, spec: ShardSpec) -> None:
+        from multiprocessing import Pipe
+
+        self.pipe, child_end = Pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(child_end.fileno())],
+            pass_fds=(child_end.fileno(),),
+            stdin=subprocess.DEVNULL,
+        )
+        child_end.close()
+        cpu = shard_cpu(spec.cpu_rank)
+        config = replace(spec.config, cpus=(cpu,) if cpu is not None else None)
+        self.pipe.send((config, spec.index))
+
+    def receive(self, timeout: float) -> tuple[Any, ...] | None:
+        """The child's next message, ``None`` if none came in time; EOFError if it died."""
+        if not self.pipe.poll(timeout):
+            return None
+        message: tuple[Any, ...] = self.pipe.recv()
+        return message
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.pipe.send(message)
+        except OSError:
+            pass  # it has gone; receive() reports that
+
+    def close(self) -> None:
+        self.pipe.close()  # the child stops on its own when its pipe closes
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def run_shard(spec: ShardSpec) -> dict[str, Any]:
+    """The Dask task: one load worker driven by the parent through the engine."""
+    from distributed import Event, Queue, get_worker
+
+    worker = get_worker()
+    queue, go, stop = Queue(spec.queue_name), Event(spec.go_name), Event(spec.stop_name)
+    where = {"worker": worker.address, "host": socket.gethostname(), "clock": clock_id()}
+    child = _Child(spec)
+    try:
+        connect = _await_ready(child, spec, stop)
+        if isinstance(connect, str):
+            queue.put(("error", spec.index, connect))
+            return {**where, "error": connect}
+        queue.put(("ready", spec.index))
+        if not go.wait(timeout=spec.setup_timeout + 30):
+            return {**where, "error": "the parent never gave the start signal"}
+        # The start instant: now on this host's monotonic clock plus the same margin as
+        # local workers, so every shard opens its window as soon after the event as it can.
+        t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
+        child.send(("start", t0))
+        mono_to_wall = time.time_ns() - monotonic_ns()
+        result = _relay(child, spec, queue, stop)
+        if isinstance(result, str):
+            return {**where, "error": result}
+        return {
+            **where,
+            "result": result,
+            "connect": connect,
+            "mono_to_wall_ns": mono_to_wall,
+            # Read last: Dask refreshes it on every heartbeat, so it is the freshest estimate.
+            "scheduler_delay_s": float(worker.scheduler_delay),
+            "latency_s": float(worker.latency),
+        }
+    finally:
+        child.close()
+
+
+def _await_ready(child: _Child, spec: ShardSpec, stop: Any) -> dict[str, int] | str:
+    """The child's connect statistics once it is connected, or why it is not."""
+    deadline = time.monotonic() + spec.setup_timeout
+    while time.monotonic() < deadline:
+        try:
+            message = child.receive(POLL_SECONDS)
+        except (EOFError, OSError):
+            return "the load worker exited while connecting"
+        if message is not None:
+            if message[0] == "ready":
+                stats: dict[str, int] = message[2]
+                return stats
+            return str(message[1])
+        if stop.is_set():
+            return "stopped before the start"
+    return f"did not finish connecting to {spec.config.target} in {spec.setup_timeout:.0f}s"
+
+
+def _relay(child: _Child, spec: ShardSpec, queue: Any, stop: Any) -> dict[str, Any] | str:
+    stopped = False
+    while True:
+        try:
+            message = child.receive(POLL_SECONDS)
+        except (EOFError, OSError):
+            return "the load worker exited without a result"
+        if message is not None:
+            if message[0] == "result":
+                result: dict[str, Any] = message[1]
+                return result
+            if message[0] == "tick":
+                queue.put(("tick", spec.index, int(message[1]), int(message[2])))
+        if not stopped and stop.is_set():
+            child.send(("stop", "stopped early by the parent"))
+            stopped = True
+
+
+def _child_main(fd: int) -> None:
+    pipe = Connection(fd)
+    config, index = pipe.recv()
+    try:
+        check_fd_limit(config)  # also lifts the soft limit, as the parent does locally
+    except UserError as exc:
+        pipe.send(("error", str(exc)))
+        return
+    worker_main(pipe, config, index)
+
+
+if __name__ == "__main__":
+    _child_main(int(sys.argv[1]))
