@@ -146,6 +146,8 @@ def test_the_merged_result_is_the_sum_of_the_shards(
     assert [s["connections"] for s in shards] == [3, 3]
     assert all(s["messages"] > 0 and not s["lost"] for s in shards)
     assert result["messages"] == sum(s["messages"] for s in shards)
+    # What scale and soak add to a worker's report flows through the same merge.
+    assert result["connect"]["connections"] == 6 and result["fairness"] is not None
     for key in ("user_s", "system_s"):
         total = sum(s["client_cpu"][key] for s in shards)
         assert result["client_cpu"][key] == pytest.approx(total, abs=1e-5)
