@@ -37,6 +37,8 @@ MATRIX_OPTIONS = (
     "duration",
     "warmup",
     "repeat",
+    "max_repeat",
+    "target_ci",
     "workers",
     "seed",
     "order",
@@ -63,7 +65,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     measure = parser.add_argument_group("measurement")
     measure.add_argument("--duration", type=float, help="seconds measured per repeat (default 2)")
     measure.add_argument("--warmup", type=float, help="seconds of warm-up per repeat (default 0.5)")
-    measure.add_argument("--repeat", type=int, help="repeats of every case (default 3)")
+    measure.add_argument(
+        "--repeat",
+        metavar="N|auto",
+        help="repeats of every case (default 3); 'auto': add interleaved rounds of repeats "
+        "until each case's median is known to --target-ci (at least 6, at most --max-repeat)",
+    )
+    measure.add_argument(
+        "--max-repeat",
+        type=int,
+        help="with --repeat auto: the most repeats any case gets (default 12)",
+    )
+    measure.add_argument(
+        "--target-ci",
+        metavar="PCT",
+        help="with --repeat auto: stop a case once the 95%% CI of its median is within "
+        "+-PCT of it (default 2%%)",
+    )
     measure.add_argument("--workers", type=int, help="load client processes (default: its own)")
     measure.add_argument("--seed", type=int, help="seed of the per-repeat shuffle (default random)")
     measure.add_argument(

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import _environment, _isolation
+from benchmarks import _autorepeat, _environment, _isolation
 from benchmarks._cmd_run import DEFAULTS, QUICK
 from benchmarks._matrix import (
     ORDERS,
@@ -23,7 +23,7 @@ from benchmarks._matrix import (
 )
 from benchmarks._measure import Settings
 from benchmarks._results import new_document
-from benchmarks._runner import Runner
+from benchmarks._runner import AutoRepeat, Runner
 from benchmarks._schema import load_results, write_results
 from benchmarks._terminal import print_report
 from servers._contract import parse_address
@@ -52,17 +52,59 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
             if not math.isfinite(value) or value < minimum:
                 raise UserError(f"--{name} must be at least {minimum:g} seconds, not {value:g}")
             given[name] = value
-    for name in ("repeat", "workers"):
+    if args.repeat is not None:
+        given["repeat"] = _repeat(args.repeat)
+    for name in ("workers", "max_repeat"):
         value = getattr(args, name)
         if value is not None:
             if value < 1:
-                raise UserError(f"--{name} must be at least 1, not {value}")
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
             given[name] = value
+    if args.target_ci is not None:
+        given["target_ci"] = _percent(args.target_ci, "target-ci")
     if args.seed is not None:
         given["seed"] = args.seed
     if args.order is not None:
         given["order"] = args.order
     return given
+
+
+def _repeat(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"--repeat takes a whole number or 'auto', not {text!r}") from None
+    if value < 1:
+        raise UserError(f"--repeat must be at least 1, not {value}")
+    return value
+
+
+def _percent(text: str, what: str) -> float:
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise UserError(f"--{what} takes a percentage such as 2%, not {text!r}") from None
+    if not 0.0 < value < 100.0:
+        raise UserError(f"--{what} must be above 0% and under 100%, not {text!r}")
+    return value / 100.0
+
+
+def _auto(config: dict[str, Any], given: dict[str, Any]) -> None:
+    """Complete ``config`` for ``--repeat auto``; refuse its options without it."""
+    if config["repeat"] != "auto":
+        for name in ("max_repeat", "target_ci"):
+            if name in given:
+                raise UserError(f"--{name.replace('_', '-')} goes with --repeat auto")
+        return
+    config["max_repeat"] = given.get("max_repeat", _autorepeat.MAXIMUM)
+    config["target_ci"] = given.get("target_ci", _autorepeat.TARGET)
+    if config["max_repeat"] < _autorepeat.MINIMUM:
+        raise UserError(
+            f"--max-repeat must be at least {_autorepeat.MINIMUM} with --repeat auto: fewer "
+            "repeats have no 95% confidence interval for a median"
+        )
 
 
 def _remote(args: argparse.Namespace) -> tuple[str, int] | None:
@@ -89,6 +131,7 @@ def _resolve(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
     config["seed"] = given.get("seed", secrets.randbelow(2**31))
     config["backends"] = given.get("backends")
     config["verify"] = bool(args.verify)
+    _auto(config, given)
     return config
 
 
@@ -194,15 +237,19 @@ def execute(args: argparse.Namespace) -> int:
         placement=placement,
         connect=remote,
     )
+    auto = None
+    if config["repeat"] == "auto":
+        auto = AutoRepeat(int(config["max_repeat"]), float(config["target_ci"]))
     runner = Runner(
         doc=doc,
         cases=cases,
         settings=settings,
         out=out,
-        repeats=int(config["repeat"]),
+        repeats=auto.maximum if auto else int(config["repeat"]),
         seed=int(config["seed"]),
         order=str(config["order"]),
         verify=bool(config["verify"]),
+        auto=auto,
     )
     _announce(cases, config, out, placement, skipped)
     try:
@@ -211,6 +258,8 @@ def execute(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write {out}: {exc.strerror}") from None
     interrupted = runner.run()
     print_report(doc, str(out), remote is not None)
+    if auto is not None:
+        print(_autorepeat.summary([e.get("auto_repeat") for e in doc["cases"]]), file=sys.stderr)
     if interrupted is not None:
         print(
             f"interrupted: {len(doc['not_run'])} case(s) not run; continue with: "
@@ -262,10 +311,21 @@ def _announce(
     skipped: list[dict[str, str]],
 ) -> None:
     per_repeat = float(config["duration"]) + float(config["warmup"]) + OVERHEAD_SECONDS
-    estimate = len(cases) * int(config["repeat"]) * per_repeat
+    if config["repeat"] == "auto":
+        fewest, most = _autorepeat.MINIMUM, int(config["max_repeat"])
+        repeats = (
+            f"{fewest} to {most} repeats (auto: until the 95% CI of each median is within "
+            f"+-{float(config['target_ci']) * 100:g}%)"
+        )
+        estimate = f"{len(cases) * fewest * per_repeat / 60:.1f} to "
+    else:
+        fewest = most = int(config["repeat"])
+        repeats = f"{most} repeat(s)"
+        estimate = ""
+    estimate += f"{len(cases) * most * per_repeat / 60:.1f} min"
     lines = [
-        f"echobench run: {len(cases)} case(s) x {config['repeat']} repeat(s), about "
-        f"{estimate / 60:.1f} min; seed {config['seed']}; writing {out}",
+        f"echobench run: {len(cases)} case(s) x {repeats}, about {estimate}; "
+        f"seed {config['seed']}; writing {out}",
         f"pinning: server on CPUs {list(placement.server_cpus) or '-'}, "
         f"client on CPUs {list(placement.client_cpus)}",
     ]

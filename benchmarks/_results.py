@@ -27,10 +27,17 @@ def new_document(
     }
 
 
-def _entry(doc: dict[str, Any], case: Case) -> dict[str, Any]:
+def find(doc: dict[str, Any], case: Case) -> dict[str, Any] | None:
     for entry in doc["cases"]:
         if entry["id"] == case.id:
             return entry
+    return None
+
+
+def _entry(doc: dict[str, Any], case: Case) -> dict[str, Any]:
+    found = find(doc, case)
+    if found is not None:
+        return found
     entry = {
         "id": case.id,
         "backend": case.backend,
@@ -73,21 +80,49 @@ def attempted(doc: dict[str, Any]) -> set[tuple[str, int]]:
     return done
 
 
-def finalize(doc: dict[str, Any], cases: Sequence[Case], repeats: int, *, complete: bool) -> None:
-    """Statuses, summaries, ``not_run`` and the end time, from what has been recorded."""
+def judged_values(entry: dict[str, Any], *, before: int) -> tuple[str, list[float]]:
+    """The metric ``--repeat auto`` judges a case on, and its values from repeats before
+    ``before``: msgs/s in a closed loop; in an open loop, whose rate the client fixes, p99."""
+    repeats = [r for r in entry["repeats"] if r["repeat"] < before]
+    if entry.get("rate") is not None and all(r.get("p99_us") for r in repeats):
+        return "p99_us", [float(r["p99_us"]) for r in repeats]
+    return "messages_per_second", [float(r["messages_per_second"]) for r in repeats]
+
+
+def finalize(
+    doc: dict[str, Any],
+    cases: Sequence[Case],
+    repeats: int,
+    *,
+    complete: bool,
+    auto: bool = False,
+) -> None:
+    """Statuses, summaries, ``not_run`` and the end time, from what has been recorded.
+
+    With ``auto``, a case is finished once it has its ``auto_repeat`` record (why it
+    stopped); ``repeats`` is then the most it could have had."""
     order = {case.id: index for index, case in enumerate(cases)}
     doc["cases"].sort(key=lambda entry: order.get(entry["id"], len(order)))
     done = attempted(doc)
     for entry in doc["cases"]:
         measured = len(entry["repeats"])
-        if measured >= repeats:
+        if auto:
+            stopped = (entry.get("auto_repeat") or {}).get("stop")
+            finished = stopped is not None and stopped != "failed"
+        else:
+            finished = measured >= repeats
+        if finished and measured:
             entry["status"] = "ok"
         else:
             entry["status"] = "partial" if measured else "failed"
         entry["summary"] = summarize(entry["repeats"]) if measured else None
-    doc["not_run"] = [
-        case.id for case in cases if any((case.id, r) not in done for r in range(repeats))
-    ]
+    if auto:
+        stopped_ids = {e["id"] for e in doc["cases"] if e.get("auto_repeat")}
+        doc["not_run"] = [case.id for case in cases if case.id not in stopped_ids]
+    else:
+        doc["not_run"] = [
+            case.id for case in cases if any((case.id, r) not in done for r in range(repeats))
+        ]
     doc["complete"] = complete and not doc["not_run"]
     doc["environment"]["finished_at"] = _environment.now()
 

@@ -8,14 +8,14 @@ and the file is written with every finished case and what was not run.
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from benchmarks import _results
-from benchmarks._matrix import Case, schedule
+from benchmarks import _autorepeat, _results
+from benchmarks._matrix import Case, repeat_order, schedule
 from benchmarks._measure import CaseFailed, Interrupted, Settings, measure
 from benchmarks._schema import write_results
 from benchmarks._terminal import RunProgress, outcome_line
@@ -44,32 +44,89 @@ class StopSignals:
         return self.signum is not None
 
 
+@dataclass(frozen=True)
+class AutoRepeat:
+    """``--repeat auto``: rounds of repeats until each case's median is pinned down."""
+
+    maximum: int
+    target: float
+
+
 @dataclass
 class Runner:
     doc: dict[str, Any]
     cases: Sequence[Case]
     settings: Settings
     out: Path
+    #: The repeats of every case; with ``auto``, the most any case gets.
     repeats: int
     seed: int
     order: str
     verify: bool
+    auto: AutoRepeat | None = None
+    #: Measures one repeat of one case; the real one, unless a test of the loop's
+    #: bookkeeping gives it a synthetic one.
+    measure: Callable[..., dict[str, Any]] = measure
 
     def save(self, *, complete: bool = False) -> None:
-        _results.finalize(self.doc, self.cases, self.repeats, complete=complete)
+        _results.finalize(
+            self.doc, self.cases, self.repeats, complete=complete, auto=self.auto is not None
+        )
         write_results(self.out, self.doc)
+
+    def _work(self, done: set[tuple[str, int]]) -> Iterator[tuple[int, Case]]:
+        """The (repeat, case) pairs still to run, in order; with ``auto``, round by round,
+        judging between rounds which cases need another repeat."""
+        if self.auto is None:
+            plan = schedule(self.cases, self.repeats, seed=self.seed, order=self.order)
+            yield from ((r, case) for r, case in plan if (case.id, r) not in done)
+            return
+        for repeat in range(self.repeats):
+            going = [case for case in self.cases if self._going_on(case, repeat)]
+            if not going:
+                return
+            for case in repeat_order(going, repeat, seed=self.seed, order=self.order):
+                if (case.id, repeat) not in done:
+                    yield repeat, case
+        for case in self.cases:
+            self._going_on(case, self.repeats)  # records why the last ones stopped: the cap
+
+    def _going_on(self, case: Case, repeat: int) -> bool:
+        """Whether ``case`` gets repeat ``repeat``, judged on its repeats before it; a case
+        that stops gets its ``auto_repeat`` record."""
+        assert self.auto is not None
+        entry = _results.find(self.doc, case)
+        if entry is None:
+            return True
+        if entry.get("auto_repeat"):
+            return False
+        metric, values = _results.judged_values(entry, before=repeat)
+        failures = [f for f in entry["failures"] if f["repeat"] < repeat]
+        decision = _autorepeat.decide(
+            values,
+            attempts=len(values) + len(failures),
+            failed=bool(failures),
+            maximum=self.auto.maximum,
+            target=self.auto.target,
+        )
+        if decision.more:
+            return True
+        entry["auto_repeat"] = decision.record(metric, len(values), self.auto.target)
+        return False
 
     def run(self) -> int | None:
         """Run what is left; returns the signal number if interrupted, else ``None``."""
-        plan = schedule(self.cases, self.repeats, seed=self.seed, order=self.order)
         done = _results.attempted(self.doc)
-        todo = [(repeat, case) for repeat, case in plan if (case.id, repeat) not in done]
+        total = len(self.cases) * self.repeats
         self.save()
-        with StopSignals() as signals, RunProgress(len(plan), len(plan) - len(todo)) as progress:
-            for repeat, case in todo:
+        with StopSignals() as signals, RunProgress(total, len(done)) as progress:
+            for repeat, case in self._work(done):
                 if signals.stopping():
                     break
-                label = f"{case.id} (repeat {repeat + 1}/{self.repeats})"
+                if self.auto is None:
+                    label = f"{case.id} (repeat {repeat + 1}/{self.repeats})"
+                else:
+                    label = f"{case.id} (repeat {repeat + 1}, auto, at most {self.repeats})"
                 rejected = self._gate(case.backend, progress)
                 if signals.stopping():
                     break
@@ -80,7 +137,7 @@ class Runner:
                     continue
                 progress.starting(label)
                 try:
-                    record = measure(case, repeat, self.settings, stopping=signals.stopping)
+                    record = self.measure(case, repeat, self.settings, stopping=signals.stopping)
                 except Interrupted:
                     break
                 except CaseFailed as exc:

@@ -49,7 +49,11 @@ Top level
     ``backends``, ``sizes`` (bytes per message), ``connections``, ``rates`` (null is a
     closed loop; a number is an open loop at that many messages per second in total),
     ``transports`` (``tcp``/``unix``/``tls``), ``duration`` and ``warmup`` (seconds per
-    repeat), ``repeat``, ``workers`` (load client processes; null: its default),
+    repeat), ``repeat`` (a number, or ``"auto"``: ``--repeat auto``, added without a
+    version change; readers must accept the string), ``max_repeat`` and ``target_ci``
+    (only with ``"auto"``: the most repeats a case gets, and the relative half-width of
+    the 95% interval of its median at which it stops; ``benchmarks._autorepeat``),
+    ``workers`` (load client processes; null: its default),
     ``seed`` (of the per-repeat shuffle), ``order`` (``"shuffle"``: each repeat walks the
     cases in a fresh order drawn from ``seed``; ``"fixed"``: matrix order), ``verify``,
     ``connect`` (``"host:port"`` for a remote server, else null), ``label``.
@@ -58,11 +62,18 @@ Top level
     ``id``              ``backend/transport/<size>B/<connections>c/<closed | <rate>rps>``.
     ``backend``, ``family``, ``transport``, ``size``, ``connections``, ``rate``, ``mode``
                         (``"closed"`` or ``"open"``).
-    ``status``          ``"ok"``: every repeat measured; ``"failed"``: none was; ``"partial"``:
+    ``status``          ``"ok"``: every repeat measured (with ``--repeat auto``: stopped at
+                        the target or the cap); ``"failed"``: none was; ``"partial"``:
                         some were, others failed or have not run yet.
     ``error``           why the last failed attempt failed (null when none failed).
     ``stderr_tail``     the tail of the server's stderr for that failure, if any.
     ``failures``        ``[{"repeat", "error", "stderr_tail"}]``, every failed attempt.
+    ``auto_repeat``     only with ``--repeat auto``, once the case has stopped: ``{"stop":
+                        "target" | "cap" | "failed", "metric" ("messages_per_second", or
+                        "p99_us" for an open loop), "repeats", "relative_ci" (half-width of
+                        the median's 95% interval over the median; null: none yet),
+                        "target", "detail" (the reason in words)}``. A case without it has
+                        not finished and is in ``not_run``.
     ``repeats``         the measured repeats, in the order they ran:
         ``repeat``              0-based repeat index.
         ``started_at``          ISO time.

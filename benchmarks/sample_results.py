@@ -47,6 +47,15 @@ def _cell(case: dict[str, Any]) -> str:
     return text + mark
 
 
+def _repeats(config: dict[str, Any]) -> str:
+    if config["repeat"] == "auto":
+        return (
+            f"6 to {config['max_repeat']} (until each median's 95% CI was within "
+            f"+-{config['target_ci'] * 100:g}%)"
+        )
+    return str(config["repeat"])
+
+
 def render(doc: dict[str, Any], run_path: Path) -> str:
     cases = doc["cases"]
     labels = list(dict.fromkeys(_case_label(c) for c in cases))
@@ -63,7 +72,7 @@ def render(doc: dict[str, Any], run_path: Path) -> str:
         f"{(env.get('git') or {}).get('commit', '?')[:10]}): {env['cpu']['count']} CPUs "
         f"({env['cpu']['model']}), Python {env['python']['version']}, server on CPUs "
         f"{env['pinning']['server_cpus']}, client on {env['pinning']['client_cpus']}; "
-        f"{config['repeat']} interleaved repeats of {config['duration']:g} s after "
+        f"{_repeats(config)} interleaved repeats of {config['duration']:g} s after "
         f"{config['warmup']:g} s warm-up. Each cell: median msgs/s (min-max), median p99.",
         "",
         "| backend | " + " | ".join(labels) + " |",
