@@ -23,7 +23,9 @@ def ratio_chart(comparisons: list[Comparison], subtitle: str) -> Figure:
     figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
     ax = figure.subplots()
     figure.suptitle(
-        f"Throughput ratio B/A (median; bars: range over the repeats)\n{subtitle}",
+        f"Throughput ratio B/A (median; thick: confidence interval, whiskers: range over the "
+        "repeats)"
+        f"\n{subtitle}",
         fontsize=12,
         x=0.01,
         ha="left",
@@ -57,6 +59,17 @@ def ratio_chart(comparisons: list[Comparison], subtitle: str) -> Figure:
             ecolor="black",
             capsize=2,
         )
+        ci = pair.throughput.interval
+        if ci.low is not None and ci.high is not None:
+            ax.plot(
+                [ci.low, ci.high],
+                [y, y],
+                color="black",
+                lw=3.5,
+                solid_capstyle="butt",
+                zorder=1.5,  # under the median's marker
+                gid=f"ci:{y}",
+            )
         mark = pair.throughput
         if mark.significant:
             seen_significant = True
@@ -98,6 +111,9 @@ def ratio_chart(comparisons: list[Comparison], subtitle: str) -> Figure:
             ls="none",
             label="range: min(B)/max(A)\nto max(B)/min(A)",
         )
+    )
+    handles.append(
+        Line2D([], [], color="black", lw=3.5, label="exact Hodges-Lehmann\nconfidence interval")
     )
     if any(p.a.client_bound or p.b.client_bound for _, p in rows):
         handles.append(

@@ -74,7 +74,9 @@ class Runner:
         )
         write_results(self.out, self.doc)
 
-    def _work(self, done: set[tuple[str, int]]) -> Iterator[tuple[int, Case]]:
+    def _work(
+        self, done: set[tuple[str, int]], progress: RunProgress
+    ) -> Iterator[tuple[int, Case]]:
         """The (repeat, case) pairs still to run, in order; with ``auto``, round by round,
         judging between rounds which cases need another repeat."""
         if self.auto is None:
@@ -82,16 +84,16 @@ class Runner:
             yield from ((r, case) for r, case in plan if (case.id, r) not in done)
             return
         for repeat in range(self.repeats):
-            going = [case for case in self.cases if self._going_on(case, repeat)]
+            going = [case for case in self.cases if self._going_on(case, repeat, progress)]
             if not going:
                 return
             for case in repeat_order(going, repeat, seed=self.seed, order=self.order):
                 if (case.id, repeat) not in done:
                     yield repeat, case
         for case in self.cases:
-            self._going_on(case, self.repeats)  # records why the last ones stopped: the cap
+            self._going_on(case, self.repeats, progress)  # records why the last ones stopped
 
-    def _going_on(self, case: Case, repeat: int) -> bool:
+    def _going_on(self, case: Case, repeat: int, progress: RunProgress) -> bool:
         """Whether ``case`` gets repeat ``repeat``, judged on its repeats before it; a case
         that stops gets its ``auto_repeat`` record."""
         assert self.auto is not None
@@ -112,15 +114,21 @@ class Runner:
         if decision.more:
             return True
         entry["auto_repeat"] = decision.record(metric, len(values), self.auto.target)
+        progress.fewer(self.repeats - repeat)
         return False
 
     def run(self) -> int | None:
         """Run what is left; returns the signal number if interrupted, else ``None``."""
         done = _results.attempted(self.doc)
         total = len(self.cases) * self.repeats
+        if self.auto is not None:
+            # A case that already stopped (a resumed run) will get no more than it had.
+            for entry in self.doc["cases"]:
+                if entry.get("auto_repeat"):
+                    total -= self.repeats - len(entry["repeats"]) - len(entry["failures"])
         self.save()
         with StopSignals() as signals, RunProgress(total, len(done)) as progress:
-            for repeat, case in self._work(done):
+            for repeat, case in self._work(done, progress):
                 if signals.stopping():
                     break
                 if self.auto is None:

@@ -62,6 +62,12 @@ class RunProgress:
         else:
             print(f"[{self.done}/{self.total}] {label}: {outcome}", file=sys.stderr, flush=True)
 
+    def fewer(self, count: int) -> None:
+        """``count`` planned steps will not run after all (``--repeat auto`` stopped a case)."""
+        self.total -= count
+        if self._progress is not None:
+            self._progress.update(self._task, total=self.total)
+
     def note(self, text: str) -> None:
         if self._progress is not None:
             self._progress.console.print(text, highlight=False)

@@ -118,7 +118,9 @@ def _runner(tmp_path: Path, measure: Synthetic, doc: dict[str, Any] | None = Non
     )
 
 
-def test_rounds_stay_interleaved_and_record_why_each_case_stopped(tmp_path: Path) -> None:
+def test_rounds_stay_interleaved_and_record_why_each_case_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     measure = Synthetic()
     runner = _runner(tmp_path, measure)
     assert runner.run() is None
@@ -141,10 +143,12 @@ def test_rounds_stay_interleaved_and_record_why_each_case_stopped(tmp_path: Path
     assert [r for r, _ in measure.calls] == sorted(r for r, _ in measure.calls)
     assert len({tuple(r) for r in rounds[:6]}) > 1
     assert set(rounds[8]) == {i for i in by_id if i.startswith("noisy")}
+    # The progress count shrinks as cases stop: it ends at 30 of 30, not 30 of 36.
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("[30/30]")
 
 
 def test_an_interrupted_auto_run_keeps_its_repeats_and_resumes_to_the_same_result(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     whole = _runner(tmp_path / "whole", Synthetic())
     whole.run()
@@ -154,8 +158,10 @@ def test_an_interrupted_auto_run_keeps_its_repeats_and_resumes_to_the_same_resul
     assert sum(len(e["repeats"]) for e in saved["cases"]) == 22
     assert saved["complete"] is False and saved["not_run"]
     resumed = Synthetic()
+    capsys.readouterr()
     assert _runner(tmp_path, resumed, doc=saved).run() is None
     assert len(resumed.calls) == 4 * 6 + 2 * 3 - 22  # only what was not run
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("[30/30]")
     final = json.loads((tmp_path / "run.json").read_text())
     expected = {e["id"]: (e["auto_repeat"], len(e["repeats"])) for e in whole.doc["cases"]}
     assert {e["id"]: (e["auto_repeat"], len(e["repeats"])) for e in final["cases"]} == expected

@@ -284,3 +284,22 @@ def test_cli_compare_bad_statistics_options(
     assert main(["compare", str(RUN_SMALL), str(RUN_SMALL), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_ratio_chart_draws_each_confidence_interval_inside_its_range(tmp_path: Path) -> None:
+    from benchmarks._ratiochart import ratio_chart
+
+    table = compare_runs(load_run(RUN_SMALL), load_run(_scaled_copy(tmp_path, 1.25, "twisted")))
+    figure = ratio_chart(table.comparisons, "test")
+    (ax,) = figure.axes
+    intervals = {
+        int(str(line.get_gid())[3:]): line.get_xdata()
+        for line in ax.get_lines()
+        if str(line.get_gid()).startswith("ci:")
+    }
+    pairs = table.comparisons[0].pairs
+    assert len(intervals) == len(pairs)
+    for y, (low, high) in intervals.items():
+        ratio = pairs[y].throughput.ratio
+        assert ratio.low is not None and ratio.high is not None
+        assert ratio.low <= low <= high <= ratio.high
