@@ -64,6 +64,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     out = parser.add_argument_group("output")
     out.add_argument("--json", metavar="PATH", help="write the result as JSON ('-': stdout)")
+    out.add_argument(
+        "--hlog",
+        metavar="PATH",
+        help="write latency per interval as an HdrHistogram interval log (values in ns)",
+    )
+    out.add_argument(
+        "--hlog-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="length of a latency interval, a multiple of 0.1 (default 1)",
+    )
     out.add_argument("-q", "--quiet", action="store_true", help="no progress and no table")
     out.add_argument(
         "--hold",
@@ -149,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         latency=not args.no_latency,
         timeout=args.timeout,
         cpus=_parse_cpus(args.cpus),
+        interval=args.hlog_interval,
+        hlog=args.hlog,
     )
     progress = (
         RichProgress() if RichProgress.wanted(config.warmup + config.duration, args.quiet) else None
@@ -164,6 +178,10 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--workers must be at least 1, not {args.workers}")
         if args.hold:
             raise UserError("--hold pauses local workers; it does not apply with --cluster")
+        if args.hlog is not None:
+            raise UserError(
+                "--hlog is written from local workers; it does not apply with --cluster"
+            )
         result = run_cluster_load(config, args.cluster, progress, shards=args.workers)
     else:
         result = run_load(config, progress, hold_on_stdin if args.hold else None)

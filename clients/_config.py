@@ -8,6 +8,7 @@ import resource
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from clients._schema import SERIES_INTERVAL_NS
 from servers._contract import raise_fd_limit
 from servers._errors import UserError
 
@@ -36,6 +37,8 @@ class LoadConfig:
     latency: bool = True
     timeout: float = 10.0
     cpus: tuple[int, ...] | None = None
+    interval: float = 1.0
+    hlog: str | None = None
 
     @property
     def mode(self) -> str:
@@ -99,6 +102,14 @@ def validate(config: LoadConfig) -> None:
             raise UserError(f"--rate must be a positive number of messages/s, not {config.rate}")
         if config.pipeline != 1:
             raise UserError("--pipeline applies to the closed loop only; drop it with --rate")
+    ticks = config.interval * 1e9 / SERIES_INTERVAL_NS
+    if not (math.isfinite(ticks) and ticks >= 1 and abs(ticks - round(ticks)) < 1e-6):
+        raise UserError(
+            f"--hlog-interval must be a positive multiple of {SERIES_INTERVAL_NS / 1e9:g} s, "
+            f"not {config.interval}"
+        )
+    if config.hlog is not None and not config.latency:
+        raise UserError("--hlog needs latency recorded; drop --no-latency")
     if config.cpus is not None and not config.cpus:
         raise UserError("--cpus needs at least one CPU")
     check_fd_limit(config)

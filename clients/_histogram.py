@@ -2,16 +2,19 @@
 
 The hot path appends raw nanosecond samples to an ``array('q')``. Here a batch is
 quantized with numpy to exactly the value HDR's own indexing would map it to (the
-lowest equivalent value of its sub-bucket) and counted per sub-bucket; each distinct
-value is recorded once with its count when the window closes. The histogram ends in
-the same state as recording every sample one by one, at a fraction of the cost of
-~0.75 us per pure-Python ``record_value``.
+lowest equivalent value of its sub-bucket) and counted per sub-bucket
+(``SampleCounts``); sparse snapshots of those counts (``Counts``) travel between
+processes and add up exactly, and each distinct value is recorded into an
+``HdrHistogram`` once, with its count. The histogram ends in the same state as
+recording every sample one by one, at a fraction of the cost of ~0.75 us per
+pure-Python ``record_value``.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,14 +51,28 @@ def quantize(values: np.ndarray) -> np.ndarray:
     return (values >> shift) << shift
 
 
+@dataclass(frozen=True)
+class Counts:
+    """A sparse snapshot of ``SampleCounts``: what a worker sends for one interval."""
+
+    keys: np.ndarray  # int64 sub-bucket keys, ascending
+    counts: np.ndarray  # int64, same length
+    beyond: tuple[int, ...] = ()
+    negative: int = 0
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum()) + len(self.beyond) + self.negative
+
+
 class SampleCounts:
     """HDR sub-bucket counts accumulated in a dense numpy array, turned into a histogram once.
 
-    The worker adds the samples of every 100 ms here (a few numpy operations: no Python
-    loop), so the event loop never stalls for long while measuring; the per-value
-    ``record_value`` loop runs once, after the measured window closes. Values above the
-    array's range (beyond ``HIST_HIGHEST_NS``) are kept aside and offered to the histogram
-    as they are, so it alone decides what is out of range.
+    ``add`` is a few numpy operations over the batch (no Python loop), linear in its
+    length, so a caller bounds how long it holds the event loop by bounding the batch.
+    The per-value ``record_value`` loop runs in ``flush_into``, outside the measured
+    window. Values above the array's range (beyond ``HIST_HIGHEST_NS``) are kept aside
+    and offered to the histogram as they are, so it alone decides what is out of range.
     """
 
     _KEYS = (max(0, int(HIST_HIGHEST_NS).bit_length() - _SUB_BUCKET_BITS) + 1) << _SUB_BUCKET_BITS
@@ -80,10 +97,34 @@ class SampleCounts:
         if big.any():
             self.beyond.extend(values[big].tolist())
             values = values[~big]
-        # A sub-bucket is (shift, top 11 bits): count them with bincount, linear time.
+        if values.size == 0:
+            return
+        # A sub-bucket is (shift, top 11 bits): count them with bincount, linear time. Only
+        # as long as the largest key, so a small batch does not touch all 64 Ki counters.
         shift = _shifts(values)
         keys = (shift << _SUB_BUCKET_BITS) | (values >> shift)
-        self.counts += np.bincount(keys, minlength=self._KEYS)
+        found = np.bincount(keys)
+        self.counts[: found.size] += found
+
+    def take(self) -> Counts:
+        """The counts so far as a sparse snapshot; this is left empty."""
+        (present,) = np.nonzero(self.counts)
+        taken = Counts(
+            present.astype(np.int64), self.counts[present], tuple(self.beyond), self.negative
+        )
+        self.counts[present] = 0
+        self.beyond.clear()
+        self.negative = 0
+        return taken
+
+    def merge(self, counts: Counts) -> None:
+        """Add a snapshot (``take``'s keys are distinct, so a fancy-indexed add is exact)."""
+        self.counts[counts.keys] += counts.counts
+        self.beyond.extend(counts.beyond)
+        self.negative += counts.negative
+
+    def total(self) -> int:
+        return int(self.counts.sum()) + len(self.beyond) + self.negative
 
     def flush_into(self, histogram: HdrHistogram) -> int:
         """Record everything into ``histogram``, empty this; return the out-of-range count."""
@@ -101,6 +142,15 @@ class SampleCounts:
         self.beyond.clear()
         self.negative = 0
         return out_of_range
+
+
+def histogram_of(parts: Iterable[Counts]) -> tuple[HdrHistogram, int]:
+    """One histogram holding the sum of snapshots, and how many samples were out of range."""
+    counts = SampleCounts()
+    for part in parts:
+        counts.merge(part)
+    histogram = new_histogram()
+    return histogram, counts.flush_into(histogram)
 
 
 def record_batch(histogram: HdrHistogram, samples: array[int] | np.ndarray) -> int:

@@ -11,9 +11,9 @@ one bytes object written again and again through the transport's bound ``write``
 Closed loop, a message is sent at the instant the echo of an earlier one completes,
 so one clock reading is both a receive time and a send time: each completion appends
 just that reading to the connection's ``stamps`` (``array('q')``), and the worker
-turns them into latencies off the hot path (``latencies``). Open loop, latency
+turns them into latencies off the hot path (``take_latencies``). Open loop, latency
 samples (now minus the scheduled time, kept in a deque) go to the worker's
-``samples`` array. The worker drains both into the histogram once a second.
+``samples`` array. ``clients._recorder`` folds both into counts as the run goes.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class ClosedLoopConnection(Connection):
 
     ``stamps`` holds send times in order; every completion appends one clock reading,
     the send time of the message it triggers. So with ``pipeline`` K, completion j's
-    latency is ``stamps[K + j] - stamps[j]`` (see ``latencies``).
+    latency is ``stamps[K + j] - stamps[j]`` (see ``take_latencies``).
     """
 
     def __init__(self, worker: Worker, index: int, payload: bytes) -> None:
@@ -131,17 +131,25 @@ class ClosedLoopConnection(Connection):
             self.stamps.append(now)
             self.write(self.payload)
 
-    def latencies(self, keep: bool) -> np.ndarray | None:
-        """Latencies (ns) of the completions since the last call; None when not kept."""
+    def take_latencies(self, after: int, until: int) -> np.ndarray | None:
+        """Latencies (ns) of the echoes completed by ``until``, less those by ``after``.
+
+        The completions up to ``until`` are consumed either way; their clock readings
+        place them in time, so how late this is called does not matter.
+        """
         stamps = self.stamps
-        extra = len(stamps) - self.pipeline
-        if extra <= 0:
+        if len(stamps) <= self.pipeline:
             return None
         values = np.frombuffer(stamps.tobytes(), dtype=np.int64)
-        del stamps[:extra]  # the send times still in flight stay
-        if not keep:
+        done = values[self.pipeline :]  # completion j's reading; its send time is values[j]
+        taken = int(np.searchsorted(done, until, side="right"))
+        if not taken:
             return None
-        return values[self.pipeline :] - values[:extra]
+        del stamps[:taken]  # the send times still in flight stay
+        skipped = int(np.searchsorted(done[:taken], after, side="right"))
+        if skipped == taken:
+            return None
+        return done[skipped:taken] - values[skipped:taken]
 
     def data_received(self, data: bytes) -> None:
         if self.off == 0 and len(data) == self.size:

@@ -17,7 +17,7 @@ PROGRESS_MIN_SECONDS = 3.0
 
 
 class RichProgress:
-    """A progress bar on stderr: phase, time, and the last second's message rate."""
+    """A progress bar on stderr: phase, time, the last second's rate, the last interval's p99."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.console = Console(file=stream or sys.stderr)
@@ -33,6 +33,8 @@ class RichProgress:
         self.t0 = 0
         self.total_ns = 1
         self.warmup_ns = 0
+        self.rate = ""
+        self.tail = ""
 
     @staticmethod
     def wanted(seconds: float, quiet: bool, stream: TextIO | None = None) -> bool:
@@ -46,7 +48,22 @@ class RichProgress:
         self.progress.start()
 
     def second(self, index: int, messages: int) -> None:
-        self.progress.update(self.task, rate=f"{messages:,} msg/s")
+        self.rate = f"{messages:,} msg/s"
+        self._show()
+
+    def interval(self, index: int, seconds: float, latency: dict[str, Any] | None) -> None:
+        if latency is None:
+            self.tail = f"no echo in the last {seconds:.3g} s"
+        else:
+            self.tail = (
+                f"p99 {_us(latency['p99'])}, max {_us(latency['max'])} (last {seconds:.3g} s)"
+            )
+        self._show()
+
+    def _show(self) -> None:
+        self.progress.update(
+            self.task, rate="  ".join(part for part in (self.rate, self.tail) if part)
+        )
 
     def refresh(self) -> None:
         now = monotonic_ns() - self.t0

@@ -25,6 +25,8 @@ from clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, connect_fiel
 from clients._fairness import fairness
 from clients._histogram import histogram_field, merge_encoded, summarize
 from clients._idle import idle_field
+from clients._intervals import Intervals
+from clients._recorder import FOLD_SLICE
 from clients._schema import ERROR_KINDS, SCHEMA, SCHEMA_VERSION
 from clients._worker import SERIES_INTERVAL_NS, worker_main
 from servers._errors import UserError
@@ -41,6 +43,8 @@ class ProgressSink(Protocol):
     def started(self, t0_ns: int, warmup: float, duration: float) -> None: ...
 
     def second(self, index: int, messages: int) -> None: ...
+
+    def interval(self, index: int, seconds: float, latency: dict[str, Any] | None) -> None: ...
 
     def refresh(self) -> None: ...
 
@@ -186,6 +190,46 @@ def _drive(
     workers.send_all(("start", t0))
     if progress is not None:
         progress.started(t0, config.warmup, config.duration)
+    intervals = Intervals(
+        count,
+        mono_to_wall,
+        path=config.hlog,
+        header=f"echobench load {_describe(config)}; values in ns",
+        sink=None if progress is None else _to_progress(progress),
+    )
+    try:
+        results, interrupted = _collect(config, workers, signals, progress, t0, intervals)
+    finally:
+        intervals.finish(t0 + round(config.warmup * 1e9))
+    if progress is not None:
+        progress.finished()
+    result = merge_results(config, results, mono_to_wall, interrupted, connect)
+    result["latency_intervals"] = intervals.summary(config.interval) if config.latency else None
+    return result
+
+
+def _describe(config: LoadConfig) -> str:
+    loop = "closed loop" if config.rate is None else f"open loop at {config.rate:g} msgs/s"
+    return f"{config.target}, {loop}, {config.connections} conn x {config.size} B"
+
+
+def _to_progress(progress: ProgressSink) -> Callable[[int, float, Any], None]:
+    def sink(index: int, seconds: float, histogram: Any) -> None:
+        progress.interval(index, seconds, summarize(histogram))
+
+    return sink
+
+
+def _collect(
+    config: LoadConfig,
+    workers: _Workers,
+    signals: StopSignals,
+    progress: ProgressSink | None,
+    t0: int,
+    intervals: Intervals,
+) -> tuple[dict[int, dict[str, Any]], int | None]:
+    count = config.workers
+    by_pipe = {id(pipe): i for i, pipe in enumerate(workers.pipes)}
 
     results: dict[int, dict[str, Any]] = {}
     ticks: dict[int, list[int]] = {}
@@ -222,14 +266,14 @@ def _drive(
                 got.append(messages)
                 if progress is not None and len(got) == count:
                     progress.second(second, sum(got))
+            elif message[0] == "interval":
+                intervals.add(int(message[1]), message[2], int(message[3]), int(message[4]))
             elif message[0] == "result":
                 results[index] = message[1]
                 open_pipes.remove(pipe)
         if progress is not None:
             progress.refresh()
-    if progress is not None:
-        progress.finished()
-    return merge_results(config, results, mono_to_wall, interrupted, connect)
+    return results, interrupted
 
 
 def merge_results(
@@ -329,7 +373,8 @@ def merge_results(
         "mib_per_second": round(nbytes / 2**20 / elapsed, 3) if elapsed > 0 else 0.0,
         "latency_us": latency,
         "latency_out_of_range": sum(p["out_of_range"] for p in parts),
-        "latency_drains_in_window": sum(p.get("latency_drains_in_window", 0) for p in parts),
+        "client_pauses": _pauses(parts),
+        "latency_intervals": None,  # run_load fills it in (local workers only)
         "histogram": histogram,
         "errors": errors,
         "error_total": error_total,
@@ -347,6 +392,7 @@ def merge_results(
         "cpu_us_per_message": round((user + system) / messages * 1e6, 4) if messages else None,
         "sent": sum(p["sent"] for p in parts) if config.rate is not None else None,
         "connections_lost": lost,
+        "client_rss_peak_bytes": sum(p["max_rss_bytes"] for p in parts) if parts else None,
         "loop": parts[0]["loop"] if parts else None,
         "interrupted": signal.Signals(interrupted).name if interrupted is not None else None,
         "connect": connect,
@@ -363,6 +409,23 @@ def _idle(
     if missing or any(p["idle_held"] is None for p in parts):
         return {"requested": config.idle, "held": None, "dropped": None}  # not checked
     return idle_field(config.idle, sum(p["idle_held"] for p in parts))
+
+
+def _pauses(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    folds = [p["recorder"] for p in parts if p["recorder"] is not None]
+    collections = [sum(p["gc"]["collections"][g] for p in parts) for g in range(3)]
+    return {
+        "folds": sum(f["steps"] for f in folds) if folds else None,
+        "max_fold_us": round(max(f["max_step_ns"] for f in folds) / 1e3, 3) if folds else None,
+        "max_fold_cpu_us": (
+            round(max(f["max_step_cpu_ns"] for f in folds) / 1e3, 3) if folds else None
+        ),
+        "max_fold_samples": max(f["max_step_samples"] for f in folds) if folds else None,
+        "fold_slice": FOLD_SLICE if folds else None,
+        "gc_frozen": True,
+        "gc_collections": collections,
+        "gc_max_pause_us": round(max((p["gc"]["max_pause_ns"] for p in parts), default=0) / 1e3, 3),
+    }
 
 
 ProgressFactory = Callable[[LoadConfig], ProgressSink | None]

@@ -8,7 +8,11 @@ Top level
     ``schema``           ``"echobench.load"``.
     ``schema_version``   ``2`` (v2 added ``connect``, ``fairness``, ``idle`` and
                          ``params.idle``, and made a window with no completed echo exit 2;
-                         a v1 file lacks those fields and is otherwise the same).
+                         it also added ``client_pauses``, ``latency_intervals``,
+                         ``client_rss_peak_bytes``, ``params.interval`` and ``params.hlog``
+                         and removed ``latency_drains_in_window``, since samples are now
+                         folded in as the run goes; a v1 file lacks the new fields and is
+                         otherwise the same).
     ``params``           every parameter of the run, as given: ``host``, ``port`` (int or
                          null with ``unix``), ``unix`` (socket path or null), ``tls`` (bool),
                          ``connections``, ``size`` (bytes per message), ``duration`` and
@@ -16,7 +20,9 @@ Top level
                          closed loop), ``idle`` (extra connections held open and silent,
                          0 without ``--idle``), ``pipeline`` (messages outstanding per connection in
                          closed loop), ``workers`` (client processes), ``verify`` (every
-                         echoed byte compared), ``latency`` (latency recorded), ``timeout``
+                         echoed byte compared), ``latency`` (latency recorded), ``interval``
+                         (seconds per latency interval, ``--hlog-interval``), ``hlog`` (the
+                         interval log's path or null), ``timeout``
                          (seconds without progress before a connection counts as timed out,
                          also the connect timeout), ``cpus`` (CPUs the workers were pinned
                          to, or null).
@@ -47,12 +53,39 @@ Top level
     ``latency_out_of_range``
                          samples that fell outside the histogram's range (counted here,
                          not in the histogram).
-    ``latency_drains_in_window``
-                         how often a worker paused inside the measured window to fold its
-                         raw latency samples into the histogram (0 unless a worker kept over
-                         8 Mi samples, i.e. a long run at a high rate); samples are
-                         otherwise histogrammed after the window closes, so the client's own
-                         bookkeeping never delays messages in flight.
+    ``latency_intervals``
+                         null without latency (or with ``--cluster``), else ``interval_s``
+                         (``params.interval``: the length of one latency interval),
+                         ``count`` (intervals, the last one cut short by the window's end),
+                         ``samples`` (their total count: ``latency_us.count`` unless a worker
+                         sent no result) and ``hlog``: the HdrHistogram interval log
+                         (``params.hlog``, ``--hlog``) or null. The log is the standard
+                         format (``hdrh.log.HistogramLogWriter``): ``#[StartTime: ...]`` and
+                         ``#[BaseTime: ...]`` (the window's opening, seconds since the epoch),
+                         then one line per interval: start (seconds after the base), length
+                         (s), the interval's max (ms) and its histogram (ns, the same
+                         geometry as ``histogram``). The intervals add up exactly to
+                         ``histogram``. Open loop, a sample belongs to the interval in which
+                         its echo was recorded; closed loop, to the one in which its echo
+                         completed (by its own clock reading).
+    ``client_pauses``    the client's own pauses inside the window, measured in every run.
+                         Latency samples are folded into counts as the run goes
+                         (``clients._recorder``), in steps run between I/O callbacks:
+                         ``folds`` (steps: a copy of the raw samples, a read of up to 64
+                         closed-loop connections, the count of up to ``fold_slice``
+                         samples, or the close of an interval), ``max_fold_us`` (the longest
+                         step by the wall clock, preemption by other processes included),
+                         ``max_fold_cpu_us`` (the longest step's CPU time, what the step
+                         itself costs), ``max_fold_samples`` (most samples in one step).
+                         All null without latency. The garbage collector: ``gc_frozen``
+                         (true: ``gc.freeze()`` when the window opens, so a collection
+                         only walks what the window allocated), ``gc_collections`` (per
+                         generation, summed over workers) and ``gc_max_pause_us`` (the
+                         longest, timed with ``gc.callbacks``).
+    ``client_rss_peak_bytes``
+                         the sum over the client's workers of their peak resident memory
+                         (``ru_maxrss``, whole life: connecting, the window, the final
+                         merge); it does not grow with the run's length.
     ``histogram``        null when latency is off, else the merged HDR histogram of latencies:
                          ``unit`` ``"ns"``, ``lowest`` ``1``, ``highest`` (ns),
                          ``significant_figures`` ``3``, ``encoding`` ``"hdrhistogram"`` and
@@ -147,6 +180,9 @@ from __future__ import annotations
 
 SCHEMA = "echobench.load"
 SCHEMA_VERSION = 2
+
+#: The ``series`` interval; a whole second, and every latency interval, is a whole number.
+SERIES_INTERVAL_NS = 100_000_000
 
 #: The kinds counted in ``errors``, in report order.
 ERROR_KINDS = ("connect", "reset", "eof", "timeout", "mismatch", "other")

@@ -3,7 +3,9 @@
 The parent talks to a worker over a pipe: the worker answers ``("ready", n)`` once
 its connections are open (or ``("error", message)``), waits for ``("start", t0)``
 with an agreed CLOCK_MONOTONIC instant (system-wide on Linux, so every worker
-starts together), sends ``("tick", k, messages)`` each second of the window and
+starts together), sends ``("tick", k, messages)`` each second of the window,
+``("interval", k, counts, start_ns, end_ns)`` at the end of each latency interval
+(``clients._recorder``; the last one, maybe shorter, when the window closes) and
 finally ``("result", dict)``. One timer, every ``SERIES_INTERVAL_NS`` of the window,
 reads the completed-message total (the ``series``); every tenth reading also makes the
 second's tick, so ``per_second`` and ``series`` come from the same readings.
@@ -29,11 +31,10 @@ from multiprocessing.connection import Connection as Pipe
 from time import monotonic_ns
 from typing import Any
 
-import numpy as np
-
 from clients._config import LoadConfig
 from clients._connect import ConnectStats, open_all
-from clients._histogram import SampleCounts, encode, new_histogram
+from clients._gcwatch import GcWatch
+from clients._histogram import Counts, encode, new_histogram
 from clients._idle import IdleConnection, check_all
 from clients._protocol import (
     ClosedLoopConnection,
@@ -42,15 +43,11 @@ from clients._protocol import (
     error_kind,
     make_connection_factory,
 )
-from clients._schema import ERROR_KINDS
+from clients._recorder import Recorder
+from clients._schema import ERROR_KINDS, SERIES_INTERVAL_NS
 
 #: Payload bytes kept per worker; past it, connections share payloads round-robin.
 PAYLOAD_BUDGET = 64 * 1024 * 1024
-#: Raw latency samples (8 bytes each) a worker keeps before histogramming them inside the
-#: window: 64 MiB, over 30 s at 250k msgs/s, so benchmark runs never pause to do it.
-PENDING_SAMPLES_LIMIT = 8 << 20
-#: The ``series`` interval; a whole second must be a whole number of them.
-SERIES_INTERVAL_NS = 100_000_000
 _PER_SECOND = 1_000_000_000 // SERIES_INTERVAL_NS
 
 
@@ -81,10 +78,15 @@ class Worker:
         self.index = index
         self.pipe = pipe
         self.loop, self.loop_name = new_loop()
-        self.samples: array[int] = array("q")
+        self.recorder = Recorder(self.loop, self._send_interval) if config.latency else None
+        # Open loop, the hot path appends latencies here (only with latency on).
+        self.samples: array[int] = self.recorder.samples if self.recorder else array("q")
+        self.closed_conns: list[ClosedLoopConnection] = []
         self.histogram = new_histogram() if config.latency else None
-        self.sample_counts = SampleCounts()
-        self.drains_in_window = 0
+        self.per_interval = round(config.interval * 1e9) // SERIES_INTERVAL_NS
+        self.interval_start = 0
+        self.intervals_sent = 0
+        self.gc = GcWatch()
         self.out_of_range = 0
         self.conns: list[Connection] = []
         self.idle: list[IdleConnection] = []
@@ -113,6 +115,7 @@ class Worker:
         self.handles: list[asyncio.TimerHandle] = []
         self.mark_handle: asyncio.TimerHandle | None = None
         self.watch: dict[int, tuple[tuple[int, int], int]] = {}
+        self.interval_bounds: list[tuple[int, int]] = []
 
     # -- set-up ------------------------------------------------------------------------
 
@@ -200,31 +203,16 @@ class Worker:
     def _done_total(self) -> int:
         return sum(conn.done for conn in self.conns)
 
-    def _pending_samples(self) -> int:
-        stamps = sum(len(c.stamps) for c in self.conns if isinstance(c, ClosedLoopConnection))
-        return len(self.samples) + stamps
-
-    def _drain(self, keep: bool) -> None:
-        if self.histogram is None:
-            return
-        batches = []
-        if self.samples:
-            batches.append(np.frombuffer(self.samples.tobytes(), dtype=np.int64))
-            del self.samples[:]
-        for conn in self.conns:
-            if isinstance(conn, ClosedLoopConnection):
-                latencies = conn.latencies(keep)
-                if latencies is not None:
-                    batches.append(latencies)
-        if keep and batches:
-            self.sample_counts.add(np.concatenate(batches))
-
     def _open_window(self) -> None:
-        self._drain(keep=False)  # warmup samples are not measured
         self.win_start = monotonic_ns()
+        if self.recorder is not None:
+            self.recorder.open(self.win_start)  # warmup samples are not measured
+            self.closed_conns = [c for c in self.conns if isinstance(c, ClosedLoopConnection)]
+        self.interval_start = self.win_start
         self.done_at_start = self._done_total()
         self.done_each_at_start = [conn.done for conn in self.conns]
         self.sent_at_start = self.sent
+        self.gc.start()
         self.cpu_start = resource.getrusage(resource.RUSAGE_SELF)
         self.measuring = True
         # The window and its series run from when it actually opened: with thousands of
@@ -246,15 +234,19 @@ class Worker:
     def _mark(self) -> None:
         if not self.measuring:
             return
+        now = monotonic_ns()
         total = self._done_total()
         self.marks.append(total)
-        # Samples stay raw until the window closes: any pause of the loop to histogram them
-        # delays the messages then in flight, and showed as a dip in the series and a step
-        # in the latency tail. Only a very long run at a high rate folds them in on the way.
-        if self._pending_samples() > PENDING_SAMPLES_LIMIT:
-            self._drain(keep=True)
-            self.drains_in_window += 1
-        k, rest = divmod(len(self.marks) - 1, _PER_SECOND)
+        count = len(self.marks) - 1
+        if self.recorder is not None:
+            ends = count % self.per_interval == 0
+            # Reading every closed-loop connection costs microseconds each: once a second
+            # (and at each interval's end) is plenty; open loop, a copy of one array.
+            gather = ends or count % _PER_SECOND == 0
+            self.recorder.collect(
+                now, self.closed_conns if gather else (), self._interval_ends(now) if ends else None
+            )
+        k, rest = divmod(count, _PER_SECOND)
         if not rest:
             try:
                 self.pipe.send(("tick", k, total - self.marks[-1 - _PER_SECOND]))
@@ -263,17 +255,35 @@ class Worker:
                 return
         self._next_mark()
 
+    def _interval_ends(self, now: int) -> int:
+        """The index of the interval that ends at ``now`` (the recorder emits it later)."""
+        index = self.intervals_sent
+        self.intervals_sent += 1
+        self.interval_bounds.append((self.interval_start, now))
+        self.interval_start = now
+        return index
+
+    def _send_interval(self, index: int, counts: Counts) -> None:
+        start, end = self.interval_bounds[index]
+        try:
+            self.pipe.send(("interval", index, counts, start, end))
+        except OSError:
+            # Not from inside the recorder's step: stopping works off its queue.
+            self.loop.call_soon(self.stop, "the parent process went away")
+
     def _close_window(self, early: bool = False) -> None:
         if self.closing:
             return
+        self.closing = True
         now = monotonic_ns()
         if not self.measuring:  # stopped during warmup: an empty window
-            self.win_start = now
+            self.win_start = self.interval_start = now
+            if self.recorder is not None:
+                self.recorder.open(now)
             self.done_at_start = self._done_total()
             self.done_each_at_start = [conn.done for conn in self.conns]
             self.sent_at_start = self.sent
             self.cpu_start = resource.getrusage(resource.RUSAGE_SELF)
-            self._drain(keep=False)
             self.marks = [self.done_at_start]
         self.win_end = now
         total = self._done_total()
@@ -286,12 +296,15 @@ class Worker:
             for conn, start in zip(self.conns, self.done_each_at_start, strict=True)
         ]
         self.sent_at_end = self.sent
-        self._drain(keep=True)
+        self.gc.stop()
+        if self.recorder is not None:
+            conns = [c for c in self.conns if isinstance(c, ClosedLoopConnection)]
+            self.recorder.collect(now, conns, self._interval_ends(now))
+            self.recorder.finish()
         self.cpu_end = resource.getrusage(resource.RUSAGE_SELF)
-        if self.histogram is not None:
-            self.out_of_range += self.sample_counts.flush_into(self.histogram)
+        if self.recorder is not None and self.histogram is not None:
+            self.out_of_range += self.recorder.total.flush_into(self.histogram)
         self.measuring = False
-        self.closing = True
         for handle in self.handles:
             handle.cancel()
         if self.mark_handle is not None:
@@ -429,7 +442,9 @@ class Worker:
             "mismatched": sum(c.mismatched for c in self.conns),
             "histogram": encode(self.histogram) if self.histogram is not None else None,
             "out_of_range": self.out_of_range,
-            "latency_drains_in_window": self.drains_in_window,
+            "recorder": self.recorder.stats() if self.recorder is not None else None,
+            "gc": self.gc.stats(),
+            "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "user_s": self.cpu_end.ru_utime - self.cpu_start.ru_utime,
             "system_s": self.cpu_end.ru_stime - self.cpu_start.ru_stime,
             "max_lag_ns": self.max_lag,

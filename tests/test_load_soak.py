@@ -1,0 +1,190 @@
+"""Long runs stay true: samples folded in small steps with none lost, interval logs, flat memory.
+
+Scaled down: a test-only fold slice of a few dozen samples makes a short run take
+hundreds of steps, as a long run at a high rate does with the real slice.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
+
+import clients._histogram
+import clients._recorder
+from benchmarks._cli import main
+from clients import LoadConfig, run_load
+from clients._gcwatch import GcWatch
+from clients._histogram import new_histogram
+from servers._launch import echobench_command, running_server
+
+SLICE = 48
+
+
+def _recorded(histogram: HdrHistogram) -> list[tuple[int, int]]:
+    return [
+        (int(item.value_iterated_to), int(item.count_at_value_iterated_to))
+        for item in histogram.get_recorded_iterator()
+    ]
+
+
+def _read_log(path: Path) -> list[HdrHistogram]:
+    reader = HistogramLogReader(str(path), new_histogram())
+    intervals = []
+    while (interval := reader.get_next_interval_histogram()) is not None:
+        intervals.append(interval)
+    reader.close()
+    return intervals
+
+
+@pytest.mark.parametrize(
+    "load",
+    [{"pipeline": 2}, {"rate": 3000.0}],
+    ids=["closed", "open"],
+)
+def test_every_sample_folded_in_bounded_steps_and_logged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, load: dict[str, Any]
+) -> None:
+    # Workers are forked: they inherit the small slice and the tap that keeps every raw
+    # sample the recorder folds, to rebuild the histogram one record_value at a time.
+    monkeypatch.setattr(clients._recorder, "FOLD_SLICE", SLICE)
+    monkeypatch.setattr(clients._recorder, "GATHER_CONNECTIONS", 2)
+    tap = tmp_path / "samples.bin"
+    add = clients._histogram.SampleCounts.add
+
+    def tapped(self: Any, samples: Any) -> None:
+        with tap.open("ab") as out:
+            out.write(np.asarray(samples, dtype=np.int64).tobytes())
+        add(self, samples)
+
+    monkeypatch.setattr(clients._histogram.SampleCounts, "add", tapped)
+    hlog = tmp_path / "run.hlog"
+    with running_server("uvloop-protocol") as server:
+        config = LoadConfig(
+            port=server.port,
+            connections=6,
+            workers=2,
+            size=128,
+            duration=1.5,
+            warmup=0.2,
+            interval=0.5,
+            hlog=str(hlog),
+            **load,
+        )
+        result = run_load(config)
+    assert result["complete"] and result["error_total"] == 0
+
+    pauses = result["client_pauses"]
+    assert pauses["max_fold_samples"] <= SLICE
+    assert pauses["folds"] > 100
+    if result["rate"] is not None:
+        # The old in-window drain of every pending sample stalled sends for most of a
+        # second at scale; bounded steps leave nothing near that.
+        assert result["rate"]["max_send_lag_us"] < 500_000
+
+    every = np.frombuffer(tap.read_bytes(), dtype=np.int64)
+    assert every.size == result["messages"] == result["latency_us"]["count"] > 0
+    expected = new_histogram()
+    for value in every.tolist():
+        expected.record_value(value)
+    run = new_histogram()
+    run.decode_and_add(result["histogram"]["data"])
+    assert _recorded(run) == _recorded(expected)
+
+    intervals = _read_log(hlog)
+    assert len(intervals) == result["latency_intervals"]["count"] == 3
+    merged = new_histogram()
+    for interval in intervals:
+        merged.add(interval)
+    assert _recorded(merged) == _recorded(run)
+    starts = [interval.get_start_time_stamp() for interval in intervals]
+    assert starts == sorted(starts)
+    for interval in intervals:
+        length = (interval.get_end_time_stamp() - interval.get_start_time_stamp()) / 1e3
+        assert 0.4 < length < 0.6 or interval is intervals[-1]
+
+
+def test_load_cli_writes_a_standard_interval_log(tmp_path: Path) -> None:
+    hlog = tmp_path / "logs" / "load.hlog"
+    with running_server("uvloop-protocol") as server:
+        argv = [*echobench_command(), "load", "--port", str(server.port), "-c", "4"]
+        argv += ["-d", "1", "--warmup", "0.2", "--rate", "2000", "--hlog", str(hlog)]
+        argv += ["--hlog-interval", "0.5"]
+        done = subprocess.run([*argv, "--json", "-", "-q"], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    lines = hlog.read_text().splitlines()
+    assert lines[0].startswith("#echobench load 127.0.0.1:")
+    assert "#[Histogram log format version 1.2]" in lines
+    assert any(line.startswith("#[StartTime: ") for line in lines)
+    assert any(line.startswith("#[BaseTime: ") for line in lines)
+    assert (
+        '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"' in lines
+    )
+    intervals = _read_log(hlog)
+    assert len(intervals) == 2 == result["latency_intervals"]["count"]
+    merged = new_histogram()
+    for interval in intervals:
+        merged.add(interval)
+    run = new_histogram()
+    run.decode_and_add(result["histogram"]["data"])
+    assert _recorded(merged) == _recorded(run)
+    assert merged.get_total_count() == result["messages"] > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--hlog-interval", "0"], "--hlog-interval must be a positive multiple of 0.1 s"),
+        (["--hlog-interval", "0.25"], "--hlog-interval must be a positive multiple of 0.1 s"),
+        (["--hlog", "x.hlog", "--no-latency"], "--hlog needs latency recorded"),
+        (["--hlog", "/proc/nope/x.hlog", "-d", "0.2"], "cannot write --hlog /proc/nope/x.hlog"),
+    ],
+    ids=["zero", "not-a-multiple", "no-latency", "unwritable"],
+)
+def test_bad_interval_options_are_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if "--hlog" in argv and "--no-latency" not in argv:
+        with running_server("uvloop-protocol") as server:  # refused only once it runs
+            status = main(["load", "--port", str(server.port), "-q", *argv])
+    else:
+        status = main(["load", "--port", "9", "-q", *argv])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_peak_memory_does_not_grow_with_the_run(tmp_path: Path) -> None:
+    # Raw samples kept for the whole window cost 8 bytes each, ~37 at the final fold:
+    # 6 s at 20k msgs/s would add over 4 MiB to the longer run's peak.
+    peaks = {}
+    with running_server("uvloop-protocol") as server:
+        for duration in ("1", "6"):
+            argv = [*echobench_command(), "load", "--port", str(server.port), "-c", "8"]
+            argv += ["-s", "64", "--rate", "20000", "-d", duration, "--warmup", "0.3"]
+            done = subprocess.run([*argv, "--json", "-", "-q"], capture_output=True, timeout=60)
+            result = json.loads(done.stdout)
+            assert result["messages"] > 0, done.stderr
+            peaks[duration] = result["client_rss_peak_bytes"]
+    assert peaks["6"] - peaks["1"] < 2 * 2**20, peaks
+
+
+def test_gc_watch_times_collections() -> None:
+    watch = GcWatch()
+    watch.start()
+    try:
+        gc.collect()
+    finally:
+        watch.stop()
+        gc.unfreeze()
+    stats = watch.stats()
+    assert stats["collections"][2] >= 1 and stats["max_pause_ns"] > 0
+    assert stats["frozen_objects"] > 0
