@@ -37,7 +37,10 @@ def run_native_client(
 
     Keys: ``messages_per_second``, ``messages``, ``elapsed_s`` (the measured
     window), ``mismatched_bytes``, ``bytes``, ``warmup_messages``,
-    ``connections``, ``size``, ``errors`` (connections that died). ``host`` may
+    ``connections``, ``size``, ``errors`` (connections that died),
+    ``max_latency_us`` (the slowest echo in the window) and ``max_gap_us`` (the
+    longest time between two passes of its event loop in the window: the machine's
+    own stalls, which the soak benchmark reports as its noise floor). ``host`` may
     be ``unix:/path`` for a Unix socket server.
     """
     if connections < 1 or size < 1 or duration <= 0 or warmup < 0:

@@ -42,6 +42,7 @@ struct conn {
     size_t sent;      /* bytes of this message sent */
     size_t received;  /* bytes of this message echoed back */
     uint64_t number;  /* messages this connection has started */
+    double started;   /* when this message was started */
 };
 
 static unsigned char *pattern;
@@ -193,8 +194,12 @@ int main(int argc, char **argv) {
     double start = now();
     double measure_from = start + warmup, measure_to = measure_from + duration;
     uint64_t messages = 0, warmup_messages = 0, mismatched = 0, errors = 0, bytes = 0;
+    /* The machine's noise floor for the soak benchmark: the slowest echo, and the longest
+     * time between two passes of this loop (nothing to do, or not scheduled). */
+    double max_latency = 0, max_gap = 0;
     long alive = connections;
     for (long i = 0; i < connections; i++) {
+        conns[i].started = start;
         start_message(&conns[i], (size_t)i);
         if (pump(ep, &conns[i]) < 0) {
             conns[i].alive = 0;
@@ -238,9 +243,11 @@ int main(int argc, char **argv) {
                 if (done >= measure_from && done < measure_to) {
                     messages++;
                     bytes += size;
+                    if (done - c->started > max_latency) max_latency = done - c->started;
                 } else if (done < measure_from) {
                     warmup_messages++;
                 }
+                c->started = done;
                 start_message(c, (size_t)(c - conns));
                 dead = pump(ep, c) < 0;
                 break; /* one message per event: fairness between connections */
@@ -252,16 +259,21 @@ int main(int argc, char **argv) {
                 alive--;
             }
         }
+        double previous = t;
         t = now();
+        if (previous >= measure_from && t < measure_to && t - previous > max_gap)
+            max_gap = t - previous;
     }
     double end = now();
     double elapsed = (end < measure_to ? end : measure_to) - measure_from;
     if (elapsed < 0) elapsed = 0;
     printf("{\"messages_per_second\": %.3f, \"messages\": %llu, \"elapsed_s\": %.6f, "
            "\"mismatched_bytes\": %llu, \"bytes\": %llu, \"warmup_messages\": %llu, "
-           "\"connections\": %ld, \"size\": %zu, \"errors\": %llu}\n",
+           "\"connections\": %ld, \"size\": %zu, \"errors\": %llu, "
+           "\"max_latency_us\": %.3f, \"max_gap_us\": %.3f}\n",
            elapsed > 0 ? (double)messages / elapsed : 0.0, (unsigned long long)messages, elapsed,
            (unsigned long long)mismatched, (unsigned long long)bytes,
-           (unsigned long long)warmup_messages, connections, size, (unsigned long long)errors);
+           (unsigned long long)warmup_messages, connections, size, (unsigned long long)errors,
+           max_latency * 1e6, max_gap * 1e6);
     return 0;
 }
