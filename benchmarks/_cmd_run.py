@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from benchmarks._scenarios import SCENARIOS
+
 HELP = "run the benchmark matrix (backends x sizes x connections) into a results file"
 
-#: A meaningful run of a few minutes per handful of backends.
-DEFAULTS: dict[str, object] = {
-    "sizes": [64, 4096],
-    "connections": [1, 32],
-    "rates": [None],
-    "transports": ["tcp"],
-    "duration": 2.0,
-    "warmup": 0.5,
-    "repeat": 3,
-    "workers": None,
-    "order": "shuffle",
-}
-#: ``--quick``: every available backend, one small case each, well under a minute.
-QUICK: dict[str, object] = {
-    **DEFAULTS,
-    "sizes": [1024],
-    "connections": [10],
-    "duration": 1.0,
-    "warmup": 0.2,
-    "repeat": 1,
-}
 #: Options that define the matrix; ``--resume`` refuses them when they differ.
 MATRIX_OPTIONS = (
     "backends",
     "sizes",
     "connections",
+    "idle",
     "rates",
     "transports",
     "duration",
@@ -52,7 +34,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     matrix.add_argument("--sizes", metavar="N,N", help="message sizes in bytes (default 64,4096)")
     matrix.add_argument(
-        "--connections", metavar="N,N", help="concurrent connections (default 1,32)"
+        "--connections",
+        metavar="N,N",
+        help="concurrent connections (default 1,32); ACTIVE+IDLE, e.g. 10+10000, holds IDLE "
+        "more open and silent while ACTIVE are busy",
     )
     matrix.add_argument(
         "--rate",
@@ -90,10 +75,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="each repeat walks the cases in a fresh shuffled order (default) or matrix order",
     )
     measure.add_argument(
-        "--quick",
-        action="store_true",
-        help="every available backend, one small case, one repeat: under a minute",
+        "--scenario",
+        metavar="NAME",
+        help="the matrix to start from, overridden by the options given: "
+        + "; ".join(f"{s.name}: {s.help}" for s in SCENARIOS.values())
+        + " (default: default)",
     )
+    measure.add_argument("--quick", action="store_true", help="shorthand for --scenario quick")
     measure.add_argument(
         "--no-verify",
         dest="verify",

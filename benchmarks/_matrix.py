@@ -23,6 +23,7 @@ class Case:
     size: int
     connections: int
     rate: float | None
+    idle: int = 0  # extra connections held open and silent (``--idle``)
 
     @property
     def mode(self) -> str:
@@ -31,7 +32,12 @@ class Case:
     @property
     def id(self) -> str:
         load = "closed" if self.rate is None else f"{format_rate(self.rate)}rps"
-        return f"{self.backend}/{self.transport}/{self.size}B/{self.connections}c/{load}"
+        count = f"{self.connections}c" + (f"+{self.idle}idle" if self.idle else "")
+        return f"{self.backend}/{self.transport}/{self.size}B/{count}/{load}"
+
+    @property
+    def total_connections(self) -> int:
+        return self.connections + self.idle
 
 
 def format_rate(rate: float) -> str:
@@ -45,11 +51,14 @@ def build_cases(
     sizes: Sequence[int],
     connections: Sequence[int],
     rates: Sequence[float | None],
+    idle: Sequence[Sequence[int]] = (),
 ) -> tuple[list[Case], list[dict[str, str]]]:
     """Every combination, in matrix order; also the (backend, transport) pairs left out.
 
-    ``backends`` holds ``(name, family, supported transports)``.
+    ``backends`` holds ``(name, family, supported transports)``; ``idle`` holds
+    ``(active, idle)`` pairs, measured after the plain connection counts.
     """
+    counts = [(count, 0) for count in connections] + [(a, i) for a, i in idle]
     cases: list[Case] = []
     skipped: list[dict[str, str]] = []
     for name, family, supported in backends:
@@ -65,9 +74,9 @@ def build_cases(
                 )
                 continue
             for size in sizes:
-                for count in connections:
+                for count, held in counts:
                     for rate in rates:
-                        cases.append(Case(name, family, transport, size, count, rate))
+                        cases.append(Case(name, family, transport, size, count, rate, held))
     return cases, skipped
 
 
@@ -105,6 +114,28 @@ def parse_int_list(text: str, what: str, *, minimum: int = 1) -> list[int]:
             raise UserError(f"--{what}: {value} is below the minimum of {minimum}")
         values.append(value)
     return _unique(values)
+
+
+def parse_connections(text: str) -> tuple[list[int], list[list[int]]]:
+    """``1,100,10+10000``: plain counts, and ``ACTIVE+IDLE`` pairs (ACTIVE busy
+    connections while IDLE more stay open and silent)."""
+    plain: list[int] = []
+    pairs: list[list[int]] = []
+    for item in _items(text, "connections"):
+        active, plus, idle = item.partition("+")
+        try:
+            values = [int(_scaled(active)), int(_scaled(idle)) if plus else 0]
+        except ValueError:
+            raise UserError(
+                f"--connections: {item!r} is neither a whole number nor ACTIVE+IDLE"
+            ) from None
+        if values[0] < 1 or values[1] < (1 if plus else 0):
+            raise UserError(f"--connections: {item!r} is below the minimum of 1 (each side)")
+        if plus:
+            pairs.append(values)
+        else:
+            plain.append(values[0])
+    return _unique(plain), _unique(pairs)
 
 
 def parse_rates(text: str) -> list[float | None]:

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from benchmarks import _environment, _verdict
+from benchmarks import _environment, _footprint, _verdict
 from benchmarks._isolation import Placement
 from benchmarks._matrix import Case
 from benchmarks._prime import prime
@@ -35,6 +35,8 @@ SAMPLE_SECONDS = 0.1
 #: What the load client may take beyond warm-up and measurement (start-up, connecting,
 #: writing its JSON) before it is presumed hung and killed.
 CLIENT_SLACK_SECONDS = 30.0
+#: Extra time allowed per 1,000 connections for the connect storm and the memory reading.
+CONNECT_SECONDS_PER_1000 = 3.0
 
 
 class CaseFailed(Exception):
@@ -65,6 +67,7 @@ def load_argv(
     port: int,
     unix: str | None,
     json_path: str,
+    hold: bool = False,
 ) -> list[str]:
     argv = [*echobench_command(), "load"]
     if unix is not None:
@@ -81,12 +84,16 @@ def load_argv(
         "--warmup",
         f"{settings.warmup:g}",
     ]
+    if case.idle:
+        argv += ["--idle", str(case.idle)]
     if case.rate is not None:
         argv += ["--rate", f"{case.rate:g}"]
     if settings.workers is not None:
         argv += ["--workers", str(settings.workers)]
     if case.transport == "tls":
         argv.append("--tls")
+    if hold:
+        argv.append("--hold")
     return [*argv, "--json", json_path, "--quiet"]
 
 
@@ -183,14 +190,19 @@ def _drive(
     stopping: Callable[[], bool],
 ) -> dict[str, Any]:
     json_path = os.path.join(scratch, "load.json")
-    argv = load_argv(case, settings, host=host, port=port, unix=unix_path, json_path=json_path)
+    held = server is not None
+    argv = load_argv(
+        case, settings, host=host, port=port, unix=unix_path, json_path=json_path, hold=held
+    )
     sampler = TreeSampler(server.pid) if server is not None else None
+    before = _footprint.tree_usage(server.pid) if server is not None else None
+    footprint: dict[str, Any] = {}
     client_cpus = settings.placement.client_cpus
     with tempfile.TemporaryFile() as client_stderr:
         client = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if held else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if held else subprocess.DEVNULL,
             stderr=client_stderr,
             start_new_session=True,
         )
@@ -199,8 +211,15 @@ def _drive(
                 os.sched_setaffinity(client.pid, set(client_cpus))
             except OSError:
                 pass  # it inherits the runner's own pinning anyway
-            allowed = settings.warmup + settings.duration + CLIENT_SLACK_SECONDS
+            allowed = (
+                settings.warmup
+                + settings.duration
+                + CLIENT_SLACK_SECONDS
+                + CONNECT_SECONDS_PER_1000 * case.total_connections / 1000
+            )
             deadline = time.monotonic() + allowed
+            if server is not None and before is not None:
+                footprint = _hold(client, server, before, case, deadline, stopping)
             while client.poll() is None:
                 if stopping():
                     raise Interrupted
@@ -216,6 +235,9 @@ def _drive(
                 sampler.sample()
         finally:
             _kill_group(client)  # after a normal exit it still catches a stray grandchild
+            for pipe in (client.stdin, client.stdout):
+                if pipe is not None:
+                    pipe.close()
         client_tail = _tail(client_stderr)
     if server is not None and not server.alive():
         tail = server.stderr_tail()
@@ -252,7 +274,37 @@ def _drive(
             f"the load client stopped early: {load.get('stop_reason') or 'no reason given'}",
             server.stderr_tail() if server else None,
         )
-    return _record(load, sampler, server, settings)
+    return {**_record(load, sampler, server, settings), **footprint}
+
+
+def _hold(
+    client: subprocess.Popen[bytes],
+    server: RunningServer,
+    before: tuple[int, int],
+    case: Case,
+    deadline: float,
+    stopping: Callable[[], bool],
+) -> dict[str, Any]:
+    """Read the server's footprint while the held client's connections sit idle, then let
+    the load start; ``{}`` when the client ended first (its exit status says why)."""
+    try:
+        _footprint.wait_connected(client, deadline, stopping)
+        footprint = _footprint.read_connected(server.pid, before, case.total_connections, stopping)
+    except _footprint.Stopped as exc:
+        if stopping():
+            raise Interrupted from None
+        if client.poll() is None:
+            raise CaseFailed(str(exc), server.stderr_tail()) from None
+        return {}
+    if stopping():
+        raise Interrupted
+    assert client.stdin is not None
+    try:
+        client.stdin.write(b"go\n")
+        client.stdin.close()
+    except OSError:
+        pass  # it is gone; its exit status says why
+    return footprint
 
 
 def _read_load(path: Path) -> dict[str, Any] | None:
@@ -301,7 +353,15 @@ def _record(
     client_cpu["capacity"] = client_cores
     client_cpu["utilization"] = float(client_cpu.get("cores_used") or 0.0) / client_cores
     latency = load.get("latency_us") or {}
+    connect = load.get("connect") or {}
+    fairness = load.get("fairness") or {}
+    idle = load.get("idle") or {}
     return {
+        "connect_seconds": connect.get("seconds"),
+        "connect_per_second": connect.get("per_second"),
+        "jain": fairness.get("jain"),
+        "starved": fairness.get("starved"),
+        "idle_dropped": idle.get("dropped"),
         "messages_per_second": float(load["messages_per_second"]),
         "p99_us": latency.get("p99"),
         "server_cpu": server_cpu,

@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import _autorepeat, _environment, _isolation
-from benchmarks._cmd_run import DEFAULTS, QUICK
+from benchmarks import _autorepeat, _environment, _isolation, _scenarios
 from benchmarks._matrix import (
     ORDERS,
     TRANSPORTS,
     Case,
     build_cases,
+    parse_connections,
     parse_int_list,
     parse_names,
     parse_rates,
@@ -30,7 +30,9 @@ from servers._contract import parse_address
 from servers._errors import UserError
 
 #: Rough cost of one repeat beyond warm-up and measurement (server and client start-up).
-OVERHEAD_SECONDS = 1.0
+OVERHEAD_SECONDS = 1.5
+#: Rough rate of a connect storm plus the memory reading after it, for the estimate.
+CONNECTS_PER_SECOND = 4000
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     if args.sizes is not None:
         given["sizes"] = parse_int_list(args.sizes, "sizes")
     if args.connections is not None:
-        given["connections"] = parse_int_list(args.connections, "connections")
+        given["connections"], given["idle"] = parse_connections(args.connections)
     if args.rates is not None:
         given["rates"] = parse_rates(args.rates)
     if args.transports is not None:
@@ -125,9 +127,18 @@ def _remote(args: argparse.Namespace) -> tuple[str, int] | None:
     return host, port
 
 
+def _scenario(args: argparse.Namespace) -> _scenarios.Scenario:
+    if args.quick and args.scenario not in (None, "quick"):
+        raise UserError(f"--quick is --scenario quick; it cannot go with {args.scenario}")
+    return _scenarios.get("quick" if args.quick else args.scenario or "default")
+
+
 def _resolve(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
-    base = QUICK if args.quick else DEFAULTS
-    config: dict[str, Any] = {key: given.get(key, value) for key, value in base.items()}
+    scenario = _scenario(args)
+    config: dict[str, Any] = {
+        key: given.get(key, value) for key, value in scenario.defaults.items()
+    }
+    config["scenario"] = scenario.name
     config["seed"] = given.get("seed", secrets.randbelow(2**31))
     config["backends"] = given.get("backends")
     config["verify"] = bool(args.verify)
@@ -181,6 +192,8 @@ def execute(args: argparse.Namespace) -> int:
             remote is not None and config.get("label") != args.label
         ):
             raise UserError("--resume: --connect/--label differ from the interrupted run's")
+        if (args.scenario or args.quick) and _scenario(args).name != config.get("scenario"):
+            raise UserError("--resume: the scenario differs from the interrupted run's")
         if doc.get("complete"):
             raise UserError(f"--resume: {args.resume} is already complete")
         out = Path(args.out or args.resume)
@@ -206,10 +219,12 @@ def execute(args: argparse.Namespace) -> int:
         sizes=config["sizes"],
         connections=config["connections"],
         rates=config["rates"],
+        idle=config.get("idle") or [],
     )
     skipped += skipped_transports
     if not cases:
         raise UserError("the matrix is empty: no backend supports the chosen transports")
+    check_fd_fit(cases, config["workers"], remote is not None)
 
     placement = _placement(args, doc, remote is not None)
     pinned = _isolation.pin_self(placement.client_cpus)
@@ -274,6 +289,31 @@ def execute(args: argparse.Namespace) -> int:
     return 0 if measured else 1
 
 
+#: Descriptors a server process needs besides its connections (listener, loop, stdio).
+SERVER_FDS = 64
+
+
+def check_fd_fit(cases: list[Case], workers: int | None, remote: bool) -> None:
+    """Refuse, before anything starts, a connection count the fd limits cannot hold."""
+    import resource
+
+    from clients._config import connections_that_fit
+
+    biggest = max(cases, key=lambda case: case.total_connections)
+    client = connections_that_fit(workers or 1)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    # A local server lifts its soft limit to this same hard limit.
+    server = client if remote or hard == resource.RLIM_INFINITY else hard - SERVER_FDS
+    fit = min(client, server)
+    if biggest.total_connections > fit:
+        side = "the load client" if client <= server else "the server"
+        raise UserError(
+            f"{biggest.id} needs {biggest.total_connections} connections but at most {fit} fit "
+            f"under the fd limit of {side} (hard limit {hard}): lower --connections, add "
+            "--workers (client side) or raise ulimit -Hn"
+        )
+
+
 def _placement(
     args: argparse.Namespace, doc: dict[str, Any] | None, remote: bool
 ) -> _isolation.Placement:
@@ -311,18 +351,20 @@ def _announce(
     skipped: list[dict[str, str]],
 ) -> None:
     per_repeat = float(config["duration"]) + float(config["warmup"]) + OVERHEAD_SECONDS
+    connecting = sum(case.total_connections for case in cases) / CONNECTS_PER_SECOND
+    per_round = len(cases) * per_repeat + connecting
     if config["repeat"] == "auto":
         fewest, most = _autorepeat.MINIMUM, int(config["max_repeat"])
         repeats = (
             f"{fewest} to {most} repeats (auto: until the 95% CI of each median is within "
             f"+-{float(config['target_ci']) * 100:g}%)"
         )
-        estimate = f"{len(cases) * fewest * per_repeat / 60:.1f} to "
+        estimate = f"{fewest * per_round / 60:.1f} to "
     else:
         fewest = most = int(config["repeat"])
         repeats = f"{most} repeat(s)"
         estimate = ""
-    estimate += f"{len(cases) * most * per_repeat / 60:.1f} min"
+    estimate += f"{most * per_round / 60:.1f} min"
     lines = [
         f"echobench run: {len(cases)} case(s) x {repeats}, about {estimate}; "
         f"seed {config['seed']}; writing {out}",

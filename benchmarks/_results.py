@@ -45,6 +45,7 @@ def _entry(doc: dict[str, Any], case: Case) -> dict[str, Any]:
         "transport": case.transport,
         "size": case.size,
         "connections": case.connections,
+        "idle": case.idle,
         "rate": case.rate,
         "mode": case.mode,
         "status": "partial",
@@ -147,4 +148,19 @@ def summarize(repeats: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "messages_per_server_cpu_second": (
             float(statistics.median(efficiency)) if efficiency else None
         ),
+        **{key: _median(repeats, key) for key in SCALE_FIELDS},
+        "idle_dropped": max(
+            (r["idle_dropped"] for r in repeats if r.get("idle_dropped") is not None),
+            default=None,
+        ),
     }
+
+
+#: Per-repeat figures of concurrency whose median over the repeats is in the summary.
+SCALE_FIELDS = ("server_rss_per_connection_bytes", "connect_per_second", "jain", "starved")
+
+
+def _median(repeats: Sequence[dict[str, Any]], key: str) -> float | None:
+    """The median of a repeat field, over the repeats that have it (older files lack it)."""
+    values = [r[key] for r in repeats if r.get(key) is not None]
+    return float(statistics.median(values)) if values else None

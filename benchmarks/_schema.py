@@ -1,12 +1,18 @@
 """The results file that ``echobench run`` writes: one JSON object per run.
 
 ``schema_version`` changes whenever a field changes meaning or is removed; readers
-(charts, report, compare) call :func:`load_results`, which refuses other versions.
+(charts, report, compare) call :func:`load_results`, which reads every version in
+``READABLE_VERSIONS`` and refuses others.
 Fields may be added without a version change. Times are ISO 8601 in UTC.
 
 Top level
     ``schema``          always ``"echobench.run"``.
-    ``schema_version``  ``1``.
+    ``schema_version``  ``2``. Version 2 added the concurrency fields: ``config.idle``,
+                        ``config.scenario``, ``cases[].idle``, the repeat fields from
+                        ``connect_seconds`` to ``server_accepted_all`` and the summary
+                        fields from ``server_rss_per_connection_bytes`` to
+                        ``idle_dropped``; and a case whose window completed no echo is
+                        failed. Version 1 files lack those fields and are read as they are.
     ``complete``        ``true`` once every case of the matrix ran every repeat (even if
                         some failed); ``false`` for a run that was interrupted.
     ``environment``     the machine and the conditions (below).
@@ -56,12 +62,18 @@ Top level
     ``workers`` (load client processes; null: its default),
     ``seed`` (of the per-repeat shuffle), ``order`` (``"shuffle"``: each repeat walks the
     cases in a fresh order drawn from ``seed``; ``"fixed"``: matrix order), ``verify``,
-    ``connect`` (``"host:port"`` for a remote server, else null), ``label``.
+    ``connect`` (``"host:port"`` for a remote server, else null), ``label``,
+    ``idle`` (``[[active, idle], ...]``: cases of ``active`` busy connections while
+    ``idle`` more are held open and silent, run after the plain ``connections``),
+    ``scenario`` (the named matrix the run started from: ``default``, ``quick``,
+    ``scale`` ...; ``benchmarks._scenarios``).
 
 ``cases[]``
-    ``id``              ``backend/transport/<size>B/<connections>c/<closed | <rate>rps>``.
+    ``id``              ``backend/transport/<size>B/<connections>c[+<idle>idle]/<closed |
+                        <rate>rps>``.
     ``backend``, ``family``, ``transport``, ``size``, ``connections``, ``rate``, ``mode``
-                        (``"closed"`` or ``"open"``).
+                        (``"closed"`` or ``"open"``), ``idle`` (extra silent connections,
+                        0 for most cases).
     ``status``          ``"ok"``: every repeat measured (with ``--repeat auto``: stopped at
                         the target or the cap); ``"failed"``: none was; ``"partial"``:
                         some were, others failed or have not run yet.
@@ -108,6 +120,25 @@ Top level
                                 ``"neither"``. ``"both"`` was added without a version change:
                                 readers must accept it (older files call such repeats
                                 ``"server"``).
+        ``connect_seconds``, ``connect_per_second``  from ``load.connect``: how long opening
+                                every connection took, and the rate.
+        ``jain``, ``starved``   from ``load.fairness``: Jain's index of the messages each
+                                connection completed in the window, and how many completed
+                                none (a result, not a failure; the table marks it).
+        ``idle_dropped``        from ``load.idle`` (null without idle connections).
+        ``server_rss_before_bytes``  the server tree's RSS after priming, before the load
+                                client connected; absent with ``--connect``.
+        ``server_rss_connected_bytes``  the same once every connection was open and idle
+                                and the RSS had settled, before the load started
+                                (``benchmarks._footprint``).
+        ``server_rss_per_connection_bytes``  their difference divided by the connections
+                                (active and idle); page-granular, so meaningful from about
+                                100 connections up.
+        ``server_accepted_all`` whether the server's tree held a descriptor for every
+                                connection (all but one: the priming connection may still
+                                have been closing) when that reading was taken (false: it
+                                had not accepted them within a second plus a second per
+                                1,000).
         ``load``                the load generator's whole JSON result (schema
                                 ``echobench.load``), unchanged.
     ``summary``         over the measured repeats (null while there are none):
@@ -122,6 +153,10 @@ Top level
         ``messages_per_server_cpu_second``  the median over repeats of msgs/s divided by
                                 the server's ``cores_used``: messages per CPU-second of
                                 server work (null with ``--connect``).
+        ``server_rss_per_connection_bytes``, ``connect_per_second``, ``jain``, ``starved``
+                                medians over the repeats that have them (null when none).
+        ``idle_dropped``        the most idle connections dropped in any repeat (null
+                                without idle connections).
 """
 
 from __future__ import annotations
@@ -135,7 +170,9 @@ from typing import Any
 from servers._errors import UserError
 
 SCHEMA = "echobench.run"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions this echobench reads: version 1 lacks only fields that readers default.
+READABLE_VERSIONS = (1, 2)
 
 _TOP_LEVEL = ("complete", "environment", "config", "cases", "not_run")
 _CASE_KEYS = ("id", "backend", "transport", "size", "connections", "mode", "status", "repeats")
@@ -148,10 +185,11 @@ def validate(doc: object, where: str = "results") -> dict[str, Any]:
     if doc.get("schema") != SCHEMA:
         raise UserError(f"{where}: not an echobench run file (schema {doc.get('schema')!r})")
     version = doc.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
         raise UserError(
             f"{where}: schema_version {version!r} is not supported (this echobench reads "
-            f"version {SCHEMA_VERSION})"
+            f"versions {readable})"
         )
     for key in _TOP_LEVEL:
         if key not in doc:

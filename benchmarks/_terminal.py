@@ -80,7 +80,19 @@ def outcome_line(record: dict[str, Any]) -> str:
     line = f"{record['messages_per_second']:,.0f} msg/s"
     if p99 is not None:
         line += f", p99 {format_us(p99)}"
-    return f"{line}, bottleneck: {record['verdict']}"
+    line = f"{line}, bottleneck: {record['verdict']}"
+    if record.get("starved"):
+        line += f", STARVED {record['starved']} of {record['load']['params']['connections']}"
+    per_connection = record.get("server_rss_per_connection_bytes")
+    if per_connection is not None and record["load"]["params"]["connections"] >= 100:
+        line += f", {per_connection / 1024:,.1f} KiB/connection"
+    return line
+
+
+def starved_text(summary: dict[str, Any]) -> str:
+    """`` STARVED n`` when connections completed no echo (median over the repeats)."""
+    starved = summary.get("starved")
+    return f" STARVED {starved:g}" if starved else ""
 
 
 def format_us(value: float | None) -> str:
@@ -132,7 +144,7 @@ def results_table(doc: dict[str, Any]) -> Table:
             f"{rate['median']:,.0f}",
             spread,
             format_us(summary["p99_us"]["median"]),
-            VERDICT_TEXT[summary["verdict"]],
+            VERDICT_TEXT[summary["verdict"]] + starved_text(summary),
             _status(entry),
         )
     return table
@@ -153,6 +165,13 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
         notes.append(
             f"{client_bound} case(s) are CLIENT-BOUND: the load client's CPU was saturated "
             "and the server's was not, so their msgs/s measure the client, not the server."
+        )
+    starved = sum(1 for e in doc["cases"] if (e.get("summary") or {}).get("starved"))
+    if starved:
+        notes.append(
+            f"{starved} case(s) are STARVED n: n connections (median over repeats) completed "
+            "no echo in the window while others did; their msgs/s is what the server gave to "
+            "the rest."
         )
     both = verdicts.count("both")
     if both:

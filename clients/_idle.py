@@ -64,13 +64,15 @@ class IdleConnection(asyncio.Protocol):
             self.transport.abort()
 
 
-async def check_all(conns: list[IdleConnection], timeout: float) -> int:
-    """How many of ``conns`` are held (probed all at once, in parallel)."""
+async def check_all(conns: list[IdleConnection], timeout: float) -> tuple[int, int]:
+    """How many of ``conns`` are held, and how many the server closed (probed at once)."""
     if not conns:
-        return 0
+        return 0, 0
     answers = await asyncio.gather(*(conn.check(timeout) for conn in conns))
-    return sum(answers)
+    return sum(answers), sum(conn.closed for conn in conns)
 
 
-def idle_field(requested: int, held: int) -> dict[str, Any]:
-    return {"requested": requested, "held": held, "dropped": requested - held}
+def idle_field(requested: int, held: int, closed: int) -> dict[str, Any]:
+    """``dropped`` is every idle connection not held; ``closed`` those of them the server
+    closed or reset (the rest stayed open but did not echo the probe in time)."""
+    return {"requested": requested, "held": held, "dropped": requested - held, "closed": closed}

@@ -120,7 +120,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     if idle and idle["dropped"]:
         lines.append(
             f"IDLE DROPPED: {idle['dropped']} of {idle['requested']} idle connections were "
-            "closed by the server or no longer echoed at the end"
+            f"not held to the end ({idle['closed']} closed by the server, the rest did not "
+            "echo a probe in time)"
         )
     return lines
 

@@ -407,8 +407,9 @@ def _idle(
     if not config.idle:
         return None
     if missing or any(p["idle_held"] is None for p in parts):
-        return {"requested": config.idle, "held": None, "dropped": None}  # not checked
-    return idle_field(config.idle, sum(p["idle_held"] for p in parts))
+        return {"requested": config.idle, "held": None, "dropped": None, "closed": None}
+    held = sum(p["idle_held"][0] for p in parts)
+    return idle_field(config.idle, held, sum(p["idle_held"][1] for p in parts))
 
 
 def _pauses(parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -132,9 +132,12 @@ Top level
                          worker reported.
     ``idle``             null without ``--idle``, else ``requested``, ``held`` (still open at
                          the end of the window and echoed a short probe, sent only then, within
-                         ``timeout``) and ``dropped`` (``requested - held``); ``held`` and
-                         ``dropped`` are null when the run stopped early and nothing was
-                         checked. A dropped idle connection is a result, not an error.
+                         ``timeout``), ``dropped`` (``requested - held``) and ``closed`` (of
+                         the dropped, those the server closed or reset; the others stayed open
+                         but did not echo in time, e.g. a thread per connection that cannot
+                         wake 10,000 threads within the timeout); all but ``requested`` are
+                         null when the run stopped early and nothing was checked. A dropped
+                         idle connection is a result, not an error.
 
 With ``--cluster`` (``clients._cluster``) the result also has ``params.cluster`` (the
 scheduler's address; ``params.workers`` is then the number of shards), and:

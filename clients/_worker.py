@@ -90,7 +90,7 @@ class Worker:
         self.out_of_range = 0
         self.conns: list[Connection] = []
         self.idle: list[IdleConnection] = []
-        self.idle_held: int | None = None
+        self.idle_held: tuple[int, int] | None = None  # (held, closed by the server)
         self.connect_stats = ConnectStats()
         self.done_each_at_start: list[int] = []
         self.errors = dict.fromkeys(ERROR_KINDS, 0)

@@ -321,3 +321,43 @@ def test_a_backend_that_fails_verification_is_not_measured(tmp_path: Path) -> No
     assert verification["passed"] is False
     assert any(not check["passed"] for check in verification["checks"])
     assert doc["complete"] is True
+
+
+def test_scale_scenario_on_two_backends(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    done = run_cli(
+        [
+            *("--scenario", "scale", "--backends", "asyncio-protocol,threads"),
+            # Reduced counts and times: the pipeline, not the numbers, is under test.
+            *("--connections", "1,100,5+150", "--duration", "0.3", "--warmup", "0.2"),
+            *("--out", str(out)),
+        ]
+    )
+    assert done.returncode == 0, done.stderr
+    doc = load_results(out)
+    assert doc["config"]["scenario"] == "scale" and doc["config"]["sizes"] == [64]
+    cases = by_id(doc)
+    assert set(cases) == {
+        f"{backend}/tcp/64B/{count}/closed"
+        for backend in ("asyncio-protocol", "threads")
+        for count in ("1c", "100c", "5c+150idle")
+    }
+    for case in cases.values():
+        assert case["status"] == "ok", case["error"]
+        summary = case["summary"]
+        assert summary["connect_per_second"] > 0 and 0 < summary["jain"] <= 1
+        assert summary["starved"] == 0
+        (repeat,) = case["repeats"]
+        assert repeat["server_rss_connected_bytes"] >= repeat["server_rss_before_bytes"] > 0
+        assert repeat["server_accepted_all"]
+    for backend in ("asyncio-protocol", "threads"):
+        idle = cases[f"{backend}/tcp/64B/5c+150idle/closed"]
+        assert idle["summary"]["idle_dropped"] == 0
+        assert idle["repeats"][0]["load"]["idle"]["held"] == 150
+    # A thread and its stack per connection: more memory per connection than an event loop.
+    threads = cases["threads/tcp/64B/100c/closed"]["summary"]["server_rss_per_connection_bytes"]
+    loop = cases["asyncio-protocol/tcp/64B/100c/closed"]["summary"][
+        "server_rss_per_connection_bytes"
+    ]
+    assert threads > loop
+    assert "10c+10000idle" not in done.stderr  # the scenario's own counts were overridden

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from benchmarks import (
+    _cmd_run,
     _environment,
     _isolation,
     _results,
@@ -348,7 +350,7 @@ def test_environment_records_what_the_schema_names() -> None:
     assert len(env["load_average"]) == 3
     assert set(env["git"]) == {"commit", "dirty"}
     json.dumps(env)  # serializable as it stands
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
 
 
 # --- the command line refuses bad input in one line ---------------------------------
@@ -366,6 +368,10 @@ def test_environment_records_what_the_schema_names() -> None:
         (["--connect", "nonsense", "--label", "x"], "takes HOST:PORT"),
         (["--label", "x"], "needs --connect"),
         (["--resume", "/nonexistent/run.json"], "no such results file"),
+        (["--scenario", "nope"], "unknown scenario 'nope' (choose from default, quick, scale"),
+        (["--quick", "--scenario", "scale"], "cannot go with scale"),
+        (["--connections", "10+x"], "neither a whole number nor ACTIVE+IDLE"),
+        (["--connections", "1,20000", "--backends", "asyncio-protocol"], "connections but at most"),
     ],
 )
 def test_bad_input_gets_one_line(argv: list[str], message: str, tmp_path: Path) -> None:
@@ -379,3 +385,41 @@ def test_bad_input_gets_one_line(argv: list[str], message: str, tmp_path: Path) 
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_scenarios_are_defaults_that_options_override() -> None:
+    from benchmarks._plan import _given, _resolve
+    from benchmarks._scenarios import SCENARIOS
+
+    parser = argparse.ArgumentParser()
+    _cmd_run.configure(parser)
+    scale = _resolve(*_parsed(parser, "--scenario", "scale"))
+    assert scale["scenario"] == "scale" and scale["sizes"] == [64]
+    assert scale["connections"] == [1, 10, 100, 1000, 10000] and scale["idle"] == [[10, 10000]]
+    # What is typed wins; what is not comes from the scenario.
+    mine = _resolve(*_parsed(parser, "--scenario", "scale", "--connections", "5,2+30"))
+    assert mine["connections"] == [5] and mine["idle"] == [[2, 30]] and mine["sizes"] == [64]
+    quick = _resolve(*_parsed(parser, "--quick", "--repeat", "2"))
+    assert quick["scenario"] == "quick" and quick["repeat"] == 2
+    assert quick["connections"] == SCENARIOS["quick"].defaults["connections"]
+    assert _resolve(*_parsed(parser))["scenario"] == "default"
+    assert _given(parser.parse_args([])) == {}
+
+
+def _parsed(parser: argparse.ArgumentParser, *argv: str) -> tuple[argparse.Namespace, dict]:
+    from benchmarks._plan import _given
+
+    args = parser.parse_args(list(argv))
+    return args, _given(args)
+
+
+def test_idle_cases_follow_the_plain_counts() -> None:
+    cases, _ = build_cases(
+        _backends()[:1], transports=["tcp"], sizes=[64], connections=[1], rates=[None],
+        idle=[[10, 100]],
+    )  # fmt: skip
+    assert [c.id.split("/", 1)[1] for c in cases] == [
+        "tcp/64B/1c/closed",
+        "tcp/64B/10c+100idle/closed",
+    ]
+    assert cases[1].total_connections == 110

@@ -90,7 +90,7 @@ def test_idle_connections_the_server_closes_are_dropped() -> None:
         result = run_load(
             LoadConfig(port=server.port, connections=2, idle=6, size=64, duration=1.0, warmup=0.1)
         )
-    assert result["idle"] == {"requested": 6, "held": 0, "dropped": 6}
+    assert result["idle"] == {"requested": 6, "held": 0, "dropped": 6, "closed": 6}
     # The busy connections never went quiet, so they were kept and measured.
     assert result["complete"] and result["fairness"]["starved"] == 0
     assert result["connect"]["connections"] == 8 and result["connect"]["failed"] == 0
