@@ -51,6 +51,19 @@ def tree_usage(pid: int) -> tuple[int, int]:
     return rss, fds
 
 
+def settled_usage(pid: int) -> tuple[int, int]:
+    """``tree_usage`` once the descriptor count holds still (the priming connection, just
+    closed by the client, may still be open on the server's side)."""
+    usage = tree_usage(pid)
+    until = time.monotonic() + SETTLE_LIMIT_S / 4
+    while time.monotonic() < until:
+        time.sleep(SETTLE_INTERVAL_S / 2)
+        previous, usage = usage, tree_usage(pid)
+        if usage[1] == previous[1]:
+            break
+    return usage
+
+
 def wait_connected(
     client: subprocess.Popen[bytes], deadline: float, stopping: Callable[[], bool]
 ) -> None:
@@ -75,14 +88,12 @@ def read_connected(
 ) -> dict[str, Any]:
     """The footprint fields of a repeat, read once ``connections`` are open and idle."""
     rss_before, fds_before = before
-    # The priming connection may still be closing when ``before`` was read: one short.
-    connections_seen = max(1, connections - 1)
     deadline = time.monotonic() + 1.0 + ACCEPT_SECONDS_PER_1000 * connections / 1000
     rss, fds = tree_usage(pid)
-    while fds - fds_before < connections_seen and time.monotonic() < deadline and not stopping():
+    while fds - fds_before < connections and time.monotonic() < deadline and not stopping():
         time.sleep(SETTLE_INTERVAL_S)
         rss, fds = tree_usage(pid)
-    accepted = fds - fds_before >= connections_seen
+    accepted = fds - fds_before >= connections
     settle_until = time.monotonic() + SETTLE_LIMIT_S
     while time.monotonic() < settle_until and not stopping():
         time.sleep(SETTLE_INTERVAL_S)

@@ -195,7 +195,7 @@ def _drive(
         case, settings, host=host, port=port, unix=unix_path, json_path=json_path, hold=held
     )
     sampler = TreeSampler(server.pid) if server is not None else None
-    before = _footprint.tree_usage(server.pid) if server is not None else None
+    before = _footprint.settled_usage(server.pid) if server is not None else None
     footprint: dict[str, Any] = {}
     client_cpus = settings.placement.client_cpus
     with tempfile.TemporaryFile() as client_stderr:

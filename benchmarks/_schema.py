@@ -135,10 +135,8 @@ Top level
                                 (active and idle); page-granular, so meaningful from about
                                 100 connections up.
         ``server_accepted_all`` whether the server's tree held a descriptor for every
-                                connection (all but one: the priming connection may still
-                                have been closing) when that reading was taken (false: it
-                                had not accepted them within a second plus a second per
-                                1,000).
+                                connection when that reading was taken (false: it had not
+                                accepted them within a second plus a second per 1,000).
         ``load``                the load generator's whole JSON result (schema
                                 ``echobench.load``), unchanged.
     ``summary``         over the measured repeats (null while there are none):
