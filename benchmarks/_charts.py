@@ -347,6 +347,7 @@ def throughput_vs_connections(run: Run) -> Figure:
                     capsize=3,
                     lw=1.6,
                     label=backend,
+                    gid="connections:" + ",".join(c.id for c, _ in measured),
                 )
                 for c, v in measured:
                     if c.client_bound:

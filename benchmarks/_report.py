@@ -1,120 +1,234 @@
-"""One self-contained HTML page for a run: environment, charts, every case, plain notes.
+"""One self-contained HTML page for a run: the answer first, then charts, then every case.
 
-Charts are embedded as base64 PNGs, so the page can be mailed or archived as
-one file. Every piece of text from the results file goes through ``escape``:
-backend names, errors and stderr tails are data, not markup.
+The page opens with a ranking per group of comparable cases (``_ranking``), each
+with a sentence computed from the data; then the charts as inline SVG with hover
+values; then the full table, which a small inline script makes sortable and
+filterable; then the notes and the environment. Given a baseline run, the page
+also shows ``compare``'s ratios B/A beside the rankings and in a table.
+
+Nothing is fetched: styles, script and charts are in the page, so it works
+offline and as one mailed file. Every piece of text from a results file goes
+through ``_text``: backend names, errors and stderr tails are data, not markup,
+and absolute paths of the machine that made the file are cut to their last part.
 """
 
 from __future__ import annotations
 
-import base64
-import io
+import re
+from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 from typing import Any
 
-from matplotlib.figure import Figure
-
-from benchmarks._charts import CHARTS, DPI, run_charts, skipped_charts
+from benchmarks._charts import CHARTS, run_charts, skipped_charts
+from benchmarks._chartsvg import highlight as grey_out
+from benchmarks._chartsvg import inline_svg
+from benchmarks._compare import ALPHA, Comparison, Pair, compare_runs, short_text
+from benchmarks._palette import colours
+from benchmarks._rankchart import ranking_svg, ranking_width
+from benchmarks._ranking import marks, rankings
+from benchmarks._report_assets import SCRIPT, STYLE
 from benchmarks._runview import Case, Run
+from servers._errors import UserError
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.failed td { color: #b00020; }
-tr.client td { background: #fff6e0; }
-p.skipped { color: #555; font-style: italic; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 0.85em; }
-"""
+# An absolute path: a slash not inside a word, a URL or a relative path, then directories.
+_ABSOLUTE = re.compile(r"(?<![\w.~:/-])/(?:[^\s/\"'<>:;,()\[\]]+/)+(?=[^\s/\"'<>]*)")
 
 
-def _png(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+def public(text: str) -> str:
+    """``text`` without the directories of absolute paths: ``/home/me/x/run.json`` is
+    ``…/run.json``. A page may travel; the layout of the machine that made it should not."""
+    return _ABSOLUTE.sub("…/", text)
+
+
+def _text(value: object) -> str:
+    return escape(public(str(value)))
+
+
+def _known(value: object) -> str:
+    """An environment value as words; what the runner could not find out is "unknown"."""
+    if value is None or value == "" or value == []:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 def _number(value: float | None, digits: int = 0) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def run_name(run: Run) -> str:
+    """The file name, never the path it was read from."""
+    return Path(run.path).name or "results"
+
+
+def machine(env: dict[str, Any]) -> str:
+    cpu = env.get("cpu") or {}
+    os_info = env.get("os") or {}
+    words = f"{cpu.get('model') or 'unknown CPU'}, {_known(cpu.get('count'))} CPUs"
+    if os_info.get("system"):
+        words += f", {os_info['system']} {os_info.get('release') or ''}".rstrip()
+    if env.get("vm"):
+        words += " (virtual machine)"
+    return words
+
+
+def identity(run: Run) -> str:
+    """Date, machine and commit: what tells one run's page from another's."""
+    env = run.environment
+    git = env.get("git") or {}
+    started = str(env.get("started_at") or "")[:10] or "unknown date"
+    commit = str(git.get("commit") or "")[:8]
+    commit = (
+        f"commit {commit}{' (dirty)' if git.get('dirty') else ''}" if commit else ("unknown commit")
+    )
+    return f"{started} · {machine(env)} · {commit}"
+
+
+def _command_line(env: dict[str, Any]) -> str:
+    argv = [str(a) for a in env.get("command_line") or []]
+    if argv:
+        argv[0] = Path(argv[0]).name  # the installed script's place is the machine's business
+    return " ".join(argv)
+
+
 def _environment(run: Run) -> str:
     env = run.environment
     python = env.get("python") or {}
-    cpu = env.get("cpu") or {}
     os_info = env.get("os") or {}
     git = env.get("git") or {}
     pinning = env.get("pinning") or {}
     frameworks = env.get("frameworks") or {}
-    rows: list[tuple[str, Any]] = [
-        ("Python", f"{python.get('implementation', '')} {python.get('version', '')}"),
-        ("CPU", f"{cpu.get('model', '')} ({cpu.get('count', '?')} CPUs)"),
-        ("OS", f"{os_info.get('system', '')} {os_info.get('release', '')}"),
-        ("governor", env.get("governor")),
-        ("virtual machine", env.get("vm")),
-        ("load average at start", env.get("load_average")),
-        ("pinning", f"server {pinning.get('server_cpus')}, client {pinning.get('client_cpus')}"),
-        ("commit", f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''}"),
-        ("started / finished", f"{env.get('started_at')} / {env.get('finished_at')}"),
-        ("command line", " ".join(str(a) for a in env.get("command_line") or [])),
-        ("frameworks", ", ".join(f"{k} {v or 'not installed'}" for k, v in frameworks.items())),
+    commit = _known(git.get("commit"))
+    rows: list[tuple[str, str]] = [
+        ("run", run_name(run)),
+        (
+            "Python",
+            f"{python.get('implementation') or 'unknown'} {python.get('version') or 'unknown'}",
+        ),
+        ("machine", machine(env)),
+        ("kernel", _known(os_info.get("kernel"))),
+        ("governor", _known(env.get("governor"))),
+        ("turbo", _known(env.get("turbo"))),
+        ("virtual machine", _known(env.get("vm"))),
+        ("isolated CPUs", _known(env.get("isolated_cpus"))),
+        ("load average at start", _known(env.get("load_average"))),
+        (
+            "pinning",
+            f"server {_known(pinning.get('server_cpus'))}, "
+            f"client {_known(pinning.get('client_cpus'))}",
+        ),
+        ("commit", commit + (" (dirty)" if git.get("dirty") else "")),
+        ("started", _known(env.get("started_at"))),
+        ("finished", _known(env.get("finished_at"))),
+        ("command line", _known(_command_line(env))),
+        (
+            "frameworks",
+            _known(", ".join(f"{k} {v or 'not installed'}" for k, v in frameworks.items())),
+        ),
         ("complete", "yes" if run.complete else "no: the run was interrupted"),
     ]
-    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
-    warnings = env.get("warnings") or []
-    notes = "".join(f"<li>{escape(str(w))}</li>" for w in warnings)
-    return f"<table>{body}</table>" + (f"<p>Warnings:</p><ul>{notes}</ul>" if notes else "")
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{_text(v)}</td></tr>" for k, v in rows)
+    warnings = "".join(f"<li>{_text(w)}</li>" for w in env.get("warnings") or [])
+    return f"<table>{body}</table>" + (f"<p>Warnings:</p><ul>{warnings}</ul>" if warnings else "")
+
+
+_COLUMNS = (
+    "backend",
+    "family",
+    "size [B]",
+    "connections",
+    "loop",
+    "transport",
+    "status",
+    "median msg/s",
+    "min to max msg/s",
+    "CV",
+    "p99 [µs]",
+    "msg per server CPU-s",
+    "bottleneck",
+    "marks",
+)
+
+
+def _cell(text: str, sort: object = None, css: str = "") -> str:
+    value = "" if sort is None else f' data-v="{escape(str(sort))}"'
+    klass = f' class="{css}"' if css else ""
+    return f"<td{klass}{value}>{text}</td>"
 
 
 def _case_row(case: Case) -> str:
-    cells = [escape(case.backend), escape(case.family), escape(case.label)]
-    classes = []
-    if not case.ok:
-        classes.append("failed")
-        cells += [escape(case.status), "", "", "", "", "", ""]
-    else:
-        cv = case.cv
+    loop = "closed" if case.rate is None else f"open {case.rate:g} msg/s"
+    cells = [
+        _cell(_text(case.backend)),
+        _cell(_text(case.family)),
+        _cell(str(case.size), case.size, "num"),
+        _cell(str(case.connections), case.connections, "num"),
+        _cell(escape(loop), -1 if case.rate is None else case.rate),
+        _cell(_text(case.transport)),
+        _cell(_text(case.status)),
+    ]
+    if case.ok:
+        low, high, cv = case.throughput("min"), case.throughput("max"), case.cv
         cells += [
-            escape(case.status),
-            _number(case.throughput()),
-            f"{_number(case.throughput('min'))} to {_number(case.throughput('max'))}",
-            "-" if cv is None else f"{cv:.1%}",
-            _number(case.p99(), 1),
-            _number(case.efficiency),
-            escape(case.verdict or "-")
-            + (
-                " (client saturated: a lower bound for the server)"
-                if case.both_saturated
-                else " (client-bound)"
-                if case.client_bound
-                else ""
-            )
-            + (" (unstable)" if case.unstable else ""),
+            _cell(_number(case.throughput()), case.throughput(), "num"),
+            _cell(f"{_number(low)} to {_number(high)}", low, "num"),
+            _cell("-" if cv is None else f"{cv:.1%}", cv, "num cv"),
+            _cell(_number(case.p99(), 1), case.p99(), "num"),
+            _cell(_number(case.efficiency), case.efficiency, "num"),
+            _cell(_text(case.verdict or "-")),
         ]
-        if case.client_bound:
-            classes.append("client")
-    numeric = {4, 5, 6, 7, 8}
-    tds = "".join(
-        f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
-        for i, c in enumerate(cells)
+    else:
+        cells += [_cell("-", "", "num") for _ in range(5)] + [_cell("-")]
+    cells.append(_cell(escape(", ".join(marks(case)))))
+    classes = [
+        name
+        for name, on in (
+            ("failed", not case.ok),
+            ("client", case.ok and case.client_bound),
+            ("unstable", case.ok and case.unstable),
+        )
+        if on
+    ]
+    return (
+        f'<tr class="{" ".join(classes)}" data-case="{_text(case.id)}" '
+        f'data-family="{_text(case.family)}" data-backend="{_text(case.backend)}">'
+        f"{''.join(cells)}</tr>"
     )
-    return f'<tr class="{" ".join(classes)}" data-case="{escape(case.id)}">{tds}</tr>'
+
+
+def _options(label: str, ident: str, names: Sequence[str]) -> str:
+    options = "".join(f'<option value="{_text(n)}">{_text(n)}</option>' for n in names)
+    return (
+        f'<label>{label} <select id="{ident}"><option value="">all</option>{options}'
+        "</select></label>"
+    )
 
 
 def _cases(run: Run) -> str:
-    head = (
-        "<tr><th>backend</th><th>family</th><th>case</th><th>status</th>"
-        "<th>median msg/s</th><th>min to max msg/s</th><th>CV</th><th>p99 [µs]</th>"
-        "<th>msg per server CPU-s</th><th>bottleneck</th></tr>"
-    )
     order = {name: i for i, name in enumerate(run.backends())}
     cases = sorted(
         run.cases,
         key=lambda c: (order.get(c.backend, 0), c.slice_key[3] or 0, c.size, c.connections),
     )
-    return f"<table>{head}{''.join(_case_row(c) for c in cases)}</table>"
+    families = list(dict.fromkeys(run.families()[b] for b in run.backends()))
+    controls = (
+        '<div id="case-controls" hidden>'
+        + _options("family", "filter-family", families)
+        + _options("backend", "filter-backend", run.backends())
+        + '<label><input type="checkbox" id="hide-unstable"> hide unstable</label>'
+        '<label><input type="checkbox" id="hide-client"> hide client-bound</label>'
+        '<span id="shown-count"></span> <span>(click a column head to sort)</span></div>'
+    )
+    head = "".join(f"<th>{escape(c)}</th>" for c in _COLUMNS)
+    body = "".join(_case_row(c) for c in cases)
+    return (
+        f'{controls}<table id="cases-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def notes(run: Run) -> list[str]:
@@ -174,34 +288,187 @@ def notes(run: Run) -> list[str]:
     return said
 
 
-def _failures(run: Run) -> str:
-    blocks = []
-    for case in run.cases:
-        if case.stderr_tail:
-            blocks.append(f"<h3>{escape(case.id)}</h3><pre>{escape(case.stderr_tail)}</pre>")
-    return "<h2>Server stderr of failures</h2>" + "".join(blocks) if blocks else ""
-
-
-def render(run: Run, title: str | None = None) -> str:
-    title = title or f"echobench report: {run.path}"
-    figures, skipped = run_charts(run), skipped_charts(run)
-    charts = "".join(
-        f'<h3>{escape(name)}</h3><img alt="{escape(name)}" '
-        f'src="data:image/png;base64,{_png(figures[name])}">'
-        if name in figures
-        else f'<h3>{escape(name)}</h3><p class="skipped">skipped {escape(name)}: '
-        f"{escape(skipped.get(name, 'not drawn'))}</p>"
-        for name in CHARTS
+def _summary(run: Run) -> str:
+    """One line at the top: how many cases, and how many must be read with care."""
+    measured = [c for c in run.cases if c.ok]
+    counts = [
+        (
+            sum(c.client_bound for c in measured),
+            "client-limited (hatched: a bound, not the server's figure)",
+        ),
+        (sum(c.unstable for c in measured), "unstable"),
+        (sum("starved" in marks(c) for c in measured), "starved"),
+        (len(run.cases) - len(measured), "failed"),
+        (len(run.not_run), "not run"),
+    ]
+    said = ", ".join(f"{n} {what}" for n, what in counts if n)
+    repeats = sorted({len(c.repeats) for c in measured})
+    spread = "/".join(str(r) for r in repeats) or "0"
+    return (
+        f"{len(run.cases)} cases, {len(run.backends())} backends, {spread} repeat(s) each"
+        + (f"; {said}" if said else "; every case measured, none client-limited or unstable")
+        + ". Marked in every ranking, chart and row; the notes below say what each means."
     )
-    said = "".join(f"<li>{escape(s)}</li>" for s in notes(run))
+
+
+_MARKS = (
+    '<p class="marks"><span class="hatch"></span> hatched: the load client was saturated '
+    "(client-bound, or client+server saturated), so the figure is a bound for the server, "
+    "not its measurement · unstable N%: the repeats' coefficient of variation is over 5% · "
+    "starved: some connections got almost no service · failed: no measurement. "
+    "Hover a bar for its figures.</p>"
+)
+
+
+def _rankings(run: Run, comparison: Comparison | None) -> str:
+    palette = colours(run.families())
+    pairs: dict[str, Pair] | None = None
+    if comparison is not None:
+        pairs = {p.b.id: p for p in comparison.pairs}
+    figures = []
+    for ranking in rankings(run):
+        figures.append(
+            f'<figure class="ranking" id="ranking-{_text(ranking.key)}" '
+            f'style="max-width: {ranking_width(pairs is not None)}px">'
+            f"<figcaption><h3>{_text(ranking.title)}</h3>"
+            f'<p class="takeaway">{_text(ranking.takeaway)}</p></figcaption>'
+            f"{ranking_svg(ranking, palette, pairs)}</figure>"
+        )
+    if not figures:
+        return "<p>No case in this file.</p>"
+    return _MARKS + f'<div class="rankings">{"".join(figures)}</div>'
+
+
+def _comparison(comparison: Comparison, alpha: float) -> str:
+    head = (
+        "<tr><th>case (of B)</th><th>A msg/s</th><th>B msg/s</th><th>msg/s B/A [range]</th>"
+        "<th>significant?</th><th>p99 B/A [range]</th><th>significant?</th></tr>"
+    )
+    rows = []
+    for pair in comparison.pairs:
+        said = sorted(set(marks(pair.a)) | set(marks(pair.b)))
+        label = short_text(pair.b) + (f" ({', '.join(said)})" if said else "")
+        rows.append(
+            f'<tr><td>{_text(label)}</td><td class="num">{_number(pair.a.throughput())}</td>'
+            f'<td class="num">{_number(pair.b.throughput())}</td>'
+            f'<td class="num">{escape(pair.throughput.text())}</td>'
+            f"<td>{escape(pair.throughput_significance.text())}</td>"
+            f'<td class="num">{escape(pair.p99.text())}</td>'
+            f"<td>{escape(pair.p99_significance.text())}</td></tr>"
+        )
+    lines = [
+        f"not compared, failed in {' and '.join(n for n, c in (('A', a), ('B', b)) if not c.ok)}: "
+        + short_text(b)
+        for a, b in comparison.failed
+    ]
+    lines += [f"only in A: {short_text(c)}" for c in comparison.only_a]
+    lines += [f"only in B: {short_text(c)}" for c in comparison.only_b]
+    extra = "".join(f"<li>{_text(line)}</li>" for line in lines)
+    return (
+        f"<p>B = {_text(run_name_of(comparison.b_name))}, "
+        f"A = {_text(run_name_of(comparison.a_name))}. "
+        "Ratios are of medians; [range] is min(B)/max(A) to max(B)/min(A) over the repeats. "
+        f"Significance: as <code>echobench compare</code> judges it at alpha {alpha:g}.</p>"
+        f"<table>{head}{''.join(rows)}</table>" + (f"<ul>{extra}</ul>" if extra else "")
+    )
+
+
+def run_name_of(path: str) -> str:
+    return Path(path).name or path
+
+
+def _charts(run: Run, highlight: Sequence[str]) -> str:
+    figures, skipped = run_charts(run), skipped_charts(run)
+    palette = colours(run.families())
+    parts = []
+    if highlight:
+        parts.append(
+            f"<p>Highlighted: {_text(', '.join(highlight))}; every other backend is grey.</p>"
+        )
+    for name in CHARTS:
+        if name in figures:
+            if highlight:
+                grey_out(figures[name], palette, highlight)
+            parts.append(f"<h3>{escape(name)}</h3>{inline_svg(figures[name], name, run)}")
+        else:
+            why = skipped.get(name, "not drawn")
+            parts.append(
+                f'<h3>{escape(name)}</h3><p class="skipped">skipped {escape(name)}: '
+                f"{_text(why)}</p>"
+            )
+    return "".join(parts)
+
+
+def _failures(run: Run) -> str:
+    blocks = [
+        f"<h3>{_text(case.id)}</h3><pre>{_text(case.stderr_tail)}</pre>"
+        for case in run.cases
+        if case.stderr_tail
+    ]
+    return (
+        '<section id="failures"><h2>Server stderr of failures</h2>' + "".join(blocks) + "</section>"
+        if blocks
+        else ""
+    )
+
+
+def _sub(run: Run, baseline: Run | None) -> str:
+    if baseline is None:
+        return _text(identity(run))
+    return (
+        f"B = {_text(run_name(run))}: {_text(identity(run))}<br>"
+        f"A = {_text(run_name(baseline))}: {_text(identity(baseline))}"
+    )
+
+
+def render(
+    run: Run,
+    title: str | None = None,
+    *,
+    highlight: Sequence[str] = (),
+    baseline: Run | None = None,
+    alpha: float = ALPHA,
+) -> str:
+    """The page of ``run``; with ``baseline``, also ``run`` against it (B/A)."""
+    unknown = [name for name in highlight if name not in run.backends()]
+    if unknown:
+        raise UserError(
+            f"--highlight: {', '.join(unknown)} not in {run_name(run)} "
+            f"(it has: {', '.join(run.backends())})"
+        )
+    comparison = compare_runs(baseline, run, alpha) if baseline is not None else None
+    if title is None:
+        title = run_name(run) if baseline is None else f"{run_name(run)} vs {run_name(baseline)}"
+    said = "".join(f"<li>{_text(s)}</li>" for s in notes(run))
+    sections = [
+        (
+            "rankings",
+            "Rankings" if baseline is None else "Rankings of B, with B/A beside",
+            _rankings(run, comparison),
+        ),
+    ]
+    if comparison is not None:
+        sections.append(("compare", "B against A, case by case", _comparison(comparison, alpha)))
+    sections += [
+        ("charts", "Charts", _charts(run, highlight)),
+        ("cases", "Every case", _cases(run)),
+        ("notes", "Notes", f"<ul>{said}</ul>"),
+        ("environment", "Environment", _environment(run)),
+    ]
+    if baseline is not None:
+        sections.append(("environment-a", "Environment of A", _environment(baseline)))
+    nav = " ".join(f'<a href="#{ident}">{escape(head)}</a>' for ident, head, _ in sections)
+    body = "".join(
+        f'<section id="{ident}"><h2>{escape(head)}</h2>{html}</section>'
+        for ident, head, html in sections
+    )
+    full_title = f"{title} · {identity(run)}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{escape(title)}</h1>"
-        f"<h2>Notes</h2><ul>{said}</ul>"
-        f"<h2>Environment</h2>{_environment(run)}"
-        f"<h2>Cases</h2>{_cases(run)}"
-        f"<h2>Charts</h2>{charts}"
-        f"{_failures(run)}"
-        "</body></html>\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_text(full_title)}</title><style>{STYLE}</style></head><body>"
+        f'<header><h1>{_text(title)}</h1><p class="sub">{_sub(run, baseline)}</p>'
+        f'<p class="summary">{_text(_summary(run))}</p><nav>{nav}</nav></header>'
+        f"{body}{_failures(run)}"
+        f"<script>{SCRIPT}</script></body></html>\n"
     )

@@ -121,7 +121,7 @@ def test_one_connection_count_skips_throughput_vs_connections(
     assert len(list((tmp_path / "charts").glob("*.png"))) == 4
     html = render(run_from_doc(doc, str(path)))
     assert note in html and 'alt="throughput-vs-connections"' not in html
-    assert html.count("<img ") == 4
+    assert html.count('<svg class="chart"') == 4
     assert "Each case ran once (1 repeat): there is no spread" in html
     assert "none was unstable" not in html
 

@@ -1,0 +1,139 @@
+"""rankings: grouping, order, and sentences that claim no more than the verdicts allow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from _chartcheck import RUN_SMALL
+
+from benchmarks._ranking import P99, RANKERS, THROUGHPUT, Ranking, marks, rank, rankings
+from benchmarks._runview import Case, Repeat, Run, load_run
+
+
+def _case(backend: str, values: tuple[float, ...], verdict: str = "server", **summary: Any) -> Case:
+    repeats = tuple(
+        Repeat(
+            messages_per_second=v,
+            p99_us=1e6 / v,
+            messages=None,
+            server_cpu_seconds=None,
+            server_cores_used=None,
+            per_second=(),
+            histogram=None,
+            verdict=verdict,
+        )
+        for v in values
+    )
+    return Case(
+        id=f"{backend}/tcp/64B/32c/closed",
+        backend=backend,
+        family=backend.split("-")[0],
+        transport="tcp",
+        size=64,
+        connections=32,
+        rate=None,
+        mode="closed",
+        status="ok" if values else "failed",
+        error=None if values else "refused",
+        stderr_tail=None,
+        repeats=repeats,
+        summary={"verdict": verdict, **summary} if values else {},
+    )
+
+
+def _say(*cases: Case) -> str:
+    return rank("k", "64 B, 32 connections", THROUGHPUT, list(cases)).takeaway
+
+
+def test_groups_follow_the_parameters_and_sort_best_first() -> None:
+    run = load_run(RUN_SMALL)
+    found = rankings(run)
+    assert len(found) == len(
+        {(c.transport, c.mode, c.rate, c.size, c.connections) for c in run.cases}
+    )
+    for ranking in found:
+        assert len({(c.size, c.connections, c.rate) for c in ranking.cases}) == 1
+        values = [v[0] for c in ranking.cases if (v := ranking.values(c)) is not None]
+        if ranking.metric is THROUGHPUT:
+            assert values == sorted(values, reverse=True)
+        else:  # open loop: every backend got the same offered rate, so latency ranks
+            assert ranking.metric is P99 and values == sorted(values)
+        failed = [i for i, c in enumerate(ranking.cases) if not c.ok]
+        assert failed == list(range(len(ranking.cases) - len(failed), len(ranking.cases)))
+
+
+def test_a_clear_lead_between_server_bound_figures_is_stated_plainly() -> None:
+    said = _say(
+        _case("uvloop-protocol", (200.0, 210.0, 205.0)),
+        _case("asyncio-streams", (100.0, 98.0, 102.0)),
+    )
+    assert said.startswith("At 64 B, 32 connections, uvloop-protocol leads with 205 msg/s")
+    assert "2.0x asyncio-streams" in said and "bound" not in said
+
+
+def test_a_client_bound_leader_is_at_least_and_a_client_bound_base_at_most() -> None:
+    leader_bound = _say(_case("native", (300.0,) * 3, "client"), _case("asyncio-streams", (100.0,)))
+    assert "at least 3.0x asyncio-streams" in leader_bound
+    assert "native's figure is a lower bound" in leader_bound
+    base_bound = _say(_case("native", (300.0,) * 3), _case("asyncio-streams", (100.0,), "both"))
+    assert "at most 3.0x asyncio-streams" in base_bound
+
+
+def test_both_client_bound_withholds_the_ratio_as_the_servers() -> None:
+    said = _say(
+        _case("uvloop-protocol", (210.0,), "both"), _case("asyncio-streams", (100.0,), "client")
+    )
+    assert "2.1x asyncio-streams as measured" in said
+    assert "both lower bounds" in said and "servers' own ratio is unknown" in said
+    assert "leads" not in said  # the base could truly be faster: no lead is claimed
+
+
+def test_overlapping_ranges_are_level_not_a_lead() -> None:
+    said = _say(
+        _case("uvloop-protocol", (100.0, 110.0, 104.0)),
+        _case("uvloop-streams", (99.0, 108.0, 103.0)),
+        _case("asyncio-streams", (50.0, 51.0, 52.0)),
+    )
+    assert "measured best" in said and "leads" not in said
+    assert "level within the repeats' range with uvloop-streams" in said
+
+
+def test_a_client_bound_runner_up_blocks_the_claim_of_a_lead() -> None:
+    said = _say(
+        _case("uvloop-protocol", (200.0,) * 3),
+        _case("native", (150.0,) * 3, "client"),
+        _case("asyncio-streams", (100.0,) * 3),
+    )
+    assert "measured best" in said and "native could do better than shown" in said
+
+
+def test_unstable_starved_failed_and_lone_cases_are_said() -> None:
+    said = _say(
+        _case("uvloop-protocol", (100.0, 140.0, 120.0), starved=True),
+        _case("asyncio-streams", (50.0, 51.0, 52.0)),
+        _case("tornado", ()),
+    )
+    assert "uvloop-protocol was unstable (CV 17%)" in said
+    assert "uvloop-protocol starved some connections" in said and "1 failed" in said
+    assert marks(_case("x", (1.0, 2.0), starved=True, unstable=True))[-2:] == [
+        "unstable 47%",
+        "starved",
+    ]
+    assert "only tornado-x was measured" in _say(_case("tornado-x", (5.0,)), _case("y", ()))
+    assert "no backend was measured (1 failed)" in _say(_case("y", ()))
+
+
+def test_a_scenario_supplies_its_own_ranking() -> None:
+    run = load_run(RUN_SMALL)
+    own = Run(run.path, run.environment, {**run.config, "scenario": "mine"}, run.cases, (), True)
+
+    def mine(r: Run) -> list[Ranking]:
+        return [rank("all", "every case", P99, list(r.cases))]
+
+    RANKERS["mine"] = mine
+    try:
+        (only,) = rankings(own)
+    finally:
+        del RANKERS["mine"]
+    assert only.key == "all" and len(only.cases) == len(run.cases)
+    assert len(rankings(own)) > 1  # unregistered again: the default grouping
