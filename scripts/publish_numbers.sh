@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Regenerates every measured number the README quotes, on a quiet machine:
 # the client's ceiling, the runner-vs-native agreement, and a full default run
-# with its charts. Nothing in the README's tables is typed by hand.
+# with its charts and the report's screenshot. Nothing in the README's tables is typed by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m benchmarks.client_ceiling
 python -m benchmarks.runner_agreement --readme || echo "runner_agreement: see its table (exit $?)"
 echobench run --out results/published/run.json
 python -m benchmarks.sample_results results/published/run.json
+# The README's picture of the report: the top of the page a reader opens.
+report_dir=$(mktemp -d)
+echobench report results/published/run.json --out "$report_dir" --screenshot results/published/report-top.png
+rm -r "$report_dir"

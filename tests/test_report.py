@@ -1,19 +1,30 @@
-"""report: one self-contained page holding every case, every chart, the notes; text escaped."""
+"""report: one self-contained page, answer first, every case, every chart; text escaped."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
+from collections.abc import Iterator
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
-from _chartcheck import RUN_SMALL
+from _chartcheck import FIXTURES, RUN_SMALL
+from matplotlib.colors import to_hex
 
+from benchmarks._browser import VIEWPORT, chromium, unavailable
+from benchmarks._charts import latency_spectrum
+from benchmarks._chartsvg import DIMMED, case_hover, highlight
 from benchmarks._cli import main
-from benchmarks._report import notes, render
+from benchmarks._compare import compare_runs
+from benchmarks._palette import colours
+from benchmarks._ranking import rankings
+from benchmarks._report import notes, public, render
 from benchmarks._runview import load_run, run_from_doc
+
+PUBLISHED = Path(__file__).resolve().parents[1] / "results" / "published" / "run.json"
 
 
 class _Collect(HTMLParser):
@@ -21,6 +32,8 @@ class _Collect(HTMLParser):
         super().__init__()
         self.cases: list[str] = []
         self.images: list[str] = []
+        self.charts: list[str] = []
+        self.rankings: list[str] = []
         self.external: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -29,17 +42,71 @@ class _Collect(HTMLParser):
             self.cases.append(str(found["data-case"]))
         if tag == "img":
             self.images.append(str(found.get("src")))
-        if tag in ("link", "script") or (
-            tag == "img" and not str(found["src"]).startswith("data:")
+        if tag == "svg" and found.get("class") in ("chart", "ranking"):
+            (self.charts if found["class"] == "chart" else self.rankings).append(tag)
+        if (
+            tag == "link"
+            or (tag == "script" and found.get("src"))
+            or (tag == "img" and not str(found["src"]).startswith("data:"))
         ):
             self.external.append(tag)
 
 
+def _report_of(source: Path, factory: pytest.TempPathFactory) -> Path:
+    out = factory.mktemp(source.stem)
+    assert main(["report", str(source), "--out", str(out)]) == 0
+    return out / f"{source.stem}.html"
+
+
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = tmp_path_factory.mktemp("report")
-    assert main(["report", str(RUN_SMALL), "--out", str(out)]) == 0
-    return (out / "run_small.html").read_text(encoding="utf-8")
+def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _report_of(RUN_SMALL, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def page(page_file: Path) -> str:
+    return page_file.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def published_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _report_of(PUBLISHED, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module; skipped, saying what to install, without one."""
+    why = unavailable()
+    if why is not None:
+        pytest.skip(f"no browser for the report tests: {why}")
+    with chromium() as launched:
+        yield launched
+
+
+class Opened:
+    """A report opened in the browser, with everything it asked for and complained about."""
+
+    def __init__(self, browser: Any, path: Path, script: bool = True) -> None:
+        self.url = path.resolve().as_uri()
+        self.context = browser.new_context(java_script_enabled=script, viewport=VIEWPORT)
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.goto(self.url, wait_until="load")
+
+    def visible_rows(self) -> list[dict[str, str]]:
+        return self.page.eval_on_selector_all(
+            "#cases-table tbody tr",
+            """rows => rows.filter(r => r.offsetParent !== null).map(r => ({
+                case: r.dataset.case, family: r.dataset.family,
+                msgs: r.cells[7].getAttribute("data-v")}))""",
+        )
+
+    def close(self) -> None:
+        self.context.close()
 
 
 @pytest.mark.slow
@@ -48,10 +115,75 @@ def test_report_holds_every_case_and_every_chart(page: str) -> None:
     parsed.feed(page)
     run = load_run(RUN_SMALL)
     assert sorted(parsed.cases) == sorted(c.id for c in run.cases)
-    assert len(parsed.images) == 5 and not parsed.external
-    for src in parsed.images:
-        data = base64.b64decode(src.split(",", 1)[1])
-        assert data.startswith(b"\x89PNG") and len(data) > 10_000
+    assert len(parsed.charts) == 5 and not parsed.images and not parsed.external
+    assert len(parsed.rankings) == len(rankings(run))
+    # The answer first: rankings, then charts, then the table.
+    assert page.index('class="ranking"') < page.index('class="chart"') < page.index("cases-table")
+
+
+@pytest.mark.slow
+def test_report_names_itself_without_the_machines_paths(page: str) -> None:
+    title = re.search(r"<title>(.*?)</title>", page)
+    assert title is not None
+    assert title.group(1).startswith("run_small.json · 2024-11-25 · Intel(R) Xeon(R) CPU")
+    assert "commit 5a97d97c" in title.group(1)
+    assert str(FIXTURES) not in page and "/work/" not in page and "/tmp/" not in page
+    assert ">None<" not in page and "governor</th><td>unknown" in page
+
+
+@pytest.mark.slow
+def test_hovering_a_mark_gives_its_figures(page: str) -> None:
+    case = next(c for c in load_run(RUN_SMALL).cases if c.backend == "uvloop-protocol" and c.ok)
+    assert f"<title>{escape(case_hover(case))}</title>" in page  # in the charts
+    assert f"uvloop-protocol (uvloop): median msg/s {case.throughput():,.1f} msg/s" in page
+
+
+def test_absolute_paths_are_cut_to_their_last_part() -> None:
+    said = public('File "/home/me/.venv/lib/x.py", line 3; see http://a.b/c/d and ./rel/p')
+    assert said == 'File "…/x.py", line 3; see http://a.b/c/d and ./rel/p'
+
+
+def test_two_runs_show_b_against_a(tmp_path: Path) -> None:
+    doc = json.loads(RUN_SMALL.read_text())
+    doc["cases"] = [c for c in doc["cases"] if c["size"] == 64 and c["rate"] is None]
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    for case in doc["cases"]:
+        if case["backend"] == "uvloop-protocol":
+            for repeat in case["repeats"]:
+                repeat["messages_per_second"] *= 1.3
+                repeat["load"]["messages_per_second"] *= 1.3
+            case["summary"]["messages_per_second"] = None
+    (tmp_path / "b.json").write_text(json.dumps(doc))
+    files = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    assert main(["report", *files, "--out", str(tmp_path)]) == 0
+    html = (tmp_path / "b-vs-a.html").read_text(encoding="utf-8")
+    comparison = compare_runs(load_run(files[0]), load_run(files[1]))
+    faster = [p for p in comparison.pairs if p.b.backend == "uvloop-protocol"]
+    assert faster and all(p.throughput_significance.significant for p in faster)
+    assert "<h1>b.json vs a.json</h1>" in html and "B against A, case by case" in html
+    for pair in comparison.pairs:
+        ratio, mark = pair.throughput.text(), pair.throughput_significance.text()
+        assert f"<title>B/A {escape(ratio)}: {escape(mark)}</title>" in html
+
+
+def test_report_refuses_unknown_highlights_and_three_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", str(RUN_SMALL), "--highlight", "nope", "--out", str(tmp_path)]) == 2
+    assert "--highlight: nope not in run_small.json" in capsys.readouterr().err
+    assert main(["report", str(RUN_SMALL)] * 2 + [str(RUN_SMALL)]) == 2
+    assert "give one results file, or two" in capsys.readouterr().err
+
+
+def test_highlight_greys_every_other_backend() -> None:
+    doc = json.loads(RUN_SMALL.read_text())
+    doc["cases"] = [c for c in doc["cases"] if (c["size"], c["connections"]) == (64, 1)]
+    run = run_from_doc(doc, "one-slice.json")
+    figure = latency_spectrum(run)
+    palette = colours(run.families())
+    highlight(figure, palette, ["native"])
+    drawn = {to_hex(line.get_color()) for ax in figure.axes for line in ax.get_lines()}
+    assert drawn == {to_hex(palette["native"]), DIMMED}
 
 
 @pytest.mark.slow
@@ -85,7 +217,7 @@ def test_text_from_the_file_is_escaped() -> None:
         stderr_tail="<b>&</b>",
     )
     html = render(run_from_doc(doc, "evil.json"))
-    assert "<script>" not in html and "<b>&</b>" not in html
+    assert "<script>alert" not in html and "<b>&</b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
@@ -96,3 +228,65 @@ def test_report_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     err = capsys.readouterr().err
     assert "pytest-benchmark file" in err and err.count("\n") == 1
     assert re.search(r"\S", err)
+
+
+def _numbers(rows: list[dict[str, str]]) -> list[float]:
+    return [float(r["msgs"]) for r in rows if r["msgs"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["fixture", "published"])
+def test_the_page_in_a_browser(
+    which: str, browser: Any, page_file: Path, published_file: Path, tmp_path: Path
+) -> None:
+    path, source = (page_file, RUN_SMALL) if which == "fixture" else (published_file, PUBLISHED)
+    run = load_run(source)
+    opened = Opened(browser, path)
+    try:
+        assert opened.errors == []
+        assert opened.requests == [opened.url]  # the page itself, nothing else
+        rows = opened.visible_rows()
+        assert len(rows) == len(run.cases)
+        before = [r["case"] for r in rows]
+
+        opened.page.click("#cases-table th:has-text('median msg/s')")
+        ascending = opened.visible_rows()
+        assert _numbers(ascending) == sorted(_numbers(ascending)) != _numbers(rows)
+        assert [r["case"] for r in ascending] != before
+        failed = {c.id for c in run.cases if not c.ok}
+        assert {r["case"] for r in ascending[len(ascending) - len(failed) :]} == failed
+        opened.page.click("#cases-table th:has-text('median msg/s')")
+        descending = _numbers(opened.visible_rows())
+        assert descending == sorted(descending, reverse=True)
+
+        opened.page.select_option("#filter-family", "uvloop")
+        uvloop = opened.visible_rows()
+        assert {r["family"] for r in uvloop} == {"uvloop"}
+        assert sorted(r["case"] for r in uvloop) == sorted(
+            c.id for c in run.cases if c.family == "uvloop"
+        )
+        opened.page.check("#hide-client")
+        shown = {r["case"] for r in opened.visible_rows()}
+        assert shown == {c.id for c in run.cases if c.family == "uvloop" and not c.client_bound}
+        assert (
+            opened.page.inner_text("#shown-count") == f"showing {len(shown)} of {len(rows)} cases"
+        )
+        opened.page.select_option("#filter-family", "")
+        opened.page.uncheck("#hide-client")
+
+        opened.page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
+        assert opened.errors == [] and opened.requests == [opened.url]
+    finally:
+        opened.close()
+
+
+@pytest.mark.slow
+def test_without_javascript_the_page_is_the_plain_table(browser: Any, page_file: Path) -> None:
+    opened = Opened(browser, page_file, script=False)
+    try:
+        assert not opened.page.is_visible("#case-controls")
+        assert len(opened.visible_rows()) == len(load_run(RUN_SMALL).cases)
+        assert opened.page.is_visible("svg.ranking") and opened.page.is_visible("svg.chart")
+    finally:
+        opened.close()
