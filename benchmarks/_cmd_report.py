@@ -32,21 +32,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--alpha",
         type=float,
         default=0.05,
-        help="significance level of the comparison of two runs (default 0.05)",
+        help="with two runs: as for echobench compare (default 0.05)",
+    )
+    parser.add_argument(
+        "--correction",
+        choices=("bh", "holm", "none"),
+        default="bh",
+        help="with two runs: as for echobench compare (default bh)",
+    )
+    parser.add_argument(
+        "--threshold",
+        default="2%",
+        metavar="PCT",
+        help="with two runs: noise band, as for echobench compare (default 2%%)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from benchmarks._cmd_compare import parse_percent
+    from benchmarks._compare import Settings
     from benchmarks._report import render
     from benchmarks._runview import load_run
     from servers._errors import UserError
 
     if len(args.results) > 2:
         raise UserError("give one results file, or two (A then B) to compare B against A")
-    if not 0.0 < args.alpha < 1.0:
-        raise UserError(f"--alpha must be between 0 and 1, not {args.alpha:g}")
+    settings = Settings(
+        alpha=args.alpha,
+        correction=args.correction,
+        threshold=parse_percent(args.threshold, "threshold"),
+    )
     highlight = [n.strip() for n in (args.highlight or "").split(",") if n.strip()]
     runs = [load_run(path) for path in args.results]
     *baseline, subject = runs
@@ -55,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         args.title,
         highlight=highlight,
         baseline=baseline[0] if baseline else None,
-        alpha=args.alpha,
+        settings=settings,
     )
     source = Path(args.results[-1])
     stem = source.stem if len(runs) == 1 else f"{source.stem}-vs-{Path(args.results[0]).stem}"

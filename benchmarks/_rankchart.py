@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from html import escape
 
-from benchmarks._compare import Pair, Ratio, Significance
+from benchmarks._compare import CHANGED, NO_DATA, NOT_ENOUGH, WITHIN_NOISE, Effect, Pair
 from benchmarks._ranking import Ranking, compact, marks
 from benchmarks._runview import Case
 
@@ -57,11 +57,21 @@ def _hover(ranking: Ranking, case: Case) -> str:
     return text + (f" ({', '.join(said)})" if said else "")
 
 
-def _ratio_of(ranking: Ranking, pair: Pair) -> tuple[Ratio, Significance]:
-    """The ratio of what the ranking ranks: msg/s, or p99 for a latency ranking."""
-    if ranking.metric.unit == "msg/s":
-        return pair.throughput, pair.throughput_significance
-    return pair.p99, pair.p99_significance
+def _effect_of(ranking: Ranking, pair: Pair) -> Effect:
+    """The change in what the ranking ranks: msg/s, or p99 for a latency ranking."""
+    return pair.throughput if ranking.metric.unit == "msg/s" else pair.p99
+
+
+#: A verdict of ``compare`` in a word that fits beside the ratio; hover says it all.
+_WORD = {CHANGED: "changed", NOT_ENOUGH: "too few repeats", WITHIN_NOISE: "within noise"}
+
+
+def effect_hover(effect: Effect) -> str:
+    ratio, ci = effect.ratio, effect.interval
+    text = f"B/A {ratio.text()} (median, [range over the repeats])"
+    if ci.low is not None and ci.high is not None and ci.confidence is not None:
+        text += f", {ci.confidence:.0%} CI {ci.low:.3f}-{ci.high:.3f}"
+    return f"{text}: {effect.text()}"
 
 
 def _ratio_panel(
@@ -69,7 +79,8 @@ def _ratio_panel(
 ) -> str:
     if pair is None:
         return f'<text x="{x0 + 4}" y="{y + 14}" class="note">not in A</text>'
-    ratio, mark = _ratio_of(ranking, pair)
+    effect = _effect_of(ranking, pair)
+    ratio, ci = effect.ratio, effect.interval
 
     def at(value: float) -> float:
         value = min(max(value, lo), hi)
@@ -77,17 +88,23 @@ def _ratio_panel(
 
     if ratio.median is None:
         return f'<text x="{x0 + 4}" y="{y + 14}" class="note">n/a</text>'
-    fill = "#222" if mark.significant else "white"
-    parts = [f"<title>B/A {escape(ratio.text())}: {escape(mark.text())}</title>"]
+    fill = "#222" if effect.significant else "white"
+    parts = [f"<title>{escape(effect_hover(effect))}</title>"]
+    if ci.low is not None and ci.high is not None:
+        parts.append(
+            f'<line x1="{at(ci.low):.1f}" x2="{at(ci.high):.1f}" y1="{y + 10}" '
+            f'y2="{y + 10}" stroke="#999" stroke-width="4"/>'
+        )
     if ratio.low is not None and ratio.high is not None:
         parts.append(
             f'<line x1="{at(ratio.low):.1f}" x2="{at(ratio.high):.1f}" y1="{y + 10}" '
             f'y2="{y + 10}" stroke="#222" stroke-width="1.2"/>'
         )
+    word = _WORD.get(effect.verdict, effect.verdict if effect.verdict == NO_DATA else "no")
     parts.append(
         f'<circle cx="{at(ratio.median):.1f}" cy="{y + 10}" r="4" fill="{fill}" stroke="#222"/>'
         f'<text x="{x0 + 168}" y="{y + 14}" class="note">{escape(ratio.text())} '
-        f"{escape(mark.short())}</text>"
+        f"{escape(word)}</text>"
     )
     return f'<g class="ratio">{"".join(parts)}</g>'
 
@@ -137,7 +154,7 @@ def ranking_svg(
         ratios = [
             v
             for p in pairs.values()
-            for r in [_ratio_of(ranking, p)[0]]
+            for r in [_effect_of(ranking, p).ratio]
             for v in (r.low, r.high, r.median)
             if v is not None and v > 0
         ]
@@ -153,7 +170,8 @@ def ranking_svg(
             f'<text x="{x0 + 158}" y="{axis_y + 13}" class="tick" text-anchor="end">'
             f"{hi:.2f}</text>"
             f'<text x="{x0 + 8}" y="{axis_y + 28}" class="axis">'
-            f"{escape(ranking.metric.unit)} B/A [range], significant?</text>"
+            f"{escape(ranking.metric.unit)} B/A: dot median, line range, grey bar CI; "
+            "filled: changed</text>"
         )
     for i, case in enumerate(rows):
         y = TOP + i * ROW

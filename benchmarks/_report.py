@@ -23,7 +23,7 @@ from typing import Any
 from benchmarks._charts import CHARTS, run_charts, skipped_charts
 from benchmarks._chartsvg import highlight as grey_out
 from benchmarks._chartsvg import inline_svg
-from benchmarks._compare import ALPHA, Comparison, Pair, compare_runs, short_text
+from benchmarks._compare import Effect, Pair, Settings, Table, compare_runs, short_text
 from benchmarks._palette import colours
 from benchmarks._rankchart import ranking_svg, ranking_width
 from benchmarks._ranking import marks, rankings
@@ -320,11 +320,11 @@ _MARKS = (
 )
 
 
-def _rankings(run: Run, comparison: Comparison | None) -> str:
+def _rankings(run: Run, table: Table | None) -> str:
     palette = colours(run.families())
     pairs: dict[str, Pair] | None = None
-    if comparison is not None:
-        pairs = {p.b.id: p for p in comparison.pairs}
+    if table is not None:
+        pairs = {p.b.id: p for c in table.comparisons for p in c.pairs}
     figures = []
     for ranking in rankings(run):
         figures.append(
@@ -339,36 +339,49 @@ def _rankings(run: Run, comparison: Comparison | None) -> str:
     return _MARKS + f'<div class="rankings">{"".join(figures)}</div>'
 
 
-def _comparison(comparison: Comparison, alpha: float) -> str:
+def _effect_cell(effect: Effect) -> str:
+    ratio, ci = effect.ratio, effect.interval
+    if ratio.median is None:
+        return '<td class="num">n/a</td><td>-</td>'
+    lines = [f"{ratio.median:.3f}"]
+    if ci.low is not None and ci.high is not None:
+        lines.append(f"CI {ci.low:.3f}-{ci.high:.3f}")
+    if ratio.low is not None and ratio.high is not None:
+        lines.append(f"[{ratio.low:.3f}-{ratio.high:.3f}]")
+    strong = ' class="changed"' if effect.significant else ""
+    return (
+        f'<td class="num">{"<br>".join(escape(line) for line in lines)}</td>'
+        f"<td{strong}>{escape(effect.short())}<br>{escape(effect.could_see())}</td>"
+    )
+
+
+def _comparison(table: Table) -> str:
     head = (
-        "<tr><th>case (of B)</th><th>A msg/s</th><th>B msg/s</th><th>msg/s B/A [range]</th>"
-        "<th>significant?</th><th>p99 B/A [range]</th><th>significant?</th></tr>"
+        "<tr><th>case (of B)</th><th>A msg/s</th><th>B msg/s</th><th>msg/s B/A</th>"
+        "<th>changed?</th><th>p99 B/A</th><th>changed?</th></tr>"
     )
     rows = []
-    for pair in comparison.pairs:
-        said = sorted(set(marks(pair.a)) | set(marks(pair.b)))
-        label = short_text(pair.b) + (f" ({', '.join(said)})" if said else "")
-        rows.append(
-            f'<tr><td>{_text(label)}</td><td class="num">{_number(pair.a.throughput())}</td>'
-            f'<td class="num">{_number(pair.b.throughput())}</td>'
-            f'<td class="num">{escape(pair.throughput.text())}</td>'
-            f"<td>{escape(pair.throughput_significance.text())}</td>"
-            f'<td class="num">{escape(pair.p99.text())}</td>'
-            f"<td>{escape(pair.p99_significance.text())}</td></tr>"
-        )
-    lines = [
-        f"not compared, failed in {' and '.join(n for n, c in (('A', a), ('B', b)) if not c.ok)}: "
-        + short_text(b)
-        for a, b in comparison.failed
-    ]
-    lines += [f"only in A: {short_text(c)}" for c in comparison.only_a]
-    lines += [f"only in B: {short_text(c)}" for c in comparison.only_b]
+    lines = []
+    for comparison in table.comparisons:
+        for pair in comparison.pairs:
+            said = sorted(set(marks(pair.a)) | set(marks(pair.b)))
+            label = short_text(pair.b) + (f" ({', '.join(said)})" if said else "")
+            rows.append(
+                f'<tr><td>{_text(label)}</td><td class="num">{_number(pair.a.throughput())}</td>'
+                f'<td class="num">{_number(pair.b.throughput())}</td>'
+                f"{_effect_cell(pair.throughput)}{_effect_cell(pair.p99)}</tr>"
+            )
+        for a, b in comparison.failed:
+            which = " and ".join(name for name, case in (("A", a), ("B", b)) if not case.ok)
+            lines.append(f"not compared, failed in {which}: {short_text(b)}")
+        lines += [f"only in A: {short_text(c)}" for c in comparison.only_a]
+        lines += [f"only in B: {short_text(c)}" for c in comparison.only_b]
     extra = "".join(f"<li>{_text(line)}</li>" for line in lines)
     return (
-        f"<p>B = {_text(run_name_of(comparison.b_name))}, "
-        f"A = {_text(run_name_of(comparison.a_name))}. "
-        "Ratios are of medians; [range] is min(B)/max(A) to max(B)/min(A) over the repeats. "
-        f"Significance: as <code>echobench compare</code> judges it at alpha {alpha:g}.</p>"
+        f"<p>{_text(table.summary())}. Ratios are of medians, with the "
+        f"{table.settings.confidence:.0%} confidence interval (CI) of the ratio and, in "
+        "[brackets], the range over the repeats: min(B)/max(A) to max(B)/min(A). Judged as "
+        "<code>echobench compare</code> judges them.</p>"
         f"<table>{head}{''.join(rows)}</table>" + (f"<ul>{extra}</ul>" if extra else "")
     )
 
@@ -427,7 +440,7 @@ def render(
     *,
     highlight: Sequence[str] = (),
     baseline: Run | None = None,
-    alpha: float = ALPHA,
+    settings: Settings | None = None,
 ) -> str:
     """The page of ``run``; with ``baseline``, also ``run`` against it (B/A)."""
     unknown = [name for name in highlight if name not in run.backends()]
@@ -436,7 +449,7 @@ def render(
             f"--highlight: {', '.join(unknown)} not in {run_name(run)} "
             f"(it has: {', '.join(run.backends())})"
         )
-    comparison = compare_runs(baseline, run, alpha) if baseline is not None else None
+    table = compare_runs(baseline, run, settings) if baseline is not None else None
     if title is None:
         title = run_name(run) if baseline is None else f"{run_name(run)} vs {run_name(baseline)}"
     said = "".join(f"<li>{_text(s)}</li>" for s in notes(run))
@@ -444,11 +457,11 @@ def render(
         (
             "rankings",
             "Rankings" if baseline is None else "Rankings of B, with B/A beside",
-            _rankings(run, comparison),
+            _rankings(run, table),
         ),
     ]
-    if comparison is not None:
-        sections.append(("compare", "B against A, case by case", _comparison(comparison, alpha)))
+    if table is not None:
+        sections.append(("compare", "B against A, case by case", _comparison(table)))
     sections += [
         ("charts", "Charts", _charts(run, highlight)),
         ("cases", "Every case", _cases(run)),

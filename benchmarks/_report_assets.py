@@ -40,6 +40,7 @@ thead th { background: #f6f6f6; position: sticky; top: 0; }
 th.sortable { cursor: pointer; user-select: none; }
 th[aria-sort=ascending]::after { content: " \\25B2"; }
 th[aria-sort=descending]::after { content: " \\25BC"; }
+td.changed { font-weight: bold; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed td { color: #b00020; }
 tr.client td { background: #fff6e0; }

@@ -20,6 +20,7 @@ from benchmarks._chartsvg import DIMMED, case_hover, highlight
 from benchmarks._cli import main
 from benchmarks._compare import compare_runs
 from benchmarks._palette import colours
+from benchmarks._rankchart import effect_hover
 from benchmarks._ranking import rankings
 from benchmarks._report import notes, public, render
 from benchmarks._runview import load_run, run_from_doc
@@ -157,13 +158,12 @@ def test_two_runs_show_b_against_a(tmp_path: Path) -> None:
     files = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
     assert main(["report", *files, "--out", str(tmp_path)]) == 0
     html = (tmp_path / "b-vs-a.html").read_text(encoding="utf-8")
-    comparison = compare_runs(load_run(files[0]), load_run(files[1]))
+    (comparison,) = compare_runs(load_run(files[0]), load_run(files[1])).comparisons
     faster = [p for p in comparison.pairs if p.b.backend == "uvloop-protocol"]
-    assert faster and all(p.throughput_significance.significant for p in faster)
+    assert faster and all(p.throughput.ratio.median == pytest.approx(1.3) for p in faster)
     assert "<h1>b.json vs a.json</h1>" in html and "B against A, case by case" in html
     for pair in comparison.pairs:
-        ratio, mark = pair.throughput.text(), pair.throughput_significance.text()
-        assert f"<title>B/A {escape(ratio)}: {escape(mark)}</title>" in html
+        assert f"<title>{escape(effect_hover(pair.throughput))}</title>" in html
 
 
 def test_report_refuses_unknown_highlights_and_three_files(
