@@ -142,6 +142,21 @@ class Effect:
         return f"{self.short()}; {self.could_see()}"
 
 
+def ratio_lines(effect: Effect, confidence: float) -> list[str]:
+    """The ratio, its interval and its range over the repeats, a line each (tables, pages)."""
+    r, ci = effect.ratio, effect.interval
+    if r.median is None:
+        return ["n/a"]
+    lines = [f"{r.median:.3f}"]
+    if ci.low is not None and ci.high is not None:
+        lines.append(f"CI {ci.low:.3f}-{ci.high:.3f}")
+    else:
+        lines.append(f"no {confidence * 100:g}% CI")
+    if r.low is not None and r.high is not None:
+        lines.append(f"[{r.low:.3f}-{r.high:.3f}]")
+    return lines
+
+
 @dataclass(frozen=True)
 class Pair:
     a: Case

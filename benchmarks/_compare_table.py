@@ -5,7 +5,15 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from benchmarks._compare import CHANGED, NOT_ENOUGH, Effect, Table, case_text, short_text
+from benchmarks._compare import (
+    CHANGED,
+    NOT_ENOUGH,
+    Effect,
+    Table,
+    case_text,
+    ratio_lines,
+    short_text,
+)
 
 
 def _escaped(text: str) -> str:
@@ -13,17 +21,7 @@ def _escaped(text: str) -> str:
 
 
 def _ratio(effect: Effect, confidence: float) -> str:
-    r, ci = effect.ratio, effect.interval
-    if r.median is None:
-        return "n/a"
-    lines = [f"{r.median:.3f}"]
-    if ci.low is not None and ci.high is not None:
-        lines.append(f"CI {ci.low:.3f}-{ci.high:.3f}")
-    else:
-        lines.append(f"no {confidence * 100:g}% CI")
-    if r.low is not None and r.high is not None:
-        lines.append(f"[{r.low:.3f}-{r.high:.3f}]")
-    return _escaped("\n".join(lines))
+    return _escaped("\n".join(ratio_lines(effect, confidence)))
 
 
 def _verdict(effect: Effect) -> str:

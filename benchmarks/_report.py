@@ -23,7 +23,15 @@ from typing import Any
 from benchmarks._charts import CHARTS, run_charts, skipped_charts
 from benchmarks._chartsvg import highlight as grey_out
 from benchmarks._chartsvg import inline_svg
-from benchmarks._compare import Effect, Pair, Settings, Table, compare_runs, short_text
+from benchmarks._compare import (
+    Effect,
+    Pair,
+    Settings,
+    Table,
+    compare_runs,
+    ratio_lines,
+    short_text,
+)
 from benchmarks._palette import colours
 from benchmarks._rankchart import ranking_svg, ranking_width
 from benchmarks._ranking import marks, rankings
@@ -339,18 +347,11 @@ def _rankings(run: Run, table: Table | None) -> str:
     return _MARKS + f'<div class="rankings">{"".join(figures)}</div>'
 
 
-def _effect_cell(effect: Effect) -> str:
-    ratio, ci = effect.ratio, effect.interval
-    if ratio.median is None:
-        return '<td class="num">n/a</td><td>-</td>'
-    lines = [f"{ratio.median:.3f}"]
-    if ci.low is not None and ci.high is not None:
-        lines.append(f"CI {ci.low:.3f}-{ci.high:.3f}")
-    if ratio.low is not None and ratio.high is not None:
-        lines.append(f"[{ratio.low:.3f}-{ratio.high:.3f}]")
+def _effect_cell(effect: Effect, confidence: float) -> str:
+    lines = "<br>".join(escape(line) for line in ratio_lines(effect, confidence))
     strong = ' class="changed"' if effect.significant else ""
     return (
-        f'<td class="num">{"<br>".join(escape(line) for line in lines)}</td>'
+        f'<td class="num">{lines}</td>'
         f"<td{strong}>{escape(effect.short())}<br>{escape(effect.could_see())}</td>"
     )
 
@@ -362,6 +363,7 @@ def _comparison(table: Table) -> str:
     )
     rows = []
     lines = []
+    confidence = table.settings.confidence
     for comparison in table.comparisons:
         for pair in comparison.pairs:
             said = sorted(set(marks(pair.a)) | set(marks(pair.b)))
@@ -369,7 +371,9 @@ def _comparison(table: Table) -> str:
             rows.append(
                 f'<tr><td>{_text(label)}</td><td class="num">{_number(pair.a.throughput())}</td>'
                 f'<td class="num">{_number(pair.b.throughput())}</td>'
-                f"{_effect_cell(pair.throughput)}{_effect_cell(pair.p99)}</tr>"
+                + _effect_cell(pair.throughput, confidence)
+                + _effect_cell(pair.p99, confidence)
+                + "</tr>"
             )
         for a, b in comparison.failed:
             which = " and ".join(name for name, case in (("A", a), ("B", b)) if not case.ok)
