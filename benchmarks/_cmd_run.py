@@ -24,6 +24,7 @@ MATRIX_OPTIONS = (
     "workers",
     "seed",
     "order",
+    "server_options",
 )
 
 
@@ -67,7 +68,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="with --repeat auto: stop a case once the 95%% CI of its median is within "
         "+-PCT of it (default 2%%)",
     )
-    measure.add_argument("--workers", type=int, help="load client processes (default: its own)")
+    measure.add_argument(
+        "--workers",
+        type=int,
+        help="load client processes (default: one per client CPU, each pinned to its own, "
+        "at most one per connection; with --cluster: one per Dask worker process)",
+    )
     measure.add_argument("--seed", type=int, help="seed of the per-repeat shuffle (default random)")
     measure.add_argument(
         "--order",
@@ -93,6 +99,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     placement.add_argument(
         "--client-cpus", metavar="LIST", help="CPUs for the load client, e.g. 1-3"
     )
+    placement.add_argument(
+        "--server-option",
+        dest="server_options",
+        action="append",
+        metavar="BACKEND:KEY=VALUE",
+        help="a backend's -o option, e.g. uvloop-multiprocess:workers=4 (repeatable); a "
+        "server gets as many CPUs as it has processes, the load client all the others",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--out", metavar="PATH", help="results file (default results/run-YYYYmmdd-HHMMSS.json)"
@@ -109,6 +123,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="measure a server already running elsewhere (started with echobench serve)",
     )
     remote.add_argument("--label", metavar="NAME", help="the name of the --connect server")
+    remote.add_argument(
+        "--cluster",
+        metavar="tcp://HOST:PORT",
+        help="drive the --connect server from this Dask cluster's workers (echobench load "
+        "--cluster)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

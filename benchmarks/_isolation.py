@@ -1,14 +1,18 @@
-"""Keeping the server and the load client off each other's CPUs.
+"""Keeping the server and the load client off each other's CPUs, and using all of them.
 
-With two or more CPUs the server gets the first half and the load client (with
-the runner, whose sampling is light) the rest, so neither steals the other's
-cycles; on a single CPU they share it, and the results file says so.
+The server gets as many CPUs as it has processes: one for a single-process backend, N
+for one that forks N workers (``Backend.processes``), half the machine for one that
+forks a worker per CPU it is given. The load client (with the runner, whose sampling
+is light) gets every other CPU and runs one worker pinned to each, so neither side
+steals the other's cycles and the client has every core left to keep up. The client
+always keeps at least one CPU; on a single CPU they share it, and the results file
+says so. On two CPUs this is one each, as it always was.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from servers._errors import UserError
@@ -36,8 +40,13 @@ def plan(
     *,
     server_cpus: Sequence[int] | None = None,
     client_cpus: Sequence[int] | None = None,
+    server_processes: int | None = 1,
 ) -> Placement:
-    """Disjoint server and client CPU sets drawn from ``cpus`` (or the ones asked for)."""
+    """Disjoint server and client CPU sets drawn from ``cpus`` (or the ones asked for).
+
+    ``server_processes`` is how many processes the server runs (``None``: one per CPU
+    it is given); the server gets that many of the first CPUs, the client the rest.
+    """
     available = sorted(set(cpus))
     if not available:
         raise UserError("no CPUs are available to this process")
@@ -64,8 +73,37 @@ def plan(
             "partly a measurement of the client"
         )
         return Placement(tuple(available), tuple(available), tuple(warnings))
-    half = len(available) // 2
-    return Placement(tuple(available[:half]), tuple(available[half:]), ())
+    if server_processes is None:
+        count = len(available) // 2
+    else:
+        count = max(1, min(server_processes, len(available) - 1))
+        if server_processes > count:
+            warnings.append(
+                f"the server's {server_processes} processes share {count} CPU(s), leaving the "
+                "load client one"
+            )
+    return Placement(tuple(available[:count]), tuple(available[count:]), tuple(warnings))
+
+
+def plan_run(
+    cpus: Sequence[int],
+    *,
+    server_cpus: Sequence[int] | None = None,
+    client_cpus: Sequence[int] | None = None,
+    processes: Mapping[str, int | None],
+) -> tuple[Placement, dict[str, Placement]]:
+    """A run's placement for a one-process server, and each backend's that differs from it
+    (``processes``: backend name to its process count). CPUs asked for apply to every
+    backend alike."""
+    default = plan(cpus, server_cpus=server_cpus, client_cpus=client_cpus)
+    if server_cpus is not None or client_cpus is not None:
+        return default, {}
+    per_backend = {}
+    for name, count in processes.items():
+        placement = plan(cpus, server_processes=count)
+        if placement != default:
+            per_backend[name] = placement
+    return default, per_backend
 
 
 def pin_self(cpus: Sequence[int]) -> bool:

@@ -14,17 +14,18 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from benchmarks import _environment, _footprint, _verdict
-from benchmarks._isolation import Placement
+from benchmarks._isolation import Placement, pin_self
 from benchmarks._matrix import Case
 from benchmarks._prime import prime
 from benchmarks._usage import TreeSampler
+from clients._config import default_workers
 from clients._report import nothing_measured
 from clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_USAGE
 from servers._errors import UserError
@@ -54,9 +55,15 @@ class Interrupted(Exception):
 class Settings:
     duration: float
     warmup: float
-    workers: int | None
-    placement: Placement
+    workers: int | None  # None: one per client CPU (``_isolation.load_workers``)
+    placement: Placement  # a one-process server's; ``placements`` has those that differ
     connect: tuple[str, int] | None = None
+    placements: Mapping[str, Placement] = field(default_factory=dict)
+    server_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    cluster: str | None = None  # the load runs on this Dask cluster (``load --cluster``)
+
+    def placement_for(self, backend: str) -> Placement:
+        return self.placements.get(backend, self.placement)
 
 
 def load_argv(
@@ -88,8 +95,14 @@ def load_argv(
         argv += ["--idle", str(case.idle)]
     if case.rate is not None:
         argv += ["--rate", f"{case.rate:g}"]
-    if settings.workers is not None:
-        argv += ["--workers", str(settings.workers)]
+    if settings.cluster is not None:
+        argv += ["--cluster", settings.cluster]
+        if settings.workers is not None:
+            argv += ["--workers", str(settings.workers)]
+    else:
+        placement = settings.placement_for(case.backend)
+        workers = default_workers(settings.workers, len(placement.client_cpus), case.connections)
+        argv += ["--workers", str(workers), "--cpus", ",".join(map(str, placement.client_cpus))]
     if case.transport == "tls":
         argv.append("--tls")
     if hold:
@@ -120,13 +133,14 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def server_args(case: Case, unix_path: str | None) -> list[str]:
+def server_args(
+    case: Case, unix_path: str | None, options: Mapping[str, str] | None = None
+) -> list[str]:
+    args = [arg for key, value in (options or {}).items() for arg in ("-o", f"{key}={value}")]
     if case.transport == "unix":
         assert unix_path is not None
-        return ["--unix", unix_path]
-    if case.transport == "tls":
-        return ["--tls"]
-    return []
+        return [*args, "--unix", unix_path]
+    return [*args, "--tls"] if case.transport == "tls" else args
 
 
 def measure(
@@ -134,6 +148,8 @@ def measure(
 ) -> dict[str, Any]:
     """Run one repeat and return its record; raise ``CaseFailed`` or ``Interrupted``."""
     started_at = _environment.now()
+    placement = settings.placement_for(case.backend)
+    pin_self(placement.client_cpus)  # the runner samples beside the client, off the server
     with tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch:
         unix_path = os.path.join(scratch, "echo.sock") if case.transport == "unix" else None
         server: RunningServer | None = None
@@ -141,8 +157,10 @@ def measure(
             try:
                 server = start_server(
                     case.backend,
-                    cpus=settings.placement.server_cpus,
-                    extra_args=server_args(case, unix_path),
+                    cpus=placement.server_cpus,
+                    extra_args=server_args(
+                        case, unix_path, settings.server_options.get(case.backend)
+                    ),
                 )
             except ServerStartError as exc:
                 raise CaseFailed(str(exc), exc.stderr) from None
@@ -197,7 +215,7 @@ def _drive(
     sampler = TreeSampler(server.pid) if server is not None else None
     before = _footprint.settled_usage(server.pid) if server is not None else None
     footprint: dict[str, Any] = {}
-    client_cpus = settings.placement.client_cpus
+    placement = settings.placement_for(case.backend)
     with tempfile.TemporaryFile() as client_stderr:
         client = subprocess.Popen(
             argv,
@@ -208,7 +226,7 @@ def _drive(
         )
         try:
             try:
-                os.sched_setaffinity(client.pid, set(client_cpus))
+                os.sched_setaffinity(client.pid, set(placement.client_cpus))
             except OSError:
                 pass  # it inherits the runner's own pinning anyway
             allowed = (
@@ -274,7 +292,7 @@ def _drive(
             f"the load client stopped early: {load.get('stop_reason') or 'no reason given'}",
             server.stderr_tail() if server else None,
         )
-    return {**_record(load, sampler, server, settings), **footprint}
+    return {**_record(load, sampler, server, settings, placement), **footprint}
 
 
 def _hold(
@@ -330,6 +348,7 @@ def _record(
     sampler: TreeSampler | None,
     server: RunningServer | None,
     settings: Settings,
+    placement: Placement,
 ) -> dict[str, Any]:
     elapsed = float(load.get("elapsed_s") or settings.duration)
     server_cpu: dict[str, Any] | None = None
@@ -339,7 +358,7 @@ def _record(
         source = "client-window"
         if window is None:
             window, source = sampler.busiest(elapsed), "busiest-window"
-        cores = _verdict.capacity(len(settings.placement.server_cpus), sampler.processes)
+        cores = _verdict.capacity(len(placement.server_cpus), sampler.processes)
         server_cpu = {
             **window,
             "window_source": source,
@@ -348,8 +367,13 @@ def _record(
         }
         rss = sampler.peak_rss()
     client_cpu = dict(load.get("client_cpu") or {})
-    workers = (load.get("params") or {}).get("workers") or settings.workers or 1
-    client_cores = _verdict.capacity(len(settings.placement.client_cpus), int(workers))
+    workers = int((load.get("params") or {}).get("workers") or settings.workers or 1)
+    cluster = load.get("cluster")
+    if cluster is not None:
+        # The client's CPUs are the cluster's: one core per shard, as many as its hosts have.
+        client_cores = max(1, int(cluster.get("client_capacity") or workers))
+    else:
+        client_cores = _verdict.capacity(len(placement.client_cpus), workers)
     client_cpu["capacity"] = client_cores
     client_cpu["utilization"] = float(client_cpu.get("cores_used") or 0.0) / client_cores
     latency = load.get("latency_us") or {}
@@ -364,6 +388,13 @@ def _record(
         "idle_dropped": idle.get("dropped"),
         "messages_per_second": float(load["messages_per_second"]),
         "p99_us": latency.get("p99"),
+        "placement": {
+            "server_cpus": list(placement.server_cpus) if settings.connect is None else None,
+            "client_cpus": list(placement.client_cpus) if cluster is None else None,
+            "server_processes": sampler.processes if sampler is not None else None,
+            "load_workers": workers,
+            "cluster": settings.cluster,
+        },
         "server_cpu": server_cpu,
         "server_rss_peak_bytes": rss,
         "client_cpu": client_cpu,

@@ -68,6 +68,8 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         given["seed"] = args.seed
     if args.order is not None:
         given["order"] = args.order
+    if args.server_options:
+        given["server_options"] = parse_server_options(args.server_options)
     return given
 
 
@@ -109,10 +111,27 @@ def _auto(config: dict[str, Any], given: dict[str, Any]) -> None:
         )
 
 
+def parse_server_options(items: list[str]) -> dict[str, dict[str, str]]:
+    """``["uvloop-multiprocess:workers=4"]`` -> ``{"uvloop-multiprocess": {"workers": "4"}}``."""
+    options: dict[str, dict[str, str]] = {}
+    for item in items:
+        name, colon, setting = item.partition(":")
+        key, equals, value = setting.partition("=")
+        if not (colon and equals and name and key):
+            raise UserError(f"--server-option takes BACKEND:KEY=VALUE, not {item!r}")
+        options.setdefault(name.strip(), {})[key.strip()] = value.strip()
+    return options
+
+
 def _remote(args: argparse.Namespace) -> tuple[str, int] | None:
     if args.connect is None:
         if args.label is not None:
             raise UserError("--label names a --connect server; it needs --connect HOST:PORT")
+        if args.cluster is not None:
+            raise UserError(
+                "--cluster drives a server started elsewhere with echobench serve; "
+                "it needs --connect HOST:PORT"
+            )
         return None
     if not args.label:
         raise UserError("--connect needs --label NAME to name the server in the results")
@@ -188,10 +207,14 @@ def execute(args: argparse.Namespace) -> int:
                     f"--resume: --{key} differs from the interrupted run's "
                     f"({config.get(key)!r}); leave it out to continue that run"
                 )
-        if (config.get("connect") is None) != (remote is None) or (
-            remote is not None and config.get("label") != args.label
+        if (
+            (config.get("connect") is None) != (remote is None)
+            or (remote is not None and config.get("label") != args.label)
+            or config.get("cluster") != args.cluster
         ):
-            raise UserError("--resume: --connect/--label differ from the interrupted run's")
+            raise UserError(
+                "--resume: --connect/--label/--cluster differ from the interrupted run's"
+            )
         if (args.scenario or args.quick) and _scenario(args).name != config.get("scenario"):
             raise UserError("--resume: the scenario differs from the interrupted run's")
         if doc.get("complete"):
@@ -201,11 +224,16 @@ def execute(args: argparse.Namespace) -> int:
         config = _resolve(args, given)
         config["connect"] = args.connect
         config["label"] = args.label
+        config["cluster"] = args.cluster
+        config["server_cpus"] = _cpu_option(args.server_cpus, "server-cpus")
+        config["client_cpus"] = _cpu_option(args.client_cpus, "client-cpus")
         out = Path(args.out) if args.out else _default_out()
         doc = None
     if remote is not None:
         if config.get("transports") and "unix" in config["transports"]:
             raise UserError("--connect reaches a server over tcp or tls, not unix")
+        if config.get("server_options"):
+            raise UserError("--server-option configures servers the runner starts, not --connect")
         config["verify"] = False
     if config["order"] not in ORDERS:
         raise UserError(f"unknown order {config['order']!r}")
@@ -226,16 +254,22 @@ def execute(args: argparse.Namespace) -> int:
         raise UserError("the matrix is empty: no backend supports the chosen transports")
     check_fd_fit(cases, config["workers"], remote is not None)
 
-    placement = _placement(args, doc, remote is not None)
+    processes = _server_processes(config, [name for name, _, _ in runnable], remote is not None)
+    placement, per_backend = _placement(args, doc, config, processes)
     pinned = _isolation.pin_self(placement.client_cpus)
-    warnings = list(placement.warnings)
+    warnings = list(
+        dict.fromkeys(w for p in (placement, *per_backend.values()) for w in p.warnings)
+    )
     if not pinned:
         warnings.append("could not pin the load client to CPUs (sched_setaffinity unavailable)")
 
     if doc is None:
+        pinning: dict[str, Any] = placement.as_dict()
+        if per_backend:
+            pinning["by_backend"] = {name: p.as_dict() for name, p in per_backend.items()}
         environment = _environment.collect(
             command_line=sys.argv,
-            pinning=placement.as_dict(),
+            pinning=pinning,
             placement_warnings=warnings,
             extra_modules=_framework_modules(config["backends"], remote is not None),
             local_server=remote is None,
@@ -251,6 +285,9 @@ def execute(args: argparse.Namespace) -> int:
         workers=config["workers"],
         placement=placement,
         connect=remote,
+        placements=per_backend,
+        server_options=config.get("server_options") or {},
+        cluster=config.get("cluster"),
     )
     auto = None
     if config["repeat"] == "auto":
@@ -266,7 +303,7 @@ def execute(args: argparse.Namespace) -> int:
         verify=bool(config["verify"]),
         auto=auto,
     )
-    _announce(cases, config, out, placement, skipped)
+    _announce(cases, config, out, placement, per_backend, skipped)
     try:
         write_results(out, doc)
     except OSError as exc:
@@ -314,24 +351,44 @@ def check_fd_fit(cases: list[Case], workers: int | None, remote: bool) -> None:
         )
 
 
+def _cpu_option(text: str | None, what: str) -> list[int] | None:
+    return _isolation.parse_cpu_list(text, what) if text else None
+
+
+def _server_processes(
+    config: dict[str, Any], names: list[str], remote: bool
+) -> dict[str, int | None]:
+    """How many processes each backend serves with (its ``-o`` options from the run)."""
+    options: dict[str, dict[str, str]] = config.get("server_options") or {}
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise UserError(f"--server-option: {unknown[0]!r} is not a backend of this run")
+    if remote:
+        return {}
+    from servers._registry import get_backend
+
+    return {name: get_backend(name).processes(options.get(name, {})) for name in names}
+
+
 def _placement(
-    args: argparse.Namespace, doc: dict[str, Any] | None, remote: bool
-) -> _isolation.Placement:
+    args: argparse.Namespace,
+    doc: dict[str, Any] | None,
+    config: dict[str, Any],
+    processes: dict[str, int | None],
+) -> tuple[_isolation.Placement, dict[str, _isolation.Placement]]:
+    """The run's placement (a one-process server's) and the backends' that differ."""
     cpus = _isolation.usable_cpus()
-    server = (
-        _isolation.parse_cpu_list(args.server_cpus, "server-cpus") if args.server_cpus else None
-    )
-    client = (
-        _isolation.parse_cpu_list(args.client_cpus, "client-cpus") if args.client_cpus else None
-    )
-    if doc is not None and server is None and client is None:
+    server = _cpu_option(args.server_cpus, "server-cpus") or config.get("server_cpus")
+    client = _cpu_option(args.client_cpus, "client-cpus") or config.get("client_cpus")
+    if doc is not None and "server_cpus" not in config and server is None and client is None:
+        # A file from before per-backend placement: it ran everything on one placement.
         pinning = doc["environment"].get("pinning") or {}
         if set(pinning.get("client_cpus") or []) <= set(cpus):
             server = pinning.get("server_cpus") or None
             client = pinning.get("client_cpus") or None
-    if remote:
-        return _isolation.Placement((), tuple(client or cpus), ())
-    return _isolation.plan(cpus, server_cpus=server, client_cpus=client)
+    if config.get("connect") is not None:
+        return _isolation.Placement((), tuple(client or cpus), ()), {}
+    return _isolation.plan_run(cpus, server_cpus=server, client_cpus=client, processes=processes)
 
 
 def _framework_modules(backends: list[str], remote: bool) -> list[str]:
@@ -348,6 +405,7 @@ def _announce(
     config: dict[str, Any],
     out: Path,
     placement: _isolation.Placement,
+    per_backend: dict[str, _isolation.Placement],
     skipped: list[dict[str, str]],
 ) -> None:
     per_repeat = float(config["duration"]) + float(config["warmup"]) + OVERHEAD_SECONDS
@@ -371,5 +429,12 @@ def _announce(
         f"pinning: server on CPUs {list(placement.server_cpus) or '-'}, "
         f"client on CPUs {list(placement.client_cpus)}",
     ]
+    lines += [
+        f"pinning {name}: server on CPUs {list(p.server_cpus)}, client on CPUs "
+        f"{list(p.client_cpus)}"
+        for name, p in per_backend.items()
+    ]
+    if config.get("cluster"):
+        lines.append(f"load: from the Dask cluster at {config['cluster']}")
     lines += [f"skipped {s['backend']} ({s['transport']}): {s['reason']}" for s in skipped]
     print("\n".join(lines), file=sys.stderr, flush=True)

@@ -48,6 +48,7 @@ DEFAULTS: dict[str, object] = {
     "repeat": 3,
     "workers": None,
     "order": "shuffle",
+    "server_options": {},
 }
 #: Every available backend, one small case each, well under a minute.
 QUICK: dict[str, object] = {

@@ -46,7 +46,11 @@ Top level
     ``started_at``, ``finished_at``  ISO times; ``finished_at`` is updated on every write.
     ``pinning``         ``{"server_cpus": [...], "client_cpus": [...]}``: the CPUs the
                         server and the load client (and the runner) were pinned to; both
-                        are the same list when the machine has a single CPU.
+                        are the same list when the machine has a single CPU. A one-process
+                        server gets one CPU and the client every other one
+                        (``benchmarks._isolation``); ``by_backend`` (present only when some
+                        backend differs) maps a backend that serves from several processes
+                        to its own ``{"server_cpus", "client_cpus"}``: a CPU per process.
     ``warnings``        plain sentences about what could not be tuned or may skew numbers
                         (a VM, a governor other than ``performance``, turbo on, no isolated
                         CPUs, a shared CPU, a high load average).
@@ -59,14 +63,19 @@ Top level
     version change; readers must accept the string), ``max_repeat`` and ``target_ci``
     (only with ``"auto"``: the most repeats a case gets, and the relative half-width of
     the 95% interval of its median at which it stops; ``benchmarks._autorepeat``),
-    ``workers`` (load client processes; null: its default),
+    ``workers`` (load client processes; null: one per client CPU, at most one per
+    connection; the count each repeat used is in its ``placement``),
     ``seed`` (of the per-repeat shuffle), ``order`` (``"shuffle"``: each repeat walks the
     cases in a fresh order drawn from ``seed``; ``"fixed"``: matrix order), ``verify``,
     ``connect`` (``"host:port"`` for a remote server, else null), ``label``,
     ``idle`` (``[[active, idle], ...]``: cases of ``active`` busy connections while
     ``idle`` more are held open and silent, run after the plain ``connections``),
     ``scenario`` (the named matrix the run started from: ``default``, ``quick``,
-    ``scale`` ...; ``benchmarks._scenarios``).
+    ``scale`` ...; ``benchmarks._scenarios``), ``cluster`` (the Dask scheduler the load
+    ran from with ``--cluster``, else null), ``server_options`` (``{backend: {key:
+    value}}``: ``-o`` options given to servers), ``server_cpus``/``client_cpus`` (CPUs
+    asked for with ``--server-cpus``/``--client-cpus``, else null). Files written before
+    the last four lack them.
 
 ``cases[]``
     ``id``              ``backend/transport/<size>B/<connections>c[+<idle>idle]/<closed |
@@ -110,8 +119,15 @@ Top level
         ``server_rss_peak_bytes``  sum of the peak RSS (``VmHWM``) of the server's processes,
                                 or the highest sampled RSS where ``/proc`` is unreadable;
                                 null with ``--connect``.
+        ``placement``           ``{"server_cpus", "client_cpus", "server_processes",
+                                "load_workers", "cluster"}``: where this repeat ran (null
+                                CPUs: remote server or cluster client), the server's process
+                                count as sampled, and the load's worker processes (shards with
+                                a cluster). Absent from files written before it.
         ``client_cpu``          the load client's own ``client_cpu`` plus ``capacity`` and
-                                ``utilization`` computed like the server's.
+                                ``utilization`` computed like the server's: one core per load
+                                worker on its pinned CPUs, or with a cluster the load's
+                                ``cluster.client_capacity``.
         ``verdict``             the bottleneck (``benchmarks._verdict``): ``"server"`` when the
                                 server's CPU was saturated and the client's was not,
                                 ``"client"`` when the client's was and the server's was not,

@@ -347,6 +347,11 @@ class _ClusterRun:
             shards.append(entry)
         offsets = [s["start_offset_us"] for s in shards if s["start_offset_us"] is not None]
         clocks = {o["clock"] for o in outputs.values()}
+        # Cores the shards could keep busy: one each, as many as their host lets them use.
+        on_host: dict[str, list[int]] = {}
+        for output in outputs.values():
+            on_host.setdefault(output["clock"], []).append(int(output["cpus"]))
+        capacity = sum(min(len(cpus), max(cpus)) for cpus in on_host.values())
         # Across hosts the offsets rest on Dask's clock estimates, good to half a round trip.
         latencies = [float(o["latency_s"]) for o in outputs.values()] if len(clocks) > 1 else [0]
         result["params"]["cluster"] = address
@@ -357,6 +362,7 @@ class _ClusterRun:
             "lost": sorted(self.lost),
             "start_spread_us": max(offsets) if offsets else None,
             "hosts": len(clocks),
+            "client_capacity": capacity,
             "clock_uncertainty_us": round(max(latencies) / 2 * 1e6, 3) if outputs else None,
         }
         result["shards"] = shards

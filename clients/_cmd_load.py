@@ -46,7 +46,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--pipeline", type=int, default=1, help="closed loop: messages in flight per connection"
     )
-    load.add_argument("--workers", type=int, default=None, help="client processes (1)")
+    load.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="client processes (default: one per CPU it may run on, or per --cpus, each "
+        "pinned to its own, at most one per connection)",
+    )
     load.add_argument(
         "--timeout",
         type=float,
@@ -55,7 +61,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     load.add_argument("--no-verify", action="store_true", help="do not compare echoed bytes")
     load.add_argument("--no-latency", action="store_true", help="do not record latency")
-    load.add_argument("--cpus", help="pin workers to these CPUs, e.g. 2,3")
+    load.add_argument(
+        "--cpus", help="pin workers to these CPUs, e.g. 2,3 (default: every CPU it may run on)"
+    )
     load.add_argument(
         "--cluster",
         metavar="tcp://HOST:PORT",
@@ -96,6 +104,13 @@ def _parse_cpus(text: str | None) -> tuple[int, ...] | None:
         raise UserError(
             f"--cpus takes a comma-separated list of CPU numbers, not {text!r}"
         ) from None
+
+
+def _own_cpus() -> tuple[int, ...]:
+    try:
+        return tuple(sorted(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return tuple(range(os.cpu_count() or 1))
 
 
 def write_json(result: dict[str, Any], path: str) -> None:
@@ -139,11 +154,14 @@ def hold_on_stdin(connect: dict[str, Any], stopping: Callable[[], bool]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from clients._config import LoadConfig
+    from clients._config import LoadConfig, default_workers
     from clients._report import RichProgress, print_summary, summary_lines
     from clients._run import run_load
     from servers._errors import UserError
 
+    cpus = _parse_cpus(args.cpus)
+    if cpus is None and args.cluster is None:
+        cpus = _own_cpus()
     config = LoadConfig(
         host=args.host,
         port=args.port,
@@ -156,11 +174,11 @@ def run(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         rate=args.rate,
         pipeline=args.pipeline,
-        workers=args.workers if args.workers is not None else 1,
+        workers=default_workers(args.workers, len(cpus or ()), args.connections),
         verify=not args.no_verify,
         latency=not args.no_latency,
         timeout=args.timeout,
-        cpus=_parse_cpus(args.cpus),
+        cpus=cpus,
         interval=args.hlog_interval,
         hlog=args.hlog,
     )

@@ -65,6 +65,14 @@ class LoadConfig:
         return range(self.connections + worker, self.connections + self.idle, self.workers)
 
 
+def default_workers(asked: int | None, cpus: int, connections: int) -> int:
+    """Load worker processes: ``asked`` if given, else one per CPU the client has (each
+    pinned to its own), but no more than there are connections to share out."""
+    if asked is not None:
+        return asked
+    return max(1, min(cpus, connections))
+
+
 def validate(config: LoadConfig) -> None:
     """Raise ``UserError`` (one line) for anything that cannot run."""
     if config.unix is None:

@@ -146,7 +146,9 @@ scheduler's address; ``params.workers`` is then the number of shards), and:
                          cluster), ``shards`` (how many took part: one per worker process,
                          at most one per connection), ``lost`` (indices of the shards that
                          returned nothing), ``hosts`` (distinct machines among the shards that
-                         reported), ``start_spread_us`` (largest ``start_offset_us``), and
+                         reported), ``client_capacity`` (cores the reporting shards could
+                         use: on each host, its shards or the CPUs their workers may run on,
+                         whichever is fewer), ``start_spread_us`` (largest ``start_offset_us``), and
                          ``clock_uncertainty_us`` (0 when every shard ran on one machine, whose
                          monotonic clock they share; else half the largest round trip to the
                          scheduler, the error bound of Dask's clock-offset estimates).

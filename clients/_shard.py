@@ -138,7 +138,12 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
 
     worker = get_worker()
     queue, go, stop = Queue(spec.queue_name), Event(spec.go_name), Event(spec.stop_name)
-    where = {"worker": worker.address, "host": socket.gethostname(), "clock": clock_id()}
+    where = {
+        "worker": worker.address,
+        "host": socket.gethostname(),
+        "clock": clock_id(),
+        "cpus": len(os.sched_getaffinity(0)),
+    }
     child = _Child(spec)
     try:
         connect = _await_ready(child, spec, stop)

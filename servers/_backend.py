@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,10 @@ class Backend:
     backend cannot run here (for example: no C compiler), or ``None``.
     ``reuse_port`` gives the listener SO_REUSEPORT, so that worker processes
     can listen on the same port with sockets of their own.
+    ``process_count`` says how many processes serve, given the ``-o`` options, for a
+    backend that forks workers; ``None`` from it means one per CPU the server is given.
+    Unset, the backend serves from one process. The runner places the server on as many
+    CPUs as it has processes (see ``processes``).
     """
 
     name: str
@@ -55,6 +59,11 @@ class Backend:
     options: dict[str, str] = field(default_factory=dict)
     origin: str = ""
     reuse_port: bool = False
+    process_count: Callable[[Mapping[str, str]], int | None] | None = None
+
+    def processes(self, options: Mapping[str, str]) -> int | None:
+        """Processes that serve with these options; ``None``: one per CPU it is given."""
+        return 1 if self.process_count is None else self.process_count(options)
 
     def unavailable_reason(self) -> str | None:
         """Why this backend cannot run here, or ``None`` when it can."""

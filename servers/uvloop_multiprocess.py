@@ -17,6 +17,7 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from servers import asyncio_protocol
@@ -41,11 +42,19 @@ class _WorkerContext(ServeContext):
         os.close(self.ready_fd)
 
 
-def worker_count(ctx: ServeContext) -> int:
-    text = ctx.option("workers", str(len(os.sched_getaffinity(0))))
+def workers_option(options: Mapping[str, str]) -> int | None:
+    """``-o workers=N``; ``None`` when absent (one per CPU this process may run on)."""
+    text = options.get("workers")
+    if text is None:
+        return None
     if not text.isdigit() or int(text) < 1:
         raise UserError(f"uvloop-multiprocess: workers must be a positive integer, not {text!r}")
     return int(text)
+
+
+def worker_count(ctx: ServeContext) -> int:
+    asked = workers_option(ctx.config.options)
+    return asked if asked is not None else len(os.sched_getaffinity(0))
 
 
 def _run_worker(ctx: ServeContext, index: int, ready_fd: int) -> None:
@@ -146,4 +155,5 @@ BACKEND = Backend(
     transports=frozenset({"tcp", "unix", "tls"}),
     options={"workers": "worker processes (default: the CPUs this process may run on)"},
     reuse_port=True,
+    process_count=workers_option,
 )

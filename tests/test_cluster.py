@@ -176,48 +176,6 @@ def test_the_merged_result_is_the_sum_of_the_shards(
     assert result["latency_us"]["count"] == result["messages"]
 
 
-def test_a_worker_lost_mid_run_is_named_and_the_rest_merged(
-    cluster: Cluster, server: RunningServer
-) -> None:
-    address = cluster.ready()
-    pids = cluster.worker_pids()
-    victim = sorted(pids)[1]
-
-    class KillInWindow:
-        """Kills one worker once the first whole second of the window was counted."""
-
-        killed = False
-
-        def started(self, t0_ns: int, warmup: float, duration: float) -> None:
-            pass
-
-        def second(self, index: int, messages: int) -> None:
-            if not self.killed:
-                os.kill(pids[victim], signal.SIGKILL)
-                self.killed = True
-
-        def refresh(self) -> None:
-            pass
-
-        def finished(self) -> None:
-            pass
-
-    killer = KillInWindow()
-    result = run_cluster_load(_config(server, duration=2.5), address, killer)
-    assert killer.killed
-    assert not result["complete"]
-    assert exit_status(result) == EXIT_ERRORS
-    assert victim in result["stop_reason"] and "lost mid-run" in result["stop_reason"]
-    lost = [s for s in result["shards"] if s["lost"]]
-    kept = [s for s in result["shards"] if not s["lost"]]
-    assert [s["worker"] for s in lost] == [victim] and lost[0]["messages"] is None
-    assert result["cluster"]["lost"] == [lost[0]["shard"]]
-    # The survivor ran its whole window and is what the result reports.
-    assert kept[0]["complete"] and kept[0]["messages"] > 0
-    assert result["messages"] == kept[0]["messages"]
-    assert result["latency_us"]["count"] == kept[0]["messages"]
-
-
 def test_unreachable_scheduler_is_one_line(server: RunningServer) -> None:
     address = f"tcp://127.0.0.1:{_free_port()}"
     result = run_echobench("load", "--port", str(server.port), "--cluster", address, timeout=60)
@@ -263,6 +221,73 @@ def test_a_cluster_without_workers_is_one_line(tmp_path: Path, server: RunningSe
     assert not (tmp_path / "r.json").exists()
 
 
-def _json(path: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(path.read_text())
-    return loaded
+def test_run_drives_a_remote_server_from_the_cluster(
+    cluster: Cluster, server: RunningServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "run.json"
+    result = run_echobench(
+        *("run", "--connect", f"127.0.0.1:{server.port}", "--label", "far"),
+        *("--cluster", cluster.ready(), "--sizes", "64", "--connections", "4"),
+        *("--duration", "0.5", "--warmup", "0.1", "--repeat", "1", "--out", str(out)),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    assert doc["config"]["cluster"] == cluster.address
+    (case,) = doc["cases"]
+    (repeat,) = case["repeats"]
+    load = repeat["load"]
+    assert case["status"] == "ok" and load["complete"]
+    assert [s["connections"] for s in load["shards"]] == [2, 2]
+    assert repeat["placement"]["load_workers"] == WORKERS
+    assert repeat["placement"]["cluster"] == cluster.address
+    # The server's CPU is not measured from here: the verdict can only speak of the client.
+    assert repeat["server_cpu"] is None and repeat["verdict"] in ("client", "neither")
+    assert repeat["client_cpu"]["capacity"] == load["cluster"]["client_capacity"] >= 1
+
+
+def test_run_cluster_needs_connect() -> None:
+    result = run_echobench("run", "--cluster", "tcp://127.0.0.1:1", "--backends", "native")
+    assert_one_line_error(result, "--cluster", "--connect")
+
+
+def test_a_worker_lost_mid_run_is_named_and_the_rest_merged(
+    cluster: Cluster, server: RunningServer
+) -> None:
+    address = cluster.ready()
+    pids = cluster.worker_pids()
+    victim = sorted(pids)[1]
+
+    class KillInWindow:
+        """Kills one worker once the first whole second of the window was counted."""
+
+        killed = False
+
+        def started(self, t0_ns: int, warmup: float, duration: float) -> None:
+            pass
+
+        def second(self, index: int, messages: int) -> None:
+            if not self.killed:
+                os.kill(pids[victim], signal.SIGKILL)
+                self.killed = True
+
+        def refresh(self) -> None:
+            pass
+
+        def finished(self) -> None:
+            pass
+
+    killer = KillInWindow()
+    result = run_cluster_load(_config(server, duration=1.6), address, killer)
+    assert killer.killed
+    assert not result["complete"]
+    assert exit_status(result) == EXIT_ERRORS
+    assert victim in result["stop_reason"] and "lost mid-run" in result["stop_reason"]
+    lost = [s for s in result["shards"] if s["lost"]]
+    kept = [s for s in result["shards"] if not s["lost"]]
+    assert [s["worker"] for s in lost] == [victim] and lost[0]["messages"] is None
+    assert result["cluster"]["lost"] == [lost[0]["shard"]]
+    # The survivor ran its whole window and is what the result reports.
+    assert kept[0]["complete"] and kept[0]["messages"] > 0
+    assert result["messages"] == kept[0]["messages"]
+    assert result["latency_us"]["count"] == kept[0]["messages"]

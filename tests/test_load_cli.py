@@ -33,7 +33,10 @@ def _free_port() -> int:
         (["-d", "1"], "no port given"),
         (["--port", "{free}", "--size", "0"], "--size must be at least 1 byte, not 0"),
         (["--port", "{free}", "--rate", "-5"], "--rate must be a positive number"),
-        (["--port", "{free}", "-c", "1000000"], "connections fit with --workers 1"),
+        (
+            ["--port", "{free}", "-c", "1000000", "--workers", "1"],
+            "connections fit with --workers 1",
+        ),
         (["--port", "{free}", "--rate", "10", "--pipeline", "4"], "closed loop only"),
     ],
     ids=["refused", "bad-port", "no-port", "size-0", "negative-rate", "fd-limit", "pipeline-open"],
