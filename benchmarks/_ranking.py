@@ -62,12 +62,16 @@ THROUGHPUT = Metric("median msg/s", "msg/s", True, _throughput)
 P99 = Metric("median p99 latency", "µs", False, _p99)
 
 
-def starved(case: Case) -> bool:
-    """Some connections of the case got (almost) no service, as the runner judged it."""
-    value = getattr(case, "starved", None)
-    if value is None:
-        value = case.summary.get("starved")
-    return bool(value)
+def starved(case: Case) -> float:
+    """Connections that completed no echo in the window (median over the repeats), 0 if none."""
+    value = case.summary.get("starved")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def idle(case: Case) -> int:
+    # Silent connections held open beside the busy ones (``--idle``); files and
+    # readers from before the field have none.
+    return int(getattr(case, "idle", 0) or 0)
 
 
 def marks(case: Case) -> list[str]:
@@ -81,7 +85,7 @@ def marks(case: Case) -> list[str]:
         cv = case.cv
         said.append(f"unstable{f' {cv:.0%}' if cv is not None else ''}")
     if starved(case):
-        said.append("starved")
+        said.append(f"starved {starved(case):g}")
     return said
 
 
@@ -178,7 +182,7 @@ def takeaway(where: str, metric: Metric, cases: list[Case]) -> str:
             cv = case.cv
             clauses.append(f"{case.backend} was unstable{f' (CV {cv:.0%})' if cv else ''}")
         if starved(case):
-            clauses.append(f"{case.backend} starved some connections")
+            clauses.append(f"{case.backend} starved {starved(case):g} connection(s)")
     if all(len(c.repeats) == 1 for c in measured):
         clauses.append("1 repeat each, so no spread was measured")
     if failed:
@@ -207,7 +211,9 @@ def rank(key: str, title: str, metric: Metric, cases: list[Case]) -> Ranking:
 
 def group_title(case: Case) -> str:
     plural = "" if case.connections == 1 else "s"
-    words = [f"{case.size} B", f"{case.connections} connection{plural}"]
+    words = [f"{case.size} B", f"{case.connections:,} connection{plural}"]
+    if idle(case):
+        words[-1] += f" among {idle(case):,} idle"
     if case.rate is not None:
         words.append(f"open loop at {case.rate:g} msg/s")
     if case.transport != "tcp":
@@ -216,21 +222,22 @@ def group_title(case: Case) -> str:
 
 
 def by_parameters(run: Run) -> list[Ranking]:
-    """One ranking per (size, connections, transport, loop): backends that met the same load.
+    """One ranking per (size, connections, idle, transport, loop): backends under one load.
 
     Closed-loop groups rank msg/s; an open-loop group offers every backend the same
     rate, so it ranks p99 latency instead.
     """
-    groups: dict[tuple[str, str, float, int, int], list[Case]] = {}
+    groups: dict[tuple[str, str, float, int, int, int], list[Case]] = {}
     for case in run.cases:
-        key = (case.transport, case.mode, case.rate or 0.0, case.size, case.connections)
+        key = (case.transport, case.mode, case.rate or 0.0, case.size, case.connections, idle(case))
         groups.setdefault(key, []).append(case)
     rankings = []
     for key in sorted(groups):
         cases = groups[key]
         first = cases[0]
         metric = THROUGHPUT if first.rate is None else P99
-        slug = f"{first.transport}-{first.size}B-{first.connections}c-{first.mode}"
+        held = f"+{idle(first)}idle" if idle(first) else ""
+        slug = f"{first.transport}-{first.size}B-{first.connections}c{held}-{first.mode}"
         if first.rate is not None:
             slug += f"-{first.rate:g}"
         rankings.append(rank(slug, group_title(first), metric, cases))

@@ -34,7 +34,7 @@ from benchmarks._compare import (
 )
 from benchmarks._palette import colours
 from benchmarks._rankchart import ranking_svg, ranking_width
-from benchmarks._ranking import marks, rankings
+from benchmarks._ranking import marks, rankings, starved
 from benchmarks._report_assets import SCRIPT, STYLE
 from benchmarks._runview import Case, Run
 from servers._errors import UserError
@@ -305,7 +305,7 @@ def _summary(run: Run) -> str:
             "client-limited (hatched: a bound, not the server's figure)",
         ),
         (sum(c.unstable for c in measured), "unstable"),
-        (sum("starved" in marks(c) for c in measured), "starved"),
+        (sum(starved(c) > 0 for c in measured), "with starved connections"),
         (len(run.cases) - len(measured), "failed"),
         (len(run.not_run), "not run"),
     ]
@@ -323,8 +323,8 @@ _MARKS = (
     '<p class="marks"><span class="hatch"></span> hatched: the load client was saturated '
     "(client-bound, or client+server saturated), so the figure is a bound for the server, "
     "not its measurement · unstable N%: the repeats' coefficient of variation is over 5% · "
-    "starved: some connections got almost no service · failed: no measurement. "
-    "Hover a bar for its figures.</p>"
+    "starved N: N connections completed no echo (median over the repeats) · "
+    "failed: no measurement. Hover a bar for its figures.</p>"
 )
 
 

@@ -109,15 +109,15 @@ def test_a_client_bound_runner_up_blocks_the_claim_of_a_lead() -> None:
 
 def test_unstable_starved_failed_and_lone_cases_are_said() -> None:
     said = _say(
-        _case("uvloop-protocol", (100.0, 140.0, 120.0), starved=True),
+        _case("uvloop-protocol", (100.0, 140.0, 120.0), starved=3),
         _case("asyncio-streams", (50.0, 51.0, 52.0)),
         _case("tornado", ()),
     )
     assert "uvloop-protocol was unstable (CV 17%)" in said
-    assert "uvloop-protocol starved some connections" in said and "1 failed" in said
-    assert marks(_case("x", (1.0, 2.0), starved=True, unstable=True))[-2:] == [
+    assert "uvloop-protocol starved 3 connection(s)" in said and "1 failed" in said
+    assert marks(_case("x", (1.0, 2.0), starved=2, unstable=True))[-2:] == [
         "unstable 47%",
-        "starved",
+        "starved 2",
     ]
     assert "only tornado-x was measured" in _say(_case("tornado-x", (5.0,)), _case("y", ()))
     assert "no backend was measured (1 failed)" in _say(_case("y", ()))
