@@ -2,9 +2,10 @@
 
 The charts tag what they draw for a case with ``gid="<kind>:<case id>"``; here
 each such group gets a ``<title>`` with the case's figures, which a browser shows
-on hover. Ids are prefixed per chart, so several charts live in one page without
-clashing. ``highlight`` greys out every backend but the chosen ones, in place,
-so that a few lines can be read among eighteen.
+on hover, and a ``data-backend`` for the page's highlight buttons. Ids are
+prefixed per chart, so several charts live in one page without clashing.
+``highlight`` greys out every backend but the chosen ones, in place, so that a
+few lines can be read among eighteen.
 """
 
 from __future__ import annotations
@@ -99,8 +100,14 @@ def inline_svg(figure: Figure, prefix: str, run: Run) -> str:
     cases = {c.id: c for c in run.cases}
 
     def titled(match: re.Match[str]) -> str:
-        ids = unescape(match.group(3)).split(",")
-        hover = "; ".join(case_hover(cases[i]) for i in ids if i in cases)
-        return f"{match.group(0)}<title>{escape(hover)}</title>" if hover else match.group(0)
+        found = [cases[i] for i in unescape(match.group(3)).split(",") if i in cases]
+        if not found:
+            return match.group(0)
+        hover = "; ".join(case_hover(c) for c in found)
+        # data-backend: what the page's highlight buttons pick out (one backend per mark).
+        return (
+            f'{match.group(0)[:-1]} data-backend="{escape(found[0].backend)}">'
+            f"<title>{escape(hover)}</title>"
+        )
 
     return re.sub(rf'<g id="{re.escape(prefix)}-(([a-z-]+):([^"]+))">', titled, text)

@@ -344,7 +344,8 @@ def _rankings(run: Run, table: Table | None) -> str:
         )
     if not figures:
         return "<p>No case in this file.</p>"
-    return _MARKS + f'<div class="rankings">{"".join(figures)}</div>'
+    controls = _highlight_controls(run, palette)
+    return _MARKS + controls + f'<div class="rankings">{"".join(figures)}</div>'
 
 
 def _effect_cell(effect: Effect, confidence: float) -> str:
@@ -392,6 +393,19 @@ def _comparison(table: Table) -> str:
 
 def run_name_of(path: str) -> str:
     return Path(path).name or path
+
+
+def _highlight_controls(run: Run, palette: dict[str, str]) -> str:
+    buttons = "".join(
+        f'<button type="button" data-backend="{_text(name)}" aria-pressed="false">'
+        f'<span style="background: {palette[name]}"></span>{_text(name)}</button>'
+        for name in run.backends()
+    )
+    return (
+        '<div id="highlight-controls" hidden>Highlight in the charts and rankings (or click a '
+        f'ranking\'s row): {buttons}<button type="button" id="highlight-clear">show all</button>'
+        "</div>"
+    )
 
 
 def _charts(run: Run, highlight: Sequence[str]) -> str:

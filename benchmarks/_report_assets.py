@@ -2,7 +2,9 @@
 
 The script only improves a page that is complete without it: it sorts the case
 table on a click of a column head and filters it by family, backend, stability
-and bottleneck. It fetches nothing and loads nothing, so the page works offline
+and bottleneck, and highlights the backends a reader picks (buttons above the
+charts, or a click on a ranking's row) by fading every other one in the charts
+and rankings. It fetches nothing and loads nothing, so the page works offline
 and as a mail attachment; with scripts off, the controls stay hidden and the
 table is the plain table.
 """
@@ -48,6 +50,15 @@ tr.unstable td.cv { font-weight: bold; }
 p.skipped { color: #555; font-style: italic; }
 #case-controls { display: flex; flex-wrap: wrap; gap: 0.5em 1.5em; align-items: center; }
 #case-controls[hidden] { display: none; }
+#highlight-controls { margin: 0.5em 0 1em 0; }
+#highlight-controls[hidden] { display: none; }
+#highlight-controls button { margin: 0.15em; border: 1px solid #bbb; background: #fff;
+  border-radius: 3px; padding: 0.1em 0.5em; cursor: pointer; }
+#highlight-controls button[aria-pressed=true] { background: #222; color: #fff; }
+#highlight-controls button span { display: inline-block; width: 0.7em; height: 0.7em;
+  margin-right: 0.3em; }
+svg.ranking g.row { cursor: pointer; }
+body.focus svg g[data-backend]:not(.on) { opacity: 0.13; }
 pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 0.85em; }
 """
 
@@ -118,5 +129,42 @@ SCRIPT = """
   });
   controls.hidden = false;
   apply();
+})();
+
+(function () {
+  "use strict";
+  var bar = document.getElementById("highlight-controls");
+  if (!bar) { return; }
+  var buttons = Array.prototype.slice.call(bar.querySelectorAll("button[data-backend]"));
+  var marks = Array.prototype.slice.call(document.querySelectorAll("svg g[data-backend]"));
+  var chosen = {};
+
+  function paint() {
+    document.body.classList.toggle("focus", Object.keys(chosen).length > 0);
+    marks.forEach(function (mark) {
+      mark.classList.toggle("on", chosen.hasOwnProperty(mark.getAttribute("data-backend")));
+    });
+    buttons.forEach(function (button) {
+      var on = chosen.hasOwnProperty(button.getAttribute("data-backend"));
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+  }
+
+  function toggle(name) {
+    if (chosen.hasOwnProperty(name)) { delete chosen[name]; } else { chosen[name] = true; }
+    paint();
+  }
+
+  buttons.forEach(function (button) {
+    button.addEventListener("click", function () { toggle(button.getAttribute("data-backend")); });
+  });
+  document.querySelectorAll("svg.ranking g.row").forEach(function (row) {
+    row.addEventListener("click", function () { toggle(row.getAttribute("data-backend")); });
+  });
+  document.getElementById("highlight-clear").addEventListener("click", function () {
+    chosen = {};
+    paint();
+  });
+  bar.hidden = false;
 })();
 """

@@ -146,7 +146,9 @@ def test_absolute_paths_are_cut_to_their_last_part() -> None:
 
 def test_two_runs_show_b_against_a(tmp_path: Path) -> None:
     doc = json.loads(RUN_SMALL.read_text())
-    doc["cases"] = [c for c in doc["cases"] if c["size"] == 64 and c["rate"] is None]
+    doc["cases"] = [
+        c for c in doc["cases"] if (c["size"], c["connections"], c["rate"]) == (64, 1, None)
+    ]
     (tmp_path / "a.json").write_text(json.dumps(doc))
     for case in doc["cases"]:
         if case["backend"] == "uvloop-protocol":
@@ -274,6 +276,16 @@ def test_the_page_in_a_browser(
         opened.page.select_option("#filter-family", "")
         opened.page.uncheck("#hide-client")
 
+        opened.page.click("#highlight-controls button[data-backend='uvloop-protocol']")
+        faded = opened.page.eval_on_selector_all(
+            "svg g[data-backend]",
+            """marks => marks.map(m => [m.dataset.backend,
+                getComputedStyle(m).opacity < 0.5])""",
+        )
+        assert faded and {b for b, dim in faded if not dim} == {"uvloop-protocol"}
+        assert {b for b, dim in faded if dim} == set(run.backends()) - {"uvloop-protocol"}
+        opened.page.click("#highlight-clear")
+
         opened.page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
         assert opened.errors == [] and opened.requests == [opened.url]
@@ -286,6 +298,7 @@ def test_without_javascript_the_page_is_the_plain_table(browser: Any, page_file:
     opened = Opened(browser, page_file, script=False)
     try:
         assert not opened.page.is_visible("#case-controls")
+        assert not opened.page.is_visible("#highlight-controls")
         assert len(opened.visible_rows()) == len(load_run(RUN_SMALL).cases)
         assert opened.page.is_visible("svg.ranking") and opened.page.is_visible("svg.chart")
     finally:
