@@ -225,12 +225,15 @@ def by_parameters(run: Run) -> list[Ranking]:
     """One ranking per (size, connections, idle, transport, loop): backends under one load.
 
     Closed-loop groups rank msg/s; an open-loop group offers every backend the same
-    rate, so it ranks p99 latency instead.
+    rate, so it ranks p99 latency instead. A group that only one backend ran (a sweep
+    at rates of its own) ranks nothing, unless no group has more than one.
     """
     groups: dict[tuple[str, str, float, int, int, int], list[Case]] = {}
     for case in run.cases:
         key = (case.transport, case.mode, case.rate or 0.0, case.size, case.connections, idle(case))
         groups.setdefault(key, []).append(case)
+    if any(len({c.backend for c in cases}) > 1 for cases in groups.values()):
+        groups = {k: v for k, v in groups.items() if len({c.backend for c in v}) > 1}
     rankings = []
     for key in sorted(groups):
         cases = groups[key]

@@ -334,7 +334,10 @@ def _rankings(run: Run, table: Table | None) -> str:
     if table is not None:
         pairs = {p.b.id: p for c in table.comparisons for p in c.pairs}
     figures = []
-    for ranking in rankings(run):
+    found = rankings(run)
+    ranked = {c.id for ranking in found for c in ranking.cases}
+    unranked = sum(c.id not in ranked for c in run.cases)
+    for ranking in found:
         figures.append(
             f'<figure class="ranking" id="ranking-{_text(ranking.key)}" '
             f'style="max-width: {ranking_width(pairs is not None)}px">'
@@ -345,7 +348,13 @@ def _rankings(run: Run, table: Table | None) -> str:
     if not figures:
         return "<p>No case in this file.</p>"
     controls = _highlight_controls(run, palette)
-    return _MARKS + controls + f'<div class="rankings">{"".join(figures)}</div>'
+    rest = (
+        f"<p>{unranked} case(s) are not ranked: no other backend ran their parameters. "
+        'They are in <a href="#cases">the table</a>.</p>'
+        if unranked
+        else ""
+    )
+    return _MARKS + controls + f'<div class="rankings">{"".join(figures)}</div>{rest}'
 
 
 def _effect_cell(effect: Effect, confidence: float) -> str:

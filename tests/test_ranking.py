@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from _chartcheck import RUN_SMALL
@@ -137,3 +138,13 @@ def test_a_scenario_supplies_its_own_ranking() -> None:
         del RANKERS["mine"]
     assert only.key == "all" and len(only.cases) == len(run.cases)
     assert len(rankings(own)) > 1  # unregistered again: the default grouping
+
+
+def test_parameters_only_one_backend_ran_are_not_ranked() -> None:
+    run = load_run(RUN_SMALL)
+    lone = replace(next(c for c in run.cases if c.rate is not None), rate=1234.0, id="lone")
+    found = rankings(replace(run, cases=(*run.cases, lone)))
+    assert all(c.id != "lone" for r in found for c in r.cases)
+    assert len(found) == len(rankings(run))
+    (only,) = rankings(replace(run, cases=(lone,)))  # nothing else: then it is the answer
+    assert only.cases == (lone,) and "only" in only.takeaway
