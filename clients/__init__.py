@@ -1,7 +1,11 @@
-"""The load generator behind ``echobench load``: a verifying, latency-honest echo client."""
+"""The load generator behind ``echobench load``: a verifying, latency-honest echo client.
 
-from clients._config import LoadConfig
-from clients._run import run_load
-from clients._schema import SCHEMA, SCHEMA_VERSION
+What measures. May import ``echobench.servers`` (its errors and contract);
+nothing of ``echobench.benchmarks``.
+"""
+
+from echobench.clients._config import LoadConfig
+from echobench.clients._run import run_load
+from echobench.clients._schema import SCHEMA, SCHEMA_VERSION
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "LoadConfig", "run_load"]

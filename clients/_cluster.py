@@ -3,19 +3,19 @@
 The connections are split into one shard per Dask worker process, exactly as local
 runs split them over workers (shard ``i`` of ``n`` owns ``connections_of(i)``). Each
 shard is a task pinned to its worker that runs one ordinary load worker
-(``clients._shard``). Dask is the only coordinator: the tasks, the readiness queue,
+(``echobench.clients._shard``). Dask is the only coordinator: the tasks, the readiness queue,
 the ``go`` event every shard starts from, the ``stop`` event and the worker
 membership the parent watches are all the engine's; nothing here opens a socket of
 its own to the workers.
 
 The shards' windows are put on one time base, the scheduler's clock, with Dask's own
 per-worker estimate of the clock offset (taken from its heartbeats, good to about half
-a heartbeat round trip), and then merged by ``clients._run.merge_results``, the very
+a heartbeat round trip), and then merged by ``echobench.clients._run.merge_results``, the very
 function that merges local workers, so every field of a local result means the same
 here. A worker lost mid-run leaves a result that is ``complete: false`` and names it;
 the surviving shards are still merged.
 
-May import ``clients._config``, ``clients._run`` and ``clients._shard``; imports
+May import ``_config``, ``_run`` and ``_shard``; imports
 ``distributed`` only when a run starts, so ``echobench load`` works without it.
 """
 
@@ -31,12 +31,12 @@ from dataclasses import dataclass, replace
 from time import monotonic_ns
 from typing import Any
 
-from clients._config import LoadConfig, validate
-from clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, connect_field
-from clients._histogram import histogram_field, merge_encoded, summarize
-from clients._run import START_MARGIN_S, ProgressSink, StopSignals, merge_results
-from clients._shard import ShardSpec, run_shard
-from servers._errors import UserError
+from echobench.clients._config import LoadConfig, validate
+from echobench.clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, connect_field
+from echobench.clients._histogram import histogram_field, merge_encoded, summarize
+from echobench.clients._run import START_MARGIN_S, ProgressSink, StopSignals, merge_results
+from echobench.clients._shard import ShardSpec, run_shard
+from echobench.servers._errors import UserError
 
 #: Seconds to reach the scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0
@@ -126,7 +126,7 @@ def run_cluster_load(
     shards: int | None = None,
 ) -> dict[str, Any]:
     """Run one load spread over the Dask cluster at ``address``; the result of ``run_load``
-    plus ``cluster`` and ``shards`` (schema: ``clients._schema``).
+    plus ``cluster`` and ``shards`` (schema: ``echobench.clients._schema``).
 
     ``shards`` limits how many worker processes take part (default: all of them).
     """

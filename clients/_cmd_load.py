@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_OK, EXIT_USAGE
+from echobench.clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 
 HELP = "drive an echo server with a verifying load and report throughput and latency"
 
@@ -94,7 +94,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _parse_cpus(text: str | None) -> tuple[int, ...] | None:
-    from servers._errors import UserError
+    from echobench.servers._errors import UserError
 
     if text is None:
         return None
@@ -128,7 +128,7 @@ def write_json(result: dict[str, Any], path: str) -> None:
 
 
 def exit_status(result: dict[str, Any]) -> int:
-    from clients._report import nothing_measured
+    from echobench.clients._report import nothing_measured
 
     if result["corrupted"]:
         return EXIT_CORRUPTED
@@ -143,7 +143,7 @@ def exit_status(result: dict[str, Any]) -> int:
 
 def hold_on_stdin(connect: dict[str, Any], stopping: Callable[[], bool]) -> None:
     """``--hold``: say the connections are open, then wait for the go line."""
-    from servers._errors import UserError
+    from echobench.servers._errors import UserError
 
     print(f"connected {connect['connections']}", flush=True)
     while not stopping():
@@ -154,10 +154,10 @@ def hold_on_stdin(connect: dict[str, Any], stopping: Callable[[], bool]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from clients._config import LoadConfig, default_workers
-    from clients._report import RichProgress, print_summary, summary_lines
-    from clients._run import run_load
-    from servers._errors import UserError
+    from echobench.clients._config import LoadConfig, default_workers
+    from echobench.clients._report import RichProgress, print_summary, summary_lines
+    from echobench.clients._run import run_load
+    from echobench.servers._errors import UserError
 
     cpus = _parse_cpus(args.cpus)
     if cpus is None and args.cluster is None:
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         RichProgress() if RichProgress.wanted(config.warmup + config.duration, args.quiet) else None
     )
     if args.cluster is not None:
-        from clients._cluster import run_cluster_load
+        from echobench.clients._cluster import run_cluster_load
 
         if args.cpus is not None:
             raise UserError(

@@ -8,9 +8,9 @@ import resource
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from clients._schema import SERIES_INTERVAL_NS
-from servers._contract import raise_fd_limit
-from servers._errors import UserError
+from echobench.clients._schema import SERIES_INTERVAL_NS
+from echobench.servers._contract import raise_fd_limit
+from echobench.servers._errors import UserError
 
 #: File descriptors a worker opens besides its connections and what it inherits: the event
 #: loop's epoll and wake-up descriptors, signal pipes, the pipe to its parent, with room.
@@ -19,7 +19,7 @@ WORKER_FDS = 16
 
 @dataclass(frozen=True)
 class LoadConfig:
-    """Parameters of one load run; see ``clients._schema`` for their meaning."""
+    """Parameters of one load run; see ``echobench.clients._schema`` for their meaning."""
 
     host: str = "127.0.0.1"
     port: int | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from clients._protocol import nodelay
+from echobench.clients._protocol import nodelay
 
 
 class IdleConnection(asyncio.Protocol):

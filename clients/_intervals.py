@@ -1,7 +1,7 @@
 """Latency over time, in the parent: the workers' interval counts merged exactly, and logged.
 
 Each worker sends the sparse sub-bucket counts of every latency interval
-(``clients._recorder``). Once every worker has sent interval ``k``, their counts are
+(``echobench.clients._recorder``). Once every worker has sent interval ``k``, their counts are
 summed (exact: the same sub-buckets a single histogram would fill), turned into one
 ``HdrHistogram``, and, with ``--hlog``, appended to an HdrHistogram interval log in the
 standard format, written by ``hdrh``'s own ``HistogramLogWriter`` and readable by its
@@ -23,8 +23,8 @@ from typing import Any, TextIO
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
-from clients._histogram import Counts, histogram_of
-from servers._errors import UserError
+from echobench.clients._histogram import Counts, histogram_of
+from echobench.servers._errors import UserError
 
 #: Called with an interval's index, its length in seconds and its merged histogram.
 IntervalSink = Callable[[int, float, HdrHistogram], None]

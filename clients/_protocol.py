@@ -13,7 +13,7 @@ so one clock reading is both a receive time and a send time: each completion app
 just that reading to the connection's ``stamps`` (``array('q')``), and the worker
 turns them into latencies off the hot path (``take_latencies``). Open loop, latency
 samples (now minus the scheduled time, kept in a deque) go to the worker's
-``samples`` array. ``clients._recorder`` folds both into counts as the run goes.
+``samples`` array. ``_recorder`` folds both into counts as the run goes.
 """
 
 from __future__ import annotations
@@ -23,14 +23,22 @@ from array import array
 from collections import deque
 from collections.abc import Callable
 from time import monotonic_ns
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 
-from servers._contract import set_nodelay
+from echobench.clients._config import LoadConfig
+from echobench.servers._contract import set_nodelay
 
-if TYPE_CHECKING:
-    from clients._worker import Worker
+
+class Worker(Protocol):
+    """What a connection needs of the worker that owns it (``_worker.Worker``, which
+    imports this module: the connection knows its owner only by this shape)."""
+
+    config: LoadConfig
+    samples: array[int]
+
+    def connection_ended(self, conn: Connection, exc: BaseException | None) -> None: ...
 
 
 def error_kind(exc: BaseException | None) -> str:

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from clients._histogram import Counts, SampleCounts
-from clients._protocol import ClosedLoopConnection
+from echobench.clients._histogram import Counts, SampleCounts
+from echobench.clients._protocol import ClosedLoopConnection
 
 #: Samples counted in one step. ~15-90 ns each on a loaded 2-core VM: well under 1 ms.
 FOLD_SLICE = 8192

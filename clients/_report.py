@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from clients._fairness import starved_line
+from echobench.clients._fairness import starved_line
 
 #: Runs shorter than this (warmup + duration, seconds) get no progress display.
 PROGRESS_MIN_SECONDS = 3.0

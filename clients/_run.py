@@ -1,6 +1,6 @@
 """The parent of a load run: starts the workers together, relays progress, merges.
 
-Workers are forked processes; each gets a pipe (see ``clients._worker``). Counts are
+Workers are forked processes; each gets a pipe (see ``echobench.clients._worker``). Counts are
 summed, histograms merged with HDR's own ``decode_and_add`` (never percentiles), and
 the measured window is the span of the workers' actual window clock readings.
 SIGINT/SIGTERM during a run stop the workers, and the partial result is returned.
@@ -20,16 +20,16 @@ from time import monotonic_ns
 from types import FrameType
 from typing import Any, Protocol
 
-from clients._config import LoadConfig, validate
-from clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, connect_field
-from clients._fairness import fairness
-from clients._histogram import histogram_field, merge_encoded, summarize
-from clients._idle import idle_field
-from clients._intervals import Intervals
-from clients._recorder import FOLD_SLICE
-from clients._schema import ERROR_KINDS, SCHEMA, SCHEMA_VERSION
-from clients._worker import SERIES_INTERVAL_NS, worker_main
-from servers._errors import UserError
+from echobench.clients._config import LoadConfig, validate
+from echobench.clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, connect_field
+from echobench.clients._fairness import fairness
+from echobench.clients._histogram import histogram_field, merge_encoded, summarize
+from echobench.clients._idle import idle_field
+from echobench.clients._intervals import Intervals
+from echobench.clients._recorder import FOLD_SLICE
+from echobench.clients._schema import ERROR_KINDS, SCHEMA, SCHEMA_VERSION
+from echobench.clients._worker import SERIES_INTERVAL_NS, worker_main
+from echobench.servers._errors import UserError
 
 #: Margin between agreeing on the start instant and the instant itself.
 START_MARGIN_S = 0.1
@@ -38,7 +38,7 @@ RATE_MET_SHARE = 0.97
 
 
 class ProgressSink(Protocol):
-    """What ``run_load`` tells a progress display (see ``clients._report``)."""
+    """What ``run_load`` tells a progress display (see ``echobench.clients._report``)."""
 
     def started(self, t0_ns: int, warmup: float, duration: float) -> None: ...
 
@@ -126,7 +126,7 @@ def run_load(
     progress: ProgressSink | None = None,
     on_connected: OnConnected | None = None,
 ) -> dict[str, Any]:
-    """Run one load test and return its result (schema: ``clients._schema``).
+    """Run one load test and return its result (schema: ``echobench.clients._schema``).
 
     Raises ``UserError`` for bad input or when no connection could be opened.
     """

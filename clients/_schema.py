@@ -1,4 +1,4 @@
-"""The JSON result of ``echobench load`` (``clients.run_load``): schema ``echobench.load``, v2.
+"""The JSON result of ``echobench load`` (``run_load``): schema ``echobench.load``, v2.
 
 Other tools (the runner, charts, reports) read this; a change that removes or
 renames a field, or changes its meaning, bumps ``SCHEMA_VERSION``. New fields
@@ -70,7 +70,7 @@ Top level
                          completed (by its own clock reading).
     ``client_pauses``    the client's own pauses inside the window, measured in every run.
                          Latency samples are folded into counts as the run goes
-                         (``clients._recorder``), in steps run between I/O callbacks:
+                         (``echobench.clients._recorder``), in steps run between I/O callbacks:
                          ``folds`` (steps: a copy of the raw samples, a read of up to 64
                          closed-loop connections, the count of up to ``fold_slice``
                          samples, or the close of an interval), ``max_fold_us`` (the longest
@@ -139,7 +139,7 @@ Top level
                          null when the run stopped early and nothing was checked. A dropped
                          idle connection is a result, not an error.
 
-With ``--cluster`` (``clients._cluster``) the result also has ``params.cluster`` (the
+With ``--cluster`` (``echobench.clients._cluster``) the result also has ``params.cluster`` (the
 scheduler's address; ``params.workers`` is then the number of shards), and:
 
     ``cluster``          ``scheduler`` (address), ``workers`` (worker processes in the

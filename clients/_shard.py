@@ -1,6 +1,6 @@
-"""One shard of a cluster load, run as a task on a Dask worker (see ``clients._cluster``).
+"""One shard of a cluster load, run as a task on a Dask worker (see ``echobench.clients._cluster``).
 
-The task starts one ordinary load worker (``clients._worker.worker_main``) as a child
+The task starts one ordinary load worker (``echobench.clients._worker.worker_main``) as a child
 process of the Dask worker and relays between it and the parent over the engine:
 
 * the child opens its connections and answers ``ready`` over its pipe; the task puts
@@ -22,7 +22,7 @@ GIL with the measured loop nor count in its CPU time. It is started with ``subpr
 (a fresh interpreter running this module) because Dask runs its workers as daemonic
 processes, which ``multiprocessing`` does not let have children.
 
-May import ``clients._config``, ``clients._run`` and ``clients._worker``; imports
+May import ``_config``, ``_run`` and ``_worker``; imports
 ``distributed`` only inside the task, so the module also serves as the child's entry.
 """
 
@@ -38,10 +38,10 @@ from multiprocessing.connection import Connection
 from time import monotonic_ns
 from typing import Any
 
-from clients._config import LoadConfig, check_fd_limit
-from clients._run import START_MARGIN_S
-from clients._worker import worker_main
-from servers._errors import UserError
+from echobench.clients._config import LoadConfig, check_fd_limit
+from echobench.clients._run import START_MARGIN_S
+from echobench.clients._worker import worker_main
+from echobench.servers._errors import UserError
 
 #: How often the task checks the stop event and the child while a run lasts.
 POLL_SECONDS = 0.25

@@ -5,7 +5,7 @@ its connections are open (or ``("error", message)``), waits for ``("start", t0)`
 with an agreed CLOCK_MONOTONIC instant (system-wide on Linux, so every worker
 starts together), sends ``("tick", k, messages)`` each second of the window,
 ``("interval", k, counts, start_ns, end_ns)`` at the end of each latency interval
-(``clients._recorder``; the last one, maybe shorter, when the window closes) and
+(``echobench.clients._recorder``; the last one, maybe shorter, when the window closes) and
 finally ``("result", dict)``. One timer, every ``SERIES_INTERVAL_NS`` of the window,
 reads the completed-message total (the ``series``); every tenth reading also makes the
 second's tick, so ``per_second`` and ``series`` come from the same readings.
@@ -31,20 +31,20 @@ from multiprocessing.connection import Connection as Pipe
 from time import monotonic_ns
 from typing import Any
 
-from clients._config import LoadConfig
-from clients._connect import ConnectStats, open_all
-from clients._gcwatch import GcWatch
-from clients._histogram import Counts, encode, new_histogram
-from clients._idle import IdleConnection, check_all
-from clients._protocol import (
+from echobench.clients._config import LoadConfig
+from echobench.clients._connect import ConnectStats, open_all
+from echobench.clients._gcwatch import GcWatch
+from echobench.clients._histogram import Counts, encode, new_histogram
+from echobench.clients._idle import IdleConnection, check_all
+from echobench.clients._protocol import (
     ClosedLoopConnection,
     Connection,
     OpenLoopConnection,
     error_kind,
     make_connection_factory,
 )
-from clients._recorder import Recorder
-from clients._schema import ERROR_KINDS, SERIES_INTERVAL_NS
+from echobench.clients._recorder import Recorder
+from echobench.clients._schema import ERROR_KINDS, SERIES_INTERVAL_NS
 
 #: Payload bytes kept per worker; past it, connections share payloads round-robin.
 PAYLOAD_BUDGET = 64 * 1024 * 1024
@@ -125,7 +125,7 @@ class Worker:
         payloads = make_payloads(config, indices)
         ssl_context: ssl.SSLContext | None = None
         if config.tls:
-            from servers._tls import client_context
+            from echobench.servers._tls import client_context
 
             ssl_context = client_context()
         active = [

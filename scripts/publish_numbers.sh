@@ -4,10 +4,10 @@
 # with its charts and the report's screenshot. Nothing in the README's tables is typed by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m benchmarks.client_ceiling
-python -m benchmarks.runner_agreement --readme || echo "runner_agreement: see its table (exit $?)"
+python -m echobench.benchmarks.truth.client_ceiling
+python -m echobench.benchmarks.truth.runner_agreement --readme || echo "runner_agreement: see its table (exit $?)"
 echobench run --out results/published/run.json
-python -m benchmarks.sample_results results/published/run.json
+python -m echobench.benchmarks.truth.sample_results results/published/run.json
 # The README's picture of the report: the top of the page a reader opens.
 report_dir=$(mktemp -d)
 echobench report results/published/run.json --out "$report_dir" --screenshot results/published/report-top.png

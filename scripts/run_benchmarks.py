@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks._cli import main
+from echobench._cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["run", *sys.argv[1:]]))

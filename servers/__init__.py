@@ -1,7 +1,13 @@
-"""Echo server backends under one contract, and the registry that finds them."""
+"""Echo server backends under one contract, and the registry that finds them.
 
-from servers._backend import Backend
-from servers._conformance import (
+What is measured: one small module per backend exporting ``BACKEND``, beside the
+contract, the registry, the conformance checks and the ``list``, ``serve``,
+``verify`` and ``new-backend`` commands. Imports nothing of ``echobench.clients``
+or ``echobench.benchmarks``.
+"""
+
+from echobench.servers._backend import Backend
+from echobench.servers._conformance import (
     CHECKS,
     QUICK_CHECKS,
     CheckResult,
@@ -10,9 +16,9 @@ from servers._conformance import (
     factory_for,
     run_checks,
 )
-from servers._contract import BACKLOG, READ_SIZE, ServeConfig, ServeContext
-from servers._errors import UserError
-from servers._registry import (
+from echobench.servers._contract import BACKLOG, READ_SIZE, ServeConfig, ServeContext
+from echobench.servers._errors import UserError
+from echobench.servers._registry import (
     ENTRY_POINT_GROUP,
     available_backends,
     discover,

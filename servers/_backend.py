@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from servers._contract import ServeContext
+    from echobench.servers._contract import ServeContext
 
 ServeFunction = Callable[["ServeContext"], None]
 
@@ -29,7 +29,7 @@ FAMILIES = (
 
 @dataclass(frozen=True)
 class Backend:
-    """A named echo server that honours the contract (see ``servers._contract``).
+    """A named echo server that honours the contract (see ``echobench.servers._contract``).
 
     ``serve`` is either a callable or a ``"module:function"`` string; the string
     form keeps the framework import lazy, so that listing backends never imports

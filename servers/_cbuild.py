@@ -16,7 +16,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from servers._errors import UserError
+from echobench.servers._errors import UserError
 
 CFLAGS = ("-O2", "-Wall")
 CACHE_VARIABLE = "ECHOBENCH_CACHE_DIR"

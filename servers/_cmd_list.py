@@ -14,7 +14,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from servers._registry import discover
+    from echobench.servers._registry import discover
 
     rows: list[dict[str, Any]] = []
     for backend in discover():

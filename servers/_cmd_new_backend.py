@@ -26,7 +26,7 @@ _ASYNCIO = """import asyncio
 import signal
 from typing import cast
 
-from servers import Backend, ServeContext
+from echobench.servers import Backend, ServeContext
 
 
 class EchoProtocol(asyncio.Protocol):
@@ -89,7 +89,7 @@ _TRIO = """import signal
 
 import trio
 
-from servers import READ_SIZE, Backend, ServeContext
+from echobench.servers import READ_SIZE, Backend, ServeContext
 
 
 async def echo(stream: trio.abc.Stream) -> None:
@@ -138,7 +138,7 @@ import gevent.event
 import gevent.socket
 from gevent.server import StreamServer
 
-from servers import READ_SIZE, Backend, ServeContext
+from echobench.servers import READ_SIZE, Backend, ServeContext
 
 
 def echo(sock: Any, address: object) -> None:
@@ -220,9 +220,9 @@ def render(name: str, family: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import servers
-    from servers._errors import UserError
-    from servers._registry import PATH_VARIABLE, discover
+    from echobench import servers
+    from echobench.servers._errors import UserError
+    from echobench.servers._registry import PATH_VARIABLE, discover
 
     name: str = args.name
     if not _NAME.fullmatch(name):

@@ -43,10 +43,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from servers._contract import ServeConfig
-    from servers._errors import UserError
-    from servers._registry import get_backend
-    from servers._serve import serve
+    from echobench.servers._contract import ServeConfig
+    from echobench.servers._errors import UserError
+    from echobench.servers._registry import get_backend
+    from echobench.servers._serve import serve
 
     try:
         options = _options(args.option)

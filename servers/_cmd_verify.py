@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from servers._conformance import CheckResult
+    from echobench.servers._conformance import CheckResult
 
 HELP = "run the conformance checks against one backend; exit 0 only when all pass"
 
@@ -37,7 +37,7 @@ def serve_args(args: argparse.Namespace) -> list[str]:
 
 
 def selected_checks(args: argparse.Namespace) -> Sequence[str] | None:
-    from servers._conformance import QUICK_CHECKS
+    from echobench.servers._conformance import QUICK_CHECKS
 
     if args.quick:
         return QUICK_CHECKS
@@ -45,7 +45,7 @@ def selected_checks(args: argparse.Namespace) -> Sequence[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from servers._conformance import factory_for, run_checks
+    from echobench.servers._conformance import factory_for, run_checks
 
     factory = factory_for(args.name, serve_args(args))  # unknown or unavailable: UserError
     names = selected_checks(args)

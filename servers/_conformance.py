@@ -1,7 +1,7 @@
 """The contract's conformance checks, as plain functions that take a way to start a server.
 
 A check is ``check(factory)``: it starts a server with ``factory()`` (a context
-manager yielding a ``servers._launch.RunningServer``), drives it from plain
+manager yielding a ``echobench.servers._launch.RunningServer``), drives it from plain
 blocking sockets, with threads where it needs concurrency (never code on an
 event loop, which could share a bug with the server under test), and raises
 ``ConformanceError`` with a one-line reason when the server breaks the
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import psutil
 
-from servers._contract import BACKLOG, raise_fd_limit
-from servers._errors import UserError
-from servers._launch import RunningServer, running_server
+from echobench.servers._contract import BACKLOG, raise_fd_limit
+from echobench.servers._errors import UserError
+from echobench.servers._launch import RunningServer, running_server
 
 ServerFactory = Callable[[], contextlib.AbstractContextManager[RunningServer]]
 
@@ -640,7 +640,7 @@ def factory_for(name: str, extra_args: Sequence[str] = ()) -> ServerFactory:
 
     Raises ``UserError`` now for an unknown or unavailable backend.
     """
-    from servers._registry import require_available
+    from echobench.servers._registry import require_available
 
     require_available(name)
     args = tuple(extra_args)

@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from servers._errors import UserError
+from echobench.servers._errors import UserError
 
 #: One listen backlog for every backend, so no server wins by queueing deeper.
 BACKLOG = 1024

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from servers._contract import parse_address
-from servers._errors import UserError
+from echobench.servers._contract import parse_address
+from echobench.servers._errors import UserError
 
 
 def echobench_command() -> list[str]:
@@ -32,7 +32,7 @@ def echobench_command() -> list[str]:
     found = shutil.which("echobench")
     if found:
         return [found]
-    return [sys.executable, "-m", "benchmarks"]
+    return [sys.executable, "-m", "echobench"]
 
 
 class ServerStartError(UserError):

@@ -22,8 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
-from servers._backend import Backend
-from servers._errors import UserError
+from echobench.servers._backend import Backend
+from echobench.servers._errors import UserError
 
 ENTRY_POINT_GROUP = "echobench.backends"
 PATH_VARIABLE = "ECHOBENCH_BACKEND_PATH"
@@ -57,13 +57,14 @@ def _broken(name: str, origin: str, exc: BaseException) -> Backend:
 
 
 def _scan_package() -> list[Backend]:
-    import servers
-
+    # This module's own folder, not the package's __path__: the package imports this
+    # module, and this module importing the package back would make a cycle.
+    package_dir = str(Path(__file__).parent)
     found: list[Backend] = []
-    for info in sorted(pkgutil.iter_modules(servers.__path__), key=lambda i: i.name):
+    for info in sorted(pkgutil.iter_modules([package_dir]), key=lambda i: i.name):
         if info.name.startswith("_") or info.ispkg:
             continue
-        module_name = f"servers.{info.name}"
+        module_name = f"echobench.servers.{info.name}"
         try:
             module = importlib.import_module(module_name)
             found.extend(_backends_of(module, module_name))

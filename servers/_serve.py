@@ -8,10 +8,10 @@ from contextlib import ExitStack
 from dataclasses import replace
 from tempfile import TemporaryDirectory
 
-from servers._backend import Backend
-from servers._contract import ServeConfig, ServeContext, bind_listener, raise_fd_limit
-from servers._errors import UserError
-from servers._tls import make_self_signed, server_context
+from echobench.servers._backend import Backend
+from echobench.servers._contract import ServeConfig, ServeContext, bind_listener, raise_fd_limit
+from echobench.servers._errors import UserError
+from echobench.servers._tls import make_self_signed, server_context
 
 
 def serve(backend: Backend, config: ServeConfig) -> int:

@@ -7,8 +7,8 @@ import shutil
 import ssl
 import subprocess
 
-from servers._contract import ServeConfig
-from servers._errors import UserError
+from echobench.servers._contract import ServeConfig
+from echobench.servers._errors import UserError
 
 
 def make_self_signed(directory: str) -> tuple[str, str]:
@@ -49,7 +49,7 @@ def make_self_signed(directory: str) -> tuple[str, str]:
 
 
 def server_context(config: ServeConfig) -> ssl.SSLContext:
-    """The server context for ``config``'s certificate (``servers._serve`` makes one if none)."""
+    """The server context for ``config``'s certificate (``_serve`` makes one if none)."""
     certfile, keyfile = config.certfile, config.keyfile
     if certfile is None:
         raise UserError("--tls needs a certificate (--certfile)")

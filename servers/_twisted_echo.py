@@ -15,8 +15,8 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.policies import ProtocolWrapper
 from zope.interface import implementer
 
-from servers._contract import ServeConfig, ServeContext
-from servers._errors import UserError
+from echobench.servers._contract import ServeConfig, ServeContext
+from echobench.servers._errors import UserError
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IProtocolFactory
@@ -124,7 +124,7 @@ def serve_on_reactor(ctx: ServeContext, reactor: PosixReactorBase) -> None:
     """Adopt the contract's listener and run ``reactor`` until SIGTERM/SIGINT.
 
     ``reactor.run()`` installs Twisted's own SIGTERM and SIGINT handlers, which
-    stop the reactor; the listener is closed by ``servers._serve``.
+    stop the reactor; the listener is closed by ``echobench.servers._serve``.
     """
     factory = make_factory()
     if ctx.config.tls:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from servers import anyio_asyncio
-from servers._backend import Backend
-from servers._contract import ServeContext
+from echobench.servers import anyio_asyncio
+from echobench.servers._backend import Backend
+from echobench.servers._contract import ServeContext
 
 
 def serve(ctx: ServeContext) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-from servers._aio import run, wait_for_stop_signal
-from servers._backend import Backend
-from servers._contract import ServeContext
+from echobench.servers._aio import run, wait_for_stop_signal
+from echobench.servers._backend import Backend
+from echobench.servers._contract import ServeContext
 
 
 class EchoProtocol(asyncio.Protocol):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from servers._aio import run, wait_for_stop_signal
-from servers._backend import Backend
-from servers._contract import READ_SIZE, ServeContext
+from echobench.servers._aio import run, wait_for_stop_signal
+from echobench.servers._backend import Backend
+from echobench.servers._contract import READ_SIZE, ServeContext
 
 
 class _EchoServer:

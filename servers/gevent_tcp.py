@@ -11,8 +11,8 @@ import socket
 import ssl
 from typing import Any
 
-from servers._backend import Backend
-from servers._contract import READ_SIZE, ServeConfig, ServeContext, set_nodelay
+from echobench.servers._backend import Backend
+from echobench.servers._contract import READ_SIZE, ServeConfig, ServeContext, set_nodelay
 
 #: How long a stop waits for open connections before killing their greenlets.
 STOP_TIMEOUT = 0.2
@@ -35,7 +35,7 @@ def _ssl_context(config: ServeConfig) -> ssl.SSLContext:
     """gevent's own SSLContext: the stdlib one would block the whole hub in its I/O."""
     import gevent.ssl
 
-    # servers._serve made the certificate if none was given, and servers._tls
+    # echobench.servers._serve made the certificate if none was given, and echobench.servers._tls
     # already reported a bad one as a one-line error.
     assert config.certfile is not None
     context: ssl.SSLContext = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -1,7 +1,7 @@
 """The native C epoll echo server (``native_echo.c``): the machine's ceiling.
 
 It is compiled on first use with the system C compiler and cached per user
-(``servers._cbuild``). The serve function then execs it on the listener that
+(``echobench.servers._cbuild``). The serve function then execs it on the listener that
 echobench bound, so it gets the same socket settings as every Python backend,
 and keeps this process's pid, so signals reach the C server directly.
 """
@@ -12,9 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-from servers._backend import Backend
-from servers._cbuild import build, missing_compiler_reason
-from servers._contract import ServeContext
+from echobench.servers._backend import Backend
+from echobench.servers._cbuild import build, missing_compiler_reason
+from echobench.servers._contract import ServeContext
 
 SOURCE = Path(__file__).with_name("native_echo.c")
 

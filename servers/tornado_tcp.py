@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from servers._backend import Backend
-from servers._contract import READ_SIZE, ServeContext
+from echobench.servers._backend import Backend
+from echobench.servers._contract import READ_SIZE, ServeContext
 
 if TYPE_CHECKING:
     from tornado.iostream import IOStream
@@ -54,7 +54,7 @@ def _defer_eof_while_writing(stream: IOStream) -> None:
 
 def serve_on(ctx: ServeContext, loop: str) -> None:
     """Run the echo server on ``loop`` (``asyncio`` or ``uvloop``) until SIGTERM/SIGINT."""
-    from servers._aio import run, wait_for_stop_signal
+    from echobench.servers._aio import run, wait_for_stop_signal
 
     async def main() -> None:
         # Tornado 5+ runs on the asyncio loop that is current here.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from servers._backend import Backend
-from servers._contract import ServeContext
+from echobench.servers._backend import Backend
+from echobench.servers._contract import ServeContext
 
 
 def serve(ctx: ServeContext) -> None:
-    from servers.tornado_tcp import serve_on
+    from echobench.servers.tornado_tcp import serve_on
 
     serve_on(ctx, "uvloop")
 

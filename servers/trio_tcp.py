@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
-from servers._backend import Backend
-from servers._contract import READ_SIZE, ServeContext
+from echobench.servers._backend import Backend
+from echobench.servers._contract import READ_SIZE, ServeContext
 
 if TYPE_CHECKING:
     import trio

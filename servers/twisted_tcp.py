@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from servers._backend import Backend
-from servers._contract import ServeContext
+from echobench.servers._backend import Backend
+from echobench.servers._contract import ServeContext
 
 
 def serve(ctx: ServeContext) -> None:
     from twisted.internet import reactor
 
-    from servers._twisted_echo import serve_on_reactor
+    from echobench.servers._twisted_echo import serve_on_reactor
 
     serve_on_reactor(ctx, reactor)
 

@@ -20,10 +20,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from servers import asyncio_protocol
-from servers._backend import Backend
-from servers._contract import ServeContext, bind_listener
-from servers._errors import UserError
+from echobench.servers import asyncio_protocol
+from echobench.servers._backend import Backend
+from echobench.servers._contract import ServeContext, bind_listener
+from echobench.servers._errors import UserError
 
 #: How long workers get to stop before they are killed, and to start.
 STOP_SECONDS = 3.0

@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from servers._backend import Backend
-from servers._conformance import NEEDS_FRESH_SERVER, ServerFactory, SharedServer, factory_for
-from servers._launch import echobench_command
-from servers._registry import PATH_VARIABLE, available_backends, discover
+from echobench.servers._backend import Backend
+from echobench.servers._conformance import (
+    NEEDS_FRESH_SERVER,
+    ServerFactory,
+    SharedServer,
+    factory_for,
+)
+from echobench.servers._launch import echobench_command
+from echobench.servers._registry import PATH_VARIABLE, available_backends, discover
 
 #: Deliberately broken backends, one file each, for showing that checks can fail.
 BROKEN_BACKENDS = Path(__file__).parent / "broken_backends"

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 import scipy.stats
 
-from benchmarks import _autorepeat, _environment, _results
-from benchmarks._autorepeat import CAP, FAILED, TARGET_MET, decide, median_interval
-from benchmarks._cli import main
-from benchmarks._isolation import Placement
-from benchmarks._matrix import Case, build_cases
-from benchmarks._measure import Settings
-from benchmarks._runner import AutoRepeat, Runner
-from benchmarks._schema import load_results
+from echobench._cli import main
+from echobench.benchmarks.runner import _autorepeat, _environment, _results
+from echobench.benchmarks.runner._autorepeat import CAP, FAILED, TARGET_MET, decide, median_interval
+from echobench.benchmarks.runner._isolation import Placement
+from echobench.benchmarks.runner._matrix import Case, build_cases
+from echobench.benchmarks.runner._measure import Settings
+from echobench.benchmarks.runner._runner import AutoRepeat, Runner
+from echobench.benchmarks.runner._schema import load_results
 
 
 @pytest.mark.parametrize("n", [5, 6, 7, 9, 12, 20])

@@ -69,7 +69,7 @@ def test_plot_draws_the_benchmark_json(bench_json: tuple[Path, dict[str, Any]]) 
         [
             sys.executable,
             "-m",
-            "benchmarks",
+            "echobench",
             "plot",
             str(out / "bench.json"),
             "--out",

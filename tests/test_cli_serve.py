@@ -7,18 +7,17 @@ import socket
 from pathlib import Path
 
 from conftest import REQUIRED_BACKENDS, assert_one_line_error, clean_env, run_echobench
-
-from servers._launch import running_server
-from servers._registry import available_backends, discover
+from echobench.servers._launch import running_server
+from echobench.servers._registry import available_backends, discover
 
 MISSING_PACKAGE_BACKEND = """
-from servers._backend import Backend
+from echobench.servers._backend import Backend
 
 BACKEND = Backend(
     name="needs-missing",
     family="baseline",
     description="needs a package that is not installed",
-    serve="servers.threads:serve",
+    serve="echobench.servers.threads:serve",
     requires=("echobench_no_such_module",),
     install_hint="pip install echobench-no-such-module",
 )

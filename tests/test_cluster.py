@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_one_line_error, run_echobench
 from hdrh.histogram import HdrHistogram
 
-from clients import LoadConfig
-from clients._cluster import run_cluster_load
-from clients._cmd_load import exit_status
-from clients._schema import EXIT_ERRORS
-from servers._launch import RunningServer, start_server
+from conftest import assert_one_line_error, run_echobench
+from echobench.clients import LoadConfig
+from echobench.clients._cluster import run_cluster_load
+from echobench.clients._cmd_load import exit_status
+from echobench.clients._schema import EXIT_ERRORS
+from echobench.servers._launch import RunningServer, start_server
 
 distributed = pytest.importorskip("distributed")
 

@@ -13,8 +13,8 @@ import pytest
 from _chartcheck import RUN_SMALL, png_size
 from test_compare_stats import synthetic_case
 
-from benchmarks._cli import main
-from benchmarks._compare import (
+from echobench._cli import main
+from echobench.benchmarks.output._compare import (
     NOT_ENOUGH,
     Comparison,
     Effect,
@@ -23,8 +23,8 @@ from benchmarks._compare import (
     judge,
     pair,
 )
-from benchmarks._mannwhitney import _doubled_midranks, mann_whitney, smallest_p
-from benchmarks._runview import load_run, run_from_doc
+from echobench.benchmarks.output._mannwhitney import _doubled_midranks, mann_whitney, smallest_p
+from echobench.benchmarks.output._runview import load_run, run_from_doc
 
 
 def significance(a: list[float], b: list[float]) -> Effect:
@@ -287,7 +287,7 @@ def test_cli_compare_bad_statistics_options(
 
 
 def test_ratio_chart_draws_each_confidence_interval_inside_its_range(tmp_path: Path) -> None:
-    from benchmarks._ratiochart import ratio_chart
+    from echobench.benchmarks.output._ratiochart import ratio_chart
 
     table = compare_runs(load_run(RUN_SMALL), load_run(_scaled_copy(tmp_path, 1.25, "twisted")))
     figure = ratio_chart(table.comparisons, "test")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from benchmarks._compare import (
+from echobench.benchmarks.output._compare import (
     CHANGED,
     NOT_ENOUGH,
     WITHIN_NOISE,
@@ -21,11 +21,11 @@ from benchmarks._compare import (
     judge,
     pair,
 )
-from benchmarks._correction import adjust
-from benchmarks._detectable import Rule
-from benchmarks._effect import best_confidence, ratio_interval
-from benchmarks._mannwhitney import critical_u, mann_whitney, null_counts
-from benchmarks._runview import Case, Repeat
+from echobench.benchmarks.output._correction import adjust
+from echobench.benchmarks.output._detectable import Rule
+from echobench.benchmarks.output._effect import best_confidence, ratio_interval
+from echobench.benchmarks.output._mannwhitney import critical_u, mann_whitney, null_counts
+from echobench.benchmarks.output._runview import Case, Repeat
 
 
 def synthetic_case(name: str, rates: Sequence[float], p99s: Sequence[float] | None = None) -> Case:

@@ -9,9 +9,9 @@ blocking sockets.
 from __future__ import annotations
 
 import pytest
-from conftest import ConformanceServers, available_backend_names
 
-from servers._conformance import CHECKS
+from conftest import ConformanceServers, available_backend_names
+from echobench.servers._conformance import CHECKS
 
 CASES = [
     pytest.param(backend, check, id=f"{backend}-{check}")

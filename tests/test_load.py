@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 from _fault_servers import fault_server
 
-from clients import LoadConfig, run_load
-from clients._histogram import encode, merge_encoded, new_histogram, record_batch, summarize
-from servers._launch import RunningServer, start_server
+from echobench.clients import LoadConfig, run_load
+from echobench.clients._histogram import (
+    encode,
+    merge_encoded,
+    new_histogram,
+    record_batch,
+    summarize,
+)
+from echobench.servers._launch import RunningServer, start_server
 
 
 @contextmanager

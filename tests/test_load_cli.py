@@ -14,8 +14,8 @@ import psutil
 import pytest
 from _fault_servers import fault_server
 
-from benchmarks._cli import main
-from servers._launch import echobench_command
+from echobench._cli import main
+from echobench.servers._launch import echobench_command
 
 
 def _free_port() -> int:

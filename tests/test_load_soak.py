@@ -17,13 +17,11 @@ import pytest
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
-import clients._histogram
-import clients._recorder
-from benchmarks._cli import main
-from clients import LoadConfig, run_load
-from clients._gcwatch import GcWatch
-from clients._histogram import new_histogram
-from servers._launch import echobench_command, running_server
+from echobench._cli import main
+from echobench.clients import LoadConfig, _histogram, _recorder, run_load
+from echobench.clients._gcwatch import GcWatch
+from echobench.clients._histogram import new_histogram
+from echobench.servers._launch import echobench_command, running_server
 
 SLICE = 48
 
@@ -54,17 +52,17 @@ def test_every_sample_folded_in_bounded_steps_and_logged(
 ) -> None:
     # Workers are forked: they inherit the small slice and the tap that keeps every raw
     # sample the recorder folds, to rebuild the histogram one record_value at a time.
-    monkeypatch.setattr(clients._recorder, "FOLD_SLICE", SLICE)
-    monkeypatch.setattr(clients._recorder, "GATHER_CONNECTIONS", 2)
+    monkeypatch.setattr(_recorder, "FOLD_SLICE", SLICE)
+    monkeypatch.setattr(_recorder, "GATHER_CONNECTIONS", 2)
     tap = tmp_path / "samples.bin"
-    add = clients._histogram.SampleCounts.add
+    add = _histogram.SampleCounts.add
 
     def tapped(self: Any, samples: Any) -> None:
         with tap.open("ab") as out:
             out.write(np.asarray(samples, dtype=np.int64).tobytes())
         add(self, samples)
 
-    monkeypatch.setattr(clients._histogram.SampleCounts, "add", tapped)
+    monkeypatch.setattr(_histogram.SampleCounts, "add", tapped)
     hlog = tmp_path / "run.hlog"
     with running_server("uvloop-protocol") as server:
         config = LoadConfig(

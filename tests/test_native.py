@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks._native_client import run_native_client
-from servers._cbuild import build, missing_compiler_reason
-from servers._errors import UserError
-from servers._launch import RunningServer, echobench_command, running_server
+from echobench.benchmarks.truth._native_client import run_native_client
+from echobench.servers._cbuild import build, missing_compiler_reason
+from echobench.servers._errors import UserError
+from echobench.servers._launch import RunningServer, echobench_command, running_server
 
 #: Generous: the first start compiles the server, on a shared machine.
 START_TIMEOUT = 60.0

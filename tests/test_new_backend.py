@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from servers._cmd_new_backend import TEMPLATES
-from servers._launch import echobench_command
+from echobench.servers._cmd_new_backend import TEMPLATES
+from echobench.servers._launch import echobench_command
 
 
 def _echobench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,15 +9,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_echobench
 
-from benchmarks._isolation import Placement, plan, plan_run
-from benchmarks._matrix import Case
-from benchmarks._measure import Settings, load_argv, server_args
-from clients._config import default_workers
-from servers._errors import UserError
-from servers._launch import running_server
-from servers._registry import get_backend
+from conftest import run_echobench
+from echobench.benchmarks.runner._isolation import Placement, plan, plan_run
+from echobench.benchmarks.runner._matrix import Case
+from echobench.benchmarks.runner._measure import Settings, load_argv, server_args
+from echobench.clients._config import default_workers
+from echobench.servers._errors import UserError
+from echobench.servers._launch import running_server
+from echobench.servers._registry import get_backend
 
 
 def _cpus(n: int) -> list[int]:

@@ -19,9 +19,9 @@ from _chartcheck import (
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
-from benchmarks import _charts, _latency
-from benchmarks._cli import main
-from benchmarks._runview import Run, load_run
+from echobench._cli import main
+from echobench.benchmarks.output import _charts, _figures, _latency
+from echobench.benchmarks.output._runview import Run, load_run
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +226,7 @@ def test_pytest_benchmark_json_is_drawn(tmp_path: Path) -> None:
     }
     path = tmp_path / "bench.json"
     path.write_text(json.dumps(doc))
-    figures = _charts.figures_for(path)
+    figures = _figures.figures_for(path)
     figure = figures["pytest-benchmark"]
     assert_units_on_axes(figure)
     assert "µs" in visible_axes(figure)[0].get_xlabel()

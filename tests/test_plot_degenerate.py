@@ -11,10 +11,11 @@ from _chartcheck import RUN_SMALL, legend_labels, title_text
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
-from benchmarks import _charts, _results
-from benchmarks._cli import main
-from benchmarks._report import render
-from benchmarks._runview import Run, run_from_doc
+from echobench._cli import main
+from echobench.benchmarks.output import _charts, _figures
+from echobench.benchmarks.output._report import render
+from echobench.benchmarks.output._runview import Run, run_from_doc
+from echobench.benchmarks.runner import _results
 
 
 def _doc() -> dict[str, Any]:
@@ -102,9 +103,9 @@ def test_one_connection_count_skips_throughput_vs_connections(
     doc = _quick_like(_doc())
     path = tmp_path / "quick.json"
     path.write_text(json.dumps(doc))
-    figures, skipped = _charts.charts_for(path)
+    figures, skipped = _figures.charts_for(path)
     assert "throughput-vs-connections" not in figures
-    assert set(_charts.figures_for(path)) == set(figures)
+    assert set(_figures.figures_for(path)) == set(figures)
     assert skipped["throughput-vs-connections"] == (
         "this run has one connection count (10 connections); run without --quick"
     )

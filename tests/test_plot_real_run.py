@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from _chartcheck import assert_units_on_axes, expected_pixels, legend_labels, png_size
 
-from benchmarks import _charts
-from benchmarks._cli import main
-from benchmarks._compare import NOT_ENOUGH, compare_backends
-from benchmarks._report import render
-from benchmarks._runview import Run, load_run
-from servers._launch import echobench_command
+from echobench._cli import main
+from echobench.benchmarks.output import _charts
+from echobench.benchmarks.output._compare import NOT_ENOUGH, compare_backends
+from echobench.benchmarks.output._report import render
+from echobench.benchmarks.output._runview import Run, load_run
+from echobench.servers._launch import echobench_command
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from servers._launch import echobench_command
+from echobench.servers._launch import echobench_command
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PLUGIN = EXAMPLES / "echobench-plugin-example"
@@ -53,7 +53,7 @@ def plugin_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The console script pip writes for echobench, so servers start in this venv.
     script = venv / "bin" / "echobench"
     script.write_text(
-        f"#!{python}\nimport sys\nfrom benchmarks._cli import main\nsys.exit(main())\n"
+        f"#!{python}\nimport sys\nfrom echobench._cli import main\nsys.exit(main())\n"
     )
     script.chmod(0o755)
     # Build from a copy: setuptools writes build files next to the sources.

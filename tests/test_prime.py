@@ -1,4 +1,4 @@
-"""The runner's priming echo (benchmarks._prime) before a fresh server is measured."""
+"""The runner's priming echo (runner._prime) before a fresh server is measured."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from benchmarks._prime import prime
-from servers import UserError
-from servers._launch import running_server
+from echobench.benchmarks.runner._prime import prime
+from echobench.servers import UserError
+from echobench.servers._launch import running_server
 
 
 def test_prime_echoes_on_a_real_server() -> None:

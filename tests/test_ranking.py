@@ -7,8 +7,16 @@ from typing import Any
 
 from _chartcheck import RUN_SMALL
 
-from benchmarks._ranking import P99, RANKERS, THROUGHPUT, Ranking, marks, rank, rankings
-from benchmarks._runview import Case, Repeat, Run, load_run
+from echobench.benchmarks.output._ranking import (
+    P99,
+    RANKERS,
+    THROUGHPUT,
+    Ranking,
+    marks,
+    rank,
+    rankings,
+)
+from echobench.benchmarks.output._runview import Case, Repeat, Run, load_run
 
 
 def _case(backend: str, values: tuple[float, ...], verdict: str = "server", **summary: Any) -> Case:

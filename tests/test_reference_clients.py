@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import client_ceiling
-from benchmarks._minimal_client import run_minimal_client
-from servers import UserError
-from servers._launch import running_server
+from echobench.benchmarks.truth import client_ceiling
+from echobench.benchmarks.truth._minimal_client import run_minimal_client
+from echobench.servers import UserError
+from echobench.servers._launch import running_server
 
 PUBLISHED = Path(__file__).parent.parent / "results" / "published" / "client_ceiling.json"
 
@@ -53,7 +53,7 @@ def _between(begin: str, end: str) -> str:
 
 def test_readme_numbers_are_the_published_files_rendered() -> None:
     # The README's measured tables are regenerated from results/published, never typed.
-    from benchmarks import runner_agreement, sample_results
+    from echobench.benchmarks.truth import runner_agreement, sample_results
 
     ceiling = json.loads(PUBLISHED.read_text())
     assert _between(client_ceiling.BEGIN, client_ceiling.END) == client_ceiling.render_table(

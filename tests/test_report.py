@@ -14,16 +14,16 @@ import pytest
 from _chartcheck import FIXTURES, RUN_SMALL
 from matplotlib.colors import to_hex
 
-from benchmarks._browser import VIEWPORT, chromium, unavailable
-from benchmarks._charts import latency_spectrum
-from benchmarks._chartsvg import DIMMED, case_hover, highlight
-from benchmarks._cli import main
-from benchmarks._compare import compare_runs
-from benchmarks._palette import colours
-from benchmarks._rankchart import effect_hover
-from benchmarks._ranking import rankings
-from benchmarks._report import notes, public, render
-from benchmarks._runview import load_run, run_from_doc
+from echobench._cli import main
+from echobench.benchmarks.output._browser import VIEWPORT, chromium, unavailable
+from echobench.benchmarks.output._charts import latency_spectrum
+from echobench.benchmarks.output._chartsvg import DIMMED, case_hover, highlight
+from echobench.benchmarks.output._compare import compare_runs
+from echobench.benchmarks.output._palette import colours
+from echobench.benchmarks.output._rankchart import effect_hover
+from echobench.benchmarks.output._ranking import rankings
+from echobench.benchmarks.output._report import notes, public, render
+from echobench.benchmarks.output._runview import load_run, run_from_doc
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "results" / "published" / "run.json"
 

@@ -15,8 +15,8 @@ from typing import Any
 import psutil
 import pytest
 
-from benchmarks._schema import load_results
-from servers._launch import echobench_command, start_server
+from echobench.benchmarks.runner._schema import load_results
+from echobench.servers._launch import echobench_command, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ FAST = [
 CRASH_AT_START = """
 import sys
 
-from servers._backend import Backend
+from echobench.servers._backend import Backend
 
 
 def serve(ctx):
@@ -46,7 +46,7 @@ import sys
 import threading
 import time
 
-from servers._backend import Backend
+from echobench.servers._backend import Backend
 
 
 def _echo(conn):
@@ -284,7 +284,7 @@ def test_connect_measures_a_running_server_from_the_client_side(tmp_path: Path) 
 FLIPS_BYTES = """
 import threading
 
-from servers._backend import Backend
+from echobench.servers._backend import Backend
 
 
 def _echo(conn):

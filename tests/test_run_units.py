@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from benchmarks import (
+from echobench.benchmarks.runner import (
     _cmd_run,
     _environment,
     _isolation,
@@ -21,9 +21,8 @@ from benchmarks import (
     _stats,
     _terminal,
     _verdict,
-    runner_agreement,
 )
-from benchmarks._matrix import (
+from echobench.benchmarks.runner._matrix import (
     Case,
     build_cases,
     parse_int_list,
@@ -31,9 +30,10 @@ from benchmarks._matrix import (
     repeat_order,
     schedule,
 )
-from benchmarks._schema import SCHEMA_VERSION, load_results, write_results
-from benchmarks._usage import TreeSampler, _Sample
-from servers._errors import UserError
+from echobench.benchmarks.runner._schema import SCHEMA_VERSION, load_results, write_results
+from echobench.benchmarks.runner._usage import TreeSampler, _Sample
+from echobench.benchmarks.truth import runner_agreement
+from echobench.servers._errors import UserError
 
 # --- bottleneck verdict on synthetic CPU figures ----------------------------------
 
@@ -376,7 +376,7 @@ def test_environment_records_what_the_schema_names() -> None:
 )
 def test_bad_input_gets_one_line(argv: list[str], message: str, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "run", *argv, "--out", str(tmp_path / "r.json")],
+        [sys.executable, "-m", "echobench", "run", *argv, "--out", str(tmp_path / "r.json")],
         capture_output=True,
         text=True,
         timeout=60,
@@ -388,8 +388,8 @@ def test_bad_input_gets_one_line(argv: list[str], message: str, tmp_path: Path) 
 
 
 def test_scenarios_are_defaults_that_options_override() -> None:
-    from benchmarks._plan import _given, _resolve
-    from benchmarks._scenarios import SCENARIOS
+    from echobench.benchmarks.runner._plan import _given, _resolve
+    from echobench.benchmarks.runner._scenarios import SCENARIOS
 
     parser = argparse.ArgumentParser()
     _cmd_run.configure(parser)
@@ -407,7 +407,7 @@ def test_scenarios_are_defaults_that_options_override() -> None:
 
 
 def _parsed(parser: argparse.ArgumentParser, *argv: str) -> tuple[argparse.Namespace, dict]:
-    from benchmarks._plan import _given
+    from echobench.benchmarks.runner._plan import _given
 
     args = parser.parse_args(list(argv))
     return args, _given(args)

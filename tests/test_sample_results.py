@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import sample_results
-from benchmarks._readme import replace_between
-from servers import UserError
+from echobench.benchmarks.truth import sample_results
+from echobench.benchmarks.truth._readme import replace_between
+from echobench.servers import UserError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_small.json"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from _fault_servers import fault_server
 
-from benchmarks._schema import load_results
-from clients import LoadConfig, run_load
-from servers._launch import echobench_command
+from echobench.benchmarks.runner._schema import load_results
+from echobench.clients import LoadConfig, run_load
+from echobench.servers._launch import echobench_command
 
 #: A hard fd limit low enough to reach in a test, high enough to import everything.
 LOW_HARD_LIMIT = 200

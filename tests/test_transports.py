@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from servers._launch import echobench_command, running_server
-from servers._registry import discover
-from servers._tls import client_context
+from echobench.servers._launch import echobench_command, running_server
+from echobench.servers._registry import discover
+from echobench.servers._tls import client_context
 
 CONNECTIONS = 3
 PAYLOAD = 1 << 20
@@ -134,8 +134,8 @@ def test_tls_echo(name: str) -> None:
 
 
 TCP_ONLY_BACKEND = """
-from servers import Backend
-from servers.asyncio_protocol import serve
+from echobench.servers import Backend
+from echobench.servers.asyncio_protocol import serve
 
 BACKEND = Backend(name="tcp-only", family="asyncio", description="test", serve=serve)
 """

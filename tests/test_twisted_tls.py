@@ -3,7 +3,7 @@
 Twisted's TLS layer answers the peer's close_notify itself and tells the
 protocol nothing, so the echo must already be on its way when it arrives and
 the connection must still close. ``test_transports`` covers plain echo
-integrity; this covers what ``servers._twisted_echo`` does beyond it. The peer
+integrity; this covers what ``echobench.servers._twisted_echo`` does beyond it. The peer
 is ``ssl.MemoryBIO`` over a blocking socket, so the test decides exactly which
 TLS records go out and when.
 """
@@ -19,10 +19,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from servers._conformance import FLOOD_MAX_BYTES, FLOOD_MAX_RSS_GROWTH, FLOOD_STALL_SECONDS, _rss
-from servers._launch import RunningServer, running_server
-from servers._registry import discover
-from servers._tls import client_context
+from echobench.servers._conformance import (
+    FLOOD_MAX_BYTES,
+    FLOOD_MAX_RSS_GROWTH,
+    FLOOD_STALL_SECONDS,
+    _rss,
+)
+from echobench.servers._launch import RunningServer, running_server
+from echobench.servers._registry import discover
+from echobench.servers._tls import client_context
 
 TIMEOUT = 10.0
 MiB = 1 << 20

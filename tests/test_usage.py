@@ -1,4 +1,4 @@
-"""Server CPU over the load client's own measured window (benchmarks._usage)."""
+"""Server CPU over the load client's own measured window (echobench.benchmarks.runner._usage)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from benchmarks._usage import TreeSampler, _Sample
+from echobench.benchmarks.runner._usage import TreeSampler, _Sample
 
 
 def _sampler(rates: list[tuple[float, float]]) -> TreeSampler:

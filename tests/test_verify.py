@@ -7,9 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error, clean_env, run_echobench
 
-from servers._conformance import CHECKS, QUICK_CHECKS, ConformanceError, factory_for, run_checks
+from conftest import assert_one_line_error, clean_env, run_echobench
+from echobench.servers._conformance import (
+    CHECKS,
+    QUICK_CHECKS,
+    ConformanceError,
+    factory_for,
+    run_checks,
+)
 
 
 def test_verify_passing_backend_exits_zero() -> None:
@@ -66,9 +72,10 @@ def test_verify_unknown_check() -> None:
 
 def test_verify_unavailable_backend(backend_dir: Path) -> None:
     (backend_dir / "needs_missing.py").write_text(
-        "from servers._backend import Backend\n"
+        "from echobench.servers._backend import Backend\n"
         "BACKEND = Backend(name='needs-missing', family='baseline', description='x',\n"
-        "                  serve='servers.threads:serve', requires=('echobench_no_such',))\n"
+        "                  serve='echobench.servers.threads:serve',\n"
+        "                  requires=('echobench_no_such',))\n"
     )
     assert_one_line_error(run_echobench("verify", "needs-missing"), "cannot run here")
 

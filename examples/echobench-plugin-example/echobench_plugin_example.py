@@ -12,7 +12,7 @@ import asyncio
 import signal
 from typing import cast
 
-from servers import READ_SIZE, Backend, ServeContext
+from echobench.servers import READ_SIZE, Backend, ServeContext
 
 
 class EchoBufferedProtocol(asyncio.BufferedProtocol):

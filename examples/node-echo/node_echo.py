@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from servers import Backend
+from echobench.servers import Backend
 
 SCRIPT = Path(__file__).resolve().with_name("echo.js")
 

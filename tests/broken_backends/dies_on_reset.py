@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 
-from servers._aio import run, wait_for_stop_signal
-from servers._backend import Backend
-from servers._contract import ServeContext
-from servers.asyncio_protocol import EchoProtocol
+from echobench.servers._aio import run, wait_for_stop_signal
+from echobench.servers._backend import Backend
+from echobench.servers._contract import ServeContext
+from echobench.servers.asyncio_protocol import EchoProtocol
 
 
 class Fragile(EchoProtocol):

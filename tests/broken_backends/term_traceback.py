@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from servers._aio import run
-from servers._backend import Backend
-from servers._contract import ServeContext
-from servers.asyncio_protocol import EchoProtocol
+from echobench.servers._aio import run
+from echobench.servers._backend import Backend
+from echobench.servers._contract import ServeContext
+from echobench.servers.asyncio_protocol import EchoProtocol
 
 
 def serve(ctx: ServeContext) -> None:

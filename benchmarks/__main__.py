@@ -1,5 +1,0 @@
-import sys
-
-from benchmarks._cli import main
-
-sys.exit(main())

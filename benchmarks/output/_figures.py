@@ -1,0 +1,28 @@
+"""The charts of a file, whichever kind it is: an ``echobench run`` file or a
+pytest-benchmark JSON file (``echobench plot`` draws both)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from echobench.benchmarks.output._benchchart import benchmark_charts
+from echobench.benchmarks.output._charts import run_charts
+from echobench.benchmarks.output._chartskip import skipped_charts
+from echobench.benchmarks.output._runview import is_pytest_benchmark, read_json, run_from_doc
+
+
+def charts_for(path: str | Path) -> tuple[dict[str, Figure], dict[str, str]]:
+    """The charts of a file (an ``echobench run`` file, or a pytest-benchmark JSON file),
+    and the charts not drawn with why."""
+    doc = read_json(path)
+    if is_pytest_benchmark(doc):
+        return benchmark_charts(doc), {}
+    run = run_from_doc(doc, str(path))
+    return run_charts(run), skipped_charts(run)
+
+
+def figures_for(path: str | Path) -> dict[str, Figure]:
+    """The charts of a file that make sense for it (see ``charts_for`` for the others)."""
+    return charts_for(path)[0]

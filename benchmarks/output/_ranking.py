@@ -1,0 +1,257 @@
+"""The answer a report leads with: per group of comparable cases, backends ranked.
+
+A ranking holds the cases of one group (by default: one message size, connection
+count, transport and loop mode) sorted best first, failed last, and one sentence
+saying what the data lets a reader conclude. The sentence never claims more than
+the verdicts allow: a figure measured while the load client was saturated is only
+a bound for the server (a lower bound on msg/s, an upper bound on latency), so a
+ratio built on it is qualified ("at least", "at most") or withheld, and a lead
+within the repeats' range is called level, not won.
+
+Rankings are pluggable: a scenario whose cases are not compared by the default
+grouping (``run.config["scenario"]``) registers its own ``Ranker`` in ``RANKERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from echobench.benchmarks.output._runview import Case, Run
+
+#: The backend a leader is measured against when it is in the group: the standard
+#: library's documented high-level API, where someone choosing a stack starts from.
+REFERENCE = "asyncio-streams"
+
+Values = tuple[float, float, float]  # median, low, high over the repeats
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What a ranking sorts by, and how its sentence speaks of it."""
+
+    name: str  # axis and column title
+    unit: str
+    higher_is_better: bool
+    values: Callable[[Case], Values | None]
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.higher_is_better else a < b
+
+    @property
+    def bound(self) -> str:
+        """What a client-limited figure is for the server: it could only have done better."""
+        return "lower bound" if self.higher_is_better else "upper bound"
+
+
+def _throughput(case: Case) -> Values | None:
+    median, low, high = case.throughput(), case.throughput("min"), case.throughput("max")
+    if median is None or low is None or high is None:
+        return None
+    return median, low, high
+
+
+def _p99(case: Case) -> Values | None:
+    median, low, high = case.p99(), case.p99("min"), case.p99("max")
+    if median is None or low is None or high is None:
+        return None
+    return median, low, high
+
+
+THROUGHPUT = Metric("median msg/s", "msg/s", True, _throughput)
+P99 = Metric("median p99 latency", "µs", False, _p99)
+
+
+def starved(case: Case) -> float:
+    """Connections that completed no echo in the window (median over the repeats), 0 if none."""
+    value = case.summary.get("starved")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def idle(case: Case) -> int:
+    # Silent connections held open beside the busy ones (``--idle``); files and
+    # readers from before the field have none.
+    return int(getattr(case, "idle", 0) or 0)
+
+
+def marks(case: Case) -> list[str]:
+    """What the charts write on a case's bar, in the same words."""
+    if not case.ok:
+        return ["failed"]
+    said = []
+    if case.client_bound:
+        said.append("client+server saturated" if case.both_saturated else "client-bound")
+    if case.unstable:
+        cv = case.cv
+        said.append(f"unstable{f' {cv:.0%}' if cv is not None else ''}")
+    if starved(case):
+        said.append(f"starved {starved(case):g}")
+    return said
+
+
+@dataclass(frozen=True)
+class Ranking:
+    key: str  # stable, for anchors and tests
+    title: str
+    metric: Metric
+    cases: tuple[Case, ...]  # best first, then the cases without a value
+    takeaway: str
+
+    def values(self, case: Case) -> Values | None:
+        return self.metric.values(case) if case.ok else None
+
+
+Ranker = Callable[[Run], list["Ranking"]]
+
+
+def compact(value: float) -> str:
+    """12.3k, 1.05M, 950: what a sentence or a bar label needs."""
+    for divisor, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= divisor:
+            return f"{value / divisor:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.2f}x" if ratio < 1.1 else f"{ratio:.1f}x"
+
+
+def _overlap(metric: Metric, a: Values, b: Values) -> bool:
+    """The repeats' ranges touch: neither is clearly ahead of the other."""
+    return a[1] <= b[2] and b[1] <= a[2]
+
+
+def _advantage(metric: Metric, leader: Values, other: Values) -> float:
+    if metric.higher_is_better:
+        return leader[0] / other[0] if other[0] > 0 else float("inf")
+    return other[0] / leader[0] if leader[0] > 0 else float("inf")
+
+
+def _against(metric: Metric, leader: Case, base: Case) -> str:
+    """``2.1x asyncio-streams`` qualified by what the verdicts allow, or why not."""
+    lv, bv = metric.values(leader), metric.values(base)
+    assert lv is not None and bv is not None
+    if _overlap(metric, lv, bv):
+        return f"level with {base.backend} within the repeats' range"
+    ratio = _times(_advantage(metric, lv, bv))
+    what = "" if metric.higher_is_better else " lower p99 than"
+    if leader.client_bound and base.client_bound:
+        return (
+            f"{ratio}{what} {base.backend} as measured (both {metric.bound}s: the load client "
+            "saturated, so the servers' own ratio is unknown)"
+        )
+    if leader.client_bound:
+        return (
+            f"at least {ratio}{what} {base.backend} ({leader.backend}'s figure is a "
+            f"{metric.bound}: the load client saturated)"
+        )
+    if base.client_bound:
+        return (
+            f"at most {ratio}{what} {base.backend} ({base.backend}'s figure is a "
+            f"{metric.bound}: the load client saturated)"
+        )
+    return f"{ratio}{what} {base.backend}"
+
+
+def takeaway(where: str, metric: Metric, cases: list[Case]) -> str:
+    """One sentence from the data; ``cases`` sorted best first, failed last."""
+    measured = [c for c in cases if c.ok and metric.values(c) is not None]
+    failed = len(cases) - len(measured)
+    if not measured:
+        return f"At {where}: no backend was measured ({failed} failed)."
+    leader = measured[0]
+    lv = metric.values(leader)
+    assert lv is not None
+    figure = f"{compact(lv[0])} {metric.unit}"
+    if len(measured) == 1:
+        return f"At {where}: only {leader.backend} was measured ({figure})."
+    values = {c.id: v for c in measured if (v := metric.values(c)) is not None}
+    rivals = [c.backend for c in measured[1:] if _overlap(metric, lv, values[c.id])]
+    hidden = [c.backend for c in measured[1:] if c.client_bound]
+    head = "leads with" if not rivals and not hidden else "measured best with"
+    base = next((c for c in measured[1:] if c.backend == REFERENCE), measured[-1])
+    clauses = [f"At {where}, {leader.backend} {head} {figure}, {_against(metric, leader, base)}"]
+    if rivals and rivals != [base.backend]:
+        clauses.append(f"level within the repeats' range with {_names(rivals)}")
+    others = [name for name in hidden if name != base.backend]
+    if others:
+        who = _names(others) if len(others) <= 2 else f"{len(others)} others"
+        clauses.append(f"{who} could do better than shown (client saturated)")
+    for case in [leader] if base is leader else [leader, base]:
+        if case.unstable:
+            cv = case.cv
+            clauses.append(f"{case.backend} was unstable{f' (CV {cv:.0%})' if cv else ''}")
+        if starved(case):
+            clauses.append(f"{case.backend} starved {starved(case):g} connection(s)")
+    if all(len(c.repeats) == 1 for c in measured):
+        clauses.append("1 repeat each, so no spread was measured")
+    if failed:
+        clauses.append(f"{failed} failed")
+    return "; ".join(clauses) + "."
+
+
+def _names(names: list[str]) -> str:
+    if len(names) > 3:
+        return f"{', '.join(names[:2])} and {len(names) - 2} more"
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+
+
+def rank(key: str, title: str, metric: Metric, cases: list[Case]) -> Ranking:
+    """``cases`` best first by ``metric``'s median, then those without a value."""
+
+    def order(case: Case) -> tuple[int, float, str]:
+        values = metric.values(case) if case.ok else None
+        if values is None:
+            return (1, 0.0, case.backend)
+        return (0, -values[0] if metric.higher_is_better else values[0], case.backend)
+
+    ordered = sorted(cases, key=order)
+    return Ranking(key, title, metric, tuple(ordered), takeaway(title, metric, ordered))
+
+
+def group_title(case: Case) -> str:
+    plural = "" if case.connections == 1 else "s"
+    words = [f"{case.size} B", f"{case.connections:,} connection{plural}"]
+    if idle(case):
+        words[-1] += f" among {idle(case):,} idle"
+    if case.rate is not None:
+        words.append(f"open loop at {case.rate:g} msg/s")
+    if case.transport != "tcp":
+        words.append(case.transport)
+    return ", ".join(words)
+
+
+def by_parameters(run: Run) -> list[Ranking]:
+    """One ranking per (size, connections, idle, transport, loop): backends under one load.
+
+    Closed-loop groups rank msg/s; an open-loop group offers every backend the same
+    rate, so it ranks p99 latency instead. A group that only one backend ran (a sweep
+    at rates of its own) ranks nothing, unless no group has more than one.
+    """
+    groups: dict[tuple[str, str, float, int, int, int], list[Case]] = {}
+    for case in run.cases:
+        key = (case.transport, case.mode, case.rate or 0.0, case.size, case.connections, idle(case))
+        groups.setdefault(key, []).append(case)
+    if any(len({c.backend for c in cases}) > 1 for cases in groups.values()):
+        groups = {k: v for k, v in groups.items() if len({c.backend for c in v}) > 1}
+    rankings = []
+    for key in sorted(groups):
+        cases = groups[key]
+        first = cases[0]
+        metric = THROUGHPUT if first.rate is None else P99
+        held = f"+{idle(first)}idle" if idle(first) else ""
+        slug = f"{first.transport}-{first.size}B-{first.connections}c{held}-{first.mode}"
+        if first.rate is not None:
+            slug += f"-{first.rate:g}"
+        rankings.append(rank(slug, group_title(first), metric, cases))
+    return rankings
+
+
+#: Scenario name (``config["scenario"]`` of a run) -> how its cases are ranked.
+RANKERS: dict[str, Ranker] = {}
+
+
+def rankings(run: Run) -> list[Ranking]:
+    scenario = run.config.get("scenario")
+    ranker = RANKERS.get(str(scenario), by_parameters) if scenario else by_parameters
+    return ranker(run)

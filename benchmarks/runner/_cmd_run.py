@@ -1,0 +1,137 @@
+"""``echobench run``: the benchmark matrix, one results file per run."""
+
+from __future__ import annotations
+
+import argparse
+
+from echobench.benchmarks.runner._scenarios import SCENARIOS
+
+HELP = "run the benchmark matrix (backends x sizes x connections) into a results file"
+
+#: Options that define the matrix; ``--resume`` refuses them when they differ.
+MATRIX_OPTIONS = (
+    "backends",
+    "sizes",
+    "connections",
+    "idle",
+    "rates",
+    "transports",
+    "duration",
+    "warmup",
+    "repeat",
+    "max_repeat",
+    "target_ci",
+    "workers",
+    "seed",
+    "order",
+    "server_options",
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    matrix = parser.add_argument_group("the matrix")
+    matrix.add_argument(
+        "--backends", metavar="A,B", help="backends to run (default: every available one)"
+    )
+    matrix.add_argument("--sizes", metavar="N,N", help="message sizes in bytes (default 64,4096)")
+    matrix.add_argument(
+        "--connections",
+        metavar="N,N",
+        help="concurrent connections (default 1,32); ACTIVE+IDLE, e.g. 10+10000, holds IDLE "
+        "more open and silent while ACTIVE are busy",
+    )
+    matrix.add_argument(
+        "--rate",
+        dest="rates",
+        metavar="R,R",
+        help="open-loop rates in messages/s for latency runs; 'closed' is a closed loop "
+        "(default: closed only)",
+    )
+    matrix.add_argument("--transports", metavar="T,T", help="tcp, unix and/or tls (default tcp)")
+    measure = parser.add_argument_group("measurement")
+    measure.add_argument("--duration", type=float, help="seconds measured per repeat (default 2)")
+    measure.add_argument("--warmup", type=float, help="seconds of warm-up per repeat (default 0.5)")
+    measure.add_argument(
+        "--repeat",
+        metavar="N|auto",
+        help="repeats of every case (default 3); 'auto': add interleaved rounds of repeats "
+        "until each case's median is known to --target-ci (at least 6, at most --max-repeat)",
+    )
+    measure.add_argument(
+        "--max-repeat",
+        type=int,
+        help="with --repeat auto: the most repeats any case gets (default 12)",
+    )
+    measure.add_argument(
+        "--target-ci",
+        metavar="PCT",
+        help="with --repeat auto: stop a case once the 95%% CI of its median is within "
+        "+-PCT of it (default 2%%)",
+    )
+    measure.add_argument(
+        "--workers",
+        type=int,
+        help="load client processes (default: one per client CPU, each pinned to its own, "
+        "at most one per connection; with --cluster: one per Dask worker process)",
+    )
+    measure.add_argument("--seed", type=int, help="seed of the per-repeat shuffle (default random)")
+    measure.add_argument(
+        "--order",
+        choices=("shuffle", "fixed"),
+        help="each repeat walks the cases in a fresh shuffled order (default) or matrix order",
+    )
+    measure.add_argument(
+        "--scenario",
+        metavar="NAME",
+        help="the matrix to start from, overridden by the options given: "
+        + "; ".join(f"{s.name}: {s.help}" for s in SCENARIOS.values())
+        + " (default: default)",
+    )
+    measure.add_argument("--quick", action="store_true", help="shorthand for --scenario quick")
+    measure.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="skip the conformance check each backend passes before it is measured",
+    )
+    placement = parser.add_argument_group("placement")
+    placement.add_argument("--server-cpus", metavar="LIST", help="CPUs for the server, e.g. 0")
+    placement.add_argument(
+        "--client-cpus", metavar="LIST", help="CPUs for the load client, e.g. 1-3"
+    )
+    placement.add_argument(
+        "--server-option",
+        dest="server_options",
+        action="append",
+        metavar="BACKEND:KEY=VALUE",
+        help="a backend's -o option, e.g. uvloop-multiprocess:workers=4 (repeatable); a "
+        "server gets as many CPUs as it has processes, the load client all the others",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--out", metavar="PATH", help="results file (default results/run-YYYYmmdd-HHMMSS.json)"
+    )
+    output.add_argument(
+        "--resume",
+        metavar="PATH",
+        help="continue an interrupted run from its results file, skipping finished cases",
+    )
+    remote = parser.add_argument_group("remote server")
+    remote.add_argument(
+        "--connect",
+        metavar="HOST:PORT",
+        help="measure a server already running elsewhere (started with echobench serve)",
+    )
+    remote.add_argument("--label", metavar="NAME", help="the name of the --connect server")
+    remote.add_argument(
+        "--cluster",
+        metavar="tcp://HOST:PORT",
+        help="drive the --connect server from this Dask cluster's workers (echobench load "
+        "--cluster)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from echobench.benchmarks.runner._plan import execute
+
+    return execute(args)

@@ -1,0 +1,194 @@
+"""The run's matrix: cases, their ids, and the order each repeat walks them in."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from echobench.servers._errors import UserError
+
+TRANSPORTS = ("tcp", "unix", "tls")
+ORDERS = ("shuffle", "fixed")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Case:
+    backend: str
+    family: str
+    transport: str
+    size: int
+    connections: int
+    rate: float | None
+    idle: int = 0  # extra connections held open and silent (``--idle``)
+
+    @property
+    def mode(self) -> str:
+        return "closed" if self.rate is None else "open"
+
+    @property
+    def id(self) -> str:
+        load = "closed" if self.rate is None else f"{format_rate(self.rate)}rps"
+        count = f"{self.connections}c" + (f"+{self.idle}idle" if self.idle else "")
+        return f"{self.backend}/{self.transport}/{self.size}B/{count}/{load}"
+
+    @property
+    def total_connections(self) -> int:
+        return self.connections + self.idle
+
+
+def format_rate(rate: float) -> str:
+    return str(int(rate)) if float(rate).is_integer() else f"{rate:g}"
+
+
+def build_cases(
+    backends: Sequence[tuple[str, str, Iterable[str]]],
+    *,
+    transports: Sequence[str],
+    sizes: Sequence[int],
+    connections: Sequence[int],
+    rates: Sequence[float | None],
+    idle: Sequence[Sequence[int]] = (),
+) -> tuple[list[Case], list[dict[str, str]]]:
+    """Every combination, in matrix order; also the (backend, transport) pairs left out.
+
+    ``backends`` holds ``(name, family, supported transports)``; ``idle`` holds
+    ``(active, idle)`` pairs, measured after the plain connection counts.
+    """
+    counts = [(count, 0) for count in connections] + [(a, i) for a, i in idle]
+    cases: list[Case] = []
+    skipped: list[dict[str, str]] = []
+    for name, family, supported in backends:
+        supported = frozenset(supported)
+        for transport in transports:
+            if transport not in supported:
+                skipped.append(
+                    {
+                        "backend": name,
+                        "transport": transport,
+                        "reason": f"{name} does not support {transport}",
+                    }
+                )
+                continue
+            for size in sizes:
+                for count, held in counts:
+                    for rate in rates:
+                        cases.append(Case(name, family, transport, size, count, rate, held))
+    return cases, skipped
+
+
+def repeat_order(cases: Sequence[Case], repeat: int, *, seed: int, order: str) -> list[Case]:
+    """The order of one repeat: a fresh shuffle per repeat, so drift hits every backend alike."""
+    if order == "fixed":
+        return list(cases)
+    shuffled = list(cases)
+    random.Random(f"{seed}:{repeat}").shuffle(shuffled)
+    return shuffled
+
+
+def schedule(
+    cases: Sequence[Case], repeats: int, *, seed: int, order: str
+) -> list[tuple[int, Case]]:
+    """Every (repeat, case) the run performs, in the order it performs them."""
+    return [
+        (repeat, case)
+        for repeat in range(repeats)
+        for case in repeat_order(cases, repeat, seed=seed, order=order)
+    ]
+
+
+# --- parsing the command line's lists ---------------------------------------------
+
+
+def parse_int_list(text: str, what: str, *, minimum: int = 1) -> list[int]:
+    values: list[int] = []
+    for item in _items(text, what):
+        try:
+            value = int(_scaled(item))
+        except ValueError:
+            raise UserError(f"--{what}: {item!r} is not a whole number") from None
+        if value < minimum:
+            raise UserError(f"--{what}: {value} is below the minimum of {minimum}")
+        values.append(value)
+    return _unique(values)
+
+
+def parse_connections(text: str) -> tuple[list[int], list[list[int]]]:
+    """``1,100,10+10000``: plain counts, and ``ACTIVE+IDLE`` pairs (ACTIVE busy
+    connections while IDLE more stay open and silent)."""
+    plain: list[int] = []
+    pairs: list[list[int]] = []
+    for item in _items(text, "connections"):
+        active, plus, idle = item.partition("+")
+        try:
+            values = [int(_scaled(active)), int(_scaled(idle)) if plus else 0]
+        except ValueError:
+            raise UserError(
+                f"--connections: {item!r} is neither a whole number nor ACTIVE+IDLE"
+            ) from None
+        if values[0] < 1 or values[1] < (1 if plus else 0):
+            raise UserError(f"--connections: {item!r} is below the minimum of 1 (each side)")
+        if plus:
+            pairs.append(values)
+        else:
+            plain.append(values[0])
+    return _unique(plain), _unique(pairs)
+
+
+def parse_rates(text: str) -> list[float | None]:
+    """``closed`` (or ``max``) is a closed loop; numbers are open-loop messages per second."""
+    values: list[float | None] = []
+    for item in _items(text, "rate"):
+        if item.lower() in ("closed", "max", "none"):
+            values.append(None)
+            continue
+        try:
+            value = float(_scaled(item))
+        except ValueError:
+            raise UserError(
+                f"--rate: {item!r} is neither a number of messages per second nor 'closed'"
+            ) from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise UserError(f"--rate: {item!r} must be a positive number")
+        values.append(value)
+    return _unique(values)
+
+
+def parse_names(text: str, what: str, allowed: Sequence[str] | None = None) -> list[str]:
+    names = _unique(_items(text, what))
+    if allowed is not None:
+        for name in names:
+            if name not in allowed:
+                raise UserError(f"--{what}: unknown {name!r} (choose from {', '.join(allowed)})")
+    return names
+
+
+def _items(text: str, what: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise UserError(f"--{what} needs at least one value")
+    return items
+
+
+_SUFFIXES = {"k": 1_000, "K": 1024, "KiB": 1024, "M": 1_000_000, "MiB": 1024 * 1024}
+
+
+def _scaled(item: str) -> str:
+    """``16K`` and ``16KiB`` are 16384 bytes; ``10k`` is 10000 (for rates and counts)."""
+    for suffix, factor in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
+        if item.endswith(suffix) and item[: -len(suffix)]:
+            number = float(item[: -len(suffix)])
+            scaled = number * factor
+            return str(int(scaled)) if scaled.is_integer() else str(scaled)
+    return item
+
+
+def _unique(values: Iterable[T]) -> list[T]:
+    seen: list[T] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen

@@ -1,0 +1,410 @@
+"""One repeat of one case: start the backend, drive it with ``echobench load``, stop it.
+
+The server and the load client each run in their own session, so stopping a
+case (or an interrupted runner) kills their whole process groups and nothing
+survives. The runner never measures anything itself; the numbers are the load
+client's, plus the server's CPU and memory from ``echobench.benchmarks.runner._usage``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from echobench.benchmarks.runner import _environment, _footprint, _verdict
+from echobench.benchmarks.runner._isolation import Placement, pin_self
+from echobench.benchmarks.runner._matrix import Case
+from echobench.benchmarks.runner._prime import prime
+from echobench.benchmarks.runner._usage import TreeSampler
+from echobench.clients._config import default_workers
+from echobench.clients._report import nothing_measured
+from echobench.clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_USAGE
+from echobench.servers._errors import UserError
+from echobench.servers._launch import (
+    RunningServer,
+    ServerStartError,
+    echobench_command,
+    start_server,
+)
+
+#: How often the server's CPU is sampled while the load runs.
+SAMPLE_SECONDS = 0.1
+#: What the load client may take beyond warm-up and measurement (start-up, connecting,
+#: writing its JSON) before it is presumed hung and killed.
+CLIENT_SLACK_SECONDS = 30.0
+#: Extra time allowed per 1,000 connections for the connect storm and the memory reading.
+CONNECT_SECONDS_PER_1000 = 3.0
+
+
+class CaseFailed(Exception):
+    def __init__(self, error: str, stderr_tail: str | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.stderr_tail = stderr_tail
+
+
+class Interrupted(Exception):
+    """The runner was asked to stop; whatever this case started is already gone."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    duration: float
+    warmup: float
+    workers: int | None  # None: one per client CPU (``_isolation.load_workers``)
+    placement: Placement  # a one-process server's; ``placements`` has those that differ
+    connect: tuple[str, int] | None = None
+    placements: Mapping[str, Placement] = field(default_factory=dict)
+    server_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    cluster: str | None = None  # the load runs on this Dask cluster (``load --cluster``)
+
+    def placement_for(self, backend: str) -> Placement:
+        return self.placements.get(backend, self.placement)
+
+
+def load_argv(
+    case: Case,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    unix: str | None,
+    json_path: str,
+    hold: bool = False,
+) -> list[str]:
+    argv = [*echobench_command(), "load"]
+    if unix is not None:
+        argv += ["--unix", unix]
+    else:
+        argv += ["--host", host, "--port", str(port)]
+    argv += [
+        "--connections",
+        str(case.connections),
+        "--size",
+        str(case.size),
+        "--duration",
+        f"{settings.duration:g}",
+        "--warmup",
+        f"{settings.warmup:g}",
+    ]
+    if case.idle:
+        argv += ["--idle", str(case.idle)]
+    if case.rate is not None:
+        argv += ["--rate", f"{case.rate:g}"]
+    if settings.cluster is not None:
+        argv += ["--cluster", settings.cluster]
+        if settings.workers is not None:
+            argv += ["--workers", str(settings.workers)]
+    else:
+        placement = settings.placement_for(case.backend)
+        workers = default_workers(settings.workers, len(placement.client_cpus), case.connections)
+        argv += ["--workers", str(workers), "--cpus", ",".join(map(str, placement.client_cpus))]
+    if case.transport == "tls":
+        argv.append("--tls")
+    if hold:
+        argv.append("--hold")
+    return [*argv, "--json", json_path, "--quiet"]
+
+
+def _tail(handle: IO[bytes], limit: int = 4000) -> str:
+    handle.flush()
+    handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, handle.tell() - limit))
+    return handle.read().decode("utf-8", "replace")
+
+
+def _last_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def server_args(
+    case: Case, unix_path: str | None, options: Mapping[str, str] | None = None
+) -> list[str]:
+    args = [arg for key, value in (options or {}).items() for arg in ("-o", f"{key}={value}")]
+    if case.transport == "unix":
+        assert unix_path is not None
+        return [*args, "--unix", unix_path]
+    return [*args, "--tls"] if case.transport == "tls" else args
+
+
+def measure(
+    case: Case, repeat: int, settings: Settings, *, stopping: Callable[[], bool]
+) -> dict[str, Any]:
+    """Run one repeat and return its record; raise ``CaseFailed`` or ``Interrupted``."""
+    started_at = _environment.now()
+    placement = settings.placement_for(case.backend)
+    pin_self(placement.client_cpus)  # the runner samples beside the client, off the server
+    with tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch:
+        unix_path = os.path.join(scratch, "echo.sock") if case.transport == "unix" else None
+        server: RunningServer | None = None
+        if settings.connect is None:
+            try:
+                server = start_server(
+                    case.backend,
+                    cpus=placement.server_cpus,
+                    extra_args=server_args(
+                        case, unix_path, settings.server_options.get(case.backend)
+                    ),
+                )
+            except ServerStartError as exc:
+                raise CaseFailed(str(exc), exc.stderr) from None
+        try:
+            if stopping():
+                raise Interrupted
+            if server is not None:
+                host, port = ("", 0) if unix_path else (server.host, server.port)
+                address = server.address
+                try:
+                    prime(host, port, unix_path, case.transport == "tls")
+                except UserError as exc:
+                    raise CaseFailed(str(exc), server.stderr_tail()) from None
+            else:
+                assert settings.connect is not None
+                host, port = settings.connect
+                address = f"{host}:{port}"
+            record = _drive(
+                case, settings, server, host, port, unix_path, scratch, stopping=stopping
+            )
+        finally:
+            if server is not None:
+                server.close()
+                if server.process.stdout is not None:
+                    server.process.stdout.close()  # close() leaves the READY pipe open
+    record = {
+        "repeat": repeat,
+        "started_at": started_at,
+        "server_address": address,
+        "primed": settings.connect is None,
+        **record,
+    }
+    return record
+
+
+def _drive(
+    case: Case,
+    settings: Settings,
+    server: RunningServer | None,
+    host: str,
+    port: int,
+    unix_path: str | None,
+    scratch: str,
+    *,
+    stopping: Callable[[], bool],
+) -> dict[str, Any]:
+    json_path = os.path.join(scratch, "load.json")
+    held = server is not None
+    argv = load_argv(
+        case, settings, host=host, port=port, unix=unix_path, json_path=json_path, hold=held
+    )
+    sampler = TreeSampler(server.pid) if server is not None else None
+    before = _footprint.settled_usage(server.pid) if server is not None else None
+    footprint: dict[str, Any] = {}
+    placement = settings.placement_for(case.backend)
+    with tempfile.TemporaryFile() as client_stderr:
+        client = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if held else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if held else subprocess.DEVNULL,
+            stderr=client_stderr,
+            start_new_session=True,
+        )
+        try:
+            try:
+                os.sched_setaffinity(client.pid, set(placement.client_cpus))
+            except OSError:
+                pass  # it inherits the runner's own pinning anyway
+            allowed = (
+                settings.warmup
+                + settings.duration
+                + CLIENT_SLACK_SECONDS
+                + CONNECT_SECONDS_PER_1000 * case.total_connections / 1000
+            )
+            deadline = time.monotonic() + allowed
+            if server is not None and before is not None:
+                footprint = _hold(client, server, before, case, deadline, stopping)
+            while client.poll() is None:
+                if stopping():
+                    raise Interrupted
+                if time.monotonic() > deadline:
+                    raise CaseFailed(
+                        f"the load client did not finish within {allowed:.0f}s; killed it",
+                        server.stderr_tail() if server else None,
+                    )
+                if sampler is not None:
+                    sampler.sample()
+                time.sleep(SAMPLE_SECONDS)
+            if sampler is not None:
+                sampler.sample()
+        finally:
+            _kill_group(client)  # after a normal exit it still catches a stray grandchild
+            for pipe in (client.stdin, client.stdout):
+                if pipe is not None:
+                    pipe.close()
+        client_tail = _tail(client_stderr)
+    if server is not None and not server.alive():
+        tail = server.stderr_tail()
+        raise CaseFailed(
+            f"backend {case.backend!r} died mid-case (exit status {server.process.returncode}): "
+            f"{_last_line(tail)}",
+            tail,
+        )
+    load = _read_load(Path(json_path))
+    status = client.returncode
+    if status == EXIT_CORRUPTED or (load is not None and load.get("corrupted")):
+        raise CaseFailed(
+            f"the load client found corrupted echoes: {_last_line(client_tail)}",
+            server.stderr_tail() if server else None,
+        )
+    empty = nothing_measured(load) if load is not None else None
+    if empty is not None:
+        raise CaseFailed(empty, server.stderr_tail() if server else None)
+    if load is not None and status == EXIT_ERRORS:
+        errors = {k: v for k, v in (load.get("errors") or {}).items() if v}
+        stopped = f", stopped: {load['stop_reason']}" if load.get("stop_reason") else ""
+        raise CaseFailed(
+            f"the load client saw errors {errors or '(none counted)'}{stopped}",
+            server.stderr_tail() if server else None,
+        )
+    if status != 0 or load is None:
+        what = "could not connect or was misused" if status == EXIT_USAGE else "failed"
+        raise CaseFailed(
+            f"the load client {what} (exit status {status}): {_last_line(client_tail)}",
+            server.stderr_tail() if server else None,
+        )
+    if not load.get("complete", False):
+        raise CaseFailed(
+            f"the load client stopped early: {load.get('stop_reason') or 'no reason given'}",
+            server.stderr_tail() if server else None,
+        )
+    return {**_record(load, sampler, server, settings, placement), **footprint}
+
+
+def _hold(
+    client: subprocess.Popen[bytes],
+    server: RunningServer,
+    before: tuple[int, int],
+    case: Case,
+    deadline: float,
+    stopping: Callable[[], bool],
+) -> dict[str, Any]:
+    """Read the server's footprint while the held client's connections sit idle, then let
+    the load start; ``{}`` when the client ended first (its exit status says why)."""
+    try:
+        _footprint.wait_connected(client, deadline, stopping)
+        footprint = _footprint.read_connected(server.pid, before, case.total_connections, stopping)
+    except _footprint.Stopped as exc:
+        if stopping():
+            raise Interrupted from None
+        if client.poll() is None:
+            raise CaseFailed(str(exc), server.stderr_tail()) from None
+        return {}
+    if stopping():
+        raise Interrupted
+    assert client.stdin is not None
+    try:
+        client.stdin.write(b"go\n")
+        client.stdin.close()
+    except OSError:
+        pass  # it is gone; its exit status says why
+    return footprint
+
+
+def _read_load(path: Path) -> dict[str, Any] | None:
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _client_window(load: dict[str, Any], sampler: TreeSampler) -> dict[str, float] | None:
+    """Server CPU over the client's own measured window, when the samples cover it."""
+    try:
+        start = datetime.fromisoformat(str(load["started_at"])).timestamp()
+        end = datetime.fromisoformat(str(load["finished_at"])).timestamp()
+    except (KeyError, ValueError):
+        return None
+    return sampler.between(start, end)
+
+
+def _record(
+    load: dict[str, Any],
+    sampler: TreeSampler | None,
+    server: RunningServer | None,
+    settings: Settings,
+    placement: Placement,
+) -> dict[str, Any]:
+    elapsed = float(load.get("elapsed_s") or settings.duration)
+    server_cpu: dict[str, Any] | None = None
+    rss: int | None = None
+    if sampler is not None and server is not None:
+        window = _client_window(load, sampler)
+        source = "client-window"
+        if window is None:
+            window, source = sampler.busiest(elapsed), "busiest-window"
+        cores = _verdict.capacity(len(placement.server_cpus), sampler.processes)
+        server_cpu = {
+            **window,
+            "window_source": source,
+            "capacity": cores,
+            "utilization": window["cores_used"] / cores,
+        }
+        rss = sampler.peak_rss()
+    client_cpu = dict(load.get("client_cpu") or {})
+    workers = int((load.get("params") or {}).get("workers") or settings.workers or 1)
+    cluster = load.get("cluster")
+    if cluster is not None:
+        # The client's CPUs are the cluster's: one core per shard, as many as its hosts have.
+        client_cores = max(1, int(cluster.get("client_capacity") or workers))
+    else:
+        client_cores = _verdict.capacity(len(placement.client_cpus), workers)
+    client_cpu["capacity"] = client_cores
+    client_cpu["utilization"] = float(client_cpu.get("cores_used") or 0.0) / client_cores
+    latency = load.get("latency_us") or {}
+    connect = load.get("connect") or {}
+    fairness = load.get("fairness") or {}
+    idle = load.get("idle") or {}
+    return {
+        "connect_seconds": connect.get("seconds"),
+        "connect_per_second": connect.get("per_second"),
+        "jain": fairness.get("jain"),
+        "starved": fairness.get("starved"),
+        "idle_dropped": idle.get("dropped"),
+        "messages_per_second": float(load["messages_per_second"]),
+        "p99_us": latency.get("p99"),
+        "placement": {
+            "server_cpus": list(placement.server_cpus) if settings.connect is None else None,
+            "client_cpus": list(placement.client_cpus) if cluster is None else None,
+            "server_processes": sampler.processes if sampler is not None else None,
+            "load_workers": workers,
+            "cluster": settings.cluster,
+        },
+        "server_cpu": server_cpu,
+        "server_rss_peak_bytes": rss,
+        "client_cpu": client_cpu,
+        "verdict": _verdict.verdict(
+            server_cpu["utilization"] if server_cpu else None, client_cpu["utilization"]
+        ),
+        "load": load,
+    }

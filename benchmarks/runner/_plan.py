@@ -1,0 +1,440 @@
+"""From the command line (or an interrupted run's file) to a run: config, cases, placement."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from echobench.benchmarks.runner import _autorepeat, _environment, _isolation, _scenarios
+from echobench.benchmarks.runner._matrix import (
+    ORDERS,
+    TRANSPORTS,
+    Case,
+    build_cases,
+    parse_connections,
+    parse_int_list,
+    parse_names,
+    parse_rates,
+)
+from echobench.benchmarks.runner._measure import Settings
+from echobench.benchmarks.runner._results import new_document
+from echobench.benchmarks.runner._runner import AutoRepeat, Runner
+from echobench.benchmarks.runner._schema import load_results, write_results
+from echobench.benchmarks.runner._terminal import print_report
+from echobench.servers._contract import parse_address
+from echobench.servers._errors import UserError
+
+#: Rough cost of one repeat beyond warm-up and measurement (server and client start-up).
+OVERHEAD_SECONDS = 1.5
+#: Rough rate of a connect storm plus the memory reading after it, for the estimate.
+CONNECTS_PER_SECOND = 4000
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The matrix options the user typed, parsed; absent ones are left out."""
+    given: dict[str, Any] = {}
+    if args.backends is not None:
+        given["backends"] = parse_names(args.backends, "backends")
+    if args.sizes is not None:
+        given["sizes"] = parse_int_list(args.sizes, "sizes")
+    if args.connections is not None:
+        given["connections"], given["idle"] = parse_connections(args.connections)
+    if args.rates is not None:
+        given["rates"] = parse_rates(args.rates)
+    if args.transports is not None:
+        given["transports"] = parse_names(args.transports, "transports", TRANSPORTS)
+    for name, minimum in (("duration", 0.1), ("warmup", 0.0)):
+        value = getattr(args, name)
+        if value is not None:
+            if not math.isfinite(value) or value < minimum:
+                raise UserError(f"--{name} must be at least {minimum:g} seconds, not {value:g}")
+            given[name] = value
+    if args.repeat is not None:
+        given["repeat"] = _repeat(args.repeat)
+    for name in ("workers", "max_repeat"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+            given[name] = value
+    if args.target_ci is not None:
+        given["target_ci"] = _percent(args.target_ci, "target-ci")
+    if args.seed is not None:
+        given["seed"] = args.seed
+    if args.order is not None:
+        given["order"] = args.order
+    if args.server_options:
+        given["server_options"] = parse_server_options(args.server_options)
+    return given
+
+
+def _repeat(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"--repeat takes a whole number or 'auto', not {text!r}") from None
+    if value < 1:
+        raise UserError(f"--repeat must be at least 1, not {value}")
+    return value
+
+
+def _percent(text: str, what: str) -> float:
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise UserError(f"--{what} takes a percentage such as 2%, not {text!r}") from None
+    if not 0.0 < value < 100.0:
+        raise UserError(f"--{what} must be above 0% and under 100%, not {text!r}")
+    return value / 100.0
+
+
+def _auto(config: dict[str, Any], given: dict[str, Any]) -> None:
+    """Complete ``config`` for ``--repeat auto``; refuse its options without it."""
+    if config["repeat"] != "auto":
+        for name in ("max_repeat", "target_ci"):
+            if name in given:
+                raise UserError(f"--{name.replace('_', '-')} goes with --repeat auto")
+        return
+    config["max_repeat"] = given.get("max_repeat", _autorepeat.MAXIMUM)
+    config["target_ci"] = given.get("target_ci", _autorepeat.TARGET)
+    if config["max_repeat"] < _autorepeat.MINIMUM:
+        raise UserError(
+            f"--max-repeat must be at least {_autorepeat.MINIMUM} with --repeat auto: fewer "
+            "repeats have no 95% confidence interval for a median"
+        )
+
+
+def parse_server_options(items: list[str]) -> dict[str, dict[str, str]]:
+    """``["uvloop-multiprocess:workers=4"]`` -> ``{"uvloop-multiprocess": {"workers": "4"}}``."""
+    options: dict[str, dict[str, str]] = {}
+    for item in items:
+        name, colon, setting = item.partition(":")
+        key, equals, value = setting.partition("=")
+        if not (colon and equals and name and key):
+            raise UserError(f"--server-option takes BACKEND:KEY=VALUE, not {item!r}")
+        options.setdefault(name.strip(), {})[key.strip()] = value.strip()
+    return options
+
+
+def _remote(args: argparse.Namespace) -> tuple[str, int] | None:
+    if args.connect is None:
+        if args.label is not None:
+            raise UserError("--label names a --connect server; it needs --connect HOST:PORT")
+        if args.cluster is not None:
+            raise UserError(
+                "--cluster drives a server started elsewhere with echobench serve; "
+                "it needs --connect HOST:PORT"
+            )
+        return None
+    if not args.label:
+        raise UserError("--connect needs --label NAME to name the server in the results")
+    if "/" in args.label:
+        raise UserError("--label cannot contain '/' (it is part of every case id)")
+    try:
+        host, port = parse_address(args.connect)
+    except ValueError:
+        raise UserError(f"--connect takes HOST:PORT, not {args.connect!r}") from None
+    if not 0 < port < 65536:
+        raise UserError(f"--connect: port {port} is out of range")
+    return host, port
+
+
+def _scenario(args: argparse.Namespace) -> _scenarios.Scenario:
+    if args.quick and args.scenario not in (None, "quick"):
+        raise UserError(f"--quick is --scenario quick; it cannot go with {args.scenario}")
+    return _scenarios.get("quick" if args.quick else args.scenario or "default")
+
+
+def _resolve(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
+    scenario = _scenario(args)
+    config: dict[str, Any] = {
+        key: given.get(key, value) for key, value in scenario.defaults.items()
+    }
+    config["scenario"] = scenario.name
+    config["seed"] = given.get("seed", secrets.randbelow(2**31))
+    config["backends"] = given.get("backends")
+    config["verify"] = bool(args.verify)
+    _auto(config, given)
+    return config
+
+
+def _backends(config: dict[str, Any], remote: bool) -> tuple[list[tuple[str, str, Any]], list[Any]]:
+    """(name, family, transports) to run, and what was left out with the reason."""
+    if remote:
+        return [(config["label"], "external", ("tcp", "tls"))], []
+    from echobench.servers._registry import discover, get_backend
+
+    skipped: list[dict[str, str]] = []
+    if config["backends"] is None:
+        chosen = list(discover())
+    else:
+        chosen = [get_backend(name) for name in config["backends"]]
+    runnable = []
+    for backend in chosen:
+        reason = backend.unavailable_reason()
+        if reason is None:
+            runnable.append((backend.name, backend.family, backend.transports))
+        else:
+            skipped.append({"backend": backend.name, "transport": "*", "reason": reason})
+    if not runnable:
+        why = "; ".join(f"{s['backend']}: {s['reason']}" for s in skipped) or "none found"
+        raise UserError(f"no backend can run here ({why})")
+    return runnable, skipped
+
+
+def _default_out() -> Path:
+    return Path("results") / time.strftime("run-%Y%m%d-%H%M%S.json")
+
+
+def execute(args: argparse.Namespace) -> int:
+    given = _given(args)
+    remote = _remote(args)
+    if remote is not None and "backends" in given:
+        raise UserError("--connect measures one remote server; --backends does not apply")
+    if args.resume is not None:
+        doc = load_results(args.resume)
+        config = doc["config"]
+        for key, value in given.items():
+            if config.get(key) != value:
+                raise UserError(
+                    f"--resume: --{key} differs from the interrupted run's "
+                    f"({config.get(key)!r}); leave it out to continue that run"
+                )
+        if (
+            (config.get("connect") is None) != (remote is None)
+            or (remote is not None and config.get("label") != args.label)
+            or config.get("cluster") != args.cluster
+        ):
+            raise UserError(
+                "--resume: --connect/--label/--cluster differ from the interrupted run's"
+            )
+        if (args.scenario or args.quick) and _scenario(args).name != config.get("scenario"):
+            raise UserError("--resume: the scenario differs from the interrupted run's")
+        if doc.get("complete"):
+            raise UserError(f"--resume: {args.resume} is already complete")
+        out = Path(args.out or args.resume)
+    else:
+        config = _resolve(args, given)
+        config["connect"] = args.connect
+        config["label"] = args.label
+        config["cluster"] = args.cluster
+        config["server_cpus"] = _cpu_option(args.server_cpus, "server-cpus")
+        config["client_cpus"] = _cpu_option(args.client_cpus, "client-cpus")
+        out = Path(args.out) if args.out else _default_out()
+        doc = None
+    if remote is not None:
+        if config.get("transports") and "unix" in config["transports"]:
+            raise UserError("--connect reaches a server over tcp or tls, not unix")
+        if config.get("server_options"):
+            raise UserError("--server-option configures servers the runner starts, not --connect")
+        config["verify"] = False
+    if config["order"] not in ORDERS:
+        raise UserError(f"unknown order {config['order']!r}")
+
+    runnable, skipped = _backends(config, remote is not None)
+    if config["backends"] is None:
+        config["backends"] = [name for name, _, _ in runnable]
+    cases, skipped_transports = build_cases(
+        runnable,
+        transports=config["transports"],
+        sizes=config["sizes"],
+        connections=config["connections"],
+        rates=config["rates"],
+        idle=config.get("idle") or [],
+    )
+    skipped += skipped_transports
+    if not cases:
+        raise UserError("the matrix is empty: no backend supports the chosen transports")
+    check_fd_fit(cases, config["workers"], remote is not None)
+
+    processes = _server_processes(config, [name for name, _, _ in runnable], remote is not None)
+    placement, per_backend = _placement(args, doc, config, processes)
+    pinned = _isolation.pin_self(placement.client_cpus)
+    warnings = list(
+        dict.fromkeys(w for p in (placement, *per_backend.values()) for w in p.warnings)
+    )
+    if not pinned:
+        warnings.append("could not pin the load client to CPUs (sched_setaffinity unavailable)")
+
+    if doc is None:
+        pinning: dict[str, Any] = placement.as_dict()
+        if per_backend:
+            pinning["by_backend"] = {name: p.as_dict() for name, p in per_backend.items()}
+        environment = _environment.collect(
+            command_line=sys.argv,
+            pinning=pinning,
+            placement_warnings=warnings,
+            extra_modules=_framework_modules(config["backends"], remote is not None),
+            local_server=remote is None,
+        )
+        doc = new_document(config, environment, skipped)
+    else:
+        doc["environment"].setdefault("resumed", []).append(
+            {"at": _environment.now(), "command_line": list(sys.argv)}
+        )
+    settings = Settings(
+        duration=float(config["duration"]),
+        warmup=float(config["warmup"]),
+        workers=config["workers"],
+        placement=placement,
+        connect=remote,
+        placements=per_backend,
+        server_options=config.get("server_options") or {},
+        cluster=config.get("cluster"),
+    )
+    auto = None
+    if config["repeat"] == "auto":
+        auto = AutoRepeat(int(config["max_repeat"]), float(config["target_ci"]))
+    runner = Runner(
+        doc=doc,
+        cases=cases,
+        settings=settings,
+        out=out,
+        repeats=auto.maximum if auto else int(config["repeat"]),
+        seed=int(config["seed"]),
+        order=str(config["order"]),
+        verify=bool(config["verify"]),
+        auto=auto,
+    )
+    _announce(cases, config, out, placement, per_backend, skipped)
+    try:
+        write_results(out, doc)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror}") from None
+    interrupted = runner.run()
+    print_report(doc, str(out), remote is not None)
+    if auto is not None:
+        print(_autorepeat.summary([e.get("auto_repeat") for e in doc["cases"]]), file=sys.stderr)
+    if interrupted is not None:
+        print(
+            f"interrupted: {len(doc['not_run'])} case(s) not run; continue with: "
+            f"echobench run --resume {out}",
+            file=sys.stderr,
+        )
+        return 128 + interrupted
+    measured = [e for e in doc["cases"] if e["repeats"]]
+    failed = [e for e in doc["cases"] if e["status"] != "ok"]
+    if failed:
+        print(f"{len(failed)} of {len(cases)} case(s) failed; see the table", file=sys.stderr)
+    return 0 if measured else 1
+
+
+#: Descriptors a server process needs besides its connections (listener, loop, stdio).
+SERVER_FDS = 64
+
+
+def check_fd_fit(cases: list[Case], workers: int | None, remote: bool) -> None:
+    """Refuse, before anything starts, a connection count the fd limits cannot hold."""
+    import resource
+
+    from echobench.clients._config import connections_that_fit
+
+    biggest = max(cases, key=lambda case: case.total_connections)
+    client = connections_that_fit(workers or 1)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    # A local server lifts its soft limit to this same hard limit.
+    server = client if remote or hard == resource.RLIM_INFINITY else hard - SERVER_FDS
+    fit = min(client, server)
+    if biggest.total_connections > fit:
+        side = "the load client" if client <= server else "the server"
+        raise UserError(
+            f"{biggest.id} needs {biggest.total_connections} connections but at most {fit} fit "
+            f"under the fd limit of {side} (hard limit {hard}): lower --connections, add "
+            "--workers (client side) or raise ulimit -Hn"
+        )
+
+
+def _cpu_option(text: str | None, what: str) -> list[int] | None:
+    return _isolation.parse_cpu_list(text, what) if text else None
+
+
+def _server_processes(
+    config: dict[str, Any], names: list[str], remote: bool
+) -> dict[str, int | None]:
+    """How many processes each backend serves with (its ``-o`` options from the run)."""
+    options: dict[str, dict[str, str]] = config.get("server_options") or {}
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise UserError(f"--server-option: {unknown[0]!r} is not a backend of this run")
+    if remote:
+        return {}
+    from echobench.servers._registry import get_backend
+
+    return {name: get_backend(name).processes(options.get(name, {})) for name in names}
+
+
+def _placement(
+    args: argparse.Namespace,
+    doc: dict[str, Any] | None,
+    config: dict[str, Any],
+    processes: dict[str, int | None],
+) -> tuple[_isolation.Placement, dict[str, _isolation.Placement]]:
+    """The run's placement (a one-process server's) and the backends' that differ."""
+    cpus = _isolation.usable_cpus()
+    server = _cpu_option(args.server_cpus, "server-cpus") or config.get("server_cpus")
+    client = _cpu_option(args.client_cpus, "client-cpus") or config.get("client_cpus")
+    if doc is not None and "server_cpus" not in config and server is None and client is None:
+        # A file from before per-backend placement: it ran everything on one placement.
+        pinning = doc["environment"].get("pinning") or {}
+        if set(pinning.get("client_cpus") or []) <= set(cpus):
+            server = pinning.get("server_cpus") or None
+            client = pinning.get("client_cpus") or None
+    if config.get("connect") is not None:
+        return _isolation.Placement((), tuple(client or cpus), ()), {}
+    return _isolation.plan_run(cpus, server_cpus=server, client_cpus=client, processes=processes)
+
+
+def _framework_modules(backends: list[str], remote: bool) -> list[str]:
+    if remote:
+        return []
+    from echobench.servers._registry import discover
+
+    wanted = set(backends)
+    return [m for b in discover() if b.name in wanted for m in b.requires]
+
+
+def _announce(
+    cases: list[Case],
+    config: dict[str, Any],
+    out: Path,
+    placement: _isolation.Placement,
+    per_backend: dict[str, _isolation.Placement],
+    skipped: list[dict[str, str]],
+) -> None:
+    per_repeat = float(config["duration"]) + float(config["warmup"]) + OVERHEAD_SECONDS
+    connecting = sum(case.total_connections for case in cases) / CONNECTS_PER_SECOND
+    per_round = len(cases) * per_repeat + connecting
+    if config["repeat"] == "auto":
+        fewest, most = _autorepeat.MINIMUM, int(config["max_repeat"])
+        repeats = (
+            f"{fewest} to {most} repeats (auto: until the 95% CI of each median is within "
+            f"+-{float(config['target_ci']) * 100:g}%)"
+        )
+        estimate = f"{fewest * per_round / 60:.1f} to "
+    else:
+        fewest = most = int(config["repeat"])
+        repeats = f"{most} repeat(s)"
+        estimate = ""
+    estimate += f"{most * per_round / 60:.1f} min"
+    lines = [
+        f"echobench run: {len(cases)} case(s) x {repeats}, about {estimate}; "
+        f"seed {config['seed']}; writing {out}",
+        f"pinning: server on CPUs {list(placement.server_cpus) or '-'}, "
+        f"client on CPUs {list(placement.client_cpus)}",
+    ]
+    lines += [
+        f"pinning {name}: server on CPUs {list(p.server_cpus)}, client on CPUs "
+        f"{list(p.client_cpus)}"
+        for name, p in per_backend.items()
+    ]
+    if config.get("cluster"):
+        lines.append(f"load: from the Dask cluster at {config['cluster']}")
+    lines += [f"skipped {s['backend']} ({s['transport']}): {s['reason']}" for s in skipped]
+    print("\n".join(lines), file=sys.stderr, flush=True)

@@ -1,0 +1,258 @@
+"""The results file that ``echobench run`` writes: one JSON object per run.
+
+``schema_version`` changes whenever a field changes meaning or is removed; readers
+(charts, report, compare) call :func:`load_results`, which reads every version in
+``READABLE_VERSIONS`` and refuses others.
+Fields may be added without a version change. Times are ISO 8601 in UTC.
+
+Top level
+    ``schema``          always ``"echobench.run"``.
+    ``schema_version``  ``2``. Version 2 added the concurrency fields: ``config.idle``,
+                        ``config.scenario``, ``cases[].idle``, the repeat fields from
+                        ``connect_seconds`` to ``server_accepted_all`` and the summary
+                        fields from ``server_rss_per_connection_bytes`` to
+                        ``idle_dropped``; and a case whose window completed no echo is
+                        failed. Version 1 files lack those fields and are read as they are.
+    ``complete``        ``true`` once every case of the matrix ran every repeat (even if
+                        some failed); ``false`` for a run that was interrupted.
+    ``environment``     the machine and the conditions (below).
+    ``config``          the matrix and the measurement settings (below).
+    ``cases``           one entry per case of the matrix that has started (below).
+    ``not_run``         ids of the cases that still lack a repeat (``[]`` when complete).
+    ``verification``    ``{backend: {"passed", "seconds", "checks": [{"name", "passed",
+                        "seconds", "detail"}], "error"}}``: the conformance gate run once
+                        per backend before it is measured; absent for backends not
+                        verified (``--no-verify``, ``--connect``).
+    ``skipped``         ``[{"backend", "transport", "reason"}]``: combinations left out of
+                        the matrix because a backend lacks a transport or cannot run here.
+
+``environment``
+    ``python``          ``{"version", "implementation", "executable"}`` of the runner.
+    ``frameworks``      ``{distribution name: version or null}`` for every framework the
+                        backends use (null: not installed).
+    ``os``              ``{"system", "release", "kernel"}`` (``platform``).
+    ``cpu``             ``{"model", "count"}``.
+    ``governor``        the CPU frequency governor (``"a, b"`` when CPUs differ), or null
+                        where unreadable.
+    ``turbo``           ``true``/``false`` when readable (intel_pstate or cpufreq boost),
+                        else null.
+    ``isolated_cpus``   the kernel's ``isolcpus`` list as ints, ``[]`` when none, null
+                        where unreadable.
+    ``vm``              ``true`` in a virtual machine or container hypervisor, ``false``
+                        on bare metal, null when unknown.
+    ``load_average``    ``[1m, 5m, 15m]`` when the run started.
+    ``command_line``    the runner's ``argv``.
+    ``git``             ``{"commit", "dirty"}`` of the suite's checkout (nulls outside git).
+    ``started_at``, ``finished_at``  ISO times; ``finished_at`` is updated on every write.
+    ``pinning``         ``{"server_cpus": [...], "client_cpus": [...]}``: the CPUs the
+                        server and the load client (and the runner) were pinned to; both
+                        are the same list when the machine has a single CPU. A one-process
+                        server gets one CPU and the client every other one
+                        (``_isolation``); ``by_backend`` (present only when some
+                        backend differs) maps a backend that serves from several processes
+                        to its own ``{"server_cpus", "client_cpus"}``: a CPU per process.
+    ``warnings``        plain sentences about what could not be tuned or may skew numbers
+                        (a VM, a governor other than ``performance``, turbo on, no isolated
+                        CPUs, a shared CPU, a high load average).
+
+``config``
+    ``backends``, ``sizes`` (bytes per message), ``connections``, ``rates`` (null is a
+    closed loop; a number is an open loop at that many messages per second in total),
+    ``transports`` (``tcp``/``unix``/``tls``), ``duration`` and ``warmup`` (seconds per
+    repeat), ``repeat`` (a number, or ``"auto"``: ``--repeat auto``, added without a
+    version change; readers must accept the string), ``max_repeat`` and ``target_ci``
+    (only with ``"auto"``: the most repeats a case gets, and the relative half-width of
+    the 95% interval of its median at which it stops; ``_autorepeat``),
+    ``workers`` (load client processes; null: one per client CPU, at most one per
+    connection; the count each repeat used is in its ``placement``),
+    ``seed`` (of the per-repeat shuffle), ``order`` (``"shuffle"``: each repeat walks the
+    cases in a fresh order drawn from ``seed``; ``"fixed"``: matrix order), ``verify``,
+    ``connect`` (``"host:port"`` for a remote server, else null), ``label``,
+    ``idle`` (``[[active, idle], ...]``: cases of ``active`` busy connections while
+    ``idle`` more are held open and silent, run after the plain ``connections``),
+    ``scenario`` (the named matrix the run started from: ``default``, ``quick``,
+    ``scale`` ...; ``_scenarios``), ``cluster`` (the Dask scheduler the load
+    ran from with ``--cluster``, else null), ``server_options`` (``{backend: {key:
+    value}}``: ``-o`` options given to servers), ``server_cpus``/``client_cpus`` (CPUs
+    asked for with ``--server-cpus``/``--client-cpus``, else null). Files written before
+    the last four lack them.
+
+``cases[]``
+    ``id``              ``backend/transport/<size>B/<connections>c[+<idle>idle]/<closed |
+                        <rate>rps>``.
+    ``backend``, ``family``, ``transport``, ``size``, ``connections``, ``rate``, ``mode``
+                        (``"closed"`` or ``"open"``), ``idle`` (extra silent connections,
+                        0 for most cases).
+    ``status``          ``"ok"``: every repeat measured (with ``--repeat auto``: stopped at
+                        the target or the cap); ``"failed"``: none was; ``"partial"``:
+                        some were, others failed or have not run yet.
+    ``error``           why the last failed attempt failed (null when none failed).
+    ``stderr_tail``     the tail of the server's stderr for that failure, if any.
+    ``failures``        ``[{"repeat", "error", "stderr_tail"}]``, every failed attempt.
+    ``auto_repeat``     only with ``--repeat auto``, once the case has stopped: ``{"stop":
+                        "target" | "cap" | "failed", "metric" ("messages_per_second", or
+                        "p99_us" for an open loop), "repeats", "relative_ci" (half-width of
+                        the median's 95% interval over the median; null: none yet),
+                        "target", "detail" (the reason in words)}``. A case without it has
+                        not finished and is in ``not_run``.
+    ``repeats``         the measured repeats, in the order they ran:
+        ``repeat``              0-based repeat index.
+        ``started_at``          ISO time.
+        ``server_address``      what the server printed in READY (or the ``--connect`` target).
+        ``primed``              true when the runner started the server and echoed one
+                                64-byte message on a throwaway connection before the
+                                measured load (``_prime`` says why).
+        ``messages_per_second``, ``p99_us``  copied from ``load`` for convenience.
+        ``server_cpu``          ``{"user_s", "system_s", "seconds" (user + system),
+                                "window_s", "cores_used" (seconds / window_s),
+                                "window_source", "capacity", "utilization"}`` over the
+                                server's whole process tree (it may fork workers), taken
+                                over exactly the load's measured window (its
+                                ``started_at``..``finished_at``, interpolated between
+                                100 ms samples: ``window_source`` ``"client-window"``), or,
+                                when the samples do not cover it, over the busiest window
+                                as long as it (``"busiest-window"``); ``capacity`` is how many
+                                cores it can use (its pinned CPUs, at most one per process,
+                                since Python processes are bound by one core);
+                                ``utilization`` = ``cores_used / capacity``; null with
+                                ``--connect``.
+        ``server_rss_peak_bytes``  sum of the peak RSS (``VmHWM``) of the server's processes,
+                                or the highest sampled RSS where ``/proc`` is unreadable;
+                                null with ``--connect``.
+        ``placement``           ``{"server_cpus", "client_cpus", "server_processes",
+                                "load_workers", "cluster"}``: where this repeat ran (null
+                                CPUs: remote server or cluster client), the server's process
+                                count as sampled, and the load's worker processes (shards with
+                                a cluster). Absent from files written before it.
+        ``client_cpu``          the load client's own ``client_cpu`` plus ``capacity`` and
+                                ``utilization`` computed like the server's: one core per load
+                                worker on its pinned CPUs, or with a cluster the load's
+                                ``cluster.client_capacity``.
+        ``verdict``             the bottleneck (``_verdict``): ``"server"`` when the
+                                server's CPU was saturated and the client's was not,
+                                ``"client"`` when the client's was and the server's was not,
+                                ``"both"`` when both were (the msgs/s is then limited by the
+                                client too: only a lower bound for the server), else
+                                ``"neither"``. ``"both"`` was added without a version change:
+                                readers must accept it (older files call such repeats
+                                ``"server"``).
+        ``connect_seconds``, ``connect_per_second``  from ``load.connect``: how long opening
+                                every connection took, and the rate.
+        ``jain``, ``starved``   from ``load.fairness``: Jain's index of the messages each
+                                connection completed in the window, and how many completed
+                                none (a result, not a failure; the table marks it).
+        ``idle_dropped``        from ``load.idle`` (null without idle connections).
+        ``server_rss_before_bytes``  the server tree's RSS after priming, before the load
+                                client connected; absent with ``--connect``.
+        ``server_rss_connected_bytes``  the same once every connection was open and idle
+                                and the RSS had settled, before the load started
+                                (``_footprint``).
+        ``server_rss_per_connection_bytes``  their difference divided by the connections
+                                (active and idle); page-granular, so meaningful from about
+                                100 connections up.
+        ``server_accepted_all`` whether the server's tree held a descriptor for every
+                                connection when that reading was taken (false: it had not
+                                accepted them within a second plus a second per 1,000).
+        ``load``                the load generator's whole JSON result (schema
+                                ``echobench.load``), unchanged.
+    ``summary``         over the measured repeats (null while there are none):
+        ``messages_per_second``  ``{"median", "min", "max", "cv"}`` (cv: sample standard
+                                deviation / mean; 0 for one repeat).
+        ``p99_us``              ``{"median", "min", "max"}`` (nulls without latencies).
+        ``unstable``            ``cv > 0.05``.
+        ``verdict``             the most common repeat verdict (ties: both, client, server,
+                                neither: a tie never hides a saturated client).
+        ``client_bound``        ``verdict`` is ``"client"`` or ``"both"``: the numbers measure
+                                the load client, not (only) the server.
+        ``messages_per_server_cpu_second``  the median over repeats of msgs/s divided by
+                                the server's ``cores_used``: messages per CPU-second of
+                                server work (null with ``--connect``).
+        ``server_rss_per_connection_bytes``, ``connect_per_second``, ``jain``, ``starved``
+                                medians over the repeats that have them (null when none).
+        ``idle_dropped``        the most idle connections dropped in any repeat (null
+                                without idle connections).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from echobench.servers._errors import UserError
+
+SCHEMA = "echobench.run"
+SCHEMA_VERSION = 2
+#: Versions this echobench reads: version 1 lacks only fields that readers default.
+READABLE_VERSIONS = (1, 2)
+
+_TOP_LEVEL = ("complete", "environment", "config", "cases", "not_run")
+_CASE_KEYS = ("id", "backend", "transport", "size", "connections", "mode", "status", "repeats")
+
+
+def validate(doc: object, where: str = "results") -> dict[str, Any]:
+    """Check the parts every reader relies on; raise ``UserError`` naming the first problem."""
+    if not isinstance(doc, dict):
+        raise UserError(f"{where}: not a JSON object")
+    if doc.get("schema") != SCHEMA:
+        raise UserError(f"{where}: not an echobench run file (schema {doc.get('schema')!r})")
+    version = doc.get("schema_version")
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
+        raise UserError(
+            f"{where}: schema_version {version!r} is not supported (this echobench reads "
+            f"versions {readable})"
+        )
+    for key in _TOP_LEVEL:
+        if key not in doc:
+            raise UserError(f"{where}: missing field {key!r}")
+    if not isinstance(doc["cases"], list):
+        raise UserError(f"{where}: 'cases' is not a list")
+    for index, case in enumerate(doc["cases"]):
+        if not isinstance(case, dict):
+            raise UserError(f"{where}: cases[{index}] is not an object")
+        for key in _CASE_KEYS:
+            if key not in case:
+                raise UserError(f"{where}: cases[{index}] lacks {key!r}")
+    return doc
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n"
+
+
+def write_results(path: str | Path, doc: dict[str, Any]) -> None:
+    """Write atomically: a reader (or a crash) only ever sees a whole file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dumps(doc)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read and validate a results file; bad files raise ``UserError`` (one line)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"no such results file: {path}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return validate(doc, str(path))

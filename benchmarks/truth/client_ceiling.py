@@ -1,0 +1,353 @@
+"""The load generator's own ceiling: how fast it drives the fastest server, at what CPU cost.
+
+``python -m echobench.benchmarks.truth.client_ceiling [--quick]`` starts the fastest
+backend available (``native`` when it builds here, else ``uvloop-protocol``) pinned to one CPU, then
+drives it with 1 KiB messages over 10 connections, closed loop, from other CPUs:
+
+* ``echobench load`` with 1 worker and with N workers, verification and latency
+  recording on (as every benchmark runs it) and off (to show what they cost);
+* the native C client (``echobench.benchmarks.truth._native_client``), the ceiling;
+* a minimal uvloop Protocol client (``echobench.benchmarks.truth._minimal_client``: no verification,
+  no latency, no timers), the ceiling of our approach;
+* a re-implementation of vmbench's client (``echobench.benchmarks.truth._vmbench_client``).
+
+Variants run interleaved (one round visits each), several rounds, and each is
+reported as the median with its range. Results go to
+``results/published/client_ceiling.json`` and the README table between the
+``client-ceiling`` markers is regenerated from that file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from echobench.benchmarks.truth._readme import replace_between
+from echobench.servers._errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "results" / "published" / "client_ceiling.json"
+README = ROOT / "README.md"
+BEGIN = "<!-- client-ceiling:begin -->"
+END = "<!-- client-ceiling:end -->"
+CONNECTIONS = 10
+SIZE = 1024
+
+Variant = Callable[[str, int], dict[str, Any]]
+
+
+def _pick_server() -> str:
+    from echobench.servers._registry import discover
+
+    backends = {backend.name: backend for backend in discover()}
+    native = backends.get("native")
+    if native is not None and native.available:
+        return "native"
+    return "uvloop-protocol"
+
+
+def _split_cpus() -> tuple[list[int] | None, list[int] | None]:
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None  # nothing to separate; run unpinned
+    return [cpus[0]], cpus[1:]
+
+
+def _ours(workers: int, on: bool, client_cpus: list[int] | None, duration: float) -> Variant:
+    from echobench.clients import LoadConfig, run_load
+
+    def run(host: str, port: int) -> dict[str, Any]:
+        result = run_load(
+            LoadConfig(
+                host=host,
+                port=port,
+                connections=CONNECTIONS,
+                size=SIZE,
+                duration=duration,
+                warmup=0.5,
+                workers=workers,
+                verify=on,
+                latency=on,
+                cpus=tuple(client_cpus) if client_cpus else None,
+            )
+        )
+        if not result["complete"] or result["error_total"]:
+            raise UserError(f"load run failed: {result['stop_reason'] or result['errors']}")
+        return {
+            "messages_per_second": result["messages_per_second"],
+            "cpu_us_per_message": result["cpu_us_per_message"],
+        }
+
+    return run
+
+
+def _single_process(
+    client: Callable[..., dict[str, Any]], cpus: list[int] | None, duration: float
+) -> Variant:
+    """A client run as one subprocess (native, minimal), pinned to ``cpus``."""
+
+    def run(host: str, port: int) -> dict[str, Any]:
+        result = client(
+            host, port, connections=CONNECTIONS, size=SIZE, duration=duration, warmup=0.5, cpus=cpus
+        )
+        return {
+            "messages_per_second": result["messages_per_second"],
+            "cpu_us_per_message": result.get("cpu_us_per_message"),
+        }
+
+    return run
+
+
+def _native(cpus: list[int] | None, duration: float) -> Variant:
+    from echobench.benchmarks.truth._native_client import run_native_client
+
+    return _single_process(run_native_client, cpus, duration)
+
+
+def _minimal(cpus: list[int] | None, duration: float) -> Variant:
+    from echobench.benchmarks.truth._minimal_client import run_minimal_client
+
+    return _single_process(run_minimal_client, cpus, duration)
+
+
+def _vmbench(client_cpus: list[int] | None, duration: float) -> Variant:
+    from echobench.benchmarks.truth._vmbench_client import run_vmbench_client
+
+    def run(host: str, port: int) -> dict[str, Any]:
+        previous = os.sched_getaffinity(0)
+        if client_cpus:
+            os.sched_setaffinity(0, client_cpus[:1])  # the pool's processes inherit it
+        try:
+            result = run_vmbench_client(
+                host, port, connections=CONNECTIONS, size=SIZE, duration=duration
+            )
+        finally:
+            os.sched_setaffinity(0, previous)
+        return {
+            "messages_per_second": result["messages_per_second"],
+            "cpu_us_per_message": result["cpu_us_per_message"],
+        }
+
+    return run
+
+
+def _summary(values: list[float | None]) -> dict[str, Any]:
+    real = [v for v in values if v is not None]
+    if not real:
+        return {"median": None, "min": None, "max": None, "runs": []}
+    return {
+        "median": round(statistics.median(real), 3),
+        "min": round(min(real), 3),
+        "max": round(max(real), 3),
+        "runs": [round(v, 3) for v in real],
+    }
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    from echobench.servers._launch import start_server
+
+    rounds, duration = (2, 1.5) if quick else (3, 3.0)
+    server_cpus, client_cpus = _split_cpus()
+    many = max(2, len(client_cpus or []))
+    one = client_cpus[:1] if client_cpus else None
+    on, off = "verify+latency on", "verify+latency off"
+    # (label, CPUs the variant is pinned to, run): single-process clients take the first
+    # client CPU, workers are spread over all of them.
+    variants: dict[str, tuple[str, list[int] | None, Variant]] = {
+        "ours-1w": (f"echobench load, 1 worker, {on}", one, _ours(1, True, one, duration)),
+        "ours-1w-off": (
+            f"echobench load, 1 worker, {off}",
+            one,
+            _ours(1, False, one, duration),
+        ),
+        f"ours-{many}w": (
+            f"echobench load, {many} workers, {on}",
+            client_cpus,
+            _ours(many, True, client_cpus, duration),
+        ),
+        f"ours-{many}w-off": (
+            f"echobench load, {many} workers, {off}",
+            client_cpus,
+            _ours(many, False, client_cpus, duration),
+        ),
+        "minimal": (
+            "minimal uvloop Protocol client (no verification, no latency, no timers)",
+            one,
+            _minimal(one, duration),
+        ),
+        "vmbench": (
+            "vmbench echo_client (a blocking process per connection)",
+            one,
+            _vmbench(client_cpus, duration),
+        ),
+    }
+    notes: list[str] = []
+    if client_cpus is not None and len(client_cpus) < many:
+        cpu_word = "CPU" if len(client_cpus) == 1 else "CPUs"
+        notes.append(
+            f"the {many}-worker rows share {len(client_cpus)} client {cpu_word} "
+            f"({client_cpus}), so they can only be slower than 1 worker here: they show "
+            "the cost of splitting the work, not the gain more cores would bring"
+        )
+    try:
+        from echobench.benchmarks.truth._native_client import binary
+
+        binary()
+        variants["native"] = ("native C client (1 thread)", one, _native(one, duration))
+    except (ImportError, UserError) as exc:
+        notes.append(f"native client not available: {exc}")
+
+    server_name = _pick_server()
+    server = start_server(server_name, cpus=server_cpus)
+    samples: dict[str, dict[str, list[float | None]]] = {
+        key: {"messages_per_second": [], "cpu_us_per_message": []} for key in variants
+    }
+    try:
+        for round_index in range(rounds):
+            for key, (_, _, run) in variants.items():
+                print(f"round {round_index + 1}/{rounds}: {key}", file=sys.stderr, flush=True)
+                result = run(server.host, server.port)
+                for field in ("messages_per_second", "cpu_us_per_message"):
+                    samples[key][field].append(result[field])
+    finally:
+        server.close()
+        if server.process.stdout is not None:
+            server.process.stdout.close()
+
+    table: dict[str, dict[str, Any]] = {
+        key: {
+            "label": variants[key][0],
+            "cpus": variants[key][1],
+            "messages_per_second": _summary(values["messages_per_second"]),
+            "cpu_us_per_message": _summary(values["cpu_us_per_message"]),
+        }
+        for key, values in samples.items()
+    }
+
+    def ratio(a: str, b: str) -> float | None:
+        if a not in table or b not in table:
+            return None
+        top = table[a]["messages_per_second"]["median"]
+        bottom = table[b]["messages_per_second"]["median"]
+        return round(top / bottom, 3) if top and bottom else None
+
+    return {
+        "benchmark": "client_ceiling",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
+        "server": server_name,
+        "server_cpus": server_cpus,
+        "client_cpus": client_cpus,
+        "connections": CONNECTIONS,
+        "size": SIZE,
+        "duration_s": duration,
+        "rounds": rounds,
+        "variants": table,
+        "ratios": {
+            "ours_1w_vs_vmbench": ratio("ours-1w", "vmbench"),
+            "ours_1w_vs_native": ratio("ours-1w", "native"),
+            "ours_1w_off_vs_native": ratio("ours-1w-off", "native"),
+            "ours_1w_vs_minimal": ratio("ours-1w", "minimal"),
+            "minimal_vs_native": ratio("minimal", "native"),
+        },
+        "notes": notes,
+    }
+
+
+def render_table(data: dict[str, Any]) -> str:
+    """The README table, generated from the JSON (never edited by hand)."""
+
+    def fmt(summary: dict[str, Any], digits: int) -> str:
+        if summary["median"] is None:
+            return "n/a"
+        return (
+            f"{summary['median']:,.{digits}f} "
+            f"({summary['min']:,.{digits}f}-{summary['max']:,.{digits}f})"
+        )
+
+    pinning = (
+        f"server on CPU {data['server_cpus']}, clients on CPUs {data['client_cpus']}"
+        if data["server_cpus"]
+        else "unpinned (one CPU)"
+    )
+    lines = [
+        f"Measured {data['measured_at']} against `{data['server']}`, {data['connections']} "
+        f"connections x {data['size']} B, closed loop, {data['rounds']} interleaved rounds of "
+        f"{data['duration_s']:g} s{' (--quick)' if data['quick'] else ''}; {pinning}; "
+        f"{data['machine']['cpus']} CPUs, Python {data['machine']['python']}. "
+        "Median (min-max).",
+        "",
+        "| client | msgs/s | client CPU us/msg |",
+        "| --- | ---: | ---: |",
+    ]
+    for row in data["variants"].values():
+        lines.append(
+            f"| {row['label']} | {fmt(row['messages_per_second'], 0)} "
+            f"| {fmt(row['cpu_us_per_message'], 2)} |"
+        )
+    ratios = data["ratios"]
+    parts = []
+    if ratios["ours_1w_vs_vmbench"] is not None:
+        parts.append(f"1 worker with verification vs vmbench: **{ratios['ours_1w_vs_vmbench']}x**")
+    if ratios["ours_1w_vs_native"] is not None:
+        parts.append(f"vs the native client: **{ratios['ours_1w_vs_native']}**")
+    if ratios.get("ours_1w_vs_minimal") is not None:
+        part = f"vs the minimal uvloop client: **{ratios['ours_1w_vs_minimal']}**"
+        if ratios["minimal_vs_native"] is not None:
+            part += f" (which reaches {ratios['minimal_vs_native']} of the native client)"
+        parts.append(part)
+    if parts:
+        lines += ["", "; ".join(parts) + "."]
+    for note in data["notes"]:
+        lines += ["", f"Note: {note}"]
+    return "\n".join(lines)
+
+
+def update_readme(data: dict[str, Any], readme: Path = README) -> None:
+    replace_between(BEGIN, END, render_table(data), readme)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m echobench.benchmarks.truth.client_ceiling", description=__doc__
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="2 rounds of 1.5 s instead of 3 of 3 s"
+    )
+    parser.add_argument(
+        "--from-json", action="store_true", help="only regenerate the README table from the JSON"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.from_json:
+            data = json.loads(OUTPUT.read_text())
+        else:
+            started = time.monotonic()
+            data = measure(args.quick)
+            data["wall_s"] = round(time.monotonic() - started, 1)
+            OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+            OUTPUT.write_text(json.dumps(data, indent=2) + "\n")
+        update_readme(data)
+    except UserError as exc:
+        print(f"client_ceiling: error: {exc}", file=sys.stderr)
+        return 2
+    print(render_table(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The README's sample results: a table and charts generated from a published run.
+
+``python -m echobench.benchmarks.truth.sample_results [RUN.json]`` (default
+``results/published/run.json``, written by a plain ``echobench run --out
+results/published/run.json``) draws the charts into ``results/published/charts/``
+and rewrites the README table between the ``sample-results`` markers from that
+file: for each backend and case, the median msgs/s with its min-max range over
+the repeats, the median p99, and the bottleneck verdict, so a reader sees at
+once which numbers measure the load client rather than the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from echobench.benchmarks.truth._readme import replace_between
+from echobench.servers._errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "results" / "published" / "run.json"
+CHARTS = ROOT / "results" / "published" / "charts"
+BEGIN, END = "<!-- sample-results:begin -->", "<!-- sample-results:end -->"
+MARK = {"server": "", "neither": " (n)", "client": " (C)", "both": " (B)"}
+
+
+def _case_label(case: dict[str, Any]) -> str:
+    mode = "closed" if case.get("rate") is None else f"{case['rate']:g}/s"
+    return f"{case['size']} B x {case['connections']} conn, {case['transport']}, {mode}"
+
+
+def _cell(case: dict[str, Any]) -> str:
+    if case.get("status") != "ok":
+        return f"failed: {case.get('error') or 'see the results file'}"
+    summary = case["summary"]
+    rate = summary["messages_per_second"]
+    p99 = (summary.get("p99_us") or {}).get("median")
+    text = f"{rate['median'] / 1000:,.1f}k ({rate['min'] / 1000:,.1f}-{rate['max'] / 1000:,.1f})"
+    if p99 is not None:
+        text += f", p99 {p99:,.0f} µs"
+    mark = MARK.get(summary.get("verdict", ""), "")
+    if summary.get("unstable"):
+        mark += " ~"
+    return text + mark
+
+
+def _repeats(config: dict[str, Any]) -> str:
+    if config["repeat"] == "auto":
+        return (
+            f"6 to {config['max_repeat']} (until each median's 95% CI was within "
+            f"+-{config['target_ci'] * 100:g}%)"
+        )
+    return str(config["repeat"])
+
+
+def render(doc: dict[str, Any], run_path: Path) -> str:
+    cases = doc["cases"]
+    labels = list(dict.fromkeys(_case_label(c) for c in cases))
+    backends = list(dict.fromkeys(c["backend"] for c in cases))
+    by_key = {(c["backend"], _case_label(c)): c for c in cases}
+    env = doc["environment"]
+    config = doc["config"]
+    try:
+        shown = run_path.resolve().relative_to(ROOT)
+    except ValueError:
+        shown = run_path
+    lines = [
+        f"Generated from `{shown}` ({env.get('started_at', '?')[:19]}, commit "
+        f"{(env.get('git') or {}).get('commit', '?')[:10]}): {env['cpu']['count']} CPUs "
+        f"({env['cpu']['model']}), Python {env['python']['version']}, server on CPUs "
+        f"{env['pinning']['server_cpus']}, client on {env['pinning']['client_cpus']}; "
+        f"{_repeats(config)} interleaved repeats of {config['duration']:g} s after "
+        f"{config['warmup']:g} s warm-up. Each cell: median msgs/s (min-max), median p99.",
+        "",
+        "| backend | " + " | ".join(labels) + " |",
+        "| --- | " + " | ".join("---:" for _ in labels) + " |",
+    ]
+    for backend in backends:
+        cells = [
+            _cell(by_key[(backend, label)]) if (backend, label) in by_key else "-"
+            for label in labels
+        ]
+        lines.append(f"| `{backend}` | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Marks: (C) client-bound, (B) both the server and the load client saturated - "
+        "these numbers measure the load client at least as much as the server; "
+        "(n) neither side saturated; ~ unstable (CV over 5%); no mark: server-bound. "
+        "Compare ratios within this table, not with numbers from another machine or run.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m echobench.benchmarks.truth.sample_results",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("run", nargs="?", type=Path, default=RUN)
+    parser.add_argument("--no-charts", action="store_true", help="only rewrite the README table")
+    args = parser.parse_args(argv)
+    try:
+        try:
+            doc = json.loads(args.run.read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {args.run}: {exc}") from None
+        replace_between(BEGIN, END, render(doc, args.run))
+        if not args.no_charts:
+            from echobench._cli import main as cli
+
+            status = cli(["plot", str(args.run), "--out", str(CHARTS)])
+            if status:
+                return status
+    except UserError as exc:
+        print(f"sample_results: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"README sample results regenerated from {args.run}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

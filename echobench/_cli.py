@@ -1,0 +1,73 @@
+"""The ``echobench`` command: one entry point, a subcommand per job.
+
+Each subcommand lives in the package that owns its work and exposes ``HELP``,
+``configure(parser)`` and ``run(args) -> int``; those modules keep their heavy
+imports inside ``run`` so that ``echobench --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from echobench.servers._errors import UserError
+
+COMMANDS: dict[str, str] = {
+    "list": "echobench.servers._cmd_list",
+    "serve": "echobench.servers._cmd_serve",
+    "verify": "echobench.servers._cmd_verify",
+    "new-backend": "echobench.servers._cmd_new_backend",
+    "load": "echobench.clients._cmd_load",
+    "run": "echobench.benchmarks.runner._cmd_run",
+    "plot": "echobench.benchmarks.output._cmd_plot",
+    "report": "echobench.benchmarks.output._cmd_report",
+    "compare": "echobench.benchmarks.output._cmd_compare",
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad options get one line on stderr and exit status 2, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="echobench",
+        description="Compare event-driven networking paradigms in Python: equivalent TCP echo "
+        "servers driven by a verifying load generator, with results, charts and comparisons.",
+        epilog="Start with: echobench list; echobench run --quick; echobench plot RESULTS.json",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args._run(args)
+    except UserError as exc:
+        print(f"echobench {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"echobench {args.command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except BrokenPipeError:
+        return 1  # stdout closed early (| head): not worth a traceback
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
