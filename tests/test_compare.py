@@ -267,6 +267,7 @@ def test_self_check_on_three_repeats_says_it_can_show_nothing(
     out = capsys.readouterr().out
     assert "Nothing can be flagged" in out and "1 vs 2 repeats" in out
     assert "0 by construction" in out and "needs at least 12 repeats" in out
+    assert "uncorrected rate, at least 8" in out
 
 
 @pytest.mark.parametrize(

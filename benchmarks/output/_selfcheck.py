@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from echobench.benchmarks.output._compare import Comparison, Settings, judge, pair
+from echobench.benchmarks.output._correction import NAMES
 from echobench.benchmarks.output._mannwhitney import smallest_p
 from echobench.benchmarks.output._runview import Case, Run
 
@@ -53,40 +54,64 @@ class SelfCheck:
     def can_flag(self) -> bool:
         return self.floor < self.level
 
-    def needed_repeats(self) -> int:
-        """Repeats per case at which a split's smallest p gets under the corrected level."""
+    def needed_repeats(self, level: float | None = None) -> int:
+        """Repeats per case at which a split's smallest p gets under ``level`` (default: the
+        corrected level of a lone change)."""
+        level = self.settings.level(self.tests) if level is None else level
         n = 2
-        while smallest_p(n // 2, n - n // 2) >= self.settings.level(self.tests) and n < 200:
+        while smallest_p(n // 2, n - n // 2) >= level and n < 200:
             n += 1
         return n
 
-    def lines(self) -> list[str]:
+    def _head(self) -> str:
         s = self.settings
         low, high = self.repeats
         counts = f"{low}" if low == high else f"{low} to {high}"
-        head = (
-            f"A/A self-check of {self.path}: {self.cases} case(s) with {counts} repeats, "
-            f"split at random into halves {self.splits} times (seed {self.seed}); "
-            f"{self.tests} tests per split, {s.correction} correction at {s.alpha:g}, "
-            f"noise band +-{s.threshold * 100:g}%."
+        return (
+            f"{self.cases} case(s) with {counts} repeats, split at random into halves "
+            f"{self.splits} times (seed {self.seed}); {self.tests} tests per split, "
+            f"{NAMES[s.correction]} at {s.alpha:g}, noise band +-{s.threshold * 100:g}%"
         )
-        lines = [head]
-        if not self.can_flag:
-            lines.append(
-                f"Nothing can be flagged: the largest split ({high // 2} vs {high - high // 2} "
-                f"repeats) cannot give p below {self.floor:.2g}, and a lone change must reach "
-                f"p < {self.level:.2g} to survive the correction over {self.tests} tests. "
-                f"The rates below are 0 by construction and say nothing about false alarms; "
-                f"the check needs at least {self.needed_repeats()} repeats per case."
-            )
-        lines += [
+
+    def _caveat(self) -> str | None:
+        if self.can_flag:
+            return None
+        high = self.repeats[1]
+        return (
+            f"Nothing can be flagged: the largest split ({high // 2} vs {high - high // 2} "
+            f"repeats) cannot give p below {self.floor:.2g}, and a lone change must reach "
+            f"p < {self.level:.2g} to survive the correction over {self.tests} tests. "
+            f"The rates are 0 by construction and say nothing about false alarms; the check "
+            f"needs at least {self.needed_repeats()} repeats per case (its uncorrected rate, "
+            f"at least {self.needed_repeats(self.settings.alpha)})."
+        )
+
+    def _rates(self) -> list[str]:
+        alpha = self.settings.alpha
+        return [
             f"splits with any change called (corrected): {self.splits_flagged:.1%} "
-            f"(nominal: at most {s.alpha:.0%})",
+            f"(nominal: at most {alpha:.0%})",
             f"tests called per split (corrected): {self.tests_called:.2%}",
-            f"tests under p < {s.alpha:g} without correction: {self.tests_uncorrected:.2%} "
+            f"tests under p < {alpha:g} without correction: {self.tests_uncorrected:.2%} "
             f"({self.testable} of {self.tests} tests can get there at all)",
         ]
-        return lines
+
+    def lines(self) -> list[str]:
+        caveat = self._caveat()
+        head = f"A/A self-check of {self.path}: {self._head()}."
+        return [head, *([caveat] if caveat else []), *self._rates()]
+
+    def markdown(self, shown_path: str) -> str:
+        """The README's paragraph: the command, what it found, and what it cannot show."""
+        caveat = self._caveat()
+        lines = [
+            f"`echobench compare --self-check {shown_path}`: {self._head()}.",
+            "",
+            *(f"- {line}" for line in self._rates()),
+        ]
+        if caveat:
+            lines += ["", f"**What this cannot show.** {caveat}"]
+        return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:
         return {
