@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 python -m echobench.benchmarks.truth.client_ceiling
 python -m echobench.benchmarks.truth.runner_agreement --readme || echo "runner_agreement: see its table (exit $?)"
 echobench run --out results/published/run.json
+# The sample results table, its charts, and compare's A/A self-check of the same run.
 python -m echobench.benchmarks.truth.sample_results results/published/run.json
 # The README's picture of the report: the top of the page a reader opens.
 report_dir=$(mktemp -d)

@@ -6,7 +6,10 @@ results/published/run.json``) draws the charts into ``results/published/charts/`
 and rewrites the README table between the ``sample-results`` markers from that
 file: for each backend and case, the median msgs/s with its min-max range over
 the repeats, the median p99, and the bottleneck verdict, so a reader sees at
-once which numbers measure the load client rather than the server.
+once which numbers measure the load client rather than the server. It also
+rewrites the ``self-check`` markers with compare's A/A self-check of the same run
+(``echobench compare --self-check``): how often compare calls a change between two
+random halves of each case's repeats, or why these repeats cannot tell.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "results" / "published" / "run.json"
 CHARTS = ROOT / "results" / "published" / "charts"
 BEGIN, END = "<!-- sample-results:begin -->", "<!-- sample-results:end -->"
+SELF_CHECK_BEGIN, SELF_CHECK_END = "<!-- self-check:begin -->", "<!-- self-check:end -->"
 MARK = {"server": "", "neither": " (n)", "client": " (C)", "both": " (B)"}
 
 
@@ -63,10 +67,7 @@ def render(doc: dict[str, Any], run_path: Path) -> str:
     by_key = {(c["backend"], _case_label(c)): c for c in cases}
     env = doc["environment"]
     config = doc["config"]
-    try:
-        shown = run_path.resolve().relative_to(ROOT)
-    except ValueError:
-        shown = run_path
+    shown = _shown(run_path)
     lines = [
         f"Generated from `{shown}` ({env.get('started_at', '?')[:19]}, commit "
         f"{(env.get('git') or {}).get('commit', '?')[:10]}): {env['cpu']['count']} CPUs "
@@ -94,6 +95,22 @@ def render(doc: dict[str, Any], run_path: Path) -> str:
     return "\n".join(lines)
 
 
+def _shown(run_path: Path) -> Path:
+    try:
+        return run_path.resolve().relative_to(ROOT)
+    except ValueError:
+        return run_path
+
+
+def render_self_check(run_path: Path) -> str:
+    """compare's A/A self-check of the run, as the README shows it (seeded: reproducible)."""
+    from echobench.benchmarks.output._compare import Settings
+    from echobench.benchmarks.output._runview import load_run
+    from echobench.benchmarks.output._selfcheck import self_check
+
+    return self_check(load_run(run_path), Settings()).markdown(str(_shown(run_path)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m echobench.benchmarks.truth.sample_results",
@@ -108,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot read {args.run}: {exc}") from None
         replace_between(BEGIN, END, render(doc, args.run))
+        replace_between(SELF_CHECK_BEGIN, SELF_CHECK_END, render_self_check(args.run))
         if not args.no_charts:
             from echobench._cli import main as cli
 
