@@ -92,7 +92,7 @@ def _footer(figure: Figure, cases: Iterable[Case]) -> None:
 UNSTABLE_NOTE = "unstable: CV of the\nrepeats over 5%"
 FAILED_NOTE = "failed case: no measurement"
 
-SliceKey = tuple[str, int, int, float | None]
+SliceKey = tuple[str, int, int, float | None, int]
 
 
 def _compact(value: float, _: object = None) -> str:
@@ -311,7 +311,7 @@ def _client_bound_handles(seen: bool, boxed: bool = False) -> list[Artist]:
 
 
 def throughput_vs_connections(run: Run) -> Figure:
-    cases = _closed(run)
+    cases = [c for c in _closed(run) if not c.idle]  # idle cases: the scale charts
     panels = sorted({(c.transport, c.size) for c in cases})
     spread = "1 repeat, no spread" if _single_repeat(cases) else "min-max error bars"
     figure, axes = new_figure(

@@ -59,7 +59,7 @@ def skipped_charts(run: Run) -> dict[str, str]:
     if not any(c.ok for c in closed):
         for name in ("throughput-by-size", "throughput-vs-connections", "cpu-efficiency"):
             skipped[name] = "no closed-loop case was measured"
-    elif (why := _connections(run, closed)) is not None:
+    elif (why := _connections(run, [c for c in closed if not c.idle])) is not None:
         skipped["throughput-vs-connections"] = why
     if not any(r.histogram for c in run.cases for r in c.repeats):
         skipped["latency-spectrum"] = "no latency histogram was recorded"

@@ -43,7 +43,7 @@ WITHIN_NOISE = "within noise band"
 CHANGED = "changed"
 METRICS = {"messages_per_second": "msgs/s", "p99_us": "p99"}
 
-CaseKey = tuple[str, str, int, int, float | None]
+CaseKey = tuple[str, str, int, int, float | None, int]
 
 
 @dataclass(frozen=True)

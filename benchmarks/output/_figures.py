@@ -11,16 +11,22 @@ from echobench.benchmarks.output._benchchart import benchmark_charts
 from echobench.benchmarks.output._charts import run_charts
 from echobench.benchmarks.output._chartskip import skipped_charts
 from echobench.benchmarks.output._runview import is_pytest_benchmark, read_json, run_from_doc
+from echobench.benchmarks.output._scalecharts import is_scale_run, scale_charts
 
 
 def charts_for(path: str | Path) -> tuple[dict[str, Figure], dict[str, str]]:
     """The charts of a file (an ``echobench run`` file, or a pytest-benchmark JSON file),
-    and the charts not drawn with why."""
+    and the charts not drawn with why; a run reaching 1,000 connections adds the scale
+    charts (``_scalecharts``)."""
     doc = read_json(path)
     if is_pytest_benchmark(doc):
         return benchmark_charts(doc), {}
     run = run_from_doc(doc, str(path))
-    return run_charts(run), skipped_charts(run)
+    figures, skipped = run_charts(run), skipped_charts(run)
+    if is_scale_run(run):
+        scale_figures, scale_skipped = scale_charts(run)
+        figures, skipped = {**figures, **scale_figures}, {**skipped, **scale_skipped}
+    return figures, skipped
 
 
 def figures_for(path: str | Path) -> dict[str, Figure]:

@@ -60,15 +60,16 @@ class Case:
     stderr_tail: str | None
     repeats: tuple[Repeat, ...]
     summary: dict[str, Any] = field(repr=False)
+    idle: int = 0  # extra silent connections held open (``--connections A+I``)
 
     @property
     def ok(self) -> bool:
         return bool(self.repeats)
 
     @property
-    def slice_key(self) -> tuple[str, int, int, float | None]:
+    def slice_key(self) -> tuple[str, int, int, float | None, int]:
         """The case's parameters without the backend: what backends are compared on."""
-        return (self.transport, self.size, self.connections, self.rate)
+        return (self.transport, self.size, self.connections, self.rate, self.idle)
 
     @property
     def throughputs(self) -> list[float]:
@@ -152,11 +153,12 @@ class Case:
         return slice_label(self.slice_key)
 
 
-def slice_label(key: tuple[str, int, int, float | None]) -> str:
-    transport, size, connections, rate = key
+def slice_label(key: tuple[str, int, int, float | None, int]) -> str:
+    transport, size, connections, rate, idle = key
     loop = "closed loop" if rate is None else f"open loop {rate:g} msg/s"
     plural = "" if connections == 1 else "s"
-    return f"{size} B, {connections} connection{plural}, {loop}" + (
+    held = f" (+{idle:,} idle)" if idle else ""
+    return f"{size} B, {connections} connection{plural}{held}, {loop}" + (
         "" if transport == "tcp" else f", {transport}"
     )
 
@@ -278,6 +280,7 @@ def _case(raw: dict[str, Any]) -> Case:
         stderr_tail=raw.get("stderr_tail"),
         repeats=repeats,
         summary=raw.get("summary") or {},
+        idle=int(raw.get("idle") or 0),
     )
 
 
