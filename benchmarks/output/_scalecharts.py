@@ -63,7 +63,7 @@ def _per_family(run: Run, title: str, ylabel: str, value: Value, *, logy: bool) 
     families = _families(run, cases)
     size = cases[0].size if cases else 64
     figure, axes = new_figure(
-        f"{title} ({size} B, closed loop; one panel per family, the others in grey)",
+        f"{title}\n({size} B, closed loop; one panel per family, the other backends in grey)",
         run.env_summary(),
         max(1, len(families)),
         ncols=3,
@@ -184,7 +184,7 @@ def _bars(run: Run, title: str, xlabel: str, values: dict[str, tuple[Case, float
     ax.barh(list(ys), [values[b][1] for b in order], color=[palette[b] for b in order])
     ax.set_yticks(list(ys), [_bar_label(values[b][0]) for b in order], fontsize=9)
     for y, backend in zip(ys, order, strict=True):
-        ax.text(values[backend][1], y, " " + COMPACT(values[backend][1]), va="center",
+        ax.text(values[backend][1], y, " " + _short(values[backend][1]), va="center",
                 fontsize=8)  # fmt: skip
     ax.set_xlabel(xlabel)
     ax.xaxis.set_major_formatter(COMPACT)
@@ -193,6 +193,10 @@ def _bars(run: Run, title: str, xlabel: str, values: dict[str, tuple[Case, float
     shown = {family_key(values[b][0].family): palette[b] for b in order}
     add_legend(figure, [Patch(color=shown[f], label=f) for f in families])
     return figure
+
+
+def _short(value: float) -> str:
+    return f"{value / 1000:,.1f}k" if value >= 1000 else f"{value:.3g}"
 
 
 def _bar_label(case: Case) -> str:
