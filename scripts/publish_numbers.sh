@@ -13,3 +13,6 @@ python -m echobench.benchmarks.truth.sample_results results/published/run.json
 report_dir=$(mktemp -d)
 echobench report results/published/run.json --out "$report_dir" --screenshot results/published/report-top.png
 rm -r "$report_dir"
+# Concurrency at scale: 1 to 10,000 connections and 10 busy among 10,000 idle.
+echobench run --scenario scale --out results/published/scale.json
+python -m echobench.benchmarks.truth.scale_results results/published/scale.json

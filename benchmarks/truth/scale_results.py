@@ -1,0 +1,234 @@
+"""The README's scale section: a table, three sentences and charts from a published scale run.
+
+``python -m echobench.benchmarks.truth.scale_results [RUN.json]`` (default
+``results/published/scale.json``, written by ``echobench run --scenario scale --out
+results/published/scale.json``) draws the scale charts into
+``results/published/scale-charts/`` and rewrites the README between the ``scale``
+markers: per backend, the median msgs/s at each connection count and with idle
+connections held, then at the largest count p99, Jain's index, starved connections,
+memory per connection and the connection rate; and three sentences whose every
+figure is read from the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from echobench.benchmarks.truth._readme import replace_between
+from echobench.servers._errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "results" / "published" / "scale.json"
+CHARTS = ROOT / "results" / "published" / "scale-charts"
+BEGIN, END = "<!-- scale:begin -->", "<!-- scale:end -->"
+
+
+def _closed(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in doc["cases"] if c.get("rate") is None]
+
+
+def _summary(case: dict[str, Any] | None) -> dict[str, Any]:
+    return (case or {}).get("summary") or {}
+
+
+def _rate(case: dict[str, Any] | None) -> float | None:
+    rate = _summary(case).get("messages_per_second")
+    return None if rate is None else float(rate["median"])
+
+
+def _cell(case: dict[str, Any] | None) -> str:
+    if case is None:
+        return "-"
+    if case.get("status") != "ok" and not case.get("repeats"):
+        return "failed"
+    summary = _summary(case)
+    rate = _rate(case)
+    text = "-" if rate is None else f"{rate / 1000:,.1f}k"
+    if summary.get("starved"):
+        text += f" S{summary['starved']:g}"
+    if summary.get("client_bound"):
+        text += " (C)"
+    return text
+
+
+def _count(case: dict[str, Any]) -> str:
+    idle = case.get("idle") or 0
+    return f"{case['connections']:,}" + (f" + {idle:,} idle" if idle else "")
+
+
+def _columns(doc: dict[str, Any]) -> list[tuple[int, int]]:
+    keys = {(c["connections"], c.get("idle") or 0) for c in _closed(doc)}
+    return sorted(keys, key=lambda k: (k[1] > 0, k[0], k[1]))
+
+
+def _table(doc: dict[str, Any]) -> tuple[list[str], dict[str, dict[tuple[int, int], Any]]]:
+    by_backend: dict[str, dict[tuple[int, int], Any]] = {}
+    for case in _closed(doc):
+        key = (case["connections"], case.get("idle") or 0)
+        by_backend.setdefault(case["backend"], {})[key] = case
+    return list(by_backend), by_backend
+
+
+def _largest_plain(cases: dict[tuple[int, int], Any]) -> dict[str, Any] | None:
+    plain = [k for k in cases if not k[1]]
+    return cases[max(plain)] if plain else None
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def render(doc: dict[str, Any], run_path: Path, charts: list[str] | None = None) -> str:
+    columns = _columns(doc)
+    backends, cases = _table(doc)
+    env = doc["environment"]
+    config = doc["config"]
+    try:
+        shown = run_path.resolve().relative_to(ROOT)
+    except ValueError:
+        shown = run_path
+    top = max((k[0] for k in columns if not k[1]), default=0)
+    head = [f"{a:,}" + (f"+{i:,} idle" if i else "") for a, i in columns]
+    lines = [
+        f"Generated from `{shown}` ({str(env.get('started_at', '?'))[:19]}, commit "
+        f"{str((env.get('git') or {}).get('commit', '?'))[:10]}): "
+        f"{(env.get('cpu') or {}).get('count', '?')} CPUs, Python "
+        f"{(env.get('python') or {}).get('version', '?')}; "
+        f"{', '.join(map(str, config.get('sizes') or []))} B messages, "
+        f"closed loop, {config.get('repeat')} repeat(s) of {config.get('duration')} s after "
+        f"{config.get('warmup')} s warm-up. Throughput: median msgs/s per connection count; "
+        f"the last five columns at {top:,} connections (memory per connection: over every "
+        "connection open and idle, before the load).",
+        "",
+        "| backend | " + " | ".join(head) + " | p99 | Jain | starved | KiB/conn | connects/s |",
+        "| --- | " + " | ".join("---:" for _ in head) + " | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for backend in backends:
+        mine = cases[backend]
+        big = _summary(_largest_plain(mine))
+        p99 = (big.get("p99_us") or {}).get("median")
+        memory = big.get("server_rss_per_connection_bytes")
+        cells = [_cell(mine.get(key)) for key in columns]
+        cells += [
+            _fmt(None if p99 is None else p99 / 1000, ",.1f", " ms"),
+            _fmt(big.get("jain"), ".3f"),
+            _fmt(big.get("starved"), ",.0f"),
+            _fmt(None if memory is None else memory / 1024, ",.1f"),
+            _fmt(big.get("connect_per_second"), ",.0f"),
+        ]
+        lines.append(f"| `{backend}` | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Marks: S*n*: *n* connections completed no echo in the window while the others did "
+        "(a measured result: the server served some and starved the rest); (C): the load "
+        "client was saturated, so the number measures it at least as much as the server.",
+    ]
+    findings = takeaways(doc)
+    if findings:
+        lines += ["", " ".join(findings)]
+    for name in charts or ():
+        lines += ["", f"![{name}](results/published/{CHARTS.name}/{name}.png)"]
+    return "\n".join(lines)
+
+
+def takeaways(doc: dict[str, Any]) -> list[str]:
+    """Three sentences, each figure read from ``doc``: who leads at the largest count and
+    who starves there, the spread of memory per connection, and the busy-among-idle test."""
+    backends, cases = _table(doc)
+    sentences = []
+    at_top = {b: _largest_plain(cases[b]) for b in backends}
+    measured = {b: c for b, c in at_top.items() if c is not None and _rate(c) is not None}
+    if measured:
+        count = max(c["connections"] for c in measured.values())
+        ranked = sorted(
+            (b for b, c in measured.items() if c["connections"] == count),
+            key=lambda b: -(_rate(measured[b]) or 0),
+        )
+        best, worst = ranked[0], ranked[-1]
+        sentence = (
+            f"At {count:,} connections `{best}` led with "
+            f"{(_rate(measured[best]) or 0) / 1000:,.1f}k msgs/s and `{worst}` trailed with "
+            f"{(_rate(measured[worst]) or 0) / 1000:,.1f}k"
+        )
+        starving = [b for b in ranked if _summary(measured[b]).get("starved")]
+        if starving:
+            named = ", ".join(
+                f"`{b}` left {_summary(measured[b])['starved']:,.0f} without an echo "
+                f"(Jain {_summary(measured[b]).get('jain') or 0:.2f})"
+                for b in starving[:3]
+            )
+            sentence += f"; {named}"
+        else:
+            sentence += "; no backend starved a connection"
+        sentences.append(sentence + ".")
+    memory = {
+        b: float(_summary(c)["server_rss_per_connection_bytes"])
+        for b, c in measured.items()
+        if _summary(c).get("server_rss_per_connection_bytes") is not None
+    }
+    if len(memory) >= 2:
+        low, high = min(memory, key=memory.__getitem__), max(memory, key=memory.__getitem__)
+        sentences.append(
+            f"Memory per open connection ran from {memory[low] / 1024:,.1f} KiB (`{low}`) to "
+            f"{memory[high] / 1024:,.1f} KiB (`{high}`), median "
+            f"{statistics.median(memory.values()) / 1024:,.1f} KiB."
+        )
+    shares = {}
+    for backend in backends:
+        for (active, idle), case in cases[backend].items():
+            alone = cases[backend].get((active, 0))
+            if idle and _rate(case) is not None and _rate(alone):
+                shares[backend] = ((_rate(case) or 0) / (_rate(alone) or 1), active, idle)
+    if shares:
+        low = min(shares, key=lambda b: shares[b][0])
+        _, active, idle = shares[low]
+        kept = statistics.median(s[0] for s in shares.values())
+        sentences.append(
+            f"With {idle:,} idle connections held open, {active:,} busy "
+            f"connection{'s' if active != 1 else ''} kept a median "
+            f"{kept * 100:.0f}% of their throughput alone; `{low}` kept the least, "
+            f"{shares[low][0] * 100:.0f}%."
+        )
+    return sentences
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m echobench.benchmarks.truth.scale_results",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("run", nargs="?", type=Path, default=RUN)
+    parser.add_argument("--no-charts", action="store_true", help="only rewrite the README part")
+    args = parser.parse_args(argv)
+    try:
+        try:
+            doc = json.loads(args.run.read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {args.run}: {exc}") from None
+        names: list[str] = []
+        if not args.no_charts:
+            from echobench.benchmarks.output._charts import save
+            from echobench.benchmarks.output._runview import run_from_doc
+            from echobench.benchmarks.output._scalecharts import scale_charts
+
+            figures, skipped = scale_charts(run_from_doc(doc, str(args.run)))
+            for path in save(figures, CHARTS):
+                print(f"wrote {path}")
+            for name, why in skipped.items():
+                print(f"skipped {name}: {why}")
+            names = list(figures)
+        replace_between(BEGIN, END, render(doc, args.run, names))
+    except UserError as exc:
+        print(f"scale_results: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"README scale section regenerated from {args.run}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

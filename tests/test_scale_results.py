@@ -1,0 +1,54 @@
+"""The README's scale section is generated from a scale run, figures and sentences alike."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from _scaledoc import scale_doc
+
+from echobench.benchmarks.truth import scale_results
+
+
+def test_table_rows_marks_and_columns_come_from_the_file() -> None:
+    doc = scale_doc()
+    text = scale_results.render(doc, Path("scale.json"), ["scale-memory"])
+    header = next(line for line in text.splitlines() if line.startswith("| backend |"))
+    assert "| 1 | 100 | 10,000 | 1+10,000 idle | p99 | Jain | starved |" in header
+    threads = next(line for line in text.splitlines() if line.startswith("| `threads` |"))
+    # 1.5k msgs/s at 10,000 with 8,500 starved; 20,600 B per connection is 20.1 KiB.
+    assert "| 1.5k S8500 |" in threads and "| 0.150 | 8,500 | 20.1 |" in threads
+    assert "![scale-memory](results/published/scale-charts/scale-memory.png)" in text
+
+
+def test_the_sentences_are_read_from_the_data() -> None:
+    sentences = scale_results.takeaways(scale_doc())
+    assert sentences[0] == (
+        "At 10,000 connections `uvloop-protocol` led with 90.0k msgs/s and `threads` "
+        "trailed with 1.5k; `threads` left 8,500 without an echo (Jain 0.15)."
+    )
+    assert sentences[1].startswith(
+        "Memory per open connection ran from 0.5 KiB (`uvloop-protocol`) to 20.1 KiB (`threads`)"
+    )
+    assert sentences[2] == (
+        "With 10,000 idle connections held open, 1 busy connection kept a median 90% of their "
+        "throughput alone; `asyncio-protocol` kept the least, 90%."
+    )
+
+
+def test_the_readme_holds_the_published_scale_run_or_says_it_is_not_published() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    body = readme[
+        readme.index(scale_results.BEGIN) + len(scale_results.BEGIN) : readme.index(
+            scale_results.END
+        )
+    ].strip("\n")
+    if scale_results.RUN.exists():
+        doc = json.loads(scale_results.RUN.read_text())
+        charts = sorted(p.stem for p in scale_results.CHARTS.glob("*.png"))
+        rendered = scale_results.render(doc, scale_results.RUN)
+        assert body.startswith(rendered.strip("\n"))
+        for name in charts:
+            assert f"scale-charts/{name}.png" in body
+    else:
+        assert body.startswith("Not published yet")
