@@ -40,8 +40,9 @@ from echobench.servers._errors import UserError
 
 #: Seconds to reach the scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0
-#: How often the parent polls the queue, the tasks and the cluster's membership.
+#: How often the parent polls the queue and the tasks, and the cluster's membership.
 POLL_SECONDS = 0.2
+MEMBERSHIP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -206,16 +207,17 @@ class _ClusterRun:
         return f"shard {index} (Dask worker {member.address} on {member.host})"
 
     def close(self) -> None:
+        # Also after a run that went well: the shards' stop watchers return at once.
+        self.stop.set()
+        self.go.set()  # releases shards still waiting, which then see ``stop``
         pending = [f for f in self.futures.values() if not f.done()]
         if pending:
-            self.stop.set()
-            self.go.set()  # releases shards still waiting, which then see ``stop``
             self.client.cancel(pending)
 
     def _gone(self) -> list[int]:
         """Shards whose worker has left the cluster (or restarted), checked now and then."""
         now = time.monotonic()
-        if now - self._last_check < 0.5:
+        if now - self._last_check < MEMBERSHIP_SECONDS:
             return []
         self._last_check = now
         current = members(self.client)

@@ -32,7 +32,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from time import monotonic_ns
@@ -43,7 +45,7 @@ from echobench.clients._run import START_MARGIN_S
 from echobench.clients._worker import worker_main
 from echobench.servers._errors import UserError
 
-#: How often the task checks the stop event and the child while a run lasts.
+#: How often the task looks at the child while it connects and runs.
 POLL_SECONDS = 0.25
 
 
@@ -100,6 +102,7 @@ class _Child:
         from multiprocessing import Pipe
 
         self.pipe, child_end = Pipe()
+        self.sending = threading.Lock()
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__, str(child_end.fileno())],
             pass_fds=(child_end.fileno(),),
@@ -118,10 +121,11 @@ class _Child:
         return message
 
     def send(self, message: tuple[Any, ...]) -> None:
-        try:
-            self.pipe.send(message)
-        except OSError:
-            pass  # it has gone; receive() reports that
+        with self.sending:  # the task's thread and the stop watcher both send
+            try:
+                self.pipe.send(message)
+            except OSError:
+                pass  # it has gone; receive() reports that
 
     def close(self) -> None:
         self.pipe.close()  # the child stops on its own when its pipe closes
@@ -145,8 +149,10 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
         "cpus": len(os.sched_getaffinity(0)),
     }
     child = _Child(spec)
+    _watch(stop, child, spec)
+    profiler = _pause_profiler(worker)
     try:
-        connect = _await_ready(child, spec, stop)
+        connect = _await_ready(child, spec)
         if isinstance(connect, str):
             queue.put(("error", spec.index, connect))
             return {**where, "error": connect}
@@ -158,7 +164,7 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
         t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
         child.send(("start", t0))
         mono_to_wall = time.time_ns() - monotonic_ns()
-        result = _relay(child, spec, queue, stop)
+        result = _relay(child, spec, queue)
         if isinstance(result, str):
             return {**where, "error": result}
         return {
@@ -171,10 +177,42 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
             "latency_s": float(worker.latency),
         }
     finally:
+        profiler()
         child.close()
 
 
-def _await_ready(child: _Child, spec: ShardSpec, stop: Any) -> dict[str, int] | str:
+def _watch(stop: Any, child: _Child, spec: ShardSpec) -> None:
+    """Stop the child when the parent sets ``stop``: one long-poll on the scheduler for the
+    whole run, rather than a request every few hundred milliseconds. The parent sets it
+    when a run ends, too, so the watcher never outlives its run by long."""
+    config = spec.config
+    longest = spec.setup_timeout + config.warmup + config.duration + config.timeout + 60
+    stop.client  # noqa: B018 - binds the task's client here, where get_client() works
+
+    def wait() -> None:
+        try:
+            if stop.wait(timeout=longest):
+                child.send(("stop", "stopped early by the parent"))
+        except Exception:
+            pass  # the worker is closing; the run ends without this watcher
+
+    threading.Thread(target=wait, name=f"echobench-stop-{spec.index}", daemon=True).start()
+
+
+def _pause_profiler(worker: Any) -> Callable[[], None]:
+    """Pause the Dask worker's sampling profiler while the shard runs; returns the resume.
+
+    It would wake the worker every 10 ms to sample the task's thread (which only relays),
+    on the same CPUs as the load process it is meant to leave alone.
+    """
+    callback = getattr(worker, "periodic_callbacks", {}).get("profile")
+    if callback is None or not callback.is_running():
+        return lambda: None
+    worker.loop.add_callback(callback.stop)
+    return lambda: worker.loop.add_callback(callback.start)
+
+
+def _await_ready(child: _Child, spec: ShardSpec) -> dict[str, int] | str:
     """The child's connect statistics once it is connected, or why it is not."""
     deadline = time.monotonic() + spec.setup_timeout
     while time.monotonic() < deadline:
@@ -187,13 +225,10 @@ def _await_ready(child: _Child, spec: ShardSpec, stop: Any) -> dict[str, int] | 
                 stats: dict[str, int] = message[2]
                 return stats
             return str(message[1])
-        if stop.is_set():
-            return "stopped before the start"
     return f"did not finish connecting to {spec.config.target} in {spec.setup_timeout:.0f}s"
 
 
-def _relay(child: _Child, spec: ShardSpec, queue: Any, stop: Any) -> dict[str, Any] | str:
-    stopped = False
+def _relay(child: _Child, spec: ShardSpec, queue: Any) -> dict[str, Any] | str:
     while True:
         try:
             message = child.receive(POLL_SECONDS)
@@ -205,9 +240,6 @@ def _relay(child: _Child, spec: ShardSpec, queue: Any, stop: Any) -> dict[str, A
                 return result
             if message[0] == "tick":
                 queue.put(("tick", spec.index, int(message[1]), int(message[2])))
-        if not stopped and stop.is_set():
-            child.send(("stop", "stopped early by the parent"))
-            stopped = True
 
 
 def _child_main(fd: int) -> None:
