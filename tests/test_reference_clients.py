@@ -67,3 +67,25 @@ def test_readme_numbers_are_the_published_files_rendered() -> None:
     assert _between(sample_results.BEGIN, sample_results.END) == (
         sample_results.render(run, sample_results.RUN).strip("\n")
     )
+
+
+def test_ceiling_table_shows_the_clients_at_scale_with_their_ratio() -> None:
+    data = json.loads(PUBLISHED.read_text())
+    row = {"median": 1.0, "min": 1.0, "max": 1.0, "runs": [1.0]}
+
+    def variant(label: str, rate: float) -> dict:
+        return {"label": label, "cpus": [1], "messages_per_second": {**row, "median": rate},
+                "cpu_us_per_message": row}  # fmt: skip
+
+    data["scale"] = {
+        "connections": 10000, "size": 64, "warmup_s": 1.0, "ours_1w_vs_native": 0.812,
+        "variants": {"ours-1w": variant("ours at scale", 81200.0),
+                     "native": variant("native at scale", 100000.0)},
+    }  # fmt: skip
+    table = client_ceiling.render_table(data)
+    assert "At scale: the same server and rounds, 10,000 connections x 64 B" in table
+    assert "| ours at scale | 81,200 (1-1) |" in table
+    assert "native client: **0.812** (goal: 0.8 or better)" in table
+    # The published file without scale rows renders as before (older files stay readable).
+    del data["scale"]
+    assert "At scale" not in client_ceiling.render_table(data)

@@ -9,7 +9,11 @@ drives it with 1 KiB messages over 10 connections, closed loop, from other CPUs:
 * the native C client (``echobench.benchmarks.truth._native_client``), the ceiling;
 * a minimal uvloop Protocol client (``echobench.benchmarks.truth._minimal_client``: no verification,
   no latency, no timers), the ceiling of our approach;
-* a re-implementation of vmbench's client (``echobench.benchmarks.truth._vmbench_client``).
+* a re-implementation of vmbench's client (``echobench.benchmarks.truth._vmbench_client``);
+
+and then, against the same server, ``echobench load`` (1 worker, verification and latency
+on), the minimal client and the native client at 10,000 connections x 64 B, every
+connection busy: the client's ceiling at scale.
 
 Variants run interleaved (one round visits each), several rounds, and each is
 reported as the median with its range. Results go to
@@ -43,6 +47,11 @@ CONNECTIONS = 10
 SIZE = 1024
 
 Variant = Callable[[str, int], dict[str, Any]]
+#: (connections, bytes per message, warmup seconds); None: the main table's.
+Shape = tuple[int, int, float] | None
+#: The scale rows: every connection busy at 10,000, small messages, a longer warmup so
+#: that each connection has been served before the window opens.
+SCALE_SHAPE = (10_000, 64, 1.0)
 
 
 def _pick_server() -> str:
@@ -62,18 +71,22 @@ def _split_cpus() -> tuple[list[int] | None, list[int] | None]:
     return [cpus[0]], cpus[1:]
 
 
-def _ours(workers: int, on: bool, client_cpus: list[int] | None, duration: float) -> Variant:
+def _ours(
+    workers: int, on: bool, client_cpus: list[int] | None, duration: float, shape: Shape = None
+) -> Variant:
     from echobench.clients import LoadConfig, run_load
+
+    connections, size, warmup = shape or (CONNECTIONS, SIZE, 0.5)
 
     def run(host: str, port: int) -> dict[str, Any]:
         result = run_load(
             LoadConfig(
                 host=host,
                 port=port,
-                connections=CONNECTIONS,
-                size=SIZE,
+                connections=connections,
+                size=size,
                 duration=duration,
-                warmup=0.5,
+                warmup=warmup,
                 workers=workers,
                 verify=on,
                 latency=on,
@@ -91,14 +104,19 @@ def _ours(workers: int, on: bool, client_cpus: list[int] | None, duration: float
 
 
 def _single_process(
-    client: Callable[..., dict[str, Any]], cpus: list[int] | None, duration: float
+    client: Callable[..., dict[str, Any]],
+    cpus: list[int] | None,
+    duration: float,
+    shape: Shape = None,
 ) -> Variant:
     """A client run as one subprocess (native, minimal), pinned to ``cpus``."""
+    connections, size, warmup = shape or (CONNECTIONS, SIZE, 0.5)
 
     def run(host: str, port: int) -> dict[str, Any]:
         result = client(
-            host, port, connections=CONNECTIONS, size=SIZE, duration=duration, warmup=0.5, cpus=cpus
-        )
+            host, port, connections=connections, size=size, duration=duration, warmup=warmup,
+            cpus=cpus,
+        )  # fmt: skip
         return {
             "messages_per_second": result["messages_per_second"],
             "cpu_us_per_message": result.get("cpu_us_per_message"),
@@ -107,16 +125,16 @@ def _single_process(
     return run
 
 
-def _native(cpus: list[int] | None, duration: float) -> Variant:
+def _native(cpus: list[int] | None, duration: float, shape: Shape = None) -> Variant:
     from echobench.benchmarks.truth._native_client import run_native_client
 
-    return _single_process(run_native_client, cpus, duration)
+    return _single_process(run_native_client, cpus, duration, shape)
 
 
-def _minimal(cpus: list[int] | None, duration: float) -> Variant:
+def _minimal(cpus: list[int] | None, duration: float, shape: Shape = None) -> Variant:
     from echobench.benchmarks.truth._minimal_client import run_minimal_client
 
-    return _single_process(run_minimal_client, cpus, duration)
+    return _single_process(run_minimal_client, cpus, duration, shape)
 
 
 def _vmbench(client_cpus: list[int] | None, duration: float) -> Variant:
@@ -208,30 +226,13 @@ def measure(quick: bool) -> dict[str, Any]:
 
     server_name = _pick_server()
     server = start_server(server_name, cpus=server_cpus)
-    samples: dict[str, dict[str, list[float | None]]] = {
-        key: {"messages_per_second": [], "cpu_us_per_message": []} for key in variants
-    }
     try:
-        for round_index in range(rounds):
-            for key, (_, _, run) in variants.items():
-                print(f"round {round_index + 1}/{rounds}: {key}", file=sys.stderr, flush=True)
-                result = run(server.host, server.port)
-                for field in ("messages_per_second", "cpu_us_per_message"):
-                    samples[key][field].append(result[field])
+        table = _interleaved(variants, rounds, server.host, server.port)
+        scale = _at_scale(one, duration, rounds, server.host, server.port, notes)
     finally:
         server.close()
         if server.process.stdout is not None:
             server.process.stdout.close()
-
-    table: dict[str, dict[str, Any]] = {
-        key: {
-            "label": variants[key][0],
-            "cpus": variants[key][1],
-            "messages_per_second": _summary(values["messages_per_second"]),
-            "cpu_us_per_message": _summary(values["cpu_us_per_message"]),
-        }
-        for key, values in samples.items()
-    }
 
     def ratio(a: str, b: str) -> float | None:
         if a not in table or b not in table:
@@ -265,6 +266,71 @@ def measure(quick: bool) -> dict[str, Any]:
             "minimal_vs_native": ratio("minimal", "native"),
         },
         "notes": notes,
+        "scale": scale,
+    }
+
+
+def _interleaved(
+    variants: dict[str, tuple[str, list[int] | None, Variant]], rounds: int, host: str, port: int
+) -> dict[str, dict[str, Any]]:
+    """Each variant once per round, rounds in a row; median and range of each."""
+    samples: dict[str, dict[str, list[float | None]]] = {
+        key: {"messages_per_second": [], "cpu_us_per_message": []} for key in variants
+    }
+    for round_index in range(rounds):
+        for key, (_, _, run) in variants.items():
+            print(f"round {round_index + 1}/{rounds}: {key}", file=sys.stderr, flush=True)
+            result = run(host, port)
+            for field in ("messages_per_second", "cpu_us_per_message"):
+                samples[key][field].append(result[field])
+    return {
+        key: {
+            "label": variants[key][0],
+            "cpus": variants[key][1],
+            "messages_per_second": _summary(values["messages_per_second"]),
+            "cpu_us_per_message": _summary(values["cpu_us_per_message"]),
+        }
+        for key, values in samples.items()
+    }
+
+
+def _at_scale(
+    cpus: list[int] | None, duration: float, rounds: int, host: str, port: int, notes: list[str]
+) -> dict[str, Any]:
+    """The same server at 10,000 connections: our client next to the native one."""
+    connections, size, warmup = SCALE_SHAPE
+    variants: dict[str, tuple[str, list[int] | None, Variant]] = {
+        "ours-1w": (
+            "echobench load, 1 worker, verify+latency on",
+            cpus,
+            _ours(1, True, cpus, duration, SCALE_SHAPE),
+        ),
+        "minimal": (
+            "minimal uvloop Protocol client",
+            cpus,
+            _minimal(cpus, duration, SCALE_SHAPE),
+        ),
+    }
+    try:
+        from echobench.benchmarks.truth._native_client import binary
+
+        binary()
+        variants["native"] = (
+            "native C client (1 thread)",
+            cpus,
+            _native(cpus, duration, SCALE_SHAPE),
+        )
+    except (ImportError, UserError) as exc:
+        notes.append(f"native client not available at scale: {exc}")
+    table = _interleaved(variants, rounds, host, port)
+    ours = table["ours-1w"]["messages_per_second"]["median"]
+    native = table.get("native", {}).get("messages_per_second", {}).get("median")
+    return {
+        "connections": connections,
+        "size": size,
+        "warmup_s": warmup,
+        "variants": table,
+        "ours_1w_vs_native": round(ours / native, 3) if ours and native else None,
     }
 
 
@@ -314,6 +380,27 @@ def render_table(data: dict[str, Any]) -> str:
         lines += ["", "; ".join(parts) + "."]
     for note in data["notes"]:
         lines += ["", f"Note: {note}"]
+    scale = data.get("scale")
+    if scale:
+        lines += [
+            "",
+            f"At scale: the same server and rounds, {scale['connections']:,} connections x "
+            f"{scale['size']} B, every connection busy, {scale['warmup_s']:g} s warm-up.",
+            "",
+            "| client at scale | msgs/s | client CPU us/msg |",
+            "| --- | ---: | ---: |",
+        ]
+        for row in scale["variants"].values():
+            lines.append(
+                f"| {row['label']} | {fmt(row['messages_per_second'], 0)} "
+                f"| {fmt(row['cpu_us_per_message'], 2)} |"
+            )
+        if scale["ours_1w_vs_native"] is not None:
+            lines += [
+                "",
+                f"At {scale['connections']:,} connections, 1 worker with verification vs the "
+                f"native client: **{scale['ours_1w_vs_native']}** (goal: 0.8 or better).",
+            ]
     return "\n".join(lines)
 
 
