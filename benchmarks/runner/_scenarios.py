@@ -62,17 +62,18 @@ QUICK: dict[str, object] = {
 #: Concurrency as the dimension: 64 B closed loop from 1 to 10,000 connections, and 10
 #: busy connections among 10,000 idle ones (the C10K case).
 #:
-#: Budget, over all 18 backends on a 2-core machine: 6 cases x 18 backends = 108 case
-#: runs. Measured under a load average of 4.5 (other work on the same 2 cores): a case
-#: at up to 1,000 connections costs about 2.7 s of fixed cost (server start and prime,
-#: the load client's start, the memory reading, stopping) plus its warmup and window;
-#: a case at 10,000 connections about 12 s more (the connect storm: 2.5 s for an event
-#: loop, 5-6 s for a thread per connection; the accept wait and the memory reading;
-#: closing 10,000 sockets), and the conformance gate 3.5 s per backend. With a 1 s
-#: warmup (a thread per connection needs it to serve 10,000 connections once) and a
-#: 1.5 s window: 72 x (2.7 + 2.5) + 36 x (14.7 + 2.5) + 18 x 3.5 = 1,063 s, about 18
-#: minutes at that load, less on a quiet machine; so one repeat. ``--repeat 3`` gives
-#: spread where it matters, at three times the cost.
+#: Budget, over all 18 backends on a 2-core machine (the whole scenario in under 20
+#: minutes): 6 cases x 18 backends = 108 case runs. Measured per case under a load
+#: average of 4.5 to 12 (other work on the same 2 cores), beyond its warmup and window:
+#: 3-4 s at up to 2,000 connections (server start and prime, the load client's start,
+#: the memory reading, stopping; the conformance gate adds 3 s once per backend); 5-7 s
+#: at 10,000 for an event loop (the connect storm takes 2.5 s of it), 13 s for a thread
+#: per connection; with 10,000 idle, 7 s for an event loop and 30 s for threads (whose
+#: 10,000 threads do not all echo the end-of-window probe within its 10 s timeout).
+#: With a 1 s warmup (a thread per connection needs it to serve 10,000 connections
+#: once) and a 1.5 s window: 72 x 6.5 s + 34 x 9.5 s + (15.5 + 32.5) s + 18 x 3 s = 903 s,
+#: 15 minutes on that busy machine, less on a quiet one. Hence one repeat; ``--repeat
+#: 3`` gives the spread, at three times the cost.
 SCALE: dict[str, object] = {
     **DEFAULTS,
     "sizes": [64],
