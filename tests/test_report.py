@@ -15,6 +15,7 @@ from _chartcheck import FIXTURES, RUN_SMALL
 from matplotlib.colors import to_hex
 
 from echobench._cli import main
+from echobench.benchmarks.output import _browser
 from echobench.benchmarks.output._browser import VIEWPORT, chromium, unavailable
 from echobench.benchmarks.output._charts import latency_spectrum
 from echobench.benchmarks.output._chartsvg import DIMMED, case_hover, highlight
@@ -24,6 +25,7 @@ from echobench.benchmarks.output._rankchart import effect_hover
 from echobench.benchmarks.output._ranking import rankings
 from echobench.benchmarks.output._report import notes, public, render
 from echobench.benchmarks.output._runview import load_run, run_from_doc
+from echobench.servers._errors import UserError
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "results" / "published" / "run.json"
 
@@ -303,3 +305,12 @@ def test_without_javascript_the_page_is_the_plain_table(browser: Any, page_file:
         assert opened.page.is_visible("svg.ranking") and opened.page.is_visible("svg.chart")
     finally:
         opened.close()
+
+
+def test_without_a_browser_the_reason_names_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_browser, "chromium_path", lambda: None)
+    assert unavailable() == "no chromium browser found (apt-get install chromium)"
+    with pytest.raises(UserError, match="apt-get install chromium"):
+        _browser.screenshot(Path("page.html"), Path("page.png"))
