@@ -199,4 +199,23 @@ def print_summary(result: dict[str, Any], stream: TextIO) -> None:
         f"{cpu['seconds']:.2f} s ({cpu['cores_used']:.2f} cores"
         + (f", {per_message:.2f} us/msg)" if per_message is not None else ")"),
     )
+    cluster = result.get("cluster")
+    if cluster is not None:
+        table.add_row("cluster", cluster_line(result))
     console.print(table)
+
+
+def cluster_line(result: dict[str, Any]) -> str:
+    """Where a ``--cluster`` load ran: shards, hosts, how together they started, who was lost."""
+    cluster = result["cluster"]
+    spread = cluster["start_spread_us"]
+    text = (
+        f"{cluster['shards']} shard(s) of {cluster['workers']} Dask worker(s) on "
+        f"{cluster['hosts']} host(s) via {cluster['scheduler']}"
+    )
+    if spread is not None:
+        text += f"; start spread {_us(spread)}"
+        if cluster["clock_uncertainty_us"]:
+            text += f" (+-{_us(cluster['clock_uncertainty_us'])} across hosts)"
+    lost = [s["worker"] for s in result.get("shards") or () if s["lost"]]
+    return text + (f"; LOST {', '.join(lost)}" if lost else "")

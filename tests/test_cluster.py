@@ -24,6 +24,7 @@ from conftest import assert_one_line_error, run_echobench
 from echobench.clients import LoadConfig
 from echobench.clients._cluster import run_cluster_load
 from echobench.clients._cmd_load import exit_status
+from echobench.clients._report import cluster_line
 from echobench.clients._schema import EXIT_ERRORS
 from echobench.servers._launch import RunningServer, start_server
 
@@ -174,6 +175,7 @@ def test_the_merged_result_is_the_sum_of_the_shards(
         (v.value_iterated_to, v.count_at_value_iterated_to) for v in again.get_recorded_iterator()
     ]
     assert result["latency_us"]["count"] == result["messages"]
+    assert f"{WORKERS} shard(s)" in cluster_line(result) and "LOST" not in cluster_line(result)
 
 
 def test_unreachable_scheduler_is_one_line(server: RunningServer) -> None:
@@ -291,3 +293,4 @@ def test_a_worker_lost_mid_run_is_named_and_the_rest_merged(
     assert kept[0]["complete"] and kept[0]["messages"] > 0
     assert result["messages"] == kept[0]["messages"]
     assert result["latency_us"]["count"] == kept[0]["messages"]
+    assert f"LOST {victim}" in cluster_line(result)

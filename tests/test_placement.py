@@ -87,8 +87,11 @@ def test_a_run_places_each_backend_by_its_processes() -> None:
     )
     assert default == Placement((0,), tuple(range(1, 8)))
     assert per_backend == {"uvloop-multiprocess": Placement((0, 1, 2, 3), (4, 5, 6, 7))}
-    # On two CPUs every backend shares the one placement.
+    # On two CPUs every backend shares the one placement; a crowded server still says so.
     assert plan_run(_cpus(2), processes={"native": 1, "uvloop-multiprocess": None})[1] == {}
+    default, per_backend = plan_run(_cpus(2), processes={"native": 1, "uvloop-multiprocess": 2})
+    assert per_backend == {} and default.as_dict() == {"server_cpus": [0], "client_cpus": [1]}
+    assert "2 processes share 1 CPU" in default.warnings[0]
 
 
 @pytest.mark.parametrize(

@@ -101,8 +101,14 @@ def plan_run(
     per_backend = {}
     for name, count in processes.items():
         placement = plan(cpus, server_processes=count)
-        if placement != default:
+        if placement.as_dict() != default.as_dict():
             per_backend[name] = placement
+        else:
+            default = Placement(
+                default.server_cpus,
+                default.client_cpus,
+                tuple(dict.fromkeys((*default.warnings, *placement.warnings))),
+            )
     return default, per_backend
 
 
