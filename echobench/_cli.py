@@ -26,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "plot": "echobench.benchmarks.output._cmd_plot",
     "report": "echobench.benchmarks.output._cmd_report",
     "compare": "echobench.benchmarks.output._cmd_compare",
+    "ceiling": "echobench.benchmarks.truth._cmd_ceiling",
+    "agreement": "echobench.benchmarks.truth._cmd_agreement",
+    "publish": "echobench.benchmarks.truth._cmd_publish",
 }
 
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from echobench.benchmarks.truth import client_cores, cluster_overhead
+from echobench.benchmarks.truth import _client_cores as client_cores
+from echobench.benchmarks.truth import _cluster_overhead as cluster_overhead
 
 README = Path(__file__).parent.parent / "README.md"
+PUBLISHED = README.parent / "results" / "published"
 
 
 def _between(begin: str, end: str) -> str:
@@ -18,7 +20,7 @@ def _between(begin: str, end: str) -> str:
 
 
 def test_client_cores_are_derived_from_the_published_run() -> None:
-    run = json.loads(client_cores.RUN.read_text())
+    run = json.loads((PUBLISHED / client_cores.RUN).read_text())
     assert _between(client_cores.BEGIN, client_cores.END) == client_cores.render(run)
     native = next(
         c for c in run["cases"] if c["id"] == "native/tcp/64B/32c/closed" and c["summary"]
@@ -34,10 +36,10 @@ def test_client_cores_are_derived_from_the_published_run() -> None:
 
 def test_cluster_overhead_is_the_published_file_or_says_it_is_missing() -> None:
     block = _between(cluster_overhead.BEGIN, cluster_overhead.END)
-    if not cluster_overhead.OUT.exists():
+    if not (PUBLISHED / cluster_overhead.FILE).exists():
         assert block.startswith("Not measured yet")
         return
-    doc = json.loads(cluster_overhead.OUT.read_text())
+    doc = json.loads((PUBLISHED / cluster_overhead.FILE).read_text())
     assert block == cluster_overhead.render_table(doc)
 
 

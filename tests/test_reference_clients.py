@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from echobench.benchmarks.truth import client_ceiling
+from echobench.benchmarks.truth import _agreement, _ceiling, _sample_results
 from echobench.benchmarks.truth._minimal_client import run_minimal_client
 from echobench.servers import UserError
 from echobench.servers._launch import running_server
 
-PUBLISHED = Path(__file__).parent.parent / "results" / "published" / "client_ceiling.json"
+PUBLISHED = Path(__file__).parent.parent / "results" / "published"
 
 
 def test_minimal_client_measures_a_real_server() -> None:
@@ -35,8 +35,8 @@ def test_reference_client_errors_are_one_line() -> None:
 
 
 def test_ceiling_table_is_generated_from_the_published_file() -> None:
-    data = json.loads(PUBLISHED.read_text())
-    table = client_ceiling.render_table(data)
+    data = json.loads((PUBLISHED / _ceiling.FILE).read_text())
+    table = _ceiling.render_table(data)
     assert "native C client" in table and "vmbench" in table and "minimal uvloop" in table
     for row in table.splitlines():
         if row.startswith("| echobench load, 1 worker, verify+latency on"):
@@ -53,24 +53,20 @@ def _between(begin: str, end: str) -> str:
 
 def test_readme_numbers_are_the_published_files_rendered() -> None:
     # The README's measured tables are regenerated from results/published, never typed.
-    from echobench.benchmarks.truth import runner_agreement, sample_results
-
-    ceiling = json.loads(PUBLISHED.read_text())
-    assert _between(client_ceiling.BEGIN, client_ceiling.END) == client_ceiling.render_table(
-        ceiling
-    ).strip("\n")
-    agreement = json.loads(runner_agreement.OUT.read_text())
-    assert _between(runner_agreement.BEGIN, runner_agreement.END) == (
-        runner_agreement.render_table(agreement).strip("\n")
+    ceiling = json.loads((PUBLISHED / _ceiling.FILE).read_text())
+    assert _between(_ceiling.BEGIN, _ceiling.END) == _ceiling.render_table(ceiling).strip("\n")
+    agreement = json.loads((PUBLISHED / _agreement.FILE).read_text())
+    assert _between(_agreement.BEGIN, _agreement.END) == (
+        _agreement.render_table(agreement).strip("\n")
     )
-    run = json.loads(sample_results.RUN.read_text())
-    assert _between(sample_results.BEGIN, sample_results.END) == (
-        sample_results.render(run, sample_results.RUN).strip("\n")
+    run = json.loads((PUBLISHED / _sample_results.FILE).read_text())
+    assert _between(_sample_results.BEGIN, _sample_results.END) == (
+        _sample_results.render(run, "results/published/run.json").strip("\n")
     )
 
 
 def test_ceiling_table_shows_the_clients_at_scale_with_their_ratio() -> None:
-    data = json.loads(PUBLISHED.read_text())
+    data = json.loads((PUBLISHED / _ceiling.FILE).read_text())
     row = {"median": 1.0, "min": 1.0, "max": 1.0, "runs": [1.0]}
 
     def variant(label: str, rate: float) -> dict:
@@ -82,10 +78,10 @@ def test_ceiling_table_shows_the_clients_at_scale_with_their_ratio() -> None:
         "variants": {"ours-1w": variant("ours at scale", 81200.0),
                      "native": variant("native at scale", 100000.0)},
     }  # fmt: skip
-    table = client_ceiling.render_table(data)
+    table = _ceiling.render_table(data)
     assert "At scale: the same server and rounds, 10,000 connections x 64 B" in table
     assert "| ours at scale | 81,200 (1-1) |" in table
     assert "native client: **0.812** (goal: 0.8 or better)" in table
     # The published file without scale rows renders as before (older files stay readable).
     del data["scale"]
-    assert "At scale" not in client_ceiling.render_table(data)
+    assert "At scale" not in _ceiling.render_table(data)

@@ -32,7 +32,7 @@ from echobench.benchmarks.runner._matrix import (
 )
 from echobench.benchmarks.runner._schema import SCHEMA_VERSION, load_results, write_results
 from echobench.benchmarks.runner._usage import TreeSampler, _Sample
-from echobench.benchmarks.truth import runner_agreement
+from echobench.benchmarks.truth import _agreement
 from echobench.servers._errors import UserError
 
 # --- bottleneck verdict on synthetic CPU figures ----------------------------------
@@ -107,10 +107,10 @@ def test_the_table_and_footnotes_name_a_saturated_client() -> None:
 
 
 def test_runner_agreement_counts_only_server_bound_cases() -> None:
-    assert runner_agreement.is_server_bound(["server", "server", "both"])
-    assert not runner_agreement.is_server_bound(["both", "both", "server"])
-    assert not runner_agreement.is_server_bound(["both"] * 5)
-    assert not runner_agreement.is_server_bound(["server", "client"])
+    assert _agreement.is_server_bound(["server", "server", "both"])
+    assert not _agreement.is_server_bound(["both", "both", "server"])
+    assert not _agreement.is_server_bound(["both"] * 5)
+    assert not _agreement.is_server_bound(["server", "client"])
     row = {
         "backend": "b",
         "runner_messages_per_second": 2.0e5,
@@ -129,7 +129,7 @@ def test_runner_agreement_counts_only_server_bound_cases() -> None:
         },
         "rows": [row],
     }
-    assert "no: client saturated too (claim does not apply)" in runner_agreement.render_table(doc)
+    assert "no: client saturated too (claim does not apply)" in _agreement.render_table(doc)
 
 
 # --- statistics -------------------------------------------------------------------

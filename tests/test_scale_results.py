@@ -7,12 +7,14 @@ from pathlib import Path
 
 from _scaledoc import scale_doc
 
-from echobench.benchmarks.truth import scale_results
+from echobench.benchmarks.truth import _scale_results as scale_results
+
+PUBLISHED = Path(__file__).parent.parent / "results" / "published"
 
 
 def test_table_rows_marks_and_columns_come_from_the_file() -> None:
     doc = scale_doc()
-    text = scale_results.render(doc, Path("scale.json"), ["scale-memory"])
+    text = scale_results.render(doc, "scale.json", ["scale-memory"])
     header = next(line for line in text.splitlines() if line.startswith("| backend |"))
     assert "| 1 | 100 | 10,000 | 1+10,000 idle | p99 | Jain | starved |" in header
     threads = next(line for line in text.splitlines() if line.startswith("| `threads` |"))
@@ -43,12 +45,13 @@ def test_the_readme_holds_the_published_scale_run_or_says_it_is_not_published() 
             scale_results.END
         )
     ].strip("\n")
-    if scale_results.RUN.exists():
-        doc = json.loads(scale_results.RUN.read_text())
-        charts = sorted(p.stem for p in scale_results.CHARTS.glob("*.png"))
-        rendered = scale_results.render(doc, scale_results.RUN)
+    run = PUBLISHED / scale_results.FILE
+    if run.exists():
+        doc = json.loads(run.read_text())
+        charts = sorted(p.stem for p in (PUBLISHED / scale_results.CHARTS).glob("*.png"))
+        rendered = scale_results.render(doc, scale_results.SHOWN)
         assert body.startswith(rendered.strip("\n"))
         for name in charts:
             assert f"scale-charts/{name}.png" in body
     else:
-        assert body.startswith("Not published yet")
+        assert body.startswith("Not measured yet")

@@ -19,9 +19,12 @@ from rich.table import Table
 
 
 class RunProgress:
-    """case i/N, the current case, and the ETA; plain lines when stderr is not a terminal."""
+    """case i/N, the current case, and the ETA; plain lines when stderr is not a terminal.
 
-    def __init__(self, total: int, done: int = 0) -> None:
+    ``noun`` names what is counted (the truth instruments count rounds, not cases)."""
+
+    def __init__(self, total: int, done: int = 0, noun: str = "case") -> None:
+        self.noun = noun
         self.console = Console(stderr=True)
         self.total = total
         self.done = done
@@ -32,7 +35,7 @@ class RunProgress:
     def __enter__(self) -> RunProgress:
         if self.live:
             self._progress = Progress(
-                TextColumn("[bold]case"),
+                TextColumn(f"[bold]{self.noun}"),
                 MofNCompleteColumn(),
                 BarColumn(),
                 TimeElapsedColumn(),

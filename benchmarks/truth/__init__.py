@@ -1,9 +1,12 @@
 """The instruments that check the instrument, and the numbers the README publishes.
 
 The reference load clients (native C, minimal uvloop, vmbench's), the client's
-ceiling, the runner's agreement with the native client, the Dask cluster's cost
-against local workers, the client cores each backend needs, the sample results and
-the README rewriting that puts every measured table in place.
+ceiling (``echobench ceiling``), the runner's agreement with the native client
+(``echobench agreement``), the Dask cluster's cost against local workers, the
+client cores each backend needs, and ``echobench publish``: steps that measure
+into ``results/published/`` and rewrite the README's tables and charts from those
+files (``_publish`` says how to add one). A new reference client or published
+number goes here.
 
 May import ``echobench.servers``, ``echobench.clients``,
 ``echobench.benchmarks.runner`` and ``echobench.benchmarks.output``; nothing

@@ -6,10 +6,8 @@ from pathlib import Path
 
 from echobench.servers._errors import UserError
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 
-
-def replace_between(begin: str, end: str, body: str, path: Path = README) -> None:
+def replace_between(begin: str, end: str, body: str, path: Path) -> None:
     """Replace the text between the ``begin`` and ``end`` marker lines of ``path``."""
     text = path.read_text()
     start, stop = text.find(begin), text.find(end)

@@ -1,46 +1,41 @@
 """The load generator's own ceiling: how fast it drives the fastest server, at what CPU cost.
 
-``python -m echobench.benchmarks.truth.client_ceiling [--quick]`` starts the fastest
-backend available (``native`` when it builds here, else ``uvloop-protocol``) pinned to one CPU, then
-drives it with 1 KiB messages over 10 connections, closed loop, from other CPUs:
+``echobench ceiling [--quick]`` starts the fastest backend available (``native``
+when it builds here, else ``uvloop-protocol``) pinned to one CPU, then drives it
+with 1 KiB messages over 10 connections, closed loop, from other CPUs:
 
 * ``echobench load`` with 1 worker and with N workers, verification and latency
   recording on (as every benchmark runs it) and off (to show what they cost);
-* the native C client (``echobench.benchmarks.truth._native_client``), the ceiling;
-* a minimal uvloop Protocol client (``echobench.benchmarks.truth._minimal_client``: no verification,
-  no latency, no timers), the ceiling of our approach;
-* a re-implementation of vmbench's client (``echobench.benchmarks.truth._vmbench_client``);
+* the native C client (``_native_client``), the ceiling;
+* a minimal uvloop Protocol client (``_minimal_client``: no verification, no
+  latency, no timers), the ceiling of our approach;
+* a re-implementation of vmbench's client (``_vmbench_client``);
 
 and then, against the same server, ``echobench load`` (1 worker, verification and latency
 on), the minimal client and the native client at 10,000 connections x 64 B, every
 connection busy: the client's ceiling at scale.
 
 Variants run interleaved (one round visits each), several rounds, and each is
-reported as the median with its range. Results go to
+reported as the median with its range. ``echobench publish`` writes the result to
 ``results/published/client_ceiling.json`` and the README table between the
-``client-ceiling`` markers is regenerated from that file.
+``client-ceiling`` markers from that file (``STEP``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.truth._readme import replace_between
+from echobench.benchmarks.runner._terminal import RunProgress
+from echobench.benchmarks.truth._publish import Context, Step
 from echobench.servers._errors import UserError
 
-ROOT = Path(__file__).resolve().parents[2]
-OUTPUT = ROOT / "results" / "published" / "client_ceiling.json"
-README = ROOT / "README.md"
+FILE = "client_ceiling.json"
 BEGIN = "<!-- client-ceiling:begin -->"
 END = "<!-- client-ceiling:end -->"
 CONNECTIONS = 10
@@ -173,6 +168,7 @@ def _summary(values: list[float | None]) -> dict[str, Any]:
 def measure(quick: bool) -> dict[str, Any]:
     from echobench.servers._launch import start_server
 
+    started = time.monotonic()
     rounds, duration = (2, 1.5) if quick else (3, 3.0)
     server_cpus, client_cpus = _split_cpus()
     many = max(2, len(client_cpus or []))
@@ -267,6 +263,7 @@ def measure(quick: bool) -> dict[str, Any]:
         },
         "notes": notes,
         "scale": scale,
+        "wall_s": round(time.monotonic() - started, 1),
     }
 
 
@@ -277,12 +274,15 @@ def _interleaved(
     samples: dict[str, dict[str, list[float | None]]] = {
         key: {"messages_per_second": [], "cpu_us_per_message": []} for key in variants
     }
-    for round_index in range(rounds):
-        for key, (_, _, run) in variants.items():
-            print(f"round {round_index + 1}/{rounds}: {key}", file=sys.stderr, flush=True)
-            result = run(host, port)
-            for field in ("messages_per_second", "cpu_us_per_message"):
-                samples[key][field].append(result[field])
+    with RunProgress(rounds * len(variants), noun="run") as progress:
+        for round_index in range(rounds):
+            for key, (_, _, run) in variants.items():
+                label = f"round {round_index + 1}/{rounds}: {key}"
+                progress.starting(label)
+                result = run(host, port)
+                for field in ("messages_per_second", "cpu_us_per_message"):
+                    samples[key][field].append(result[field])
+                progress.finished(label, f"{result['messages_per_second']:,.0f} msg/s")
     return {
         key: {
             "label": variants[key][0],
@@ -404,37 +404,19 @@ def render_table(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(data: dict[str, Any], readme: Path = README) -> None:
-    replace_between(BEGIN, END, render_table(data), readme)
+def _measure(ctx: Context) -> list[str]:
+    ctx.write(FILE, measure(ctx.quick))
+    return []
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m echobench.benchmarks.truth.client_ceiling", description=__doc__
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="2 rounds of 1.5 s instead of 3 of 3 s"
-    )
-    parser.add_argument(
-        "--from-json", action="store_true", help="only regenerate the README table from the JSON"
-    )
-    args = parser.parse_args(argv)
-    try:
-        if args.from_json:
-            data = json.loads(OUTPUT.read_text())
-        else:
-            started = time.monotonic()
-            data = measure(args.quick)
-            data["wall_s"] = round(time.monotonic() - started, 1)
-            OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-            OUTPUT.write_text(json.dumps(data, indent=2) + "\n")
-        update_readme(data)
-    except UserError as exc:
-        print(f"client_ceiling: error: {exc}", file=sys.stderr)
-        return 2
-    print(render_table(data))
-    return 0
+def _render(ctx: Context) -> None:
+    ctx.rewrite_readme(BEGIN, END, render_table(ctx.read(FILE, "ceiling")))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+STEP = Step(
+    name="ceiling",
+    help="the load generator's own ceiling beside the native, minimal and vmbench clients",
+    files=(FILE,),
+    measure=_measure,
+    render=_render,
+)

@@ -1,30 +1,28 @@
 """The README's scale section: a table, three sentences and charts from a published scale run.
 
-``python -m echobench.benchmarks.truth.scale_results [RUN.json]`` (default
-``results/published/scale.json``, written by ``echobench run --scenario scale --out
-results/published/scale.json``) draws the scale charts into
-``results/published/scale-charts/`` and rewrites the README between the ``scale``
-markers: per backend, the median msgs/s at each connection count and with idle
-connections held, then at the largest count p99, Jain's index, starved connections,
-memory per connection and the connection rate; and three sentences whose every
-figure is read from the file.
+The ``scale`` step of ``echobench publish`` runs ``echobench run --scenario scale``
+into ``results/published/scale.json``; from that file alone it draws the scale
+charts into ``results/published/scale-charts/`` and rewrites the README between the
+``scale`` markers: per backend, the median msgs/s at each connection count and with
+idle connections held, then at the largest count p99, Jain's index, starved
+connections, memory per connection and the connection rate; and three sentences
+whose every figure is read from the file.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
-from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.truth._readme import replace_between
-from echobench.servers._errors import UserError
+from echobench.benchmarks.output._charts import save
+from echobench.benchmarks.output._runview import run_from_doc
+from echobench.benchmarks.output._scalecharts import scale_charts
+from echobench.benchmarks.truth._publish import Context, Step, not_yet, run_into
 
-ROOT = Path(__file__).resolve().parents[2]
-RUN = ROOT / "results" / "published" / "scale.json"
-CHARTS = ROOT / "results" / "published" / "scale-charts"
+FILE = "scale.json"
+SHOWN = f"results/published/{FILE}"
+CHARTS = "scale-charts"
 BEGIN, END = "<!-- scale:begin -->", "<!-- scale:end -->"
 
 
@@ -83,15 +81,11 @@ def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
     return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
-def render(doc: dict[str, Any], run_path: Path, charts: list[str] | None = None) -> str:
+def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> str:
     columns = _columns(doc)
     backends, cases = _table(doc)
     env = doc["environment"]
     config = doc["config"]
-    try:
-        shown = run_path.resolve().relative_to(ROOT)
-    except ValueError:
-        shown = run_path
     top = max((k[0] for k in columns if not k[1]), default=0)
     head = [f"{a:,}" + (f"+{i:,} idle" if i else "") for a, i in columns]
     lines = [
@@ -132,7 +126,7 @@ def render(doc: dict[str, Any], run_path: Path, charts: list[str] | None = None)
     if findings:
         lines += ["", " ".join(findings)]
     for name in charts or ():
-        lines += ["", f"![{name}](results/published/{CHARTS.name}/{name}.png)"]
+        lines += ["", f"![{name}](results/published/{CHARTS}/{name}.png)"]
     return "\n".join(lines)
 
 
@@ -197,38 +191,32 @@ def takeaways(doc: dict[str, Any]) -> list[str]:
     return sentences
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m echobench.benchmarks.truth.scale_results",
-        description=__doc__.splitlines()[0] if __doc__ else None,
-    )
-    parser.add_argument("run", nargs="?", type=Path, default=RUN)
-    parser.add_argument("--no-charts", action="store_true", help="only rewrite the README part")
-    args = parser.parse_args(argv)
-    try:
-        try:
-            doc = json.loads(args.run.read_text())
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot read {args.run}: {exc}") from None
-        names: list[str] = []
-        if not args.no_charts:
-            from echobench.benchmarks.output._charts import save
-            from echobench.benchmarks.output._runview import run_from_doc
-            from echobench.benchmarks.output._scalecharts import scale_charts
-
-            figures, skipped = scale_charts(run_from_doc(doc, str(args.run)))
-            for path in save(figures, CHARTS):
-                print(f"wrote {path}")
-            for name, why in skipped.items():
-                print(f"skipped {name}: {why}")
-            names = list(figures)
-        replace_between(BEGIN, END, render(doc, args.run, names))
-    except UserError as exc:
-        print(f"scale_results: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"README scale section regenerated from {args.run}")
-    return 0
+def _measure(ctx: Context) -> list[str]:
+    run_into(ctx, FILE, "--scenario", "quick" if ctx.quick else "scale")
+    return []
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _render(ctx: Context) -> None:
+    if not ctx.exists(FILE):
+        ctx.rewrite_readme(BEGIN, END, not_yet("scale", FILE))
+        return
+    doc = ctx.read(FILE, "scale")
+    figures, skipped = scale_charts(run_from_doc(doc, SHOWN))
+    charts = ctx.published / CHARTS
+    written = set(save(figures, charts))
+    for stale in sorted(set(charts.glob("*.png")) - written):
+        stale.unlink()  # a chart this run cannot draw must not show an older run's
+        print(f"removed {stale}: no longer drawn", file=sys.stderr)
+    for name, why in skipped.items():
+        print(f"skipped chart {name}: {why}", file=sys.stderr)
+    ctx.rewrite_readme(BEGIN, END, render(doc, SHOWN, list(figures)))
+
+
+STEP = Step(
+    name="scale",
+    help="echobench run --scenario scale: 1 to 10,000 connections, 10 busy among 10,000 "
+    "idle; the README's scale section and charts",
+    files=(FILE, f"{CHARTS}/*.png"),
+    measure=_measure,
+    render=_render,
+)

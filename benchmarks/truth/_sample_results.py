@@ -1,31 +1,30 @@
 """The README's sample results: a table and charts generated from a published run.
 
-``python -m echobench.benchmarks.truth.sample_results [RUN.json]`` (default
-``results/published/run.json``, written by a plain ``echobench run --out
-results/published/run.json``) draws the charts into ``results/published/charts/``
-and rewrites the README table between the ``sample-results`` markers from that
-file: for each backend and case, the median msgs/s with its min-max range over
-the repeats, the median p99, and the bottleneck verdict, so a reader sees at
-once which numbers measure the load client rather than the server. It also
-rewrites the ``self-check`` markers with compare's A/A self-check of the same run
-(``echobench compare --self-check``): how often compare calls a change between two
-random halves of each case's repeats, or why these repeats cannot tell.
+The ``run`` step of ``echobench publish`` runs a full default ``echobench run``
+into ``results/published/run.json``; from that file alone it draws the charts
+into ``results/published/charts/`` and rewrites the README table between the
+``sample-results`` markers: for each backend and case, the median msgs/s with
+its min-max range over the repeats, the median p99, and the bottleneck verdict,
+so a reader sees at once which numbers measure the load client rather than the
+server. It also rewrites the ``self-check`` markers with compare's A/A
+self-check of the same run (``echobench compare --self-check``): how often
+compare calls a change between two random halves of each case's repeats, or why
+these repeats cannot tell.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.truth._readme import replace_between
-from echobench.servers._errors import UserError
+from echobench.benchmarks.output._charts import save
+from echobench.benchmarks.output._figures import charts_for
+from echobench.benchmarks.truth._publish import Context, Step, run_into
 
-ROOT = Path(__file__).resolve().parents[2]
-RUN = ROOT / "results" / "published" / "run.json"
-CHARTS = ROOT / "results" / "published" / "charts"
+FILE = "run.json"
+SHOWN = f"results/published/{FILE}"
+CHARTS = "charts"
 BEGIN, END = "<!-- sample-results:begin -->", "<!-- sample-results:end -->"
 SELF_CHECK_BEGIN, SELF_CHECK_END = "<!-- self-check:begin -->", "<!-- self-check:end -->"
 MARK = {"server": "", "neither": " (n)", "client": " (C)", "both": " (B)"}
@@ -60,14 +59,14 @@ def _repeats(config: dict[str, Any]) -> str:
     return str(config["repeat"])
 
 
-def render(doc: dict[str, Any], run_path: Path) -> str:
+def render(doc: dict[str, Any], shown: str) -> str:
+    """The README table of run ``doc``, read from the file named ``shown``."""
     cases = doc["cases"]
     labels = list(dict.fromkeys(_case_label(c) for c in cases))
     backends = list(dict.fromkeys(c["backend"] for c in cases))
     by_key = {(c["backend"], _case_label(c)): c for c in cases}
     env = doc["environment"]
     config = doc["config"]
-    shown = _shown(run_path)
     lines = [
         f"Generated from `{shown}` ({env.get('started_at', '?')[:19]}, commit "
         f"{(env.get('git') or {}).get('commit', '?')[:10]}): {env['cpu']['count']} CPUs "
@@ -95,49 +94,40 @@ def render(doc: dict[str, Any], run_path: Path) -> str:
     return "\n".join(lines)
 
 
-def _shown(run_path: Path) -> Path:
-    try:
-        return run_path.resolve().relative_to(ROOT)
-    except ValueError:
-        return run_path
-
-
-def render_self_check(run_path: Path) -> str:
+def render_self_check(run_path: Path, shown: str) -> str:
     """compare's A/A self-check of the run, as the README shows it (seeded: reproducible)."""
     from echobench.benchmarks.output._compare import Settings
     from echobench.benchmarks.output._runview import load_run
     from echobench.benchmarks.output._selfcheck import self_check
 
-    return self_check(load_run(run_path), Settings()).markdown(str(_shown(run_path)))
+    return self_check(load_run(run_path), Settings()).markdown(shown)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m echobench.benchmarks.truth.sample_results",
-        description=__doc__.splitlines()[0] if __doc__ else None,
-    )
-    parser.add_argument("run", nargs="?", type=Path, default=RUN)
-    parser.add_argument("--no-charts", action="store_true", help="only rewrite the README table")
-    args = parser.parse_args(argv)
-    try:
-        try:
-            doc = json.loads(args.run.read_text())
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot read {args.run}: {exc}") from None
-        replace_between(BEGIN, END, render(doc, args.run))
-        replace_between(SELF_CHECK_BEGIN, SELF_CHECK_END, render_self_check(args.run))
-        if not args.no_charts:
-            from echobench._cli import main as cli
-
-            status = cli(["plot", str(args.run), "--out", str(CHARTS)])
-            if status:
-                return status
-    except UserError as exc:
-        print(f"sample_results: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"README sample results regenerated from {args.run}")
-    return 0
+def _measure(ctx: Context) -> list[str]:
+    run_into(ctx, FILE, *(["--quick"] if ctx.quick else []))
+    return []
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _render(ctx: Context) -> None:
+    doc = ctx.read(FILE, "run")
+    run = ctx.published / FILE
+    ctx.rewrite_readme(BEGIN, END, render(doc, SHOWN))
+    ctx.rewrite_readme(SELF_CHECK_BEGIN, SELF_CHECK_END, render_self_check(run, SHOWN))
+    figures, skipped = charts_for(run)
+    charts = ctx.published / CHARTS
+    written = set(save(figures, charts))
+    for stale in sorted(set(charts.glob("*.png")) - written):
+        stale.unlink()  # a chart this run cannot draw must not show an older run's
+        print(f"removed {stale}: no longer drawn", file=sys.stderr)
+    for name, why in skipped.items():
+        print(f"skipped chart {name}: {why}", file=sys.stderr)
+
+
+STEP = Step(
+    name="run",
+    help="a full default echobench run: the sample-results table, its charts, compare's "
+    "A/A self-check",
+    files=(FILE, f"{CHARTS}/*.png"),
+    measure=_measure,
+    render=_render,
+)

@@ -8,15 +8,13 @@ load process pinned one to a CPU, as local workers are). Same connections, messa
 size and window; the order alternates every repeat so drift favours neither. The claim:
 the engine costs under 10% of the throughput (cluster / local at least 0.90, medians).
 
-    python -m echobench.benchmarks.truth.cluster_overhead [--repeat 5] [--duration 5] [--readme]
-
-It writes ``results/published/cluster_overhead.json`` and, with ``--readme``, the table
-between the ``cluster-overhead`` markers of README.md. Run it on a quiet machine.
+The ``cluster`` step of ``echobench publish`` writes
+``results/published/cluster_overhead.json`` and the table between the
+``cluster-overhead`` markers of README.md from it (``STEP``). Run it on a quiet machine.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -27,23 +25,35 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from echobench.benchmarks.runner import _environment, _isolation
 from echobench.benchmarks.runner._prime import prime
-from echobench.benchmarks.runner._schema import write_results
-from echobench.benchmarks.truth._readme import replace_between
+from echobench.benchmarks.truth._publish import Context, Step, not_yet
+from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command, start_server
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "results" / "published" / "cluster_overhead.json"
-README = ROOT / "README.md"
+FILE = "cluster_overhead.json"
 BEGIN, END = "<!-- cluster-overhead:begin -->", "<!-- cluster-overhead:end -->"
 #: The most throughput the engine may cost.
 TOLERANCE = 0.10
 WORKERS = 2
 MODES = ("local", "cluster")
+
+
+@dataclass(frozen=True)
+class Params:
+    size: int = 1024
+    connections: int = 32
+    duration: float = 5.0
+    warmup: float = 1.0
+    repeat: int = 5
+
+
+#: ``echobench publish --quick``: proves the pipeline, publishes nothing true.
+QUICK = Params(duration=1.0, warmup=0.3, repeat=2)
 
 
 def _free_port() -> int:
@@ -110,7 +120,7 @@ def dask_cluster(cpus: list[int], scratch: Path) -> Iterator[str]:
             _kill(process)
 
 
-def _load(port: int, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+def _load(port: int, args: Params, extra: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "load.json"
         argv = [
@@ -123,7 +133,7 @@ def _load(port: int, args: argparse.Namespace, extra: list[str]) -> dict[str, An
         ]
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not out.exists():
-            raise SystemExit(f"echobench load {' '.join(extra)} failed: {done.stderr[-300:]}")
+            raise UserError(f"echobench load {' '.join(extra)} failed: {done.stderr[-300:]}")
         result: dict[str, Any] = json.loads(out.read_text())
     return {
         "messages_per_second": result["messages_per_second"],
@@ -133,7 +143,7 @@ def _load(port: int, args: argparse.Namespace, extra: list[str]) -> dict[str, An
     }
 
 
-def _alternate(port: int, client_cpus: list[int], args: argparse.Namespace) -> dict[str, Any]:
+def _alternate(port: int, client_cpus: list[int], args: Params) -> dict[str, Any]:
     repeats: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
     cpus = ",".join(map(str, client_cpus))
     with (
@@ -210,16 +220,8 @@ def render_table(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--readme", action="store_true", help="rewrite the README table")
-    args = parser.parse_args(argv)
+def overhead(args: Params) -> dict[str, Any]:
+    """Measure: the ``echobench.cluster_overhead`` document."""
     placement = _isolation.plan(_isolation.usable_cpus())
     client_cpus = list(placement.client_cpus)
     environment = _environment.collect(
@@ -234,30 +236,37 @@ def main(argv: list[str] | None = None) -> int:
         if server.process.stdout is not None:
             server.process.stdout.close()
     environment["finished_at"] = _environment.now()
-    summary = summarize(repeats)
-    doc: dict[str, Any] = {
+    return {
         "schema": "echobench.cluster_overhead",
         "schema_version": 1,
         "tolerance": TOLERANCE,
-        "params": {
-            "size": args.size,
-            "connections": args.connections,
-            "duration": args.duration,
-            "warmup": args.warmup,
-            "repeat": args.repeat,
-            "workers": WORKERS,
-        },
+        "params": {**asdict(args), "workers": WORKERS},
         "environment": environment,
         "repeats": repeats,
-        "summary": summary,
+        "summary": summarize(repeats),
     }
-    write_results(args.out, doc)
-    print(render_table(doc))
-    if args.readme:
-        replace_between(BEGIN, END, render_table(doc), README)
-    print(f"wrote {args.out}", file=sys.stderr)
-    return 0 if summary["within"] else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _measure(ctx: Context) -> list[str]:
+    doc = overhead(QUICK if ctx.quick else Params())
+    ctx.write(FILE, doc)
+    summary = doc["summary"]
+    if summary["within"]:
+        return []
+    return [f"the cluster cost {summary['overhead']:.1%} of the throughput, over {TOLERANCE:.0%}"]
+
+
+def _render(ctx: Context) -> None:
+    if not ctx.exists(FILE):
+        ctx.rewrite_readme(BEGIN, END, not_yet("cluster", FILE))
+        return
+    ctx.rewrite_readme(BEGIN, END, render_table(ctx.read(FILE, "cluster")))
+
+
+STEP = Step(
+    name="cluster",
+    help="what driving the load through a Dask cluster costs against local workers",
+    files=(FILE,),
+    measure=_measure,
+    render=_render,
+)

@@ -7,26 +7,19 @@ cores; a server of ``P`` busy processes takes ``P`` times as many. Both figures 
 from the same case, the one with the most connections for each message size (where
 the client batches most and is busiest), as medians over its repeats.
 
-    python -m echobench.benchmarks.truth.client_cores [RUN.json]
-
-rewrites the README table between the ``client-cores`` markers from the run (default
-``results/published/run.json``, the published run).
+The ``client-cores`` step of ``echobench publish`` rewrites the README table between
+the ``client-cores`` markers from the published run (``results/published/run.json``,
+which the ``run`` step measures); it measures nothing itself.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import sys
-from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.truth._readme import replace_between
+from echobench.benchmarks.truth._publish import Context, Step
 
-ROOT = Path(__file__).resolve().parents[2]
-RUN = ROOT / "results" / "published" / "run.json"
-README = ROOT / "README.md"
+RUN = "run.json"
 BEGIN, END = "<!-- client-cores:begin -->", "<!-- client-cores:end -->"
 
 
@@ -92,15 +85,13 @@ def render(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("run", nargs="?", type=Path, default=RUN)
-    args = parser.parse_args(argv)
-    doc = json.loads(args.run.read_text())
-    replace_between(BEGIN, END, render(doc), README)
-    print(render(doc))
-    return 0
+def _render(ctx: Context) -> None:
+    ctx.rewrite_readme(BEGIN, END, render(ctx.read(RUN, "run")))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+STEP = Step(
+    name="client-cores",
+    help="the client cores each backend needs, derived from the published run",
+    files=(),
+    render=_render,
+)

@@ -2,45 +2,58 @@
 
 For each backend it alternates, on the same pinned server CPUs, a repeat of the
 real runner (``echobench run``, as users invoke it, with the Python load client)
-and a repeat of the native C load client (``echobench.benchmarks.truth._native_client``) against
-a freshly started server, then compares the medians. The claim holds for a
-server-bound case (the runner's verdict ``server``: the server saturated and the
-load client not): there both clients must see the server's ceiling, within about
-10%. A case where the load client was saturated too (``both``) or instead
-(``client``) measures the client, so it is reported as such rather than counted.
+and a repeat of the native C load client (``_native_client``) against a freshly
+started server, then compares the medians. The claim holds for a server-bound
+case (the runner's verdict ``server``: the server saturated and the load client
+not): there both clients must see the server's ceiling, within about 10%. A case
+where the load client was saturated too (``both``) or instead (``client``)
+measures the client, so it is reported as such rather than counted.
 
-    python -m echobench.benchmarks.truth.runner_agreement [--backends a,b] [--repeat 5] [--readme]
-
-It writes ``results/published/runner_agreement.json`` and, with ``--readme``, the
-table between the ``runner-agreement`` markers of README.md. Run it on a quiet
-machine; numbers from a busy one say little.
+``echobench agreement [--backends a,b] [--repeat 5]`` prints the table;
+``echobench publish`` writes ``results/published/runner_agreement.json`` and the
+table between the ``runner-agreement`` markers of README.md (``STEP``). Run it on
+a quiet machine; numbers from a busy one say little.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from echobench.benchmarks.runner import _environment, _isolation, _verdict
 from echobench.benchmarks.runner._prime import prime
-from echobench.benchmarks.runner._schema import load_results, write_results
+from echobench.benchmarks.runner._schema import load_results
+from echobench.benchmarks.runner._terminal import RunProgress
 from echobench.benchmarks.truth._native_client import run_native_client
-from echobench.benchmarks.truth._readme import replace_between
+from echobench.benchmarks.truth._publish import Context, Step
+from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command, start_server
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "results" / "published" / "runner_agreement.json"
-README = ROOT / "README.md"
+FILE = "runner_agreement.json"
 BEGIN, END = "<!-- runner-agreement:begin -->", "<!-- runner-agreement:end -->"
 TOLERANCE = 0.10
 
 
-def _runner_repeat(backend: str, args: argparse.Namespace, placement: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Params:
+    backends: tuple[str, ...] = ("asyncio-streams", "asyncio-protocol", "uvloop-protocol")
+    size: int = 1024
+    connections: int = 10
+    duration: float = 3.0
+    warmup: float = 1.0
+    repeat: int = 5
+
+
+#: ``echobench publish --quick``: proves the pipeline in seconds, publishes nothing true.
+QUICK = Params(backends=("asyncio-protocol",), duration=1.0, warmup=0.3, repeat=2)
+
+
+def _runner_repeat(backend: str, args: Params, placement: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "run.json"
         argv = [
@@ -55,7 +68,7 @@ def _runner_repeat(backend: str, args: argparse.Namespace, placement: Any) -> di
         ]
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise SystemExit(f"echobench run failed for {backend}: {done.stderr.strip()[-300:]}")
+            raise UserError(f"echobench run failed for {backend}: {done.stderr.strip()[-300:]}")
         (case,) = load_results(out)["cases"]
         (repeat,) = case["repeats"]
         return {
@@ -66,7 +79,7 @@ def _runner_repeat(backend: str, args: argparse.Namespace, placement: Any) -> di
         }
 
 
-def _native_repeat(backend: str, args: argparse.Namespace, placement: Any) -> float:
+def _native_repeat(backend: str, args: Params, placement: Any) -> float:
     server = start_server(backend, cpus=placement.server_cpus)
     try:
         prime(server.host, server.port, None, tls=False)  # as the runner does
@@ -84,7 +97,7 @@ def _native_repeat(backend: str, args: argparse.Namespace, placement: Any) -> fl
         if server.process.stdout is not None:
             server.process.stdout.close()
     if report.get("mismatched_bytes") or report.get("errors"):
-        raise SystemExit(f"native client saw errors against {backend}: {report}")
+        raise UserError(f"native client saw errors against {backend}: {report}")
     return float(report["messages_per_second"])
 
 
@@ -95,22 +108,34 @@ def is_server_bound(verdicts: list[str]) -> bool:
     return verdicts.count("server") > len(verdicts) / 2
 
 
-def measure(backend: str, args: argparse.Namespace, placement: Any) -> dict[str, Any]:
+def measure(
+    backend: str, args: Params, placement: Any, progress: RunProgress | None = None
+) -> dict[str, Any]:
     runner: list[dict[str, Any]] = []
     native: list[float] = []
+
+    def by_runner(label: str) -> None:
+        if progress is not None:
+            progress.starting(f"{label}: echobench run")
+        runner.append(_runner_repeat(backend, args, placement))
+        if progress is not None:
+            result = runner[-1]
+            outcome = f"{result['messages_per_second']:,.0f} msg/s ({result['verdict']})"
+            progress.finished(f"{label}: echobench run", outcome)
+
+    def by_native(label: str) -> None:
+        if progress is not None:
+            progress.starting(f"{label}: native client")
+        native.append(_native_repeat(backend, args, placement))
+        if progress is not None:
+            progress.finished(f"{label}: native client", f"{native[-1]:,.0f} msg/s")
+
     for repeat in range(args.repeat):
+        label = f"{backend} repeat {repeat + 1}/{args.repeat}"
         # alternate which goes first, so drift does not favour one instrument
-        if repeat % 2 == 0:
-            runner.append(_runner_repeat(backend, args, placement))
-            native.append(_native_repeat(backend, args, placement))
-        else:
-            native.append(_native_repeat(backend, args, placement))
-            runner.append(_runner_repeat(backend, args, placement))
-        print(
-            f"{backend} repeat {repeat + 1}: runner {runner[-1]['messages_per_second']:,.0f} "
-            f"({runner[-1]['verdict']}), native {native[-1]:,.0f} msg/s",
-            file=sys.stderr,
-        )
+        first, second = (by_runner, by_native) if repeat % 2 == 0 else (by_native, by_runner)
+        first(label)
+        second(label)
     runner_median = statistics.median(r["messages_per_second"] for r in runner)
     native_median = statistics.median(native)
     verdicts = [r["verdict"] for r in runner]
@@ -164,49 +189,52 @@ def _why_not(row: dict[str, Any]) -> str:
     }.get(verdict, f"repeats disagree ({verdict})")
 
 
-def update_readme(doc: dict[str, Any], path: Path = README) -> None:
-    replace_between(BEGIN, END, render_table(doc), path)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--backends", default="asyncio-streams,asyncio-protocol,uvloop-protocol")
-    parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--connections", type=int, default=10)
-    parser.add_argument("--duration", type=float, default=3.0)
-    parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--readme", action="store_true", help="rewrite the README table")
-    args = parser.parse_args(argv)
+def agreement(params: Params) -> dict[str, Any]:
+    """Measure every backend of ``params``: the ``echobench.runner_agreement`` document."""
     placement = _isolation.plan(_isolation.usable_cpus())
     environment = _environment.collect(
         command_line=sys.argv, pinning=placement.as_dict(), placement_warnings=placement.warnings
     )
-    rows = [measure(b.strip(), args, placement) for b in args.backends.split(",") if b.strip()]
+    with RunProgress(len(params.backends) * params.repeat * 2, noun="run") as progress:
+        rows = [measure(backend, params, placement, progress) for backend in params.backends]
     environment["finished_at"] = _environment.now()
-    doc = {
+    return {
         "schema": "echobench.runner_agreement",
         "schema_version": 1,
         "tolerance": TOLERANCE,
-        "params": {
-            "size": args.size,
-            "connections": args.connections,
-            "duration": args.duration,
-            "warmup": args.warmup,
-            "repeat": args.repeat,
-        },
+        "params": {k: v for k, v in asdict(params).items() if k != "backends"},
         "environment": environment,
         "rows": rows,
     }
-    write_results(args.out, doc)
-    print(render_table(doc))
-    if args.readme:
-        update_readme(doc)
-    print(f"wrote {args.out}", file=sys.stderr)
-    bound = [r for r in rows if r["server_bound"]]
-    return 0 if bound and all(r["agrees"] for r in bound) else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def contradictions(doc: dict[str, Any]) -> list[str]:
+    """Where the claim fails: a server-bound backend outside the tolerance, or none bound."""
+    bound = [row for row in doc["rows"] if row["server_bound"]]
+    if not bound:
+        return ["no backend was server-bound, so the runner's agreement was not tested"]
+    return [
+        f"{row['backend']}: the runner measured {row['ratio']:.3f} of the native client's "
+        f"msgs/s, outside +-{doc['tolerance']:.0%}"
+        for row in bound
+        if not row["agrees"]
+    ]
+
+
+def _measure(ctx: Context) -> list[str]:
+    doc = agreement(QUICK if ctx.quick else Params())
+    ctx.write(FILE, doc)
+    return contradictions(doc)
+
+
+def _render(ctx: Context) -> None:
+    ctx.rewrite_readme(BEGIN, END, render_table(ctx.read(FILE, "agreement")))
+
+
+STEP = Step(
+    name="agreement",
+    help="the runner's msgs/s against an independent native C client on the same server",
+    files=(FILE,),
+    measure=_measure,
+    render=_render,
+)

@@ -1,0 +1,131 @@
+"""What ``echobench publish`` is made of: steps, each owning some published numbers.
+
+A step measures into ``results/published/`` (``measure``) and then rewrites its
+README table, or draws its pictures, from those files alone (``render``), so
+``echobench publish --render-only`` puts every table back from the published
+files without measuring anything, and a table can never disagree with its file.
+
+A step is a module-level ``STEP`` beside its instrument in this room;
+``_cmd_publish.STEPS`` lists the modules in the order publish runs them. To
+publish a new number: give the instrument's module a ``STEP`` (a ``measure`` that
+writes ``results/published/NAME.json`` and returns what the numbers contradict,
+and a ``render`` that reads only that file) and add one line to ``STEPS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from echobench.benchmarks.runner._schema import dumps, write_results
+from echobench.benchmarks.truth._readme import replace_between
+from echobench.servers._errors import UserError
+from echobench.servers._launch import echobench_command
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a step publishes, and how hard it measures."""
+
+    #: The checkout whose ``results/published/`` and ``README.md`` are rewritten.
+    root: Path
+    #: Small settings that prove the pipeline in seconds; not numbers to publish.
+    quick: bool = False
+
+    @property
+    def published(self) -> Path:
+        return self.root / "results" / "published"
+
+    @property
+    def readme(self) -> Path:
+        return self.root / "README.md"
+
+    def read(self, name: str, step: str) -> dict[str, Any]:
+        path = self.published / name
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UserError(
+                f"no {path}: measure it first (echobench publish --only {step})"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {path}: {exc}") from None
+        if not isinstance(doc, dict):
+            raise UserError(f"{path} does not hold a JSON object")
+        return doc
+
+    def write(self, name: str, doc: dict[str, Any]) -> Path:
+        path = self.published / name
+        write_results(path, doc)
+        return path
+
+    def rewrite_readme(self, begin: str, end: str, body: str) -> None:
+        replace_between(begin, end, body, self.readme)
+
+    def exists(self, name: str) -> bool:
+        return (self.published / name).exists()
+
+
+def not_yet(step: str, name: str) -> str:
+    """What a README part says until its step has published ``name``."""
+    return (
+        f"Not measured yet: `echobench publish --only {step}` fills this in from "
+        f"`results/published/{name}`."
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    #: One line for ``echobench publish --list``.
+    help: str
+    #: What it writes, relative to ``results/published/``.
+    files: tuple[str, ...]
+    #: Reads only the published files; rewrites the README (or draws) from them.
+    render: Callable[[Context], None]
+    #: Measures and writes ``files``; returns the claims its numbers contradict (each a
+    #: line publish reports, and exits 1 for), or ``[]``. ``None``: nothing to measure.
+    measure: Callable[[Context], list[str]] | None = None
+
+
+def run_into(ctx: Context, name: str, *options: str) -> None:
+    """``echobench run OPTIONS`` as users run it, into ``results/published/NAME``; the
+    published file is replaced only by a run that finished."""
+    path = ctx.published / name
+    partial = ctx.published / f".{name}.publishing.json"
+    process = subprocess.Popen([*echobench_command(), "run", *options, "--out", str(partial)])
+    try:
+        status = process.wait()
+    except KeyboardInterrupt:
+        # The run keeps its finished cases and stops its servers on SIGINT; wait for that.
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
+    if status != 0:
+        raise UserError(
+            f"echobench run exited with status {status}; {path} is unchanged "
+            f"(the run so far, if any: {partial}, resumable with echobench run --resume)"
+        )
+    os.replace(partial, path)
+
+
+def emit_json(target: str, doc: dict[str, Any]) -> None:
+    """``--json PATH``: the document to PATH, or to stdout for ``-``."""
+    if target == "-":
+        sys.stdout.write(dumps(doc))
+        return
+    try:
+        write_results(target, doc)
+    except OSError as exc:
+        raise UserError(f"cannot write {target}: {exc.strerror}") from None
+    print(f"wrote {target}", file=sys.stderr)
