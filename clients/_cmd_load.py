@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from echobench.clients._config import number, whole_number
 from echobench.clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 
 HELP = "drive an echo server with a verifying load and report throughput and latency"
@@ -30,18 +31,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--unix", metavar="PATH", help="connect to a Unix socket instead")
     where.add_argument("--tls", action="store_true", help="TLS (the certificate is not checked)")
     load = parser.add_argument_group("load")
-    load.add_argument("-c", "--connections", type=int, default=10, help="default 10")
+    load.add_argument("-c", "--connections", type=whole_number, default=10, help="default 10")
     load.add_argument(
         "--idle",
-        type=int,
+        type=whole_number,
         default=0,
         help="extra connections held open and silent through the window, checked at the end",
     )
-    load.add_argument("-s", "--size", type=int, default=1024, help="bytes per message (1024)")
+    load.add_argument(
+        "-s", "--size", type=whole_number, default=1024, help="bytes per message (1024; 1K is 1024)"
+    )
     load.add_argument("-d", "--duration", type=float, default=10.0, help="seconds measured (10)")
     load.add_argument("--warmup", type=float, default=1.0, help="seconds run first, not counted")
     load.add_argument(
-        "--rate", type=float, default=None, help="open loop: total messages/s on a fixed schedule"
+        "--rate", type=number, default=None, help="open loop: total messages/s on a fixed schedule"
     )
     load.add_argument(
         "--pipeline", type=int, default=1, help="closed loop: messages in flight per connection"

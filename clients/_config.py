@@ -12,6 +12,29 @@ from echobench.clients._schema import SERIES_INTERVAL_NS
 from echobench.servers._contract import raise_fd_limit
 from echobench.servers._errors import UserError
 
+_SUFFIXES = {"k": 1_000, "K": 1024, "KiB": 1024, "M": 1_000_000, "MiB": 1024 * 1024}
+
+
+def scaled(item: str) -> str:
+    """``16K`` and ``16KiB`` are 16384 bytes; ``10k`` is 10000 (for rates and counts)."""
+    for suffix, factor in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
+        if item.endswith(suffix) and item[: -len(suffix)]:
+            number = float(item[: -len(suffix)])
+            value = number * factor
+            return str(int(value)) if value.is_integer() else str(value)
+    return item
+
+
+def whole_number(text: str) -> int:
+    """An argparse type: ``1K`` is 1024, ``10k`` 10000, as ``echobench run`` reads them."""
+    return int(scaled(text.strip()))
+
+
+def number(text: str) -> float:
+    """An argparse type: ``10k`` is 10000.0, as ``echobench run --rate`` reads it."""
+    return float(scaled(text.strip()))
+
+
 #: File descriptors a worker opens besides its connections and what it inherits: the event
 #: loop's epoll and wake-up descriptors, signal pipes, the pipe to its parent, with room.
 WORKER_FDS = 16

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="echobench backends")
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column)
     for row in rows:
         status = "yes" if row["available"] else f"no: {row['reason']}"
-        table.add_row(row["name"], row["family"], status, row["description"])
+        # Escaped: rich would read an extra's "[all]" in an install hint as markup and drop it.
+        cells = (row["name"], row["family"], status, row["description"])
+        table.add_row(*(escape(cell) for cell in cells))
     Console().print(table)
     return 0

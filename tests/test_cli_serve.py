@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -68,6 +69,18 @@ def test_serve_taken_port_is_refused_even_with_reuse_port() -> None:
 def test_serve_refuses_non_loopback_without_allow_remote() -> None:
     result = run_echobench("serve", "selectors", "--host", "0.0.0.0", timeout=30)
     assert_one_line_error(result, "--allow-remote")
+
+
+def test_list_shows_the_extra_an_install_hint_names(backend_dir: Path) -> None:
+    # rich would take "[all]" for markup and print pip install 'echobench'.
+    (backend_dir / "needs_extra.py").write_text(
+        MISSING_PACKAGE_BACKEND.replace("needs-missing", "needs-extra").replace(
+            "pip install echobench-no-such-module", "pip install 'echobench[all]'"
+        )
+    )
+    listed = run_echobench("list", env={**os.environ, "COLUMNS": "400"})
+    row = next(line for line in listed.stdout.splitlines() if "needs-extra" in line)
+    assert "pip install 'echobench[all]'" in row
 
 
 def test_serve_rejects_a_bad_port() -> None:

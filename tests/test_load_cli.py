@@ -53,6 +53,20 @@ def test_bad_input_is_one_line_and_exit_2(
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_sizes_and_counts_read_as_run_reads_them(capsys: pytest.CaptureFixture[str]) -> None:
+    # run --sizes 1K is 1024 bytes; load -s 1K is the same message.
+    with fault_server("echo") as server:
+        argv = ["--port", str(server.port), "-s", "1K", "-c", "2", "-d", "0.3", "--warmup", "0"]
+        status = main(["load", *argv, "--json", "-"])
+    result = json.loads(capsys.readouterr().out)
+    assert status == 0 and result["messages"] > 0
+    assert result["params"]["size"] == 1024 and result["params"]["connections"] == 2
+    with pytest.raises(SystemExit) as refused:
+        main(["load", "--port", "1", "-s", "1Q"])
+    assert refused.value.code == 2
+    assert "invalid whole_number value: '1Q'" in capsys.readouterr().err
+
+
 def test_corruption_exits_3_and_is_in_the_json(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     with fault_server("corrupt", 500) as server:

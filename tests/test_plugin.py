@@ -91,6 +91,27 @@ def test_plugin_is_listed_through_its_entry_point_and_verifies(plugin_venv: Path
     assert verified.returncode == 0 and not failed, failed or verified.stderr
 
 
+@pytest.mark.slow
+def test_plugin_imports_echobench_by_its_one_name(plugin_venv: Path) -> None:
+    # The plugin's module, loaded in its venv: its Backend is echobench.servers', and the
+    # folders behind echobench are not importable under names of their own.
+    script = (
+        "import importlib.util, sys\n"
+        "import echobench_plugin_example as plugin\n"
+        "from echobench.servers import Backend\n"
+        "assert isinstance(plugin.BACKEND, Backend), type(plugin.BACKEND)\n"
+        "assert plugin.Backend is Backend\n"
+        "print([n for n in ('servers', 'clients', 'benchmarks') if importlib.util.find_spec(n)])\n"
+    )
+    python = str(plugin_venv / "bin" / "python")
+    # Away from the checkout: ``python -c`` puts the working directory on sys.path.
+    done = subprocess.run(
+        [python, "-c", script], cwd=plugin_venv, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_plugin_is_not_installed_here() -> None:
     """The plugin reaches only the venv it is installed into (the test above)."""
     listed = _run([*echobench_command(), "list", "--json"])

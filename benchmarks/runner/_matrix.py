@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from echobench.clients._config import scaled
 from echobench.servers._errors import UserError
 
 TRANSPORTS = ("tcp", "unix", "tls")
@@ -107,7 +108,7 @@ def parse_int_list(text: str, what: str, *, minimum: int = 1) -> list[int]:
     values: list[int] = []
     for item in _items(text, what):
         try:
-            value = int(_scaled(item))
+            value = int(scaled(item))
         except ValueError:
             raise UserError(f"--{what}: {item!r} is not a whole number") from None
         if value < minimum:
@@ -124,7 +125,7 @@ def parse_connections(text: str) -> tuple[list[int], list[list[int]]]:
     for item in _items(text, "connections"):
         active, plus, idle = item.partition("+")
         try:
-            values = [int(_scaled(active)), int(_scaled(idle)) if plus else 0]
+            values = [int(scaled(active)), int(scaled(idle)) if plus else 0]
         except ValueError:
             raise UserError(
                 f"--connections: {item!r} is neither a whole number nor ACTIVE+IDLE"
@@ -146,7 +147,7 @@ def parse_rates(text: str) -> list[float | None]:
             values.append(None)
             continue
         try:
-            value = float(_scaled(item))
+            value = float(scaled(item))
         except ValueError:
             raise UserError(
                 f"--rate: {item!r} is neither a number of messages per second nor 'closed'"
@@ -171,19 +172,6 @@ def _items(text: str, what: str) -> list[str]:
     if not items:
         raise UserError(f"--{what} needs at least one value")
     return items
-
-
-_SUFFIXES = {"k": 1_000, "K": 1024, "KiB": 1024, "M": 1_000_000, "MiB": 1024 * 1024}
-
-
-def _scaled(item: str) -> str:
-    """``16K`` and ``16KiB`` are 16384 bytes; ``10k`` is 10000 (for rates and counts)."""
-    for suffix, factor in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
-        if item.endswith(suffix) and item[: -len(suffix)]:
-            number = float(item[: -len(suffix)])
-            scaled = number * factor
-            return str(int(scaled)) if scaled.is_integer() else str(scaled)
-    return item
 
 
 def _unique(values: Iterable[T]) -> list[T]:

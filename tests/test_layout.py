@@ -1,0 +1,267 @@
+"""One installed name, rooms that import one way, and no two modules importing each other.
+
+``echobench/`` links to the top-level ``servers/``, ``clients/`` and ``benchmarks/``
+folders; these tests hold the promises that layout makes: the wheel installs only
+``echobench``, nothing is loaded under a second name, and every subpackage keeps to
+what its docstring says it may import.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import echobench
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(echobench.__file__).parent
+OLD_NAMES = ("servers", "clients", "benchmarks")
+
+
+def _modules(package_dir: Path, name: str) -> dict[str, Path]:
+    """Every module under ``package_dir`` (following the links), by its dotted name."""
+    found: dict[str, Path] = {}
+    for directory, dirs, files in os.walk(package_dir, followlinks=True):
+        dirs[:] = [d for d in dirs if (Path(directory, d) / "__init__.py").exists()]
+        parts = [name, *Path(directory).relative_to(package_dir).parts]
+        for file in files:
+            if file.endswith(".py"):
+                stem = file[:-3]
+                found[".".join(parts if stem == "__init__" else [*parts, stem])] = Path(
+                    directory, file
+                )
+    return found
+
+
+def import_graph(package_dir: Path, name: str) -> dict[str, set[str]]:
+    """Which of the package's modules each one imports: at the top, inside functions, and
+    under ``TYPE_CHECKING`` alike (a cycle hidden in any of them is still a cycle)."""
+    modules = _modules(package_dir, name)
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        is_package = path.name == "__init__.py"
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = module.split(".")
+                    anchor = anchor[: len(anchor) - node.level + (1 if is_package else 0)]
+                    base = ".".join([*anchor, base] if base else anchor)
+                targets.add(base)
+                targets.update(f"{base}.{alias.name}" for alias in node.names)
+        graph[module] = {t for t in targets if t in modules and t != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every group of modules that reach each other through imports (Tarjan's SCCs)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_two_modules_import_each_other() -> None:
+    graph = import_graph(PACKAGE, "echobench")
+    assert len(graph) > 100, "the walk missed the linked folders"
+    assert cycles(graph) == []
+
+
+def test_the_cycle_check_sees_cycles_hidden_anywhere(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.b import thing\n")
+    (package / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n"
+    )
+    (package / "c.py").write_text("def f():\n    from . import d\n")
+    (package / "d.py").write_text("import pkg.c\n")
+    (package / "e.py").write_text("from pkg import a\n")  # reaches a cycle, is in none
+    assert cycles(import_graph(package, "pkg")) == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.d"]]
+
+
+#: What each room may not import (its docstring says why).
+FORBIDDEN = {
+    "echobench.servers": ("echobench.clients", "echobench.benchmarks"),
+    "echobench.clients": ("echobench.benchmarks",),
+    "echobench.benchmarks.runner": ("echobench.benchmarks.output", "echobench.benchmarks.truth"),
+    "echobench.benchmarks.output": ("echobench.benchmarks.truth",),
+}
+
+
+def test_rooms_import_only_what_their_docstrings_allow() -> None:
+    graph = import_graph(PACKAGE, "echobench")
+    broken = [
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for room, forbidden in FORBIDDEN.items()
+        if module == room or module.startswith(room + ".")
+        for target in targets
+        if target.startswith(forbidden)
+    ]
+    assert broken == []
+    into_truth = [
+        module
+        for module, targets in graph.items()
+        if not module.startswith("echobench.benchmarks.truth")
+        and module != "echobench._cli"
+        and any(t.startswith("echobench.benchmarks.truth") for t in targets)
+    ]
+    assert into_truth == []
+
+
+def test_every_subpackage_says_what_it_is_for_and_may_import() -> None:
+    for module, path in _modules(PACKAGE, "echobench").items():
+        if path.name != "__init__.py":
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert doc, f"{module} has no docstring"
+        if module != "echobench":
+            assert "import" in doc.lower(), f"{module}'s docstring does not say what it may import"
+
+
+def test_one_name_per_module_in_one_process(tmp_path: Path) -> None:
+    # Outside the checkout, so nothing on sys.path could reach the folders by their own names.
+    script = textwrap.dedent(
+        """
+        import importlib, os, pkgutil, sys
+        import echobench
+        from echobench._cli import main
+
+        for info in pkgutil.walk_packages(echobench.__path__, "echobench."):
+            if not info.name.endswith("__main__"):  # that one runs the command
+                importlib.import_module(info.name)
+        assert main(["list", "--json"]) == 0
+        assert main(["publish", "--list"]) == 0
+        old = sorted(m for m in sys.modules if m.split(".")[0] in {old!r})
+        files = {{}}
+        for name, module in list(sys.modules.items()):
+            path = getattr(module, "__file__", None)
+            if name.startswith("echobench") and path:
+                files.setdefault(os.path.realpath(path), []).append(name)
+        twice = {{p: n for p, n in files.items() if len(n) > 1}}
+        print("RESULT", old, twice, len(files))
+        """
+    ).format(old=set(OLD_NAMES))
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = done.stdout.splitlines()[-1]
+    assert result.startswith("RESULT [] {} "), result
+    assert int(result.split()[-1]) > 100  # every module was really imported
+
+
+def test_the_old_names_are_not_importable_outside_the_checkout(tmp_path: Path) -> None:
+    for name in OLD_NAMES:
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {name}"], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert "ModuleNotFoundError" in done.stderr, (name, done.stderr)
+
+
+def test_a_new_file_in_servers_is_a_backend_without_reinstalling() -> None:
+    servers = importlib.import_module("echobench.servers")
+    assert Path(servers.__file__).resolve().parent == ROOT / "servers"
+    name = f"zz_layout_probe_{os.getpid()}"
+    probe = ROOT / "servers" / f"{name}.py"
+    probe.write_text(
+        "from echobench.servers import Backend\n"
+        f"BACKEND = Backend(name={name!r}, family='baseline', description='probe',\n"
+        "                  serve='echobench.servers.threads:serve')\n"
+    )
+    try:
+        listed = subprocess.run(
+            [sys.executable, "-m", "echobench", "list", "--json"],
+            cwd=ROOT.parent,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        probe.unlink()
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows[name]["available"] and rows[name]["origin"] == f"echobench.servers.{name}"
+
+
+def test_the_wheel_holds_only_echobench(tmp_path: Path) -> None:
+    # Built from a copy: setuptools writes build/ and egg-info next to the sources.
+    source = tmp_path / "src"
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "results", "build", "*.egg-info", "__pycache__", ".*_cache"
+    )
+    shutil.copytree(ROOT, source, symlinks=True, ignore=ignore)
+    built = subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"),
+            *("--no-index", "--quiet", "--wheel-dir", str(tmp_path / "dist"), str(source)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("echobench-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        top_level = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
+        assert archive.read(top_level).decode().split() == ["echobench"]
+    tops = {name.split("/")[0] for name in names}
+    dist_info = [top for top in tops if top.endswith(".dist-info")]
+    assert len(dist_info) == 1 and tops == {"echobench", *dist_info}
+    assert not [n for n in names if n.startswith("echobench/") and n.endswith("/")]
+    # Every module of the three folders, as a real file under its one name.
+    expected = {
+        f"echobench/{path.relative_to(ROOT).as_posix()}"
+        for folder in OLD_NAMES
+        for path in (ROOT / folder).rglob("*.py")
+        if "suites" not in path.parts and "__pycache__" not in path.parts
+    }
+    assert expected <= set(names)
+    assert {"echobench/servers/native_echo.c", "echobench/py.typed"} <= set(names)
+    assert "echobench/benchmarks/truth/native_client.c" in names
+    assert not [n for n in names if "/suites/" in n]  # run from the checkout, not installed
+
+
+@pytest.mark.parametrize("folder", OLD_NAMES)
+def test_the_links_are_relative_and_committed(folder: str) -> None:
+    link = ROOT / "echobench" / folder
+    assert link.is_symlink() and os.readlink(link) == f"../{folder}"
