@@ -144,8 +144,10 @@ def test_charts_without_their_data_are_skipped() -> None:
         "latency-spectrum",
         "cpu-efficiency",
         "stability",
+        "latency-over-time",
     }
     assert "latency histogram" in skipped["latency-spectrum"]
+    assert "no interval logs" in skipped["latency-over-time"]
     assert "server CPU" in skipped["cpu-efficiency"]
     assert skipped["stability"].startswith("one throughput sample per case")
     assert set(_charts.run_charts(run)) == {"throughput-by-size"}

@@ -11,8 +11,10 @@ from _chartcheck import assert_units_on_axes, expected_pixels, legend_labels, pn
 from echobench._cli import main
 from echobench.benchmarks.output import _charts
 from echobench.benchmarks.output._compare import NOT_ENOUGH, compare_backends
+from echobench.benchmarks.output._hlogs import log_path, read_intervals
 from echobench.benchmarks.output._report import render
 from echobench.benchmarks.output._runview import Run, load_run
+from echobench.clients._histogram import new_histogram
 from echobench.servers._launch import echobench_command
 
 pytestmark = pytest.mark.slow
@@ -74,3 +76,22 @@ def test_report_and_compare_on_a_real_run(
     assert all(p.throughput.verdict == NOT_ENOUGH for p in comparison.pairs)
     assert main(["compare", real_run.path, "--baseline", "uvloop-protocol"]) == 0
     assert "not enough" in capsys.readouterr().out
+
+
+def test_each_repeat_keeps_its_interval_log_and_the_chart_reads_them(real_run: Run) -> None:
+    figure = _charts.run_charts(real_run)["latency-over-time"]
+    lines = {str(line.get_gid()): line for ax in figure.axes for line in ax.get_lines()}
+    for case in real_run.cases:
+        drawn = [y for y in lines[f"p99:{case.id}"].get_ydata() if y == y]
+        expected = []
+        for repeat in case.repeats:
+            assert repeat.hlog is not None and repeat.hlog.startswith("run-hlog/")
+            intervals = read_intervals(log_path(real_run.path, repeat.hlog))
+            # 1.1 s windows: one whole second and the last tenth.
+            assert len(intervals) == 2
+            assert repeat.histogram is not None
+            whole = new_histogram()
+            whole.decode_and_add(repeat.histogram["data"])
+            assert sum(i.count for i in intervals) == whole.get_total_count() > 0
+            expected += [i.p99_us for i in intervals]
+        assert drawn == expected

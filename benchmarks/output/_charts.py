@@ -1,4 +1,4 @@
-"""The five charts of a run, as ``matplotlib.figure.Figure`` objects.
+"""The charts of a run, as ``matplotlib.figure.Figure`` objects.
 
 Every chart: one colour per backend (``_palette``), units on every axis, the
 environment (Python, CPU, date, commit) under the title, a legend with one
@@ -38,6 +38,7 @@ from matplotlib.ticker import (
 
 from echobench.benchmarks.output import _latency
 from echobench.benchmarks.output._chartskip import skipped_charts
+from echobench.benchmarks.output._hlogs import log_path, read_intervals
 from echobench.benchmarks.output._palette import colours
 from echobench.benchmarks.output._runview import Case, Run, slice_label
 from echobench.servers._errors import UserError
@@ -555,12 +556,106 @@ def stability(run: Run) -> Figure:
     return figure
 
 
+def _over_time(run: Run, case: Case) -> tuple[list[float], list[list[float]], list[float]]:
+    """x (middle of each interval, repeats end to end, NaN between repeats), [p50, p99, max]
+    per interval in µs (NaN: no echo in it), and where each repeat ends."""
+    xs: list[float] = []
+    ys: list[list[float]] = [[], [], []]
+    ends: list[float] = []
+    offset = 0.0
+    for repeat in case.repeats:
+        if repeat.hlog is None:
+            continue
+        try:
+            intervals = read_intervals(log_path(run.path, repeat.hlog))
+        except (OSError, ValueError):
+            continue  # moved or damaged: the chart shows the repeats it can read
+        if not intervals:
+            continue
+        for interval in intervals:
+            xs.append(offset + interval.start_s + interval.length_s / 2)
+            for values, value in zip(
+                ys, (interval.p50_us, interval.p99_us, interval.max_us), strict=True
+            ):
+                values.append(math.nan if value is None else value)
+        xs.append(math.nan)
+        for values in ys:
+            values.append(math.nan)
+        last = intervals[-1]
+        offset = round(offset + last.start_s + last.length_s, 6)
+        ends.append(offset)
+    return xs, ys, ends
+
+
+def latency_over_time(run: Run) -> Figure:
+    figure, panels = _per_slice(
+        run,
+        "Latency over time: p50, p99 and max of each interval (HdrHistogram interval logs), "
+        "repeats laid end to end",
+    )
+    backends = _present(run, run.cases)
+    palette = colours(run.families())
+    seen_client_bound = seen_boundary = False
+    drawn: set[str] = set()
+    for ax, key in panels:
+        cases = {c.backend: c for c in run.cases if c.slice_key == key}
+        boundaries: set[float] = set()
+        for backend in backends:
+            case = cases.get(backend)
+            if case is None:
+                continue
+            xs, (p50, p99, top), ends = _over_time(run, case)
+            if not ends:
+                continue
+            boundaries.update(ends)
+            drawn.add(backend)
+            seen_client_bound |= case.client_bound
+            colour, style = palette[backend], "--" if case.client_bound else "-"
+            ax.plot(xs, p99, color=colour, ls=style, lw=1.5, marker=".", markersize=3,
+                    label=backend, gid=f"p99:{case.id}")  # fmt: skip
+            ax.plot(xs, p50, color=colour, ls=style, lw=0.7, alpha=0.6, gid=f"p50:{case.id}")
+            ax.plot(xs, top, color=colour, ls="none", marker="^", markersize=3, alpha=0.7,
+                    gid=f"max:{case.id}")  # fmt: skip
+        if not boundaries:
+            _no_data(figure, ax, "no interval log for these cases")
+            continue
+        for boundary in sorted(boundaries)[:-1]:
+            seen_boundary = True
+            ax.axvline(boundary, color="0.6", lw=0.6, ls=":")
+        ax.set_xlim(0, max(boundaries))
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(COMPACT)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("measured time, repeats end to end [s]")
+        ax.set_ylabel("latency [µs]")
+        ax.grid(alpha=0.3, which="both")
+        title = slice_label(key)
+        if key[3] is not None:
+            title += "\n(latency from the scheduled send time)"
+        ax.set_title(title, fontsize=9)
+    handles = _backend_handles(run, [b for b in backends if b in drawn], "line")
+    for handle in handles:
+        assert isinstance(handle, Line2D)
+        handle.set_marker("")
+    handles += [
+        Line2D([], [], color="black", lw=1.5, marker=".", label="p99"),
+        Line2D([], [], color="black", lw=0.7, alpha=0.6, label="p50"),
+        Line2D([], [], color="black", ls="none", marker="^", markersize=4, label="max"),
+    ]
+    if seen_boundary:
+        handles.append(Line2D([], [], color="0.6", lw=0.6, ls=":", label="start of a repeat"))
+    add_legend(figure, handles + _client_bound_handles(seen_client_bound))
+    return figure
+
+
 CHARTS: dict[str, Callable[[Run], Figure]] = {
     "throughput-by-size": throughput_by_size,
     "throughput-vs-connections": throughput_vs_connections,
     "latency-spectrum": latency_spectrum,
     "cpu-efficiency": cpu_efficiency,
     "stability": stability,
+    "latency-over-time": latency_over_time,
 }
 
 

@@ -7,6 +7,7 @@ is not drawn, and ``echobench plot`` and the report say why in one line instead.
 
 from __future__ import annotations
 
+from echobench.benchmarks.output._hlogs import log_path
 from echobench.benchmarks.output._runview import Case, Run
 
 
@@ -43,6 +44,15 @@ def _stability(run: Run) -> str | None:
     return None
 
 
+def _over_time(run: Run) -> str | None:
+    logs = [log_path(run.path, r.hlog) for c in run.cases for r in c.repeats if r.hlog is not None]
+    if not logs:
+        return "no interval logs in this file (a run from before they were kept)"
+    if not any(path.is_file() for path in logs):
+        return f"its interval logs are not beside the results file ({logs[0].parent} is missing)"
+    return None
+
+
 def skipped_charts(run: Run) -> dict[str, str]:
     """Chart name -> why it is not drawn, for the charts of ``_charts.CHARTS`` that are not."""
     names = (
@@ -51,6 +61,7 @@ def skipped_charts(run: Run) -> dict[str, str]:
         "latency-spectrum",
         "cpu-efficiency",
         "stability",
+        "latency-over-time",
     )
     if not any(c.ok for c in run.cases):
         return dict.fromkeys(names, "no case of this run was measured")
@@ -69,4 +80,6 @@ def skipped_charts(run: Run) -> dict[str, str]:
         skipped["cpu-efficiency"] = "no server CPU time was measured (a --connect run)"
     if (why := _stability(run)) is not None:
         skipped["stability"] = why
+    if (why := _over_time(run)) is not None:
+        skipped["latency-over-time"] = why
     return skipped

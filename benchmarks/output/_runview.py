@@ -33,6 +33,8 @@ class Repeat:
     #: (per 100 ms) when it has one, else its ``per_second``; ``series_interval_s`` long each.
     series: tuple[float, ...] = ()
     series_interval_s: float = 1.0
+    #: The repeat's HdrHistogram interval log, relative to the results file's folder.
+    hlog: str | None = None
 
     @property
     def messages_per_server_cpu_second(self) -> float | None:
@@ -235,6 +237,7 @@ def _repeat(raw: dict[str, Any]) -> Repeat | None:
         verdict=str(raw.get("verdict") or ""),
         series=series,
         series_interval_s=interval,
+        hlog=raw["hlog"] if isinstance(raw.get("hlog"), str) else None,
     )
 
 

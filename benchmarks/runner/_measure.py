@@ -66,9 +66,16 @@ class Settings:
     placements: Mapping[str, Placement] = field(default_factory=dict)
     server_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     cluster: str | None = None  # the load runs on this Dask cluster (``load --cluster``)
+    #: Where each repeat's HdrHistogram interval log goes (``echobench load --hlog``): a
+    #: folder beside the results file, so the file refers to it by a relative path.
+    hlog_dir: Path | None = None
 
     def placement_for(self, backend: str) -> Placement:
         return self.placements.get(backend, self.placement)
+
+
+def hlog_name(case: Case, repeat: int) -> str:
+    return f"{case.id.replace('/', '_')}.r{repeat}.hlog"
 
 
 def load_argv(
@@ -80,6 +87,7 @@ def load_argv(
     unix: str | None,
     json_path: str,
     hold: bool = False,
+    hlog: Path | None = None,
 ) -> list[str]:
     argv = [*echobench_command(), "load"]
     if unix is not None:
@@ -112,6 +120,8 @@ def load_argv(
         argv.append("--tls")
     if hold:
         argv.append("--hold")
+    if hlog is not None:
+        argv += ["--hlog", str(hlog)]
     return [*argv, "--json", json_path, "--quiet"]
 
 
@@ -183,9 +193,18 @@ def measure(
                 assert settings.connect is not None
                 host, port = settings.connect
                 address = f"{host}:{port}"
-            record = _drive(
-                case, settings, server, host, port, unix_path, scratch, stopping=stopping
-            )
+            # A cluster's shards do not relay their intervals (``load --cluster``).
+            hlog = None
+            if settings.hlog_dir is not None and settings.cluster is None:
+                hlog = settings.hlog_dir / hlog_name(case, repeat)
+            try:
+                record = _drive(
+                    case, settings, server, host, port, unix_path, scratch, hlog, stopping=stopping
+                )
+            except BaseException:
+                if hlog is not None:
+                    hlog.unlink(missing_ok=True)  # a failed repeat leaves no log behind
+                raise
         finally:
             if server is not None:
                 server.close()
@@ -198,6 +217,8 @@ def measure(
         "primed": settings.connect is None,
         **record,
     }
+    if hlog is not None and hlog.exists():
+        record["hlog"] = f"{hlog.parent.name}/{hlog.name}"
     return record
 
 
@@ -209,13 +230,21 @@ def _drive(
     port: int,
     unix_path: str | None,
     scratch: str,
+    hlog: Path | None,
     *,
     stopping: Callable[[], bool],
 ) -> dict[str, Any]:
     json_path = os.path.join(scratch, "load.json")
     held = server is not None
     argv = load_argv(
-        case, settings, host=host, port=port, unix=unix_path, json_path=json_path, hold=held
+        case,
+        settings,
+        host=host,
+        port=port,
+        unix=unix_path,
+        json_path=json_path,
+        hold=held,
+        hlog=hlog,
     )
     sampler = TreeSampler(server.pid) if server is not None else None
     before = _footprint.settled_usage(server.pid) if server is not None else None

@@ -288,6 +288,7 @@ def execute(args: argparse.Namespace) -> int:
         placements=per_backend,
         server_options=config.get("server_options") or {},
         cluster=config.get("cluster"),
+        hlog_dir=out.with_name(f"{out.stem}-hlog"),
     )
     auto = None
     if config["repeat"] == "auto":

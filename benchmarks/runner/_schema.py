@@ -155,6 +155,11 @@ Top level
                                 accepted them within a second plus a second per 1,000).
         ``load``                the load generator's whole JSON result (schema
                                 ``echobench.load``), unchanged.
+        ``hlog``                the repeat's HdrHistogram interval log (latency per second,
+                                ``echobench load --hlog``), a path relative to the results
+                                file's folder: ``<results stem>-hlog/<case id, / as
+                                _>.r<repeat>.hlog``. Added without a version change; absent
+                                in older files and when no log was written.
     ``summary``         over the measured repeats (null while there are none):
         ``messages_per_second``  ``{"median", "min", "max", "cv"}`` (cv: sample standard
                                 deviation / mean; 0 for one repeat).
