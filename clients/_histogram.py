@@ -55,8 +55,8 @@ def quantize(values: np.ndarray) -> np.ndarray:
 class Counts:
     """A sparse snapshot of ``SampleCounts``: what a worker sends for one interval."""
 
-    keys: np.ndarray  # int64 sub-bucket keys, ascending
-    counts: np.ndarray  # int64, same length
+    keys: np.ndarray  # uint16 sub-bucket keys, ascending
+    counts: np.ndarray  # uint32 (int64 past 2**32 - 1), same length
     beyond: tuple[int, ...] = ()
     negative: int = 0
 
@@ -76,6 +76,7 @@ class SampleCounts:
     """
 
     _KEYS = (max(0, int(HIST_HIGHEST_NS).bit_length() - _SUB_BUCKET_BITS) + 1) << _SUB_BUCKET_BITS
+    assert _KEYS <= 1 << 16
 
     def __init__(self) -> None:
         self.counts = np.zeros(self._KEYS, dtype=np.int64)
@@ -109,9 +110,12 @@ class SampleCounts:
     def take(self) -> Counts:
         """The counts so far as a sparse snapshot; this is left empty."""
         (present,) = np.nonzero(self.counts)
-        taken = Counts(
-            present.astype(np.int64), self.counts[present], tuple(self.beyond), self.negative
-        )
+        counts = self.counts[present]
+        # Small to send: 2 + 4 bytes a sub-bucket, not 16 (a worker must never wait on a
+        # full pipe to its parent). Every key is below 2**16 (``_KEYS``).
+        if counts.size and counts.max() < 2**32:
+            counts = counts.astype(np.uint32)
+        taken = Counts(present.astype(np.uint16), counts, tuple(self.beyond), self.negative)
         self.counts[present] = 0
         self.beyond.clear()
         self.negative = 0
@@ -142,15 +146,6 @@ class SampleCounts:
         self.beyond.clear()
         self.negative = 0
         return out_of_range
-
-
-def histogram_of(parts: Iterable[Counts]) -> tuple[HdrHistogram, int]:
-    """One histogram holding the sum of snapshots, and how many samples were out of range."""
-    counts = SampleCounts()
-    for part in parts:
-        counts.merge(part)
-    histogram = new_histogram()
-    return histogram, counts.flush_into(histogram)
 
 
 def record_batch(histogram: HdrHistogram, samples: array[int] | np.ndarray) -> int:

@@ -23,10 +23,11 @@ from typing import Any, TextIO
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
-from echobench.clients._histogram import Counts, histogram_of
+from echobench.clients._histogram import Counts, SampleCounts, new_histogram
 from echobench.servers._errors import UserError
 
-#: Called with an interval's index, its length in seconds and its merged histogram.
+#: Called with an interval's index, its length in seconds and its merged histogram (which
+#: is reused for the next interval: read it, do not keep it).
 IntervalSink = Callable[[int, float, HdrHistogram], None]
 
 
@@ -43,6 +44,8 @@ class Intervals:
         self.mono_to_wall = mono_to_wall
         self.sink = sink
         self.pending: dict[int, list[tuple[Counts, int, int]]] = {}
+        self.counts = SampleCounts()
+        self.histogram = new_histogram()
         self.written = 0
         self.samples = 0
         self.path = path
@@ -83,7 +86,13 @@ class Intervals:
 
     def _complete(self, index: int) -> None:
         parts = self.pending.pop(index)
-        histogram, _ = histogram_of(part[0] for part in parts)
+        # One set of counters and one histogram, emptied and reused: a fresh pair every
+        # interval left the parent's heap growing for a while on a long run.
+        for part in parts:
+            self.counts.merge(part[0])
+        histogram = self.histogram
+        histogram.reset()
+        self.counts.flush_into(histogram)
         self.samples += int(histogram.get_total_count())
         start = min(part[1] for part in parts)
         end = max(part[2] for part in parts)

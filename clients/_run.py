@@ -351,6 +351,7 @@ def merge_results(
             "achieved": round(rate_per_s, 3),
             "met": rate_per_s >= RATE_MET_SHARE * config.rate,
             "max_send_lag_us": round(max((p["max_lag_ns"] for p in parts), default=0) / 1e3, 3),
+            "max_send_lag_per_second_us": _per_second_max([p["lag_per_second_ns"] for p in parts]),
         }
 
     def iso(ns: int) -> str:
@@ -410,6 +411,13 @@ def _idle(
         return {"requested": config.idle, "held": None, "dropped": None, "closed": None}
     held = sum(p["idle_held"][0] for p in parts)
     return idle_field(config.idle, held, sum(p["idle_held"][1] for p in parts))
+
+
+def _per_second_max(lists: list[list[int]]) -> list[float]:
+    width = max((len(values) for values in lists), default=0)
+    return [
+        round(max(values[k] for values in lists if k < len(values)) / 1e3, 3) for k in range(width)
+    ]
 
 
 def _pauses(parts: list[dict[str, Any]]) -> dict[str, Any]:

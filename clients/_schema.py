@@ -112,7 +112,9 @@ Top level
                          ``achieved`` (``messages_per_second``), ``met`` (achieved is at least
                          97% of the target), ``max_send_lag_us`` (how far the client's actual
                          sends fell behind the schedule inside the window; large values mean
-                         the client, not the server, could not keep up).
+                         the client, not the server, could not keep up) and
+                         ``max_send_lag_per_second_us`` (the same for each whole second of
+                         the window, the largest over workers).
     ``client_cpu``       CPU time of the client's worker processes during the window:
                          ``user_s``, ``system_s``, ``seconds`` (their sum) and ``cores_used``
                          (``seconds / elapsed_s``).

@@ -128,7 +128,13 @@ def test_json_to_stdout_has_every_contract_key(capsys: pytest.CaptureFixture[str
     ):  # fmt: skip
         assert key in result
     assert set(result["latency_us"]) >= {"p50", "p90", "p99", "p999", "max", "mean"}
-    assert set(result["rate"]) == {"target", "achieved", "met", "max_send_lag_us"}
+    assert set(result["rate"]) == {
+        "target",
+        "achieved",
+        "met",
+        "max_send_lag_us",
+        "max_send_lag_per_second_us",
+    }
     assert result["mode"] == "open" and result["histogram"]["unit"] == "ns"
     assert set(result["connect"]) >= {"seconds", "per_second", "failed", "retries"}
     assert set(result["fairness"]) == {"jain", "min", "median", "max", "starved"}

@@ -10,9 +10,11 @@ window's opening), p50, p99 and max (microseconds) and its sample count.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
 from echobench.clients._histogram import new_histogram
@@ -32,27 +34,34 @@ def _us(ns: float) -> float:
     return float(ns) / 1e3
 
 
-def read_intervals(path: str | Path) -> list[Interval]:
-    """The intervals of one log, in order; ``OSError``/``ValueError`` when unreadable."""
+def histograms(path: str | Path) -> Iterator[tuple[float, float, HdrHistogram]]:
+    """Each interval's start and length (s, from the log's base time) and its histogram
+    (ns); ``OSError``/``ValueError`` when the log is unreadable."""
     reader = HistogramLogReader(str(path), new_histogram())
-    intervals = []
     try:
         while (histogram := reader.get_next_interval_histogram()) is not None:
             start = histogram.get_start_time_stamp() / 1e3 - reader.base_time_sec
             length = (histogram.get_end_time_stamp() - histogram.get_start_time_stamp()) / 1e3
-            count = int(histogram.get_total_count())
-            intervals.append(
-                Interval(
-                    start_s=round(start, 6),
-                    length_s=round(length, 6),
-                    count=count,
-                    p50_us=_us(histogram.get_value_at_percentile(50)) if count else None,
-                    p99_us=_us(histogram.get_value_at_percentile(99)) if count else None,
-                    max_us=_us(histogram.get_max_value()) if count else None,
-                )
-            )
+            yield round(start, 6), round(length, 6), histogram
     finally:
         reader.close()
+
+
+def read_intervals(path: str | Path) -> list[Interval]:
+    """The intervals of one log, summarised, in order."""
+    intervals = []
+    for start, length, histogram in histograms(path):
+        count = int(histogram.get_total_count())
+        intervals.append(
+            Interval(
+                start_s=start,
+                length_s=length,
+                count=count,
+                p50_us=_us(histogram.get_value_at_percentile(50)) if count else None,
+                p99_us=_us(histogram.get_value_at_percentile(99)) if count else None,
+                max_us=_us(histogram.get_max_value()) if count else None,
+            )
+        )
     return intervals
 
 
