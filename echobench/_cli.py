@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "ceiling": "echobench.benchmarks.truth._cmd_ceiling",
     "agreement": "echobench.benchmarks.truth._cmd_agreement",
     "publish": "echobench.benchmarks.truth._cmd_publish",
+    "soak": "echobench.benchmarks.truth._cmd_soak",
 }
 
 

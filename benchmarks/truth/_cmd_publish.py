@@ -17,6 +17,7 @@ HELP = "regenerate every published number, chart and README table (on a quiet ma
 STEPS: dict[str, str] = {
     "ceiling": "echobench.benchmarks.truth._ceiling",
     "agreement": "echobench.benchmarks.truth._agreement",
+    "soak": "echobench.benchmarks.truth._soak",
     "run": "echobench.benchmarks.truth._sample_results",
     "client-cores": "echobench.benchmarks.truth._client_cores",
     "cluster": "echobench.benchmarks.truth._cluster_overhead",
