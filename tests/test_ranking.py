@@ -8,6 +8,7 @@ from typing import Any
 from _chartcheck import RUN_SMALL
 
 from echobench.benchmarks.output._ranking import (
+    MEMORY,
     P99,
     RANKERS,
     THROUGHPUT,
@@ -156,3 +157,13 @@ def test_parameters_only_one_backend_ran_are_not_ranked() -> None:
     assert len(found) == len(rankings(run))
     (only,) = rankings(replace(run, cases=(lone,)))  # nothing else: then it is the answer
     assert only.cases == (lone,) and "only" in only.takeaway
+
+
+def test_a_saturated_client_does_not_bound_the_servers_memory() -> None:
+    lean = _case("uvloop-protocol", (100.0,) * 3, "client", server_rss_per_connection_bytes=500)
+    fat = _case("threads", (90.0,) * 3, "both", server_rss_per_connection_bytes=2000)
+    said = rank("m", "64 B, 32 connections", MEMORY, [fat, lean]).takeaway
+    assert said == (
+        "At 64 B, 32 connections, uvloop-protocol measured best with 500 B, 4.0x less memory "
+        "than threads; medians over the repeats, whose spread is not recorded."
+    )

@@ -12,14 +12,16 @@ from typing import Any
 
 import pytest
 from _chartcheck import FIXTURES, RUN_SMALL
+from _scaledoc import scale_doc
 from matplotlib.colors import to_hex
 
 from echobench._cli import main
-from echobench.benchmarks.output import _browser
+from echobench.benchmarks.output import _browser, _scalecharts
 from echobench.benchmarks.output._browser import VIEWPORT, chromium, unavailable
 from echobench.benchmarks.output._charts import latency_spectrum
 from echobench.benchmarks.output._chartsvg import DIMMED, case_hover, highlight
 from echobench.benchmarks.output._compare import compare_runs
+from echobench.benchmarks.output._figures import run_figures
 from echobench.benchmarks.output._palette import colours
 from echobench.benchmarks.output._rankchart import effect_hover
 from echobench.benchmarks.output._ranking import rankings
@@ -314,3 +316,21 @@ def test_without_a_browser_the_reason_names_what_to_install(
     assert unavailable() == "no chromium browser found (apt-get install chromium)"
     with pytest.raises(UserError, match="apt-get install chromium"):
         _browser.screenshot(Path("page.html"), Path("page.png"))
+
+
+def test_a_scale_run_ranks_memory_and_shows_the_scale_charts() -> None:
+    run = run_from_doc(scale_doc(), "scale.json")
+    html = render(run)
+    said = re.findall(r'<p class="takeaway">(.*?)</p>', html)
+    assert said[-1] == (
+        "At 64 B, 1 connection among 10,000 idle, uvloop-protocol measured best with 500 B, "
+        "41.2x less memory than threads; 1 repeat each, so no spread was measured."
+    )
+    assert "threads (baseline): median msg/s 1,500.0 msg/s" in html and "starved 8500" in html
+    for name in _scalecharts.SCALE_CHARTS:
+        assert f"<h3>{name}</h3>" in html
+    figures, _ = run_figures(run)
+    assert set(_scalecharts.SCALE_CHARTS) <= set(figures)
+    assert html.count('<svg class="chart"') == len(figures)
+    bar = 'id="scale-memory-bar:uvloop-protocol/tcp/64B/1c+10000idle/closed" data-backend='
+    assert bar in html

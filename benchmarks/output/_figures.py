@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from echobench.benchmarks.output._benchchart import benchmark_charts
 from echobench.benchmarks.output._charts import run_charts
 from echobench.benchmarks.output._chartskip import skipped_charts
-from echobench.benchmarks.output._runview import is_pytest_benchmark, read_json, run_from_doc
+from echobench.benchmarks.output._runview import Run, is_pytest_benchmark, read_json, run_from_doc
 from echobench.benchmarks.output._scalecharts import is_scale_run, scale_charts
 
 
@@ -21,7 +21,11 @@ def charts_for(path: str | Path) -> tuple[dict[str, Figure], dict[str, str]]:
     doc = read_json(path)
     if is_pytest_benchmark(doc):
         return benchmark_charts(doc), {}
-    run = run_from_doc(doc, str(path))
+    return run_figures(run_from_doc(doc, str(path)))
+
+
+def run_figures(run: Run) -> tuple[dict[str, Figure], dict[str, str]]:
+    """The charts of a run and the charts not drawn with why, in the order they are read."""
     figures, skipped = run_charts(run), skipped_charts(run)
     if is_scale_run(run):
         scale_figures, scale_skipped = scale_charts(run)

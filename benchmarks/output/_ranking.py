@@ -34,9 +34,13 @@ class Metric:
     unit: str
     higher_is_better: bool
     values: Callable[[Case], Values | None]
-
-    def better(self, a: float, b: float) -> bool:
-        return a > b if self.higher_is_better else a < b
+    #: How a sentence says "better than": ``2.1x asyncio-streams``, ``2.1x lower p99 than``.
+    versus: str = ""
+    #: Whether a saturated load client bounds this figure (msg/s, latency: yes; the
+    #: server's memory per connection: no).
+    client_bounds: bool = True
+    #: Whether ``values`` gives a range over the repeats; without one no lead is judged.
+    spread: bool = True
 
     @property
     def bound(self) -> str:
@@ -59,7 +63,26 @@ def _p99(case: Case) -> Values | None:
 
 
 THROUGHPUT = Metric("median msg/s", "msg/s", True, _throughput)
-P99 = Metric("median p99 latency", "µs", False, _p99)
+P99 = Metric("median p99 latency", "µs", False, _p99, versus=" lower p99 than")
+
+
+def _memory(case: Case) -> Values | None:
+    value = case.summary.get("server_rss_per_connection_bytes")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value), float(value), float(value)
+
+
+#: The runner stores only the median over the repeats: no spread to judge a lead by.
+MEMORY = Metric(
+    "server memory per connection",
+    "B",
+    False,
+    _memory,
+    versus=" less memory than",
+    client_bounds=False,
+    spread=False,
+)
 
 
 def starved(case: Case) -> float:
@@ -134,7 +157,9 @@ def _against(metric: Metric, leader: Case, base: Case) -> str:
     if _overlap(metric, lv, bv):
         return f"level with {base.backend} within the repeats' range"
     ratio = _times(_advantage(metric, lv, bv))
-    what = "" if metric.higher_is_better else " lower p99 than"
+    what = metric.versus
+    if not metric.client_bounds:
+        return f"{ratio}{what} {base.backend}"
     if leader.client_bound and base.client_bound:
         return (
             f"{ratio}{what} {base.backend} as measured (both {metric.bound}s: the load client "
@@ -167,8 +192,9 @@ def takeaway(where: str, metric: Metric, cases: list[Case]) -> str:
         return f"At {where}: only {leader.backend} was measured ({figure})."
     values = {c.id: v for c in measured if (v := metric.values(c)) is not None}
     rivals = [c.backend for c in measured[1:] if _overlap(metric, lv, values[c.id])]
-    hidden = [c.backend for c in measured[1:] if c.client_bound]
-    head = "leads with" if not rivals and not hidden else "measured best with"
+    hidden = [c.backend for c in measured[1:] if c.client_bound and metric.client_bounds]
+    clear = not rivals and not hidden and metric.spread
+    head = "leads with" if clear else "measured best with"
     base = next((c for c in measured[1:] if c.backend == REFERENCE), measured[-1])
     clauses = [f"At {where}, {leader.backend} {head} {figure}, {_against(metric, leader, base)}"]
     if rivals and rivals != [base.backend]:
@@ -185,6 +211,8 @@ def takeaway(where: str, metric: Metric, cases: list[Case]) -> str:
             clauses.append(f"{case.backend} starved {starved(case):g} connection(s)")
     if all(len(c.repeats) == 1 for c in measured):
         clauses.append("1 repeat each, so no spread was measured")
+    elif not metric.spread:
+        clauses.append("medians over the repeats, whose spread is not recorded")
     if failed:
         clauses.append(f"{failed} failed")
     return "; ".join(clauses) + "."
@@ -247,8 +275,30 @@ def by_parameters(run: Run) -> list[Ranking]:
     return rankings
 
 
+#: Below this many connections the RSS difference is a few pages (the runner's schema).
+MEMORY_FROM = 100
+
+
+def with_memory(run: Run) -> list[Ranking]:
+    """The default rankings, then server memory per connection at the most connections
+    where two or more backends recorded it: what a scale run is for."""
+    found = by_parameters(run)
+    groups: dict[tuple[str, int, int, int], list[Case]] = {}
+    for case in run.cases:
+        if case.rate is None and _memory(case) and case.connections + idle(case) >= MEMORY_FROM:
+            key = (case.transport, case.size, case.connections, idle(case))
+            groups.setdefault(key, []).append(case)
+    wide = [k for k, cases in groups.items() if len({c.backend for c in cases}) > 1]
+    if wide:
+        # The most connections, idle ones included, as the scale-memory chart takes them.
+        key = max(wide, key=lambda k: (k[2] + k[3], k[2], k[1], k[0]))
+        first = groups[key][0]
+        found.append(rank(f"memory-{key[2]}c{key[3]}idle", group_title(first), MEMORY, groups[key]))
+    return found
+
+
 #: Scenario name (``config["scenario"]`` of a run) -> how its cases are ranked.
-RANKERS: dict[str, Ranker] = {}
+RANKERS: dict[str, Ranker] = {"scale": with_memory}
 
 
 def rankings(run: Run) -> list[Ranking]:

@@ -20,7 +20,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.output._charts import CHARTS, run_charts, skipped_charts
+from echobench.benchmarks.output._charts import CHARTS
 from echobench.benchmarks.output._chartsvg import highlight as grey_out
 from echobench.benchmarks.output._chartsvg import inline_svg
 from echobench.benchmarks.output._compare import (
@@ -32,6 +32,7 @@ from echobench.benchmarks.output._compare import (
     ratio_lines,
     short_text,
 )
+from echobench.benchmarks.output._figures import run_figures
 from echobench.benchmarks.output._palette import colours
 from echobench.benchmarks.output._rankchart import ranking_svg, ranking_width
 from echobench.benchmarks.output._ranking import marks, rankings, starved
@@ -418,14 +419,16 @@ def _highlight_controls(run: Run, palette: dict[str, str]) -> str:
 
 
 def _charts(run: Run, highlight: Sequence[str]) -> str:
-    figures, skipped = run_charts(run), skipped_charts(run)
+    figures, skipped = run_figures(run)
     palette = colours(run.families())
     parts = []
     if highlight:
         parts.append(
             f"<p>Highlighted: {_text(', '.join(highlight))}; every other backend is grey.</p>"
         )
-    for name in CHARTS:
+    for name in dict.fromkeys([*CHARTS, *figures, *skipped]):  # the run charts first
+        if name not in figures and name not in skipped:
+            continue
         if name in figures:
             if highlight:
                 grey_out(figures[name], palette, highlight)

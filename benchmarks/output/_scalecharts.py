@@ -79,11 +79,13 @@ def _per_family(run: Run, title: str, ylabel: str, value: Value, *, logy: bool) 
                 continue
             ours = family_key(mine[0].family) == family
             xs, ys = [c.connections for c, _ in points], [v for _, v in points]
+            # gid: the report's hover values and highlight buttons find the line by it.
+            gid = "connections:" + ",".join(c.id for c, _ in points)
             if not ours:
-                ax.plot(xs, ys, color=GREY, lw=1, zorder=1)
+                ax.plot(xs, ys, color=GREY, lw=1, zorder=1, gid=gid)
                 continue
             ax.plot(xs, ys, color=palette[backend], marker="o", ms=4, lw=1.8, label=backend,
-                    zorder=3)  # fmt: skip
+                    zorder=3, gid=gid)  # fmt: skip
             for c, v in points:
                 _marks(ax, c, v, seen)
         _axes(ax, counts, ylabel, logy)
@@ -181,7 +183,9 @@ def _bars(run: Run, title: str, xlabel: str, values: dict[str, tuple[Case, float
     palette = colours(run.families())
     order = sorted(values, key=lambda b: values[b][1])
     ys = range(len(order))
-    ax.barh(list(ys), [values[b][1] for b in order], color=[palette[b] for b in order])
+    bars = ax.barh(list(ys), [values[b][1] for b in order], color=[palette[b] for b in order])
+    for bar, backend in zip(bars, order, strict=True):
+        bar.set_gid(f"bar:{values[backend][0].id}")
     ax.set_yticks(list(ys), [_bar_label(values[b][0]) for b in order], fontsize=9)
     for y, backend in zip(ys, order, strict=True):
         ax.text(values[backend][1], y, " " + _short(values[backend][1]), va="center",
