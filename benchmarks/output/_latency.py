@@ -61,5 +61,9 @@ def spectrum(
     top = min(HIGHEST_NINES, max(LOWEST_NINES * 1.01, float(total)))
     nines = np.geomspace(LOWEST_NINES, top, points)
     percentiles = 100.0 * (1.0 - 1.0 / nines)
-    values = np.array([histogram.get_value_at_percentile(p) for p in percentiles], dtype=float)
+    # One pass over the buckets for every percentile: the same values as asking for each
+    # in turn, which walks the whole histogram 80 times (seconds for an 18-backend run).
+    wanted = [float(p) for p in percentiles]
+    found = histogram.get_percentile_to_value_dict(wanted)
+    values = np.array([found[p] for p in wanted], dtype=float)
     return nines, values * to_us
