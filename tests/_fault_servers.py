@@ -7,6 +7,11 @@ echoed. Modes:
 
 * ``echo``                 a plain echo;
 * ``delay SECONDS``        every byte is echoed SECONDS after it arrived;
+* ``ratelimit BPS [DELAY]`` a fixed capacity: one queue shared by every connection serves
+                           BPS bytes a second in arrival order, and each chunk is echoed
+                           DELAY seconds (default 0) after its service ends; the queue
+                           starts empty again whenever no connection is open (so one
+                           server serves a sweep of runs, as with ``--connect``);
 * ``freeze PERIOD LENGTH`` echoes stop for the last LENGTH seconds of every PERIOD;
 * ``pause SECONDS``        nothing is echoed until SECONDS after the first connection;
 * ``corrupt EVERY``        flips one byte in every EVERY bytes of each stream;
@@ -41,6 +46,8 @@ class Server:
         self.first_connection: float | None = None
         self.queues: list[queue.Queue[tuple[float, bytes] | None]] = []
         self.lock = threading.Lock()
+        self.open_connections = 0
+        self.busy_until = 0.0  # ratelimit: when the shared queue's last chunk is served
 
     def serve(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -59,6 +66,7 @@ class Server:
                         threading.Timer(self.values[0], os._exit, (1,)).start()
                 index = len(self.queues)
                 self.queues.append(queue.Queue())
+                self.open_connections += 1
             threading.Thread(target=self.read, args=(conn, index), daemon=True).start()
             threading.Thread(target=self.write, args=(conn, index), daemon=True).start()
 
@@ -87,6 +95,10 @@ class Server:
             except OSError:
                 data = b""
             if not data:
+                with self.lock:
+                    self.open_connections -= 1
+                    if not self.open_connections:
+                        self.busy_until = 0.0
                 self.queues[index].put(None)
                 return
             if self.mode == "silent" or (self.mode == "serve_first" and index >= self.values[0]):
@@ -95,6 +107,8 @@ class Server:
             send_at = now
             if self.mode == "delay":
                 send_at = now + self.values[0]
+            elif self.mode == "ratelimit":
+                send_at = self.served_at(now, len(data))
             elif self.mode == "pause":
                 assert self.first_connection is not None
                 send_at = max(now, self.first_connection + self.values[0])
@@ -106,6 +120,14 @@ class Server:
                 data = bytes(buffer)
             offset += len(data)
             self.target_queue(index).put((send_at, data))
+
+    def served_at(self, now: float, size: int) -> float:
+        """When a chunk that arrived at ``now`` leaves the shared fixed-rate queue, plus DELAY."""
+        rate = self.values[0]
+        delay = self.values[1] if len(self.values) > 1 else 0.0
+        with self.lock:
+            self.busy_until = max(now, self.busy_until) + size / rate
+            return self.busy_until + delay
 
     def write(self, conn: socket.socket, index: int) -> None:
         pieces = int(self.values[0]) if self.mode == "pieces" else 0

@@ -43,10 +43,12 @@ def test_the_fixture_holds_what_the_charts_must_show(run: Run) -> None:
     assert any(c.rate is not None for c in run.cases)
 
 
-def test_five_charts_each_with_units_and_environment(figures: dict[str, Figure]) -> None:
+def test_six_charts_each_with_units_and_environment(figures: dict[str, Figure]) -> None:
+    # Two backends ran at one open-loop rate: latency at equal load; no sweep, no curve.
     assert set(figures) == {
         "throughput-by-size",
         "throughput-vs-connections",
+        "latency-at-equal-load",
         "latency-spectrum",
         "cpu-efficiency",
         "stability",
@@ -59,10 +61,13 @@ def test_five_charts_each_with_units_and_environment(figures: dict[str, Figure])
 
 
 def test_one_legend_entry_per_backend(run: Run, figures: dict[str, Figure]) -> None:
-    backends = set(run.backends())
+    everyone = set(run.backends())
+    open_loop = {c.backend for c in run.cases if c.rate is not None and c.ok}
     for name, figure in figures.items():
+        # Latency at equal load shows the backends that ran the common open-loop rate.
+        backends = open_loop if name == "latency-at-equal-load" else everyone
         labels = legend_labels(figure)
-        named = [label for label in labels if label in backends]
+        named = [label for label in labels if label in everyone]
         assert sorted(named) == sorted(set(named)), f"{name}: a backend twice in the legend"
         assert set(named) == backends, f"{name}: legend lacks {backends - set(named)}"
 
@@ -107,7 +112,9 @@ def test_client_bound_cases_are_marked(run: Run, figures: dict[str, Figure]) -> 
         if line.get_linestyle() == "--"
     }
     assert dashed == {f"spectrum:{c.id}" for c in client_bound}
-    for figure in figures.values():
+    for name, figure in figures.items():
+        if name == "latency-at-equal-load":
+            continue  # its open-loop cases kept their schedule: none is client-bound
         assert any(
             "client saturated" in label and "not (only) the server" in label
             for label in legend_labels(figure)
@@ -170,7 +177,7 @@ def test_spectrum_is_read_from_the_merged_histograms(run: Run) -> None:
 
 def test_written_pngs_have_the_figure_size(tmp_path: Path, figures: dict[str, Figure]) -> None:
     written = _charts.save(figures, tmp_path)
-    assert len(written) == 5
+    assert len(written) == 6
     for path in written:
         assert path.stat().st_size > 10_000
         assert png_size(path) == expected_pixels(figures[path.stem])
@@ -179,10 +186,10 @@ def test_written_pngs_have_the_figure_size(tmp_path: Path, figures: dict[str, Fi
 @pytest.mark.slow
 def test_cli_plot_writes_png_and_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plot", str(RUN_SMALL), "--out", str(tmp_path / "png")]) == 0
-    assert len(list((tmp_path / "png").glob("*.png"))) == 5
+    assert len(list((tmp_path / "png").glob("*.png"))) == 6
     assert main(["plot", str(RUN_SMALL), "--out", str(tmp_path / "svg"), "--format", "svg"]) == 0
     svgs = list((tmp_path / "svg").glob("*.svg"))
-    assert len(svgs) == 5 and all(p.read_text().lstrip().startswith("<?xml") for p in svgs)
+    assert len(svgs) == 6 and all(p.read_text().lstrip().startswith("<?xml") for p in svgs)
 
 
 @pytest.mark.parametrize(

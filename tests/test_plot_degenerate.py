@@ -141,6 +141,9 @@ def test_charts_without_their_data_are_skipped() -> None:
     skipped = _charts.skipped_charts(run)
     assert set(skipped) == {
         "throughput-vs-connections",
+        "latency-at-equal-load",
+        "latency-vs-load",
+        "slo-capacity",
         "latency-spectrum",
         "cpu-efficiency",
         "stability",
@@ -148,6 +151,7 @@ def test_charts_without_their_data_are_skipped() -> None:
     }
     assert "latency histogram" in skipped["latency-spectrum"]
     assert "no interval logs" in skipped["latency-over-time"]
+    assert "--scenario latency" in skipped["latency-vs-load"]
     assert "server CPU" in skipped["cpu-efficiency"]
     assert skipped["stability"].startswith("one throughput sample per case")
     assert set(_charts.run_charts(run)) == {"throughput-by-size"}

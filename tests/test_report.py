@@ -120,7 +120,7 @@ def test_report_holds_every_case_and_every_chart(page: str) -> None:
     parsed.feed(page)
     run = load_run(RUN_SMALL)
     assert sorted(parsed.cases) == sorted(c.id for c in run.cases)
-    assert len(parsed.charts) == 5 and not parsed.images and not parsed.external
+    assert len(parsed.charts) == 6 and not parsed.images and not parsed.external
     assert len(parsed.rankings) == len(rankings(run))
     # The answer first: rankings, then charts, then the table.
     assert page.index('class="ranking"') < page.index('class="chart"') < page.index("cases-table")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import matplotlib
@@ -30,24 +30,24 @@ from matplotlib.ticker import (
     EngFormatter,
     FixedFormatter,
     FixedLocator,
-    FuncFormatter,
     LogLocator,
     NullFormatter,
     NullLocator,
 )
 
-from echobench.benchmarks.output import _latency
+from echobench.benchmarks.output import _latency, _latencycharts
+from echobench.benchmarks.output._chartbase import (
+    COMPACT,
+    DPI,
+    HATCH,
+    add_legend,
+    new_figure,
+)
 from echobench.benchmarks.output._chartskip import skipped_charts
 from echobench.benchmarks.output._hlogs import log_path, read_intervals
 from echobench.benchmarks.output._palette import colours
 from echobench.benchmarks.output._runview import Case, Run, slice_label
 from echobench.servers._errors import UserError
-
-WIDTH_IN = 13.0
-PANEL_HEIGHT_IN = 3.6
-TITLE_HEIGHT_IN = 1.0
-DPI = 100
-HATCH = "///"
 
 
 def client_bound_note(how: str) -> str:
@@ -96,36 +96,7 @@ FAILED_NOTE = "failed case: no measurement"
 SliceKey = tuple[str, int, int, float | None, int]
 
 
-def _compact(value: float, _: object = None) -> str:
-    """Tick label: 0.5, 20, 1.5k, 2M; EngFormatter's "500m" would read as a unit prefix."""
-    for divisor, suffix in ((1e6, "M"), (1e3, "k")):
-        if abs(value) >= divisor:
-            return f"{value / divisor:g}{suffix}"
-    return f"{value:g}"
-
-
-COMPACT = FuncFormatter(_compact)
 Metric = Callable[[Case], tuple[float, float, float] | None]
-
-
-def new_figure(title: str, subtitle: str, panels: int, ncols: int = 2) -> tuple[Figure, list[Axes]]:
-    """A figure with ``panels`` axes in a grid, sized by its rows; spare cells hidden."""
-    ncols = max(1, min(ncols, panels))
-    nrows = max(1, math.ceil(panels / ncols))
-    figure = Figure(
-        figsize=(WIDTH_IN, TITLE_HEIGHT_IN + PANEL_HEIGHT_IN * nrows), dpi=DPI, layout="constrained"
-    )
-    grid = figure.subplots(nrows, ncols, squeeze=False)
-    axes = [ax for row in grid for ax in row]
-    for spare in axes[panels:]:
-        spare.set_visible(False)
-    # Left-aligned, so that a long environment line never runs under the legend at the right.
-    figure.suptitle(f"{title}\n{subtitle}", fontsize=12, x=0.01, ha="left")
-    return figure, axes[:panels]
-
-
-def add_legend(figure: Figure, handles: Sequence[Artist]) -> None:
-    figure.legend(handles=list(handles), loc="outside right upper", fontsize=9, frameon=False)
 
 
 def _backend_handles(run: Run, backends: Iterable[str], kind: str) -> list[Artist]:
@@ -406,16 +377,26 @@ def throughput_vs_connections(run: Run) -> Figure:
     return figure
 
 
-def _slices(run: Run) -> list[SliceKey]:
+def _slices(run: Run, closed_only: bool = False) -> list[SliceKey]:
+    """Closed-loop slices, and open-loop ones at rates several backends ran (a latency
+    sweep's other points are each one backend's own: they belong to latency-vs-load)."""
+    common = _latencycharts.common_rates(run)
     return sorted(
-        {c.slice_key for c in run.cases},
+        {
+            c.slice_key
+            for c in run.cases
+            if c.rate is None
+            or (not closed_only and c.rate in common.get((c.transport, c.size, c.connections), ()))
+        },
         key=lambda k: (k[3] is not None, k[3] or 0, k[0], k[1], k[2]),
     )
 
 
-def _per_slice(run: Run, title: str) -> tuple[Figure, list[tuple[Axes, SliceKey]]]:
+def _per_slice(
+    run: Run, title: str, closed_only: bool = False
+) -> tuple[Figure, list[tuple[Axes, SliceKey]]]:
     """A figure with one panel per combination of parameters, every case included."""
-    slices = _slices(run)
+    slices = _slices(run, closed_only)
     figure, axes = new_figure(
         title, run.env_summary(), max(1, len(slices)), ncols=3 if len(slices) > 4 else 2
     )
@@ -424,11 +405,22 @@ def _per_slice(run: Run, title: str) -> tuple[Figure, list[tuple[Axes, SliceKey]
     return figure, list(zip(axes, slices, strict=False))
 
 
+CLOSED_LOOP_LATENCY_NOTE = (
+    "Closed loop: each backend ran at its own maximum, so the loads differ between backends "
+    "and these latencies answer different questions; compare latency at equal load in "
+    "latency-at-equal-load."
+)
+
+
 def latency_spectrum(run: Run) -> Figure:
     figure, panels = _per_slice(
-        run, "Latency percentile spectrum (HDR histograms of all repeats merged)"
+        run,
+        "Closed-loop latency spectrum, each backend at its own load: the loads differ "
+        "(HDR histograms of the repeats merged)",
+        closed_only=True,
     )
-    backends = _present(run, run.cases)
+    figure.supxlabel(CLOSED_LOOP_LATENCY_NOTE, fontsize=9, x=0.01, ha="left", color="0.3")
+    backends = _present(run, _closed(run))
     palette = colours(run.families())
     seen_client_bound = False
     drawn: set[str] = set()
@@ -469,8 +461,6 @@ def latency_spectrum(run: Run) -> Figure:
         ax.set_ylabel("latency [µs]")
         ax.grid(alpha=0.3, which="both")
         title = slice_label(key)
-        if key[3] is not None:
-            title += "\n(latency from the scheduled send time)"
         if missing:
             title += f"\nno histogram: {', '.join(missing)}"
         ax.set_title(title, fontsize=9)
@@ -652,6 +642,10 @@ def latency_over_time(run: Run) -> Figure:
 CHARTS: dict[str, Callable[[Run], Figure]] = {
     "throughput-by-size": throughput_by_size,
     "throughput-vs-connections": throughput_vs_connections,
+    # At equal load first: the closed-loop spectrum compares latencies at different loads.
+    "latency-at-equal-load": _latencycharts.latency_at_equal_load,
+    "latency-vs-load": _latencycharts.latency_vs_load,
+    "slo-capacity": _latencycharts.slo_capacity,
     "latency-spectrum": latency_spectrum,
     "cpu-efficiency": cpu_efficiency,
     "stability": stability,

@@ -8,6 +8,7 @@ is not drawn, and ``echobench plot`` and the report say why in one line instead.
 from __future__ import annotations
 
 from echobench.benchmarks.output._hlogs import log_path
+from echobench.benchmarks.output._latencycharts import common_rates, curves
 from echobench.benchmarks.output._runview import Case, Run
 
 
@@ -58,6 +59,9 @@ def skipped_charts(run: Run) -> dict[str, str]:
     names = (
         "throughput-by-size",
         "throughput-vs-connections",
+        "latency-at-equal-load",
+        "latency-vs-load",
+        "slo-capacity",
         "latency-spectrum",
         "cpu-efficiency",
         "stability",
@@ -72,8 +76,19 @@ def skipped_charts(run: Run) -> dict[str, str]:
             skipped[name] = "no closed-loop case was measured"
     elif (why := _connections(run, [c for c in closed if not c.idle])) is not None:
         skipped["throughput-vs-connections"] = why
-    if not any(r.histogram for c in run.cases for r in c.repeats):
-        skipped["latency-spectrum"] = "no latency histogram was recorded"
+    if not any(r.histogram for c in closed for r in c.repeats):
+        skipped["latency-spectrum"] = "no closed-loop latency histogram was recorded"
+    if not common_rates(run):
+        skipped["latency-at-equal-load"] = (
+            "no open-loop rate was measured on two or more backends (run --scenario latency, "
+            "or --rate R on several backends)"
+        )
+    if not curves(run):
+        skipped["latency-vs-load"] = (
+            "no backend was measured at two or more open-loop rates (run --scenario latency)"
+        )
+    if not run.latency.get("sweeps"):
+        skipped["slo-capacity"] = "not a latency sweep (run --scenario latency)"
     if "cpu-efficiency" not in skipped and not any(
         c.efficiency is not None for c in closed if c.ok
     ):

@@ -6,7 +6,7 @@ never averaged), then read back at percentiles spaced evenly in "nines".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,3 +67,14 @@ def spectrum(
     found = histogram.get_percentile_to_value_dict(wanted)
     values = np.array([found[p] for p in wanted], dtype=float)
     return nines, values * to_us
+
+
+def percentiles(
+    histograms: Iterable[dict[str, Any]], wanted: Sequence[float]
+) -> list[float] | None:
+    """The ``wanted`` percentiles [µs] of the merged histograms, or None without any."""
+    merged = merge(histograms)
+    if merged is None or merged[0].get_total_count() == 0:
+        return None
+    histogram, to_us = merged
+    return [histogram.get_value_at_percentile(p) * to_us for p in wanted]

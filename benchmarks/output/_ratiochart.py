@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from echobench.benchmarks.output._charts import DPI, WIDTH_IN, add_legend
+from echobench.benchmarks.output._chartbase import DPI, WIDTH_IN, add_legend
 from echobench.benchmarks.output._compare import Comparison
 from echobench.benchmarks.output._palette import colours
 

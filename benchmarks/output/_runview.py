@@ -35,6 +35,8 @@ class Repeat:
     series_interval_s: float = 1.0
     #: The repeat's HdrHistogram interval log, relative to the results file's folder.
     hlog: str | None = None
+    #: Open loop: whether the load met its target rate (None in a closed loop).
+    rate_met: bool | None = None
 
     @property
     def messages_per_server_cpu_second(self) -> float | None:
@@ -131,6 +133,14 @@ class Case:
         return _verdict.client_limited(self.verdict)
 
     @property
+    def overloaded(self) -> bool:
+        """An open-loop case whose target rate was not met (in most repeats)."""
+        if "overloaded" in self.summary:
+            return bool(self.summary["overloaded"])
+        met = [r.rate_met for r in self.repeats if r.rate_met is not None]
+        return bool(met) and 2 * met.count(False) >= len(met)
+
+    @property
     def both_saturated(self) -> bool:
         """Server and client both saturated: the msgs/s is a lower bound for the server."""
         return self.verdict == "both"
@@ -173,6 +183,8 @@ class Run:
     cases: tuple[Case, ...]
     not_run: tuple[str, ...]
     complete: bool
+    #: The latency scenario's plan and summary (``_schema``); {} in other runs.
+    latency: dict[str, Any] = field(default_factory=dict)
 
     def backends(self) -> list[str]:
         """Backends in chart order: by family, then registry order (see ``_palette``)."""
@@ -238,6 +250,7 @@ def _repeat(raw: dict[str, Any]) -> Repeat | None:
         series=series,
         series_interval_s=interval,
         hlog=raw["hlog"] if isinstance(raw.get("hlog"), str) else None,
+        rate_met=bool(rate["met"]) if isinstance(rate := load.get("rate"), dict) else None,
     )
 
 
@@ -321,6 +334,7 @@ def run_from_doc(doc: object, where: str) -> Run:
         cases=cases,
         not_run=tuple(str(x) for x in valid.get("not_run") or ()),
         complete=bool(valid.get("complete")),
+        latency=valid.get("latency") or {},
     )
 
 

@@ -24,7 +24,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter, FixedLocator, NullLocator
 
-from echobench.benchmarks.output._charts import COMPACT, add_legend, new_figure
+from echobench.benchmarks.output._chartbase import COMPACT, add_legend, new_figure
 from echobench.benchmarks.output._palette import FAMILY_ORDER, colours, family_key
 from echobench.benchmarks.output._runview import Case, Run
 

@@ -88,6 +88,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         + " (default: default)",
     )
     measure.add_argument("--quick", action="store_true", help="shorthand for --scenario quick")
+    latency = parser.add_argument_group(
+        "the latency scenario",
+        "per backend, a closed-loop probe finds its capacity (the median of its seconds), "
+        "then open-loop runs offer fractions of it, and every backend runs at common "
+        "absolute rates (--rate, or fractions of the slowest backend's capacity)",
+    )
+    latency.add_argument(
+        "--load-fractions",
+        metavar="P,P",
+        help="percent of each backend's capacity to offer (default 10,25,50,70,80,90,95,100; "
+        "up to 200)",
+    )
+    latency.add_argument(
+        "--slo-p99",
+        metavar="TIME",
+        help="the p99 target of the capacity at a latency target, e.g. 1ms, 500us (default 1ms)",
+    )
+    latency.add_argument(
+        "--probe-duration",
+        type=float,
+        help="seconds of the closed-loop capacity probe (default 3)",
+    )
     measure.add_argument(
         "--no-verify",
         dest="verify",

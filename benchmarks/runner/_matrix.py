@@ -158,6 +158,38 @@ def parse_rates(text: str) -> list[float | None]:
     return _unique(values)
 
 
+def parse_percentages(text: str, what: str, *, highest: float = 200.0) -> list[float]:
+    """``10,50,100`` percent as the fractions 0.1, 0.5, 1.0, ascending."""
+    values: list[float] = []
+    for item in _items(text, what):
+        try:
+            value = float(item.rstrip("%"))
+        except ValueError:
+            raise UserError(f"--{what}: {item!r} is not a percentage") from None
+        if not 0 < value <= highest:
+            raise UserError(f"--{what}: {item!r} must be above 0 and at most {highest:g} percent")
+        values.append(value / 100)
+    return sorted(_unique(values))
+
+
+_TIME_UNITS_US = {"us": 1.0, "µs": 1.0, "ms": 1e3, "s": 1e6}
+
+
+def parse_duration_us(text: str, what: str) -> float:
+    """``1ms``, ``500us``, ``0.25s`` in microseconds; a bare number has no unit and is refused."""
+    item = text.strip()
+    for unit, factor in sorted(_TIME_UNITS_US.items(), key=lambda kv: -len(kv[0])):
+        if item.endswith(unit) and item[: -len(unit)].strip():
+            try:
+                value = float(item[: -len(unit)]) * factor
+            except ValueError:
+                break
+            if not (value > 0 and value != float("inf")):
+                break
+            return value
+    raise UserError(f"--{what} takes a time with its unit, e.g. 1ms or 500us, not {text!r}")
+
+
 def parse_names(text: str, what: str, allowed: Sequence[str] | None = None) -> list[str]:
     names = _unique(_items(text, what))
     if allowed is not None:

@@ -36,6 +36,8 @@ from echobench.servers._launch import (
     start_server,
 )
 
+#: Rough cost of one repeat beyond warm-up and measurement (server and client start-up).
+OVERHEAD_SECONDS = 1.5
 #: How often the server's CPU is sampled while the load runs.
 SAMPLE_SECONDS = 0.1
 #: What the load client may take beyond warm-up and measurement (start-up, connecting,
@@ -411,6 +413,12 @@ def _record(
     client_cpu["capacity"] = client_cores
     client_cpu["utilization"] = float(client_cpu.get("cores_used") or 0.0) / client_cores
     latency = load.get("latency_us") or {}
+    server_utilization = server_cpu["utilization"] if server_cpu else None
+    open_loop = _open_loop(load, elapsed, latency.get("p99"))
+    if open_loop is None:
+        verdict = _verdict.verdict(server_utilization, client_cpu["utilization"])
+    else:
+        verdict = _verdict.open_loop_verdict(server_utilization, open_loop["client_behind"])
     connect = load.get("connect") or {}
     fairness = load.get("fairness") or {}
     idle = load.get("idle") or {}
@@ -432,8 +440,25 @@ def _record(
         "server_cpu": server_cpu,
         "server_rss_peak_bytes": rss,
         "client_cpu": client_cpu,
-        "verdict": _verdict.verdict(
-            server_cpu["utilization"] if server_cpu else None, client_cpu["utilization"]
-        ),
+        "open_loop": open_loop,
+        "verdict": verdict,
         "load": load,
+    }
+
+
+def _open_loop(
+    load: dict[str, Any], window_s: float, p99_us: float | None
+) -> dict[str, Any] | None:
+    """Whether an open-loop repeat held its rate, and whether its client kept its schedule."""
+    rate = load.get("rate")
+    if not isinstance(rate, dict):
+        return None
+    lag = float(rate.get("max_send_lag_us") or 0.0)
+    return {
+        "target": float(rate["target"]),
+        "achieved": float(rate["achieved"]),
+        "met": bool(rate["met"]),
+        "max_send_lag_us": lag,
+        "lag_limit_us": round(_verdict.lag_limit_us(window_s, p99_us), 3),
+        "client_behind": _verdict.behind_schedule(lag, window_s, p99_us),
     }

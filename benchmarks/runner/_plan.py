@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import secrets
 import sys
@@ -17,11 +18,13 @@ from echobench.benchmarks.runner._matrix import (
     Case,
     build_cases,
     parse_connections,
+    parse_duration_us,
     parse_int_list,
     parse_names,
+    parse_percentages,
     parse_rates,
 )
-from echobench.benchmarks.runner._measure import Settings
+from echobench.benchmarks.runner._measure import OVERHEAD_SECONDS, Settings
 from echobench.benchmarks.runner._results import new_document
 from echobench.benchmarks.runner._runner import AutoRepeat, Runner
 from echobench.benchmarks.runner._schema import load_results, write_results
@@ -29,8 +32,6 @@ from echobench.benchmarks.runner._terminal import print_report
 from echobench.servers._contract import parse_address
 from echobench.servers._errors import UserError
 
-#: Rough cost of one repeat beyond warm-up and measurement (server and client start-up).
-OVERHEAD_SECONDS = 1.5
 #: Rough rate of a connect storm plus the memory reading after it, for the estimate.
 CONNECTS_PER_SECOND = 4000
 
@@ -70,6 +71,16 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         given["order"] = args.order
     if args.server_options:
         given["server_options"] = parse_server_options(args.server_options)
+    if args.load_fractions is not None:
+        given["load_fractions"] = parse_percentages(args.load_fractions, "load-fractions")
+    if args.slo_p99 is not None:
+        given["slo_p99_us"] = parse_duration_us(args.slo_p99, "slo-p99")
+    if args.probe_duration is not None:
+        if not math.isfinite(args.probe_duration) or args.probe_duration < 0.1:
+            raise UserError(
+                f"--probe-duration must be at least 0.1 seconds, not {args.probe_duration:g}"
+            )
+        given["probe_duration"] = args.probe_duration
     return given
 
 
@@ -154,8 +165,15 @@ def _scenario(args: argparse.Namespace) -> _scenarios.Scenario:
 
 def _resolve(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
     scenario = _scenario(args)
+    for key in given:
+        owners = [s.name for s in _scenarios.SCENARIOS.values() if key in s.own]
+        if owners and key not in scenario.own:
+            raise UserError(
+                f"--{key.replace('_', '-')} applies to "
+                + " or ".join(f"--scenario {name}" for name in owners)
+            )
     config: dict[str, Any] = {
-        key: given.get(key, value) for key, value in scenario.defaults.items()
+        key: given.get(key, value) for key, value in {**scenario.defaults, **scenario.own}.items()
     }
     config["scenario"] = scenario.name
     config["seed"] = given.get("seed", secrets.randbelow(2**31))
@@ -238,6 +256,18 @@ def execute(args: argparse.Namespace) -> int:
     if config["order"] not in ORDERS:
         raise UserError(f"unknown order {config['order']!r}")
 
+    scenario = _scenarios.get(str(config.get("scenario") or "default"))
+    if scenario.runner is not None:
+        if None in config["rates"]:
+            raise UserError(
+                f"--rate with --scenario {scenario.name} takes open-loop rates (the common "
+                "absolute rates); its closed loop is the capacity probe"
+            )
+        if config["repeat"] == "auto" or config.get("idle"):
+            raise UserError(
+                f"--scenario {scenario.name} plans its own cases: --repeat auto and idle "
+                "connections do not apply"
+            )
     runnable, skipped = _backends(config, remote is not None)
     if config["backends"] is None:
         config["backends"] = [name for name, _, _ in runnable]
@@ -246,7 +276,8 @@ def execute(args: argparse.Namespace) -> int:
         transports=config["transports"],
         sizes=config["sizes"],
         connections=config["connections"],
-        rates=config["rates"],
+        # A scenario with a runner of its own starts from one closed-loop probe per slice.
+        rates=config["rates"] if scenario.runner is None else [None],
         idle=config.get("idle") or [],
     )
     skipped += skipped_transports
@@ -304,13 +335,18 @@ def execute(args: argparse.Namespace) -> int:
         verify=bool(config["verify"]),
         auto=auto,
     )
-    _announce(cases, config, out, placement, per_backend, skipped)
+    if scenario.runner is None:
+        _announce(cases, config, out, placement, per_backend, skipped)
     try:
         write_results(out, doc)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror}") from None
-    interrupted = runner.run()
-    print_report(doc, str(out), remote is not None)
+    tables: list[Any] = []
+    if scenario.runner is None:
+        interrupted = runner.run()
+    else:
+        interrupted, tables = importlib.import_module(scenario.runner).run_scenario(runner, skipped)
+    print_report(doc, str(out), remote is not None, tables=tables)
     if auto is not None:
         print(_autorepeat.summary([e.get("auto_repeat") for e in doc["cases"]]), file=sys.stderr)
     if interrupted is not None:
@@ -323,7 +359,9 @@ def execute(args: argparse.Namespace) -> int:
     measured = [e for e in doc["cases"] if e["repeats"]]
     failed = [e for e in doc["cases"] if e["status"] != "ok"]
     if failed:
-        print(f"{len(failed)} of {len(cases)} case(s) failed; see the table", file=sys.stderr)
+        print(
+            f"{len(failed)} of {len(doc['cases'])} case(s) failed; see the table", file=sys.stderr
+        )
     return 0 if measured else 1
 
 

@@ -101,11 +101,17 @@ def finalize(
     """Statuses, summaries, ``not_run`` and the end time, from what has been recorded.
 
     With ``auto``, a case is finished once it has its ``auto_repeat`` record (why it
-    stopped); ``repeats`` is then the most it could have had."""
+    stopped); ``repeats`` is then the most it could have had.
+
+    Only the entries of ``cases`` are judged: a scenario that runs in passes
+    (``_sweep``) finalizes each pass's cases, and the entries of an earlier
+    pass keep their statuses and stay first, in their order."""
     order = {case.id: index for index, case in enumerate(cases)}
-    doc["cases"].sort(key=lambda entry: order.get(entry["id"], len(order)))
+    doc["cases"].sort(key=lambda entry: order.get(entry["id"], -1))
     done = attempted(doc)
     for entry in doc["cases"]:
+        if entry["id"] not in order:
+            continue
         measured = len(entry["repeats"])
         if auto:
             stopped = (entry.get("auto_repeat") or {}).get("stop")
@@ -153,6 +159,20 @@ def summarize(repeats: Sequence[dict[str, Any]]) -> dict[str, Any]:
             (r["idle_dropped"] for r in repeats if r.get("idle_dropped") is not None),
             default=None,
         ),
+        **_open_loop_summary([r["open_loop"] for r in repeats if r.get("open_loop")]),
+    }
+
+
+def _open_loop_summary(opens: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``overloaded``: the target was not met in most repeats (a tie counts as overloaded:
+    the claim least flattering to the server); the lag and the share achieved with it."""
+    if not opens:
+        return {"overloaded": False, "achieved_share": None, "max_send_lag_us": None}
+    missed = sum(1 for o in opens if not o["met"])
+    return {
+        "overloaded": 2 * missed >= len(opens),
+        "achieved_share": float(statistics.median(o["achieved"] / o["target"] for o in opens)),
+        "max_send_lag_us": max(float(o["max_send_lag_us"]) for o in opens),
     }
 
 

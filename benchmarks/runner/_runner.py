@@ -67,11 +67,17 @@ class Runner:
     #: Measures one repeat of one case; the real one, unless a test of the loop's
     #: bookkeeping gives it a synthetic one.
     measure: Callable[..., dict[str, Any]] = measure
+    #: False for a pass that more passes follow: the file is never marked complete by it.
+    final: bool = True
+    #: Brings a scenario's own part of the document up to date before each write.
+    annotate: Callable[[dict[str, Any]], None] | None = None
 
     def save(self, *, complete: bool = False) -> None:
         _results.finalize(
             self.doc, self.cases, self.repeats, complete=complete, auto=self.auto is not None
         )
+        if self.annotate is not None:
+            self.annotate(self.doc)
         write_results(self.out, self.doc)
 
     def _work(
@@ -160,7 +166,7 @@ class Runner:
                     f"interrupted by {signal.Signals(signals.signum or 0).name}: stopped the "
                     "server and the load client, saving what finished"
                 )
-        self.save(complete=signals.signum is None)
+        self.save(complete=self.final and signals.signum is None)
         return signals.signum
 
     def _gate(self, backend: str, progress: RunProgress) -> str | None:

@@ -4,12 +4,17 @@ A scenario is one entry in ``SCENARIOS``: a name, a line of help, and the matrix
 defaults it sets. Options given on the command line (``--backends``, ``--sizes``,
 ``--connections``, ``--repeat``, ``--duration``, ``--warmup`` ...) override any of
 them. Adding a scenario is adding one ``register(Scenario(...))`` here.
+
+Most scenarios run the plain matrix. One that plans from what it measures (``latency``:
+a capacity probe per backend, then open-loop runs at fractions of it) names the module
+that runs it instead (``runner``, exposing ``run_scenario(runner, skipped)``), and the
+options only it reads (``own``, with their defaults; other scenarios refuse them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from echobench.servers._errors import UserError
 
@@ -19,6 +24,10 @@ class Scenario:
     name: str
     help: str
     defaults: Mapping[str, object]
+    #: The module that runs this scenario instead of the plain matrix, or None.
+    runner: str | None = None
+    #: Options only this scenario reads, with their defaults (recorded in the config).
+    own: Mapping[str, object] = field(default_factory=dict)
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -91,5 +100,36 @@ register(
         "scale",
         "64 B closed loop at 1 to 10,000 connections, and 10 busy among 10,000 idle",
         SCALE,
+    )
+)
+#: The open-loop latency sweep: 64-byte messages on 32 connections, one pass of 2 s per
+#: point. A backend costs its verification (about 3 s), a 3 s probe (about 5 s with its
+#: warm-up and start-up) and about eleven points (8 fractions, 3 common rates, a few
+#: shared) of about 4 s: about 52 s. Nine backends, one per family, take about 8
+#: minutes; all eighteen about 16.
+LATENCY: dict[str, object] = {
+    **DEFAULTS,
+    "sizes": [64],
+    "connections": [32],
+    # Open-loop rates given here are the common absolute rates; by default they come
+    # from the slowest backend's capacity.
+    "rates": [],
+    "repeat": 1,
+}
+#: Percent of each backend's capacity that the latency sweep offers by default.
+LOAD_PERCENTS = (10, 25, 50, 70, 80, 90, 95, 100)
+
+register(
+    Scenario(
+        "latency",
+        "a closed-loop capacity probe per backend, then open-loop latency at 10-100% of it "
+        "and at rates common to all (--load-fractions, --slo-p99, --probe-duration)",
+        LATENCY,
+        runner="echobench.benchmarks.runner._sweep",
+        own={
+            "load_fractions": [f / 100 for f in LOAD_PERCENTS],
+            "slo_p99_us": 1000.0,
+            "probe_duration": 3.0,
+        },
     )
 )

@@ -12,7 +12,10 @@ Top level
                         ``connect_seconds`` to ``server_accepted_all`` and the summary
                         fields from ``server_rss_per_connection_bytes`` to
                         ``idle_dropped``; and a case whose window completed no echo is
-                        failed. Version 1 files lack those fields and are read as they are.
+                        failed. It also judges an open-loop repeat's client by its send
+                        lag, not its CPU (``verdict``), and adds the open-loop and latency
+                        sweep fields (``open_loop``, ``overloaded``, ``latency`` ...).
+                        Version 1 files lack those fields and are read as they are.
     ``complete``        ``true`` once every case of the matrix ran every repeat (even if
                         some failed); ``false`` for a run that was interrupted.
     ``environment``     the machine and the conditions (below).
@@ -25,6 +28,8 @@ Top level
                         verified (``--no-verify``, ``--connect``).
     ``skipped``         ``[{"backend", "transport", "reason"}]``: combinations left out of
                         the matrix because a backend lacks a transport or cannot run here.
+    ``latency``         only in a ``--scenario latency`` run: the sweep's plan and summary
+                        (below).
 
 ``environment``
     ``python``          ``{"version", "implementation", "executable"}`` of the runner.
@@ -75,7 +80,10 @@ Top level
     ran from with ``--cluster``, else null), ``server_options`` (``{backend: {key:
     value}}``: ``-o`` options given to servers), ``server_cpus``/``client_cpus`` (CPUs
     asked for with ``--server-cpus``/``--client-cpus``, else null). Files written before
-    the last four lack them.
+    the last four lack them. A ``latency`` run adds ``load_fractions`` (of each backend's
+    capacity, 1.0 = 100%), ``slo_p99_us`` (the p99 target) and ``probe_duration`` (seconds
+    of the capacity probe); its ``rates`` are the common absolute rates given with
+    ``--rate`` (``[]``: taken from the slowest backend).
 
 ``cases[]``
     ``id``              ``backend/transport/<size>B/<connections>c[+<idle>idle]/<closed |
@@ -135,7 +143,16 @@ Top level
                                 client too: only a lower bound for the server), else
                                 ``"neither"``. ``"both"`` was added without a version change:
                                 readers must accept it (older files call such repeats
-                                ``"server"``).
+                                ``"server"``). In an open loop the client side is
+                                ``open_loop.client_behind``, not its CPU: the open-loop client
+                                polls its schedule and keeps its core busy at any rate.
+        ``open_loop``           null in a closed loop, else ``{"target", "achieved" (msgs/s),
+                                "met" (the load's: at least 97% of the target),
+                                "max_send_lag_us", "lag_limit_us" (the larger of 1% of the
+                                measured window and half the repeat's p99), "client_behind"
+                                (max_send_lag_us > lag_limit_us: the client fell behind its
+                                schedule by enough to have made the p99;
+                                ``_verdict.behind_schedule``)}``.
         ``connect_seconds``, ``connect_per_second``  from ``load.connect``: how long opening
                                 every connection took, and the rate.
         ``jain``, ``starved``   from ``load.fairness``: Jain's index of the messages each
@@ -168,7 +185,14 @@ Top level
         ``verdict``             the most common repeat verdict (ties: both, client, server,
                                 neither: a tie never hides a saturated client).
         ``client_bound``        ``verdict`` is ``"client"`` or ``"both"``: the numbers measure
-                                the load client, not (only) the server.
+                                the load client, not (only) the server. In an open loop: the
+                                client fell behind its schedule, whatever the server did.
+        ``overloaded``          an open-loop case whose target rate was not met in most
+                                repeats (a tie counts as overloaded); false in a closed loop.
+                                Its latency is still recorded: it counts from the scheduled
+                                send times, so it shows the queue that built up.
+        ``achieved_share``      median of achieved / target (null in a closed loop).
+        ``max_send_lag_us``     the largest send lag of the repeats (null in a closed loop).
         ``messages_per_server_cpu_second``  the median over repeats of msgs/s divided by
                                 the server's ``cores_used``: messages per CPU-second of
                                 server work (null with ``--connect``).
@@ -176,6 +200,45 @@ Top level
                                 medians over the repeats that have them (null when none).
         ``idle_dropped``        the most idle connections dropped in any repeat (null
                                 without idle connections).
+
+``latency`` (``_sweep``, ``_sweepplan``)
+    ``slo_p99_us``, ``load_fractions``, ``probe_duration``  as in ``config``.
+    ``common_fractions``  fractions of the slowest backend's base rate that give the
+                        common rates when ``--rate`` is not given.
+    ``phase``           ``"probe"``, ``"hold-check"``, ``"sweep"`` while running, ``"done"``.
+    ``common``          per slice ``{"transport", "size", "connections", "rates" (msgs/s),
+                        "from_backend", "from_rate" (the slowest backend and its base rate;
+                        null when given), "explicit" (given with --rate)}``.
+    ``sweeps``          one per backend and slice:
+        ``backend``, ``family``, ``transport``, ``size``, ``connections``.
+        ``probe``               the id of its closed-loop capacity probe (a case above).
+        ``capacity``            null when the probe failed, else ``{"case",
+                                "messages_per_second" (C: the median of the probe's per-second
+                                throughputs, or of its 100 ms ones for a probe under 2 s),
+                                "samples", "sample" (their length), "verdict",
+                                "client_bound" (C is the load client's: the server's capacity
+                                is at least C)}``.
+        ``hold_check``          with a client-bound C, the id of the open-loop case that
+                                offered the top fraction of C first; else null.
+        ``base``                ``{"messages_per_second", "capped", "client_ceiling"}``: the
+                                rate the fractions apply to: C, or, when the hold check's
+                                client fell behind (``capped``), the rate it held
+                                (``client_ceiling``) divided by the top fraction, so that the
+                                sweep stops at what the open-loop client can hold.
+        ``points``              the sweep's open-loop cases by rate: ``{"case", "rate",
+                                "fraction" (of the base; null for a common rate only),
+                                "share_of_base", "common", "hold_check"}``.
+        ``error``               why there is no sweep (the probe failed), else null.
+        ``summary``             ``{"points", "measured", "overloaded", "client_bound",
+                                "slo_capacity"}``; ``slo_capacity`` is ``{"p99_us" (the
+                                target), "messages_per_second" (the highest offered rate
+                                with p99 under the target and the rate met, among points
+                                whose client kept its schedule; null when none),
+                                "interpolated" (linearly in p99 toward the next higher
+                                point), "at_least" (every measured point met the target: a
+                                lower bound), "client_bound" (the sweep could not go higher
+                                because of the client), "between" ([lower case id, higher
+                                case id or null]), "reason" (why it is null)}``.
 """
 
 from __future__ import annotations

@@ -147,10 +147,25 @@ def results_table(doc: dict[str, Any]) -> Table:
             f"{rate['median']:,.0f}",
             spread,
             format_us(summary["p99_us"]["median"]),
-            VERDICT_TEXT[summary["verdict"]] + starved_text(summary),
+            VERDICT_TEXT[summary["verdict"]] + starved_text(summary) + _open_loop_text(entry),
             _status(entry),
         )
     return table
+
+
+def _open_loop_text(entry: dict[str, Any]) -> str:
+    """Overloaded (the target rate was not met) and whether the client kept its schedule."""
+    summary = entry.get("summary") or {}
+    lag = summary.get("max_send_lag_us")
+    if entry.get("rate") is None or lag is None:
+        return ""
+    text = ""
+    if summary.get("overloaded"):
+        share = summary.get("achieved_share")
+        text += f", OVERLOADED (achieved {share:.0%} of the rate)" if share else ", OVERLOADED"
+    if summary.get("client_bound"):
+        text += f", client behind its schedule by {format_us(lag)}"
+    return text
 
 
 def _status(entry: dict[str, Any]) -> str:
@@ -167,7 +182,8 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
     if client_bound:
         notes.append(
             f"{client_bound} case(s) are CLIENT-BOUND: the load client's CPU was saturated "
-            "and the server's was not, so their msgs/s measure the client, not the server."
+            "(closed loop) or it fell behind its send schedule (open loop) and the server's "
+            "CPU was not saturated, so their numbers measure the client, not the server."
         )
     starved = sum(1 for e in doc["cases"] if (e.get("summary") or {}).get("starved"))
     if starved:
@@ -183,6 +199,13 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
             "CPUs were both saturated, so their msgs/s is limited by the client too and is only "
             "a lower bound for the server."
         )
+    overloaded = [e for e in doc["cases"] if (e.get("summary") or {}).get("overloaded")]
+    if overloaded:
+        notes.append(
+            f"{len(overloaded)} open-loop case(s) are OVERLOADED: the rate asked for was not "
+            "met; their latency is still recorded (from the scheduled send times), and is "
+            "the server's unless the client fell behind its schedule too."
+        )
     if remote:
         notes.append(
             "remote server (--connect): no server CPU was measured, so the bottleneck verdict "
@@ -194,11 +217,19 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
     return notes
 
 
-def print_report(doc: dict[str, Any], path: str, remote: bool, out: Sequence[str] = ()) -> None:
+def print_report(
+    doc: dict[str, Any],
+    path: str,
+    remote: bool,
+    out: Sequence[str] = (),
+    tables: Sequence[Table] = (),
+) -> None:
     probe = Console()
     # A file or pipe gets full case ids rather than a table cut to 80 columns.
     console = Console(width=probe.width if probe.is_terminal else 200)
     console.print(results_table(doc))
+    for table in tables:
+        console.print(table)
     for line in [*footnotes(doc, remote), *out]:
         console.print(line, highlight=False)
     console.print(f"results: {path}", highlight=False)

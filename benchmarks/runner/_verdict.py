@@ -6,6 +6,12 @@ client, entirely (``client``: the server had room to spare) or in part (``both``
 the server was saturated too, so its msgs/s is only a lower bound: a faster
 client might have got more out of it). The runner says so in the table and the
 results file.
+
+An open loop is judged differently on the client's side. Its client polls its
+send schedule and keeps its core busy at any rate, so its CPU says nothing;
+what says whether it kept up is how far its sends fell behind the schedule
+(the load's ``max_send_lag_us``, see :func:`behind_schedule`). A client that
+fell behind makes the case client-bound, whatever the server did.
 """
 
 from __future__ import annotations
@@ -22,6 +28,52 @@ CLIENT_LIMITED = frozenset({"client", "both"})
 # Ties between repeats go to the verdict that claims least about the server: a
 # saturated client first, since then the number cannot be read as the server's.
 _TIE_ORDER = ("both", "client", "server", "neither")
+
+
+#: Largest send lag, as a share of the measured window, that an open-loop client may
+#: show and still count as having kept its schedule (see :func:`behind_schedule`).
+LAG_WINDOW_SHARE = 0.01
+#: Share of the reported p99 that the largest send lag must reach before the p99 could
+#: be the client's rather than the server's (see :func:`behind_schedule`).
+LAG_P99_SHARE = 0.5
+
+
+def lag_limit_us(window_s: float, p99_us: float | None = None) -> float:
+    """The send lag [µs] beyond which an open-loop client fell behind its schedule."""
+    limit = LAG_WINDOW_SHARE * window_s * 1e6
+    if p99_us is not None:
+        limit = max(limit, LAG_P99_SHARE * p99_us)
+    return limit
+
+
+def behind_schedule(max_send_lag_us: float, window_s: float, p99_us: float | None = None) -> bool:
+    """Whether an open-loop client fell behind its send schedule in a window.
+
+    Open-loop latency counts from each message's scheduled send time, so a send
+    that left L late carries L of the client's own delay, and the question is
+    whether the client's delays could be what the reported latency shows. Two
+    conditions, both needed:
+
+    - L over 1% of the window. A stall of L delays the messages due during it,
+      L / window of them; from 1% of the window one stall could by itself have set
+      the p99 (the figure the latency target and the equal-load chart use), and a
+      client that cannot hold its rate falls behind by a share of the window that
+      grows with its shortfall, so it crosses this line. A shorter stall (the
+      kernel running something else for a few ms) cannot have set the p99 alone.
+    - L at least half the reported p99. A delay of L adds at most L to any message,
+      so when the p99 is far above it (a server whose queue grew while the client
+      kept to its schedule), at least half of the p99 is the server's whatever
+      the client did; the client cannot have made it.
+
+    A client that could not hold the rate at all meets both: its lag grows with
+    the window, and so does every latency it measures.
+    """
+    return max_send_lag_us > lag_limit_us(window_s, p99_us)
+
+
+def open_loop_verdict(server_utilization: float | None, behind: bool) -> str:
+    """:func:`verdict` for an open loop: the client side is the send lag, not CPU."""
+    return verdict(server_utilization, 1.0 if behind else 0.0)
 
 
 def capacity(pinned_cpus: int, processes: int) -> int:
