@@ -43,7 +43,8 @@ th.sortable { cursor: pointer; user-select: none; }
 th[aria-sort=ascending]::after { content: " \\25B2"; }
 th[aria-sort=descending]::after { content: " \\25BC"; }
 td.changed { font-weight: bold; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+#cases-table td:first-child { white-space: nowrap; }
 tr.failed td { color: #b00020; }
 tr.client td { background: #fff6e0; }
 tr.unstable td.cv { font-weight: bold; }
