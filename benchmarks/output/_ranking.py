@@ -104,6 +104,9 @@ def marks(case: Case) -> list[str]:
     said = []
     if case.client_bound:
         said.append("client+server saturated" if case.both_saturated else "client-bound")
+    if case.overloaded:
+        share = case.summary.get("achieved_share")
+        said.append(f"overloaded{f' ({share:.0%} achieved)' if share else ''}")
     if case.unstable:
         cv = case.cv
         said.append(f"unstable{f' {cv:.0%}' if cv is not None else ''}")
@@ -297,8 +300,46 @@ def with_memory(run: Run) -> list[Ranking]:
     return found
 
 
+def _slo_capacities(run: Run) -> dict[str, float]:
+    """Probe case id -> the sweep's capacity at the latency target (``latency.sweeps``)."""
+    found = {}
+    for sweep in run.latency.get("sweeps") or ():
+        value = ((sweep.get("summary") or {}).get("slo_capacity") or {}).get("messages_per_second")
+        if isinstance(value, int | float):
+            found[str(sweep["probe"])] = float(value)
+    return found
+
+
+def with_slo_capacity(run: Run) -> list[Ranking]:
+    """A latency sweep: capacity at the p99 target first (the number an operator sizes
+    hardware with), then the default rankings: the probes' msg/s and p99 at each common
+    rate. A probe whose client was saturated gives a sweep that may stop short, so its
+    capacity at the target is a lower bound, as its msg/s is."""
+    slo = _slo_capacities(run)
+    target = float(run.latency.get("slo_p99_us") or 0.0)
+    under = f"p99 under {target / 1000:g} ms" if target >= 1000 else f"p99 under {target:g} µs"
+    metric = Metric(
+        f"offered msg/s with {under}",
+        "msg/s",
+        True,
+        lambda case: (slo[case.id],) * 3 if case.id in slo else None,
+        spread=False,
+    )
+    groups: dict[tuple[str, int, int], list[Case]] = {}
+    # A sweep with no rate under the target has no figure to rank; the notes say why.
+    for case in run.cases:
+        if case.id in slo:
+            groups.setdefault((case.transport, case.size, case.connections), []).append(case)
+    found = []
+    for key in sorted(groups):
+        first = groups[key][0]
+        title = f"{under}, {group_title(first)}"
+        found.append(rank(f"slo-{key[0]}-{key[1]}B-{key[2]}c", title, metric, groups[key]))
+    return found + by_parameters(run)
+
+
 #: Scenario name (``config["scenario"]`` of a run) -> how its cases are ranked.
-RANKERS: dict[str, Ranker] = {"scale": with_memory}
+RANKERS: dict[str, Ranker] = {"scale": with_memory, "latency": with_slo_capacity}
 
 
 def rankings(run: Run) -> list[Ranking]:

@@ -246,10 +246,18 @@ def notes(run: Run) -> list[str]:
     groups = (
         (
             [c for c in measured if c.client_bound and not c.both_saturated],
-            "were client-bound: the load client's CPU was saturated while the server's was "
-            "not, so these numbers measure the client, not the server, and the server may be "
+            "were client-bound: the load client's CPU was saturated (closed loop) or it fell "
+            "behind its send schedule (open loop) while the server's CPU was not saturated, "
+            "so these numbers measure the client, not the server, and the server may be "
             "faster than shown",
             lambda c: c.label,
+        ),
+        (
+            [c for c in measured if c.overloaded],
+            "were overloaded: the open-loop rate asked for was not met; the rate achieved is "
+            "the server's (or the client's, where it fell behind), and their latency is still "
+            "recorded from the scheduled send times, so it shows the queue that built up",
+            lambda c: f"{c.label}, {c.summary.get('achieved_share') or 0:.0%} achieved",
         ),
         (
             [c for c in measured if c.both_saturated],
@@ -290,10 +298,51 @@ def notes(run: Run) -> list[str]:
                 f"{case.backend} ({case.label}) is partial: {len(case.repeats)} repeat(s) "
                 f"measured, the others failed or did not run ({case.error or 'no error'})."
             )
+    said += sweep_notes(run)
     if run.not_run:
         said.append(f"{len(run.not_run)} case(s) were not run: {', '.join(run.not_run)}.")
     if not said:
         said.append("Every case ran, no load client was saturated and none was unstable.")
+    return said
+
+
+def sweep_notes(run: Run) -> list[str]:
+    """A latency sweep's capacities, caps and capacity at the target, in words."""
+    latency = run.latency
+    if not latency.get("sweeps"):
+        return []
+    target = float(latency["slo_p99_us"])
+    said = [
+        f"Latency sweep: each backend's capacity is the median second of a "
+        f"{latency['probe_duration']:g} s closed-loop probe; open-loop points offer "
+        + ", ".join(f"{f:.0%}" for f in latency["load_fractions"])
+        + " of it and the common rates; capacity at the target is the highest offered rate "
+        f"whose p99 stayed under {target / 1000:g} ms with the rate met, interpolated linearly "
+        "in p99 toward the next point where marked, among points whose client kept its "
+        "schedule."
+    ]
+    for sweep in latency["sweeps"]:
+        name = sweep["backend"]
+        cap = sweep.get("capacity")
+        if cap is None:
+            said.append(f"{name}: no sweep, its probe failed ({sweep.get('error')}).")
+            continue
+        base = sweep.get("base") or {}
+        if base.get("capped"):
+            said.append(
+                f"{name}: its capacity ({cap['messages_per_second']:,.0f} msg/s) is the load "
+                "client's, and the open-loop client held only "
+                f"{base['client_ceiling']:,.0f} msg/s, so its sweep stops there: the server's "
+                "own curve goes further than shown."
+            )
+        elif cap.get("client_bound"):
+            said.append(
+                f"{name}: its capacity ({cap['messages_per_second']:,.0f} msg/s) is the load "
+                "client's: the server's is at least that."
+            )
+        slo = (sweep.get("summary") or {}).get("slo_capacity") or {}
+        if slo.get("messages_per_second") is None and slo.get("reason"):
+            said.append(f"{name}: no capacity at the target: {slo['reason']}.")
     return said
 
 
@@ -305,6 +354,7 @@ def _summary(run: Run) -> str:
             sum(c.client_bound for c in measured),
             "client-limited (hatched: a bound, not the server's figure)",
         ),
+        (sum(c.overloaded for c in measured), "overloaded (open-loop rate not met)"),
         (sum(c.unstable for c in measured), "unstable"),
         (sum(starved(c) > 0 for c in measured), "with starved connections"),
         (len(run.cases) - len(measured), "failed"),

@@ -1,0 +1,186 @@
+"""The latency sweep's charts, rankings and report notes, from the fixture sweep.
+
+``fixtures/latency_small.json`` (``fixtures/make_latency_small.py``) holds what they
+must show: hockey sticks over several families, overloaded points, a client-bound
+capacity with its sweep capped, and capacities at the target that are interpolated,
+a lower bound, or missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _chartcheck import (
+    FIXTURES,
+    assert_units_on_axes,
+    expected_pixels,
+    legend_labels,
+    png_size,
+    title_text,
+)
+from matplotlib.figure import Figure
+
+from echobench.benchmarks.output import _charts, _latencycharts
+from echobench.benchmarks.output._ranking import rankings
+from echobench.benchmarks.output._report import notes
+from echobench.benchmarks.output._runview import Run, load_run
+
+LATENCY_SMALL = FIXTURES / "latency_small.json"
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    return load_run(LATENCY_SMALL)
+
+
+@pytest.fixture(scope="module")
+def figures(run: Run) -> dict[str, Figure]:
+    return _charts.run_charts(run)
+
+
+def gids(figure: Figure, prefix: str) -> set[str]:
+    return {
+        str(artist.get_gid())
+        for ax in figure.axes
+        for artist in [*ax.get_lines(), *ax.patches]
+        if str(artist.get_gid()).startswith(prefix)
+    }
+
+
+def test_the_fixture_holds_what_the_charts_must_show(run: Run) -> None:
+    sweeps = run.latency["sweeps"]
+    slos = [s["summary"]["slo_capacity"] for s in sweeps]
+    assert len({s["family"] for s in sweeps}) >= 5
+    assert any(s["base"]["capped"] for s in sweeps)
+    assert any(slo["interpolated"] for slo in slos)
+    assert any(slo["at_least"] for slo in slos)
+    assert any(slo["messages_per_second"] is None for slo in slos)
+    assert any(c.overloaded for c in run.cases) and any(
+        c.client_bound and c.rate is not None for c in run.cases
+    )
+
+
+def test_latency_charts_lead_and_carry_units_and_environment(
+    figures: dict[str, Figure],
+) -> None:
+    names = list(figures)
+    assert names.index("latency-at-equal-load") < names.index("latency-spectrum")
+    for name in ("latency-at-equal-load", "latency-vs-load", "slo-capacity"):
+        assert_units_on_axes(figures[name])
+        assert "CPython 3.11.7" in title_text(figures[name])
+    spectrum = title_text(figures["latency-spectrum"])
+    assert spectrum.startswith("Closed-loop") and "the loads differ" in spectrum
+
+
+def test_hockey_stick_per_family_with_three_percentiles_and_the_slo(
+    run: Run, figures: dict[str, Figure]
+) -> None:
+    figure = figures["latency-vs-load"]
+    families = {s["family"] for s in run.latency["sweeps"]}
+    titles = [ax.get_title() for ax in figure.axes if ax.get_visible()]
+    assert sorted(t.split(":")[0] for t in titles) == sorted(families)
+    curves = gids(figure, "curve:")
+    for sweep in run.latency["sweeps"]:
+        for name in ("p50", "p99", "p99.9"):
+            assert any(g.startswith(f"curve:{name}:{sweep['backend']}:") for g in curves)
+    # Every panel draws the 1 ms target; the legend says what it is.
+    slo_lines = [line for ax in figure.axes for line in ax.get_lines() if line.get_gid() == "slo"]
+    assert len(slo_lines) == len(titles)
+    assert all(float(line.get_ydata()[0]) == 1000.0 for line in slo_lines)
+    assert "p99 target 1 ms" in legend_labels(figure)
+
+
+def test_overloaded_points_are_hollow_and_client_bound_ones_boxed(
+    run: Run, figures: dict[str, Figure]
+) -> None:
+    figure = figures["latency-vs-load"]
+    overloaded = {c.id for c in run.cases if c.rate is not None and c.overloaded}
+    hollow = {g.split(":", 1)[1] for g in gids(figure, "overloaded:")}
+    assert hollow == overloaded
+    for ax in figure.axes:
+        for line in ax.get_lines():
+            if str(line.get_gid()).startswith("overloaded:"):
+                assert line.get_markerfacecolor() == "white"
+    behind = {c.id for c in run.cases if c.rate is not None and c.client_bound}
+    assert {g.split(":", 1)[1] for g in gids(figure, "client-bound:")} == behind
+    labels = legend_labels(figure)
+    assert any(label.startswith("hollow: overloaded") for label in labels)
+    assert any("not the server's latency" in label for label in labels)
+
+
+def test_equal_load_shows_every_backend_at_each_common_rate(
+    run: Run, figures: dict[str, Figure]
+) -> None:
+    figure = figures["latency-at-equal-load"]
+    (common,) = run.latency["common"]
+    (ax,) = [ax for ax in figure.axes if ax.get_visible()]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(rows) == sorted(s["backend"] for s in run.latency["sweeps"])
+    points = gids(figure, "point:") | gids(figure, "overloaded:")
+    for backend in rows:
+        for rate in common["rates"]:
+            case = f"{backend}/tcp/64B/32c/{rate:g}rps"
+            assert any(g.endswith(":" + case) for g in points), case
+    # Ranked: the lowest p99 at the highest common rate first.
+    top = max(common["rates"])
+    p99 = {c.backend: c.p99() for c in run.cases if c.rate == top}
+    assert rows == sorted(rows, key=lambda b: (p99[b], b))
+    assert "tornado" in ax.get_title() or "slowest" in ax.get_title()
+    for rate in common["rates"]:
+        assert f"p99 at {rate:,.0f} msg/s" in legend_labels(figure)
+
+
+def test_capacity_at_the_target_is_ranked_and_says_what_it_is(
+    run: Run, figures: dict[str, Figure]
+) -> None:
+    figure = figures["slo-capacity"]
+    (ax,) = figure.axes
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    values = {
+        s["backend"]: s["summary"]["slo_capacity"]["messages_per_second"]
+        for s in run.latency["sweeps"]
+    }
+    measured = [b for b in rows if values[b] is not None]
+    assert measured == sorted(measured, key=lambda b: -values[b])
+    assert rows[-1] == "tornado" and values["tornado"] is None
+    bars = {p.get_gid(): p.get_width() for p in ax.patches if p.get_gid()}
+    assert bars == {f"slo:{b}": pytest.approx(values[b]) for b in measured}
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "interpolated" in texts and "≥" in texts and "none: p99 was over" in texts
+    hatched = {p.get_gid() for p in ax.patches if p.get_hatch()}
+    capped = {
+        s["backend"] for s in run.latency["sweeps"] if s["summary"]["slo_capacity"]["client_bound"]
+    }
+    assert hatched == {f"slo:{b}" for b in capped}
+
+
+def test_written_pngs_have_the_figure_size(figures: dict[str, Figure], tmp_path: Path) -> None:
+    wanted = {
+        k: v
+        for k, v in figures.items()
+        if k in ("latency-vs-load", "latency-at-equal-load", "slo-capacity")
+    }
+    for path in _charts.save(wanted, tmp_path):
+        assert png_size(path) == expected_pixels(wanted[path.stem])
+
+
+def test_a_plain_run_at_one_rate_on_two_backends_has_equal_load_but_no_curve() -> None:
+    small = load_run(FIXTURES / "run_small.json")
+    assert _latencycharts.common_rates(small) == {("tcp", 64, 10): [5000.0]}
+    assert _latencycharts.curves(small) == {}
+
+
+def test_rankings_lead_with_capacity_at_the_target_and_notes_explain_the_sweep(
+    run: Run,
+) -> None:
+    found = rankings(run)
+    first = found[0]
+    assert first.title.startswith("p99 under 1 ms")
+    assert first.cases[0].backend == "asyncio-protocol"
+    assert "tornado" not in [c.backend for c in first.cases]  # nothing under the target
+    assert any("open loop at" in r.title for r in found)  # p99 at each common rate
+    said = " ".join(notes(run))
+    assert "were overloaded" in said and "achieved" in said
+    assert "open-loop client held only" in said  # the capped sweep
+    assert "tornado: no capacity at the target" in said
