@@ -58,6 +58,8 @@ def test_a_failed_repeat_stops_the_case_and_few_repeats_never_stop_it() -> None:
     tight = [100.0, 100.1, 100.0, 99.9, 100.0]
     assert decide(tight, attempts=5).more  # no 95% interval from 5 repeats, however tight
     assert decide([*tight, 100.0], attempts=6).stop == TARGET_MET
+    assert decide([*tight, 100.0], attempts=6, minimum=8).more  # --min-repeat 8
+    assert decide([*tight, 100.0, 100.0, 100.0], attempts=8, minimum=8).stop == TARGET_MET
     stopped = decide(tight, attempts=6, failed=True)
     assert not stopped.more and stopped.stop == FAILED
     record = decide([*tight, 100.0], attempts=6).record("messages_per_second", 6, 0.02)
@@ -175,7 +177,10 @@ def test_an_interrupted_auto_run_keeps_its_repeats_and_resumes_to_the_same_resul
     [
         (["--repeat", "many"], "a whole number or 'auto'"),
         (["--max-repeat", "9"], "goes with --repeat auto"),
-        (["--repeat", "auto", "--max-repeat", "4"], "at least 6"),
+        (["--repeat", "auto", "--max-repeat", "4"], "below the minimum of 6"),
+        (["--repeat", "auto", "--min-repeat", "5"], "at least 6"),
+        (["--repeat", "auto", "--min-repeat", "9", "--max-repeat", "8"], "minimum of 9"),
+        (["--min-repeat", "8"], "goes with --repeat auto"),
         (["--repeat", "auto", "--target-ci", "0"], "above 0%"),
     ],
 )

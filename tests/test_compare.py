@@ -157,6 +157,9 @@ def test_cli_compare_prints_the_table_and_draws_the_chart(
     assert "only in B" in out and "4096 B" in out
     assert "failed in A and B" in out
     assert "no, p=0.0079" in out and "64 test(s)" in out and "0 significant" in out
+    # 5 repeats a side cannot reach 0.05 / 64: the summary says what it would take.
+    assert "64 of them could not survive the correction" in out
+    assert "that takes 7 or more repeats a side" in out
     assert png_size(chart)[0] == 1300
     # Without correction the same 25% gain is called, and its interval is shown.
     assert main(["compare", str(RUN_SMALL), str(b), "--correction", "none"]) == 0

@@ -202,11 +202,20 @@ class Table:
     def summary(self) -> str:
         s = self.settings
         cases = sum(len(c.pairs) for c in self.comparisons)
-        return (
+        text = (
             f"{self.tests} test(s) over {cases} matched case(s), corrected with "
             f"{NAMES[s.correction]} at {s.alpha:g}: {self.significant} significant, "
             f"{self.changed} change(s) called (interval outside +-{s.threshold * 100:g}%)"
         )
+        level = s.level(self.tests)
+        hopeless = [e for _, _, e in self.effects() if e.p is not None and e.floor >= level]
+        if hopeless:
+            text += (
+                f". {len(hopeless)} of them could not survive the correction as the table's "
+                f"only change (their repeats cannot give p < {level:.2g}); that takes "
+                f"{repeats_needed(level)} or more repeats a side"
+            )
+        return text
 
     def as_json(self) -> dict[str, Any]:
         s = self.settings
@@ -258,6 +267,14 @@ class Table:
             "comparisons": entries,
             "not_compared": not_compared,
         }
+
+
+def repeats_needed(level: float) -> int:
+    """The fewest repeats a side (equal sides) whose smallest p is under ``level``."""
+    n = 1
+    while smallest_p(n, n) >= level and n < 100:
+        n += 1
+    return n
 
 
 def ratio(

@@ -19,6 +19,7 @@ MATRIX_OPTIONS = (
     "duration",
     "warmup",
     "repeat",
+    "min_repeat",
     "max_repeat",
     "target_ci",
     "workers",
@@ -55,7 +56,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--repeat",
         metavar="N|auto",
         help="repeats of every case (default 3); 'auto': add interleaved rounds of repeats "
-        "until each case's median is known to --target-ci (at least 6, at most --max-repeat)",
+        "until each case's median is known to --target-ci (--min-repeat to --max-repeat)",
+    )
+    measure.add_argument(
+        "--min-repeat",
+        type=int,
+        help="with --repeat auto: the fewest repeats any case gets (default and least: 6; "
+        "8 lets a lone change survive compare's correction over a 144-test table)",
     )
     measure.add_argument(
         "--max-repeat",

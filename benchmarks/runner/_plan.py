@@ -57,7 +57,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
             given[name] = value
     if args.repeat is not None:
         given["repeat"] = _repeat(args.repeat)
-    for name in ("workers", "max_repeat"):
+    for name in ("workers", "min_repeat", "max_repeat"):
         value = getattr(args, name)
         if value is not None:
             if value < 1:
@@ -108,17 +108,25 @@ def _percent(text: str, what: str) -> float:
 
 def _auto(config: dict[str, Any], given: dict[str, Any]) -> None:
     """Complete ``config`` for ``--repeat auto``; refuse its options without it."""
+    names = ("min_repeat", "max_repeat", "target_ci")
     if config["repeat"] != "auto":
-        for name in ("max_repeat", "target_ci"):
+        for name in names:
             if name in given:
                 raise UserError(f"--{name.replace('_', '-')} goes with --repeat auto")
         return
+    config["min_repeat"] = given.get("min_repeat", _autorepeat.MINIMUM)
     config["max_repeat"] = given.get("max_repeat", _autorepeat.MAXIMUM)
     config["target_ci"] = given.get("target_ci", _autorepeat.TARGET)
-    if config["max_repeat"] < _autorepeat.MINIMUM:
+    if config["min_repeat"] < _autorepeat.MINIMUM:
         raise UserError(
-            f"--max-repeat must be at least {_autorepeat.MINIMUM} with --repeat auto: fewer "
-            "repeats have no 95% confidence interval for a median"
+            f"--min-repeat must be at least {_autorepeat.MINIMUM}: fewer repeats have no 95% "
+            "confidence interval for a median"
+        )
+    if config["max_repeat"] < config["min_repeat"]:
+        raise UserError(
+            f"--max-repeat ({config['max_repeat']}) is below the minimum of "
+            f"{config['min_repeat']} repeats (--min-repeat; no 95% interval for a median "
+            f"exists below {_autorepeat.MINIMUM})"
         )
 
 
@@ -323,7 +331,11 @@ def execute(args: argparse.Namespace) -> int:
     )
     auto = None
     if config["repeat"] == "auto":
-        auto = AutoRepeat(int(config["max_repeat"]), float(config["target_ci"]))
+        auto = AutoRepeat(
+            int(config["max_repeat"]),
+            float(config["target_ci"]),
+            int(config.get("min_repeat", _autorepeat.MINIMUM)),
+        )
     runner = Runner(
         doc=doc,
         cases=cases,
@@ -451,7 +463,8 @@ def _announce(
     connecting = sum(case.total_connections for case in cases) / CONNECTS_PER_SECOND
     per_round = len(cases) * per_repeat + connecting
     if config["repeat"] == "auto":
-        fewest, most = _autorepeat.MINIMUM, int(config["max_repeat"])
+        fewest = int(config.get("min_repeat", _autorepeat.MINIMUM))
+        most = int(config["max_repeat"])
         repeats = (
             f"{fewest} to {most} repeats (auto: until the 95% CI of each median is within "
             f"+-{float(config['target_ci']) * 100:g}%)"

@@ -50,6 +50,7 @@ class AutoRepeat:
 
     maximum: int
     target: float
+    minimum: int = _autorepeat.MINIMUM
 
 
 @dataclass
@@ -114,6 +115,7 @@ class Runner:
             values,
             attempts=len(values) + len(failures),
             failed=bool(failures),
+            minimum=self.auto.minimum,
             maximum=self.auto.maximum,
             target=self.auto.target,
         )

@@ -65,9 +65,10 @@ Top level
     closed loop; a number is an open loop at that many messages per second in total),
     ``transports`` (``tcp``/``unix``/``tls``), ``duration`` and ``warmup`` (seconds per
     repeat), ``repeat`` (a number, or ``"auto"``: ``--repeat auto``, added without a
-    version change; readers must accept the string), ``max_repeat`` and ``target_ci``
-    (only with ``"auto"``: the most repeats a case gets, and the relative half-width of
-    the 95% interval of its median at which it stops; ``_autorepeat``),
+    version change; readers must accept the string), ``min_repeat``, ``max_repeat``
+    and ``target_ci`` (only with ``"auto"``: the fewest and the most repeats a case gets,
+    and the relative half-width of the 95% interval of its median at which it stops;
+    ``_autorepeat``; a file without ``min_repeat`` used 6),
     ``workers`` (load client processes; null: one per client CPU, at most one per
     connection; the count each repeat used is in its ``placement``),
     ``seed`` (of the per-repeat shuffle), ``order`` (``"shuffle"``: each repeat walks the

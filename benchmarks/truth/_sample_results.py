@@ -53,7 +53,8 @@ def _cell(case: dict[str, Any]) -> str:
 def _repeats(config: dict[str, Any]) -> str:
     if config["repeat"] == "auto":
         return (
-            f"6 to {config['max_repeat']} (until each median's 95% CI was within "
+            f"{config.get('min_repeat', 6)} to {config['max_repeat']} (until each median's "
+            f"95% CI was within "
             f"+-{config['target_ci'] * 100:g}%)"
         )
     return str(config["repeat"])
