@@ -251,8 +251,8 @@ class _ClusterRun:
             for index in self._gone():
                 raise self._abort(f"{self.describe(index)} left the cluster before the start")
             for index, future in self.futures.items():
-                if future.status == "error":
-                    raise self._abort(f"{self.describe(index)} failed: {future.exception()!r}")
+                if future.status in ("error", "cancelled"):
+                    raise self._abort(f"{self.describe(index)} failed: {_failure(future)}")
             time.sleep(POLL_SECONDS / 2)
 
     def drive(
@@ -295,7 +295,7 @@ class _ClusterRun:
                     continue
                 del pending[index]
                 if future.status != "finished":
-                    self.lost[index] = f"{self.describe(index)} failed: {future.exception()!r}"
+                    self.lost[index] = f"{self.describe(index)} failed: {_failure(future)}"
                     continue
                 output = future.result()
                 if "error" in output:
@@ -369,6 +369,13 @@ class _ClusterRun:
         }
         result["shards"] = shards
         return result
+
+
+def _failure(future: Any) -> str:
+    """Why a shard's task did not finish: its exception, or what became of it."""
+    if future.status == "error":
+        return repr(future.exception())
+    return f"its task was {future.status}"
 
 
 #: What a shard entry reports from its own result (nulls for a lost shard).
