@@ -77,6 +77,13 @@ def wait_connected(
             line = stdout.readline()
             if line.startswith(b"connected"):
                 return
+            if not line:
+                # Its stdout closed as it exits: reap it, so the caller sees that it ended
+                # (and why: its exit status) rather than a client still running.
+                try:
+                    client.wait(2)
+                except subprocess.TimeoutExpired:
+                    pass
             raise Stopped("the load client ended before its connections were open")
         if client.poll() is not None:
             raise Stopped("the load client ended before its connections were open")
