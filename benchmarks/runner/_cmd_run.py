@@ -91,7 +91,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--scenario",
         metavar="NAME",
         help="the matrix to start from, overridden by the options given: "
-        + "; ".join(f"{s.name}: {s.help}" for s in SCENARIOS.values())
+        # argparse reads help as a %-format: a scenario's "10-100%" must not break --help.
+        + "; ".join(f"{s.name}: {s.help}" for s in SCENARIOS.values()).replace("%", "%%")
         + " (default: default)",
     )
     measure.add_argument("--quick", action="store_true", help="shorthand for --scenario quick")
