@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from _chartcheck import RUN_SMALL
+from _chartcheck import FIXTURES, RUN_SMALL
 
+from echobench.benchmarks.output._palette import colours
+from echobench.benchmarks.output._rankchart import ranking_svg
 from echobench.benchmarks.output._ranking import (
     MEMORY,
     P99,
@@ -167,3 +169,20 @@ def test_a_saturated_client_does_not_bound_the_servers_memory() -> None:
         "At 64 B, 32 connections, uvloop-protocol measured best with 500 B, 4.0x less memory "
         "than threads; medians over the repeats, whose spread is not recorded."
     )
+
+
+def test_a_latency_run_leads_with_capacity_at_the_target() -> None:
+    run = load_run(FIXTURES / "latency_small.json")
+    slo, *rest = rankings(run)
+    assert slo.key == "slo-tcp-64B-32c" and slo.title == "p99 under 1 ms, 64 B, 32 connections"
+    assert [c.backend for c in slo.cases][:2] == ["asyncio-protocol", "uvloop-protocol"]
+    assert "at least 1.7x asyncio-streams" in slo.takeaway
+    assert "the sweep stopped short of the server's limit" in slo.takeaway
+    assert "measured best" in slo.takeaway and "tornado" not in slo.takeaway
+    svg = ranking_svg(slo, colours(run.families()))
+    assert svg.count('fill="url(#hatch-slo-tcp-64B-32c)"') == sum(
+        map(slo.metric.bounded, slo.cases)
+    )
+    # Then the probes, and p99 at every rate all backends were offered; no lone rates.
+    assert [r.metric for r in rest] == [THROUGHPUT] + [P99] * (len(rest) - 1)
+    assert all(len(r.cases) == len(run.backends()) for r in rest)

@@ -48,13 +48,16 @@ def _ticks(top: float) -> list[float]:
 def _hover(ranking: Ranking, case: Case) -> str:
     values = ranking.values(case)
     if values is None:
-        return f"{case.backend}: failed: {case.error or 'no measurement'}"
+        if not case.ok:
+            return f"{case.backend}: failed: {case.error or 'no measurement'}"
+        return f"{case.backend}: {ranking.metric.missing(case)}"
     median, low, high = values
     unit = ranking.metric.unit
-    text = (
-        f"{case.backend} ({case.family}): {ranking.metric.name} {median:,.1f} {unit}, "
-        f"range {low:,.1f} to {high:,.1f} over {len(case.repeats)} repeat(s)"
-    )
+    text = f"{case.backend} ({case.family}): {ranking.metric.name} {median:,.1f} {unit}"
+    if ranking.metric.spread:
+        text += f", range {low:,.1f} to {high:,.1f} over {len(case.repeats)} repeat(s)"
+    if ranking.metric.bounded(case):
+        text += f"; a {ranking.metric.bound} for the server: {ranking.metric.why_bound}"
     cv = case.cv
     if cv is not None:
         text += f", CV {cv:.1%}"
@@ -154,8 +157,8 @@ def ranking_svg(
     direction = "more is better" if ranking.metric.higher_is_better else "less is better"
     out.append(
         f'<text x="{LABEL_W}" y="{axis_y + 28}" class="axis">{escape(ranking.metric.name)} '
-        f"[{escape(ranking.metric.unit)}], {direction}; whiskers: min to max over the repeats"
-        "</text>"
+        f"[{escape(ranking.metric.unit)}], {direction}"
+        f"{'; whiskers: min to max over the repeats' if ranking.metric.spread else ''}</text>"
     )
     if pairs is not None:
         ratios = [
@@ -193,7 +196,11 @@ def ranking_svg(
         ]
         said = marks(case)
         if values is None:
-            row.append(f'<text x="{LABEL_W + 4}" y="{y + 14}" class="failed">failed</text>')
+            why = ranking.metric.missing(case)
+            short = why if len(why) <= 70 else why[:69] + "…"  # the whole of it on hover
+            row.append(
+                f'<text x="{LABEL_W + 4}" y="{y + 14}" class="failed">{escape(short)}</text>'
+            )
         else:
             median, low, high = values
             bar = x(median) - LABEL_W
@@ -201,7 +208,7 @@ def ranking_svg(
                 f'<rect x="{LABEL_W}" y="{y + 3}" width="{bar:.1f}" height="{ROW - 6}" '
                 f'fill="{colour}"/>'
             )
-            if case.client_bound:
+            if ranking.metric.bounded(case):
                 row.append(
                     f'<rect x="{LABEL_W}" y="{y + 3}" width="{bar:.1f}" height="{ROW - 6}" '
                     f'fill="url(#{hatch})" stroke="black" stroke-width="0.8"/>'

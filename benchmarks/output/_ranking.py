@@ -36,11 +36,14 @@ class Metric:
     values: Callable[[Case], Values | None]
     #: How a sentence says "better than": ``2.1x asyncio-streams``, ``2.1x lower p99 than``.
     versus: str = ""
-    #: Whether a saturated load client bounds this figure (msg/s, latency: yes; the
-    #: server's memory per connection: no).
-    client_bounds: bool = True
+    #: Whether a case's figure is only a bound for the server (it could have done
+    #: better), and why: by default, its load client was saturated.
+    bounded: Callable[[Case], bool] = lambda case: case.client_bound
+    why_bound: str = "the load client saturated"
     #: Whether ``values`` gives a range over the repeats; without one no lead is judged.
     spread: bool = True
+    #: What a case without a value shows instead of a bar.
+    missing: Callable[[Case], str] = lambda case: "failed" if not case.ok else "not measured"
 
     @property
     def bound(self) -> str:
@@ -80,7 +83,7 @@ MEMORY = Metric(
     False,
     _memory,
     versus=" less memory than",
-    client_bounds=False,
+    bounded=lambda case: False,  # a saturated client does not change the server's memory
     spread=False,
 )
 
@@ -95,6 +98,11 @@ def idle(case: Case) -> int:
     # Silent connections held open beside the busy ones (``--idle``); files and
     # readers from before the field have none.
     return int(getattr(case, "idle", 0) or 0)
+
+
+def overloaded(case: Case) -> bool:
+    """An open-loop case whose target rate was not met: its latency is not at that load."""
+    return case.overloaded
 
 
 def marks(case: Case) -> list[str]:
@@ -161,22 +169,21 @@ def _against(metric: Metric, leader: Case, base: Case) -> str:
         return f"level with {base.backend} within the repeats' range"
     ratio = _times(_advantage(metric, lv, bv))
     what = metric.versus
-    if not metric.client_bounds:
-        return f"{ratio}{what} {base.backend}"
-    if leader.client_bound and base.client_bound:
+    why = metric.why_bound
+    if metric.bounded(leader) and metric.bounded(base):
         return (
-            f"{ratio}{what} {base.backend} as measured (both {metric.bound}s: the load client "
-            "saturated, so the servers' own ratio is unknown)"
+            f"{ratio}{what} {base.backend} as measured (both {metric.bound}s: {why}, "
+            "so the servers' own ratio is unknown)"
         )
-    if leader.client_bound:
+    if metric.bounded(leader):
         return (
             f"at least {ratio}{what} {base.backend} ({leader.backend}'s figure is a "
-            f"{metric.bound}: the load client saturated)"
+            f"{metric.bound}: {why})"
         )
-    if base.client_bound:
+    if metric.bounded(base):
         return (
             f"at most {ratio}{what} {base.backend} ({base.backend}'s figure is a "
-            f"{metric.bound}: the load client saturated)"
+            f"{metric.bound}: {why})"
         )
     return f"{ratio}{what} {base.backend}"
 
@@ -184,9 +191,12 @@ def _against(metric: Metric, leader: Case, base: Case) -> str:
 def takeaway(where: str, metric: Metric, cases: list[Case]) -> str:
     """One sentence from the data; ``cases`` sorted best first, failed last."""
     measured = [c for c in cases if c.ok and metric.values(c) is not None]
-    failed = len(cases) - len(measured)
-    if not measured:
+    failed = sum(not c.ok for c in cases)
+    without = len(cases) - len(measured) - failed
+    if not measured and not without:
         return f"At {where}: no backend was measured ({failed} failed)."
+    if not measured:
+        return f"At {where}: no backend has a {metric.name} ({failed} failed)."
     leader = measured[0]
     lv = metric.values(leader)
     assert lv is not None
@@ -195,8 +205,9 @@ def takeaway(where: str, metric: Metric, cases: list[Case]) -> str:
         return f"At {where}: only {leader.backend} was measured ({figure})."
     values = {c.id: v for c in measured if (v := metric.values(c)) is not None}
     rivals = [c.backend for c in measured[1:] if _overlap(metric, lv, values[c.id])]
-    hidden = [c.backend for c in measured[1:] if c.client_bound and metric.client_bounds]
-    clear = not rivals and not hidden and metric.spread
+    hidden = [c.backend for c in measured[1:] if metric.bounded(c)]
+    single = all(len(c.repeats) == 1 for c in measured)
+    clear = not rivals and not hidden and metric.spread and not single
     head = "leads with" if clear else "measured best with"
     base = next((c for c in measured[1:] if c.backend == REFERENCE), measured[-1])
     clauses = [f"At {where}, {leader.backend} {head} {figure}, {_against(metric, leader, base)}"]
@@ -205,19 +216,24 @@ def takeaway(where: str, metric: Metric, cases: list[Case]) -> str:
     others = [name for name in hidden if name != base.backend]
     if others:
         who = _names(others) if len(others) <= 2 else f"{len(others)} others"
-        clauses.append(f"{who} could do better than shown (client saturated)")
+        clauses.append(f"{who} could do better than shown ({metric.why_bound})")
     for case in [leader] if base is leader else [leader, base]:
         if case.unstable:
             cv = case.cv
             clauses.append(f"{case.backend} was unstable{f' (CV {cv:.0%})' if cv else ''}")
         if starved(case):
             clauses.append(f"{case.backend} starved {starved(case):g} connection(s)")
-    if all(len(c.repeats) == 1 for c in measured):
+        if overloaded(case):
+            clauses.append(f"{case.backend} was overloaded (it did not meet the offered rate)")
+    if single:
         clauses.append("1 repeat each, so no spread was measured")
     elif not metric.spread:
         clauses.append("medians over the repeats, whose spread is not recorded")
     if failed:
         clauses.append(f"{failed} failed")
+    if without:
+        nameless = [c.backend for c in cases if c.ok and metric.values(c) is None]
+        clauses.append(f"no figure for {_names(nameless)}")
     return "; ".join(clauses) + "."
 
 
@@ -300,41 +316,54 @@ def with_memory(run: Run) -> list[Ranking]:
     return found
 
 
-def _slo_capacities(run: Run) -> dict[str, float]:
-    """Probe case id -> the sweep's capacity at the latency target (``latency.sweeps``)."""
-    found = {}
-    for sweep in run.latency.get("sweeps") or ():
-        value = ((sweep.get("summary") or {}).get("slo_capacity") or {}).get("messages_per_second")
-        if isinstance(value, int | float):
-            found[str(sweep["probe"])] = float(value)
-    return found
+def _us(value: float) -> str:
+    return f"{value / 1000:g} ms" if value >= 1000 else f"{value:g} µs"
 
 
 def with_slo_capacity(run: Run) -> list[Ranking]:
     """A latency sweep: capacity at the p99 target first (the number an operator sizes
     hardware with), then the default rankings: the probes' msg/s and p99 at each common
-    rate. A probe whose client was saturated gives a sweep that may stop short, so its
-    capacity at the target is a lower bound, as its msg/s is."""
-    slo = _slo_capacities(run)
-    target = float(run.latency.get("slo_p99_us") or 0.0)
-    under = f"p99 under {target / 1000:g} ms" if target >= 1000 else f"p99 under {target:g} µs"
+    rate. A sweep that stopped short of the server's limit (every rate it tried met the
+    target, its open-loop client went no higher, or its probe's client was saturated)
+    gives a lower bound. A sweep with no rate under the target is left to the notes."""
+    slos = {
+        str(sweep["probe"]): (sweep.get("summary") or {}).get("slo_capacity") or {}
+        for sweep in run.latency.get("sweeps") or ()
+        if sweep.get("probe")
+    }
+
+    def values(case: Case) -> Values | None:
+        value = slos.get(case.id, {}).get("messages_per_second")
+        return None if not isinstance(value, int | float) else (value, value, value)
+
+    def bounded(case: Case) -> bool:
+        slo = slos.get(case.id, {})
+        return bool(slo.get("at_least") or slo.get("client_bound") or case.client_bound)
+
+    target = run.latency.get("slo_p99_us")
+    under = f"p99 under {_us(float(target))}" if isinstance(target, int | float) else "the target"
     metric = Metric(
-        f"offered msg/s with {under}",
+        f"offered msg/s held with {under}",
         "msg/s",
         True,
-        lambda case: (slo[case.id],) * 3 if case.id in slo else None,
+        values,
+        bounded=bounded,
+        why_bound="the sweep stopped short of the server's limit",
         spread=False,
     )
     groups: dict[tuple[str, int, int], list[Case]] = {}
-    # A sweep with no rate under the target has no figure to rank; the notes say why.
     for case in run.cases:
-        if case.id in slo:
+        if values(case) is not None:
             groups.setdefault((case.transport, case.size, case.connections), []).append(case)
-    found = []
-    for key in sorted(groups):
-        first = groups[key][0]
-        title = f"{under}, {group_title(first)}"
-        found.append(rank(f"slo-{key[0]}-{key[1]}B-{key[2]}c", title, metric, groups[key]))
+    found = [
+        rank(
+            f"slo-{transport}-{size}B-{connections}c",
+            f"{under}, {group_title(cases[0])}",
+            metric,
+            cases,
+        )
+        for (transport, size, connections), cases in sorted(groups.items())
+    ]
     return found + by_parameters(run)
 
 
