@@ -237,7 +237,9 @@ def _drive(
     stopping: Callable[[], bool],
 ) -> dict[str, Any]:
     json_path = os.path.join(scratch, "load.json")
-    held = server is not None
+    # A local load client pauses once connected so the server's footprint can be read;
+    # a cluster's shards start on their own (no memory per connection then).
+    held = server is not None and settings.cluster is None
     argv = load_argv(
         case,
         settings,
@@ -249,7 +251,7 @@ def _drive(
         hlog=hlog,
     )
     sampler = TreeSampler(server.pid) if server is not None else None
-    before = _footprint.settled_usage(server.pid) if server is not None else None
+    before = _footprint.settled_usage(server.pid) if server is not None and held else None
     footprint: dict[str, Any] = {}
     placement = settings.placement_for(case.backend)
     with tempfile.TemporaryFile() as client_stderr:

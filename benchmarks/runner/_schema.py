@@ -161,7 +161,7 @@ Top level
                                 none (a result, not a failure; the table marks it).
         ``idle_dropped``        from ``load.idle`` (null without idle connections).
         ``server_rss_before_bytes``  the server tree's RSS after priming, before the load
-                                client connected; absent with ``--connect``.
+                                client connected; absent with ``--connect`` or ``--cluster``.
         ``server_rss_connected_bytes``  the same once every connection was open and idle
                                 and the RSS had settled, before the load started
                                 (``_footprint``).
