@@ -223,3 +223,21 @@ def test_hodges_lehmann_interval_matches_scipy_test_inversion() -> None:
     tail = sum(null_counts(len(a), len(b))[: c + 1]) / math.comb(13, 7)
     assert interval.confidence == pytest.approx(1 - 2 * tail)
     assert interval.confidence is not None and interval.confidence >= 0.95
+
+
+def test_large_samples_use_the_normal_tail_and_agree_with_the_exact_one() -> None:
+    # Beyond 30 observations the critical values come from the normal approximation, not
+    # from exact counts that would grow to millions of huge integers.
+    for n1, n2 in [(20, 20), (18, 22)]:
+        counts = null_counts(n1, n2)
+        total = math.comb(n1 + n2, n1)
+        exact = max(u for u in range(len(counts)) if 2 * sum(counts[: u + 1]) <= 0.05 * total)
+        assert abs(critical_u(n1, n2, 0.05) - exact) <= 1
+    rng = random.Random(1409)
+    a = draw(rng, 40, 0.03)
+    b = draw(rng, 40, 0.03, 1.1)
+    interval = ratio_interval(a, b)
+    assert interval.low is not None and interval.high is not None
+    assert interval.low < 1.1 < interval.high and interval.confidence == pytest.approx(
+        0.95, abs=0.01
+    )

@@ -30,7 +30,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from echobench.benchmarks.output._mannwhitney import critical_u, null_counts
+from echobench.benchmarks.output._mannwhitney import critical_u, lower_tail
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,7 @@ def ratio_interval(a: Sequence[float], b: Sequence[float], confidence: float = 0
     c = critical_u(len(a), len(b), 1.0 - confidence)
     if c < 0:
         return Interval(estimate, None, None, None)
-    counts = null_counts(len(a), len(b))
-    outside = 2 * sum(counts[: c + 1]) / math.comb(len(a) + len(b), len(a))
+    outside = 2 * lower_tail(len(a), len(b), c)
     return Interval(
         estimate,
         math.exp(differences[c]),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -98,19 +99,27 @@ def null_counts(n1: int, n2: int) -> tuple[int, ...]:
     return tuple(counts)
 
 
+def lower_tail(n1: int, n2: int, c: int) -> float:
+    """P(U <= c) without ties: exact up to ``EXACT_LIMIT`` observations, beyond that the
+    normal approximation with continuity correction (the exact counts would grow to
+    millions of very large integers)."""
+    if c < 0:
+        return 0.0
+    if n1 + n2 > EXACT_LIMIT:
+        sd = math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12.0)
+        return statistics.NormalDist(n1 * n2 / 2.0, sd).cdf(c + 0.5)
+    return sum(null_counts(n1, n2)[: c + 1]) / math.comb(n1 + n2, n1)
+
+
 def critical_u(n1: int, n2: int, level: float) -> int:
     """The largest c with P(U <= c) <= level / 2 without ties (-1 when even U = 0 is too
-    likely): the two-sided exact test gives p <= level exactly when min(U, n1*n2 - U) <= c."""
+    likely): the two-sided test gives p <= level exactly when min(U, n1*n2 - U) <= c."""
     if n1 == 0 or n2 == 0:
         return -1
-    counts = null_counts(n1, n2)
-    total = math.comb(n1 + n2, n1)
-    cumulative, c = 0, -1
-    for u, count in enumerate(counts):
-        cumulative += count
-        if 2 * cumulative > level * total * (1 + 1e-12):
-            break
-        c = u
+    c = -1
+    # The tail grows with c: walk up until it passes level / 2 (a tiny slack for rounding).
+    while c + 1 <= n1 * n2 and 2 * lower_tail(n1, n2, c + 1) <= level * (1 + 1e-12):
+        c += 1
     return c
 
 
