@@ -148,6 +148,17 @@ def test_rooms_import_only_what_their_docstrings_allow() -> None:
     assert into_truth == []
 
 
+def test_benchmarks_holds_only_its_rooms() -> None:
+    # A new module goes into the room of its concern (benchmarks/__init__.py says which).
+    loose = sorted(p.name for p in (ROOT / "benchmarks").iterdir() if p.suffix == ".py")
+    assert loose == ["__init__.py"]
+    rooms = sorted(p.name for p in (ROOT / "benchmarks").iterdir() if p.is_dir())
+    assert [r for r in rooms if r != "__pycache__"] == ["output", "runner", "suites", "truth"]
+    suites = ROOT / "benchmarks" / "suites"
+    assert not (suites / "__init__.py").exists()  # pytest imports them as top-level bench_*
+    assert {p.name for p in suites.glob("*.py")} == {p.name for p in suites.glob("bench_*.py")}
+
+
 def test_every_subpackage_says_what_it_is_for_and_may_import() -> None:
     for module, path in _modules(PACKAGE, "echobench").items():
         if path.name != "__init__.py":
