@@ -102,11 +102,11 @@ register(
         SCALE,
     )
 )
-#: The open-loop latency sweep: 64-byte messages on 32 connections, one pass of 2 s per
-#: point. A backend costs its verification (about 3 s), a 3 s probe (about 5 s with its
-#: warm-up and start-up) and about eleven points (8 fractions, 3 common rates, a few
-#: shared) of about 4 s: about 52 s. Nine backends, one per family, take about 8
-#: minutes; all eighteen about 16.
+#: The open-loop latency sweep: 64-byte messages on 32 connections, one pass of 1.5 s
+#: per point. A backend costs its verification (about 3 s), a 3 s probe (about 5 s with
+#: its warm-up and start-up) and about eleven points (8 fractions and 3 common rates, a
+#: few shared) of about 3.5 s: about 47 s. The published sweep, nine backends (one per
+#: family), takes about 7 minutes on a 2-core machine; all eighteen about 15.
 LATENCY: dict[str, object] = {
     **DEFAULTS,
     "sizes": [64],
@@ -114,6 +114,7 @@ LATENCY: dict[str, object] = {
     # Open-loop rates given here are the common absolute rates; by default they come
     # from the slowest backend's capacity.
     "rates": [],
+    "duration": 1.5,
     "repeat": 1,
 }
 #: Percent of each backend's capacity that the latency sweep offers by default.

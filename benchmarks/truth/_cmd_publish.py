@@ -23,6 +23,7 @@ STEPS: dict[str, str] = {
     "cluster": "echobench.benchmarks.truth._cluster_overhead",
     "report": "echobench.benchmarks.truth._report_picture",
     "scale": "echobench.benchmarks.truth._scale_results",
+    "latency": "echobench.benchmarks.truth._latency_results",
 }
 
 
