@@ -21,6 +21,15 @@ def test_table_rows_marks_and_columns_come_from_the_file() -> None:
     # 1.5k msgs/s at 10,000 with 8,500 starved; 20,600 B per connection is 20.1 KiB.
     assert "| 1.5k S8500 |" in threads and "| 0.150 | 8,500 | 20.1 |" in threads
     assert "![scale-memory](results/published/scale-charts/scale-memory.png)" in text
+    # Idle connections not held to the end are marked in the idle column.
+    idle = next(c for c in doc["cases"] if c["backend"] == "threads" and c["idle"])
+    idle["summary"]["idle_dropped"] = 8613
+    threads = next(
+        line
+        for line in scale_results.render(doc, "scale.json").splitlines()
+        if line.startswith("| `threads` |")
+    )
+    assert "| 3.6k D8613 |" in threads
 
 
 def test_the_sentences_are_read_from_the_data() -> None:

@@ -430,6 +430,7 @@ def _record(
         "jain": fairness.get("jain"),
         "starved": fairness.get("starved"),
         "idle_dropped": idle.get("dropped"),
+        "idle_closed": idle.get("closed"),
         "messages_per_second": float(load["messages_per_second"]),
         "p99_us": latency.get("p99"),
         "placement": {

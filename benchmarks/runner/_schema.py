@@ -159,7 +159,9 @@ Top level
         ``jain``, ``starved``   from ``load.fairness``: Jain's index of the messages each
                                 connection completed in the window, and how many completed
                                 none (a result, not a failure; the table marks it).
-        ``idle_dropped``        from ``load.idle`` (null without idle connections).
+        ``idle_dropped``, ``idle_closed``  from ``load.idle``: idle connections not held to
+                                the end, and of those the ones the server closed (null
+                                without idle connections).
         ``server_rss_before_bytes``  the server tree's RSS after priming, before the load
                                 client connected; absent with ``--connect`` or ``--cluster``.
         ``server_rss_connected_bytes``  the same once every connection was open and idle

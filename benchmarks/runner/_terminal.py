@@ -86,6 +86,8 @@ def outcome_line(record: dict[str, Any]) -> str:
     line = f"{line}, bottleneck: {record['verdict']}"
     if record.get("starved"):
         line += f", STARVED {record['starved']} of {record['load']['params']['connections']}"
+    if record.get("idle_dropped"):
+        line += f", IDLE-DROPPED {record['idle_dropped']} of {record['load']['params']['idle']}"
     per_connection = record.get("server_rss_per_connection_bytes")
     if per_connection is not None and record["load"]["params"]["connections"] >= 100:
         line += f", {per_connection / 1024:,.1f} KiB/connection"
@@ -93,9 +95,13 @@ def outcome_line(record: dict[str, Any]) -> str:
 
 
 def starved_text(summary: dict[str, Any]) -> str:
-    """`` STARVED n`` when connections completed no echo (median over the repeats)."""
+    """`` STARVED n`` when connections completed no echo (median over the repeats), and
+    `` IDLE-DROPPED n`` when idle connections were not held to the end (the most)."""
     starved = summary.get("starved")
-    return f" STARVED {starved:g}" if starved else ""
+    dropped = summary.get("idle_dropped")
+    return (f" STARVED {starved:g}" if starved else "") + (
+        f" IDLE-DROPPED {dropped:g}" if dropped else ""
+    )
 
 
 def format_us(value: float | None) -> str:
