@@ -14,10 +14,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from echobench.benchmarks.output._charts import run_charts, save
+from echobench.benchmarks.output._charts import run_charts
 from echobench.benchmarks.output._chartskip import skipped_charts
 from echobench.benchmarks.output._runview import run_from_doc
-from echobench.benchmarks.truth._publish import Context, Step, not_yet, run_into
+from echobench.benchmarks.truth._publish import Context, Step, closing, draw, not_yet, run_into
 
 FILE = "latency.json"
 SHOWN = f"results/published/{FILE}"
@@ -146,11 +146,7 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
         "the rate asked for was not met; ~ interpolated between two measured points; ≥ every "
         "point met the target, so a lower bound.",
     ]
-    findings = takeaways(doc)
-    if findings:
-        lines += ["", " ".join(findings)]
-    for name in charts or ():
-        lines += ["", f"![{name}](results/published/{CHARTS}/{name}.png)"]
+    lines += closing(takeaways(doc), charts or (), CHARTS)
     return "\n".join(lines)
 
 
@@ -222,11 +218,7 @@ def _render(ctx: Context) -> None:
     run = run_from_doc(doc, SHOWN)
     skipped = skipped_charts(run)
     figures = {name: figure for name, figure in run_charts(run).items() if name in DRAWN}
-    charts = ctx.published / CHARTS
-    written = set(save(figures, charts))
-    for stale in sorted(set(charts.glob("*.png")) - written):
-        stale.unlink()  # a chart this run cannot draw must not show an older run's
-        print(f"removed {stale}: no longer drawn", file=sys.stderr)
+    draw(ctx, figures, CHARTS)
     for name in DRAWN:
         if name in skipped:
             print(f"skipped chart {name}: {skipped[name]}", file=sys.stderr)

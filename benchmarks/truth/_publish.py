@@ -19,11 +19,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
+from echobench.benchmarks.output._charts import save
 from echobench.benchmarks.runner._schema import dumps, write_results
 from echobench.benchmarks.truth._readme import replace_between
 from echobench.servers._errors import UserError
@@ -71,6 +74,28 @@ class Context:
 
     def exists(self, name: str) -> bool:
         return (self.published / name).exists()
+
+
+def draw(ctx: Context, figures: dict[str, Figure], folder: str) -> list[str]:
+    """Save ``figures`` as ``results/published/FOLDER/NAME.png``; remove the charts there
+    that this run no longer draws (they must not show an older run's). Their names."""
+    charts = ctx.published / folder
+    written = set(save(figures, charts))
+    for stale in sorted(set(charts.glob("*.png")) - written):
+        stale.unlink()
+        print(f"removed {stale}: no longer drawn", file=sys.stderr)
+    return list(figures)
+
+
+def closing(findings: Iterable[str], charts: Iterable[str], folder: str) -> list[str]:
+    """The lines that end a README part: its sentences, then its charts."""
+    lines = []
+    said = " ".join(findings)
+    if said:
+        lines += ["", said]
+    for name in charts:
+        lines += ["", f"![{name}](results/published/{folder}/{name}.png)"]
+    return lines
 
 
 def not_yet(step: str, name: str) -> str:

@@ -15,10 +15,9 @@ import statistics
 import sys
 from typing import Any
 
-from echobench.benchmarks.output._charts import save
 from echobench.benchmarks.output._runview import run_from_doc
 from echobench.benchmarks.output._scalecharts import scale_charts
-from echobench.benchmarks.truth._publish import Context, Step, not_yet, run_into
+from echobench.benchmarks.truth._publish import Context, Step, closing, draw, not_yet, run_into
 
 FILE = "scale.json"
 SHOWN = f"results/published/{FILE}"
@@ -126,11 +125,7 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
         "(C): the load client was saturated, so the number measures it at least as much as "
         "the server.",
     ]
-    findings = takeaways(doc)
-    if findings:
-        lines += ["", " ".join(findings)]
-    for name in charts or ():
-        lines += ["", f"![{name}](results/published/{CHARTS}/{name}.png)"]
+    lines += closing(takeaways(doc), charts or (), CHARTS)
     return "\n".join(lines)
 
 
@@ -213,11 +208,7 @@ def _render(ctx: Context) -> None:
         return
     doc = ctx.read(FILE, "scale")
     figures, skipped = scale_charts(run_from_doc(doc, SHOWN))
-    charts = ctx.published / CHARTS
-    written = set(save(figures, charts))
-    for stale in sorted(set(charts.glob("*.png")) - written):
-        stale.unlink()  # a chart this run cannot draw must not show an older run's
-        print(f"removed {stale}: no longer drawn", file=sys.stderr)
+    draw(ctx, figures, CHARTS)
     for name, why in skipped.items():
         print(f"skipped chart {name}: {why}", file=sys.stderr)
     ctx.rewrite_readme(BEGIN, END, render(doc, SHOWN, list(figures)))
