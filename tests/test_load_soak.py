@@ -7,6 +7,7 @@ hundreds of steps, as a long run at a high rate does with the real slice.
 from __future__ import annotations
 
 import gc
+import io
 import json
 import subprocess
 from pathlib import Path
@@ -21,6 +22,7 @@ from echobench._cli import main
 from echobench.clients import LoadConfig, _histogram, _recorder, run_load
 from echobench.clients._gcwatch import GcWatch
 from echobench.clients._histogram import new_histogram
+from echobench.clients._report import RichProgress
 from echobench.servers._launch import echobench_command, running_server
 
 SLICE = 48
@@ -186,3 +188,13 @@ def test_gc_watch_times_collections() -> None:
     stats = watch.stats()
     assert stats["collections"][2] >= 1 and stats["max_pause_ns"] > 0
     assert stats["frozen_objects"] > 0
+
+
+def test_live_progress_shows_the_last_interval_rate_and_tail() -> None:
+    progress = RichProgress(io.StringIO())
+    progress.second(3, 140_123)
+    progress.interval(3, 1.0, {"p99": 512.0, "max": 12_345.0})
+    shown = progress.progress.tasks[0].fields["rate"]
+    assert shown == "140,123 msg/s  p99 512.0 us, max 12.3 ms (last 1 s)"
+    progress.interval(4, 1.0, None)
+    assert "no echo in the last 1 s" in progress.progress.tasks[0].fields["rate"]

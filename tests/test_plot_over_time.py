@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from echobench.benchmarks.output import _charts
 from echobench.benchmarks.output._chartskip import skipped_charts
 from echobench.benchmarks.output._hlogs import read_intervals
 from echobench.benchmarks.output._runview import load_run
+from echobench.benchmarks.truth._publish import _move_interval_logs
 from echobench.clients._histogram import SampleCounts
 from echobench.clients._intervals import Intervals
 
@@ -104,3 +106,21 @@ def test_cli_plot_draws_it(results: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["plot", str(results), "--out", str(results.parent / "charts")]) == 0
     assert "latency-over-time.png" in capsys.readouterr().out
     assert png_size(results.parent / "charts" / "latency-over-time.png")[0] > 0
+
+
+def test_published_run_keeps_its_logs_under_its_own_name(results: Path) -> None:
+    # echobench publish runs into a partial file, then renames it: the logs follow.
+    partial = results.with_name(".run.json.publishing.json")
+    doc = json.loads(results.read_text())
+    for case in doc["cases"]:
+        for repeat in case["repeats"]:
+            if "hlog" in repeat:
+                repeat["hlog"] = repeat["hlog"].replace("run-hlog/", f"{partial.stem}-hlog/")
+    partial.write_text(json.dumps(doc))
+    (results.parent / "run-hlog").rename(results.parent / f"{partial.stem}-hlog")
+    os.replace(partial, results)
+    _move_interval_logs(partial, results)
+    assert "latency-over-time" not in skipped_charts(load_run(results))
+    assert not (results.parent / f"{partial.stem}-hlog").exists()
+    refs = [r.get("hlog") for c in json.loads(results.read_text())["cases"] for r in c["repeats"]]
+    assert {ref.split("/")[0] for ref in refs if ref} == {"run-hlog"}

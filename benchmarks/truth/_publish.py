@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,6 +143,25 @@ def run_into(ctx: Context, name: str, *options: str) -> None:
             f"(the run so far, if any: {partial}, resumable with echobench run --resume)"
         )
     os.replace(partial, path)
+    _move_interval_logs(partial, path)
+
+
+def _move_interval_logs(partial: Path, path: Path) -> None:
+    """The run's interval logs (``RESULTS-hlog/``, see ``runner._measure``) follow the file
+    to its published name, and its repeats' references with them."""
+    logs = partial.with_name(f"{partial.stem}-hlog")
+    if not logs.is_dir():
+        return
+    target = path.with_name(f"{path.stem}-hlog")
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(logs, target)
+    doc = json.loads(path.read_text())
+    for case in doc.get("cases") or ():
+        for repeat in case.get("repeats") or ():
+            hlog = repeat.get("hlog")
+            if isinstance(hlog, str) and hlog.startswith(f"{logs.name}/"):
+                repeat["hlog"] = f"{target.name}/{hlog[len(logs.name) + 1 :]}"
+    write_results(path, doc)
 
 
 def emit_json(target: str, doc: dict[str, Any]) -> None:
