@@ -32,7 +32,7 @@ from echobench.benchmarks.output._runview import Case, Run
 SCALE_FROM = 1000
 #: Below this many connections the RSS difference is a few pages: not drawn.
 MEMORY_FROM = 100
-GREY = "0.85"
+GREY = "0.7"
 STARVED_NOTE = "starved: some connections\ncompleted nothing (ringed)"
 CLIENT_NOTE = "client saturated (boxed):\nmeasures the load client,\nnot (only) the server"
 
@@ -82,7 +82,8 @@ def _per_family(run: Run, title: str, ylabel: str, value: Value, *, logy: bool) 
             # gid: the report's hover values and highlight buttons find the line by it.
             gid = "connections:" + ",".join(c.id for c, _ in points)
             if not ours:
-                ax.plot(xs, ys, color=GREY, lw=1, zorder=1, gid=gid)
+                # Dotted as well as grey: the baseline family's own colour is a grey.
+                ax.plot(xs, ys, color=GREY, lw=1, ls=":", zorder=1, gid=gid)
                 continue
             ax.plot(xs, ys, color=palette[backend], marker="o", ms=4, lw=1.8, label=backend,
                     zorder=3, gid=gid)  # fmt: skip
@@ -93,7 +94,7 @@ def _per_family(run: Run, title: str, ylabel: str, value: Value, *, logy: bool) 
         ax.legend(fontsize=8, frameon=False, loc="best")
     if not families:
         axes[0].text(0.5, 0.5, "no measured case", ha="center", transform=axes[0].transAxes)
-    handles: list[Line2D] = [Line2D([], [], color=GREY, lw=1, label="other backends")]
+    handles: list[Line2D] = [Line2D([], [], color=GREY, lw=1, ls=":", label="other backends")]
     if seen["starved"]:
         handles.append(Line2D([], [], ls="none", marker="o", ms=13, mfc="none", mec="red",
                               mew=1.5, label=STARVED_NOTE))  # fmt: skip

@@ -195,7 +195,7 @@ def _measure(ctx: Context) -> list[str]:
         # The pipeline end to end, scale charts included, in about a minute.
         run_into(
             ctx, FILE, "--scenario", "scale", "--backends", "asyncio-protocol,threads",
-            "--connections", "1,100,1000,10+1000", "--duration", "0.5", "--warmup", "0.3",
+            "--connections", "1,10,100,1000,10+1000", "--duration", "0.5", "--warmup", "0.3",
         )  # fmt: skip
     else:
         run_into(ctx, FILE, "--scenario", "scale")
