@@ -38,7 +38,7 @@ def test_points_the_client_could_not_hold_never_count() -> None:
     points = [point(1000, 100), point(2000, 120, client=True), point(3000, 5000, True)]
     slo = slo_capacity(points, 1000.0, capped=False)
     # 2000 is not the server's: the estimate runs from 1000 toward 3000, not from 2000.
-    assert slo["between"] == ["b/1000", "b/3000"]
+    assert slo["between"] == ["b/1000", "b/3000"] and slo["client_bound"]
     assert 1000 < slo["messages_per_second"] < 2000
     only_client = slo_capacity([point(1000, 100, client=True)], 1000.0, capped=False)
     assert only_client["messages_per_second"] is None and only_client["client_bound"]

@@ -491,7 +491,11 @@ def slo_capacity(run: Run) -> Figure:
         if slo.get("interpolated"):
             notes.append("interpolated")
         if client:
-            notes.append("client could go no higher")
+            notes.append(
+                "client could go no higher"
+                if slo.get("at_least")
+                else "across points the client could not hold"
+            )
         ax.text(value, row, "  " + ", ".join(notes), va="center", fontsize=8)
     ax.set_yticks(range(len(rows)), labels)
     ax.set_ylim(len(rows) - 0.5, -0.5)
@@ -520,7 +524,7 @@ def slo_capacity(run: Run) -> Figure:
                 facecolor="white",
                 edgecolor="black",
                 hatch=HATCH,
-                label="hatched: the open-loop client\ncould go no higher (a lower bound)",
+                label="hatched: the open-loop client\nlimited it: the server may\ndo more",
             )
         )
     add_legend(figure, handles)

@@ -239,8 +239,9 @@ Top level
                                 whose client kept its schedule; null when none),
                                 "interpolated" (linearly in p99 toward the next higher
                                 point), "at_least" (every measured point met the target: a
-                                lower bound), "client_bound" (the sweep could not go higher
-                                because of the client), "between" ([lower case id, higher
+                                lower bound), "client_bound" (the sweep could not go higher,
+                                or the interpolation ran over points the client could not
+                                hold), "between" ([lower case id, higher
                                 case id or null]), "reason" (why it is null)}``.
 """
 

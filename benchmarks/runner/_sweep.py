@@ -188,7 +188,11 @@ def slo_text(slo: dict[str, Any]) -> str:
     if slo.get("interpolated"):
         text += " (interpolated)"
     if slo.get("client_bound"):
-        text += " (the open-loop client could go no higher)"
+        text += (
+            " (the open-loop client could go no higher)"
+            if slo.get("at_least")
+            else " (interpolated across points the client could not hold)"
+        )
     return text
 
 

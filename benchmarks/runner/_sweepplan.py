@@ -252,7 +252,9 @@ def slo_capacity(points: Sequence[Measured], target_us: float, capped: bool) -> 
         share = (target_us - best.p99_us) / (nxt.p99_us - best.p99_us)
         estimate = best.rate + share * (nxt.rate - best.rate)
         result["interpolated"] = True
-    result.update(messages_per_second=estimate, between=[best.case, nxt.case])
+    # Points the client could not hold between the two: the estimate runs over them blind.
+    blind = any(p.client_bound and best.rate < p.rate < nxt.rate for p in points)
+    result.update(messages_per_second=estimate, between=[best.case, nxt.case], client_bound=blind)
     return result
 
 
