@@ -38,6 +38,20 @@ from echobench.clients._run import START_MARGIN_S, ProgressSink, StopSignals, me
 from echobench.clients._shard import ShardSpec, run_shard
 from echobench.servers._errors import UserError
 
+#: Dask settings for a cluster that only drives load: environment variables for
+#: ``dask scheduler`` and ``dask worker`` (README: Beyond one machine). Dask's defaults
+#: wake each of its processes many times a second (a 10 ms sampling profiler, a 20 ms
+#: event-loop tick, psutil system and memory monitors, work stealing); a scheduler and
+#: two idle workers took about a tenth of a core with them and a hundredth without,
+#: cycles taken from the load processes on the same CPUs. None of them matters to tasks
+#: pinned to their workers that run for seconds.
+QUIET_DASK = {
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
+    "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "1s",
+    "DASK_DISTRIBUTED__SCHEDULER__WORK_STEALING": "False",
+}
 #: Seconds to reach the scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0
 #: How often the parent polls the queue and the tasks, and the cluster's membership.

@@ -22,7 +22,7 @@ from hdrh.histogram import HdrHistogram
 
 from conftest import assert_one_line_error, run_echobench
 from echobench.clients import LoadConfig
-from echobench.clients._cluster import run_cluster_load
+from echobench.clients._cluster import QUIET_DASK, run_cluster_load
 from echobench.clients._cmd_load import exit_status
 from echobench.clients._report import cluster_line
 from echobench.clients._schema import EXIT_ERRORS
@@ -48,6 +48,8 @@ def _dask(*args: str, log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # As the README says to run a load cluster (and lighter on a busy test machine).
+            env={**os.environ, **QUIET_DASK},
         )
 
 

@@ -59,3 +59,11 @@ def test_the_overhead_claim_compares_medians_and_can_fail() -> None:
     assert held["rows"]["cluster"]["start_spread_us"] == 900.0
     failed = cluster_overhead.summarize(_repeats([100, 100, 100], [89, 88, 95]))
     assert failed["overhead"] == pytest.approx(0.11) and not failed["within"]
+
+
+def test_the_readme_gives_the_quiet_dask_settings_the_benchmark_uses() -> None:
+    from echobench.clients._cluster import QUIET_DASK
+
+    text = README.read_text()
+    for name, value in QUIET_DASK.items():
+        assert f"{name}={value}" in text

@@ -3,10 +3,14 @@
 Against one ``native`` server pinned to its CPU, it alternates, on the same client
 CPUs, ``echobench load --workers 2`` (local workers, one pinned to each client CPU)
 and ``echobench load --cluster`` over a 2-worker Dask cluster started on those same
-CPUs (``dask scheduler`` and ``dask worker --nworkers 2 --nthreads 1``; each shard's
-load process pinned one to a CPU, as local workers are). Same connections, message
-size and window; the order alternates every repeat so drift favours neither. The claim:
-the engine costs under 10% of the throughput (cluster / local at least 0.90, medians).
+CPUs (``dask scheduler`` and ``dask worker --nworkers 2 --nthreads 1``, with the
+settings the README gives for a load cluster, ``clients._cluster.QUIET_DASK``; each
+shard's load process pinned one to a CPU, as local workers are). The cluster's
+processes are frozen (SIGSTOP) through the local repeats, so the baseline runs with no
+engine beside it and every cycle the engine takes counts against the cluster. Same
+connections, message size and window; the order alternates every repeat so drift
+favours neither. The claim: the engine costs under 10% of the throughput (cluster /
+local at least 0.90, medians).
 
 The ``cluster`` step of ``echobench publish`` writes
 ``results/published/cluster_overhead.json`` and the table between the
@@ -24,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ from typing import Any
 from echobench.benchmarks.runner import _environment, _isolation
 from echobench.benchmarks.runner._prime import prime
 from echobench.benchmarks.truth._publish import Context, Step, not_yet
+from echobench.clients._cluster import QUIET_DASK
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command, start_server
 
@@ -63,7 +68,9 @@ def _free_port() -> int:
         return port
 
 
-def _pinned(cpus: list[int], argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _pinned(
+    cpus: list[int], argv: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """``argv`` in its own session, on ``cpus`` from its first instruction (so every
     process it starts inherits them), its output in ``log``."""
     launcher = "import os, sys; os.sched_setaffinity(0, {%s}); os.execv(sys.argv[1], sys.argv[1:])"
@@ -74,6 +81,7 @@ def _pinned(cpus: list[int], argv: list[str], log: Path) -> subprocess.Popen[byt
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=env,
         )
 
 
@@ -85,10 +93,35 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     process.wait(10)
 
 
+@dataclass
+class DaskCluster:
+    address: str
+    processes: list[subprocess.Popen[bytes]]
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Every process of the cluster stopped (SIGSTOP) for the block: no CPU at all."""
+        self._signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: int) -> None:
+        for process in self.processes:
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                pass
+
+
 @contextmanager
-def dask_cluster(cpus: list[int], scratch: Path) -> Iterator[str]:
-    """A scheduler and ``WORKERS`` single-threaded workers on ``cpus``; killed on exit."""
+def dask_cluster(cpus: list[int], scratch: Path) -> Iterator[DaskCluster]:
+    """A scheduler and ``WORKERS`` single-threaded workers on ``cpus``, configured as the
+    README says a load cluster should be; killed on exit."""
     from distributed import Client
+
+    env = {**os.environ, **QUIET_DASK}
 
     dask = str(Path(sys.executable).with_name("dask"))
     port = _free_port()
@@ -99,6 +132,7 @@ def dask_cluster(cpus: list[int], scratch: Path) -> Iterator[str]:
             cpus,
             [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), *common],
             scratch / "scheduler.log",
+            env,
         )
     ]
     try:
@@ -110,11 +144,12 @@ def dask_cluster(cpus: list[int], scratch: Path) -> Iterator[str]:
                     *("--local-directory", str(scratch), *common),
                 ],
                 scratch / "workers.log",
+                env,
             )
         )
         with Client(address, timeout=60, set_as_default=False) as client:
             client.wait_for_workers(WORKERS, timeout=120)
-        yield address
+        yield DaskCluster(address, started)
     finally:
         for process in reversed(started):
             _kill(process)
@@ -148,15 +183,16 @@ def _alternate(port: int, client_cpus: list[int], args: Params) -> dict[str, Any
     cpus = ",".join(map(str, client_cpus))
     with (
         tempfile.TemporaryDirectory(prefix="echobench-dask-") as scratch,
-        dask_cluster(client_cpus, Path(scratch)) as address,
+        dask_cluster(client_cpus, Path(scratch)) as cluster,
     ):
         extra = {
             "local": ["--workers", str(WORKERS), "--cpus", cpus],
-            "cluster": ["--cluster", address, "--workers", str(WORKERS)],
+            "cluster": ["--cluster", cluster.address, "--workers", str(WORKERS)],
         }
         for repeat in range(args.repeat):
             for mode in MODES if repeat % 2 == 0 else MODES[::-1]:
-                repeats[mode].append(_load(port, args, extra[mode]))
+                with cluster.frozen() if mode == "local" else nullcontext():
+                    repeats[mode].append(_load(port, args, extra[mode]))
                 rate = repeats[mode][-1]["messages_per_second"]
                 print(f"repeat {repeat + 1} {mode}: {rate:,.0f} msg/s", file=sys.stderr)
     return repeats
