@@ -328,8 +328,10 @@ def test_scale_scenario_on_two_backends(tmp_path: Path) -> None:
     done = run_cli(
         [
             *("--scenario", "scale", "--backends", "asyncio-protocol,threads"),
-            # Reduced counts and times: the pipeline, not the numbers, is under test.
-            *("--connections", "1,100,5+150", "--duration", "0.3", "--warmup", "0.2"),
+            # Reduced counts and times, and no conformance gate (tested elsewhere): the
+            # pipeline, not the numbers, is under test.
+            *("--connections", "100,5+150", "--duration", "0.3", "--warmup", "0.2"),
+            "--no-verify",
             *("--out", str(out)),
         ]
     )
@@ -340,7 +342,7 @@ def test_scale_scenario_on_two_backends(tmp_path: Path) -> None:
     assert set(cases) == {
         f"{backend}/tcp/64B/{count}/closed"
         for backend in ("asyncio-protocol", "threads")
-        for count in ("1c", "100c", "5c+150idle")
+        for count in ("100c", "5c+150idle")
     }
     for case in cases.values():
         assert case["status"] == "ok", case["error"]
