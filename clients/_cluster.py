@@ -380,9 +380,21 @@ class _ClusterRun:
             "hosts": len(clocks),
             "client_capacity": capacity,
             "clock_uncertainty_us": round(max(latencies) / 2 * 1e6, 3) if outputs else None,
+            "warnings": _housekeeping(outputs),
         }
         result["shards"] = shards
         return result
+
+
+def _housekeeping(outputs: dict[int, dict[str, Any]]) -> list[str]:
+    noisy = sum(1 for output in outputs.values() if output.get("dask_profiler"))
+    if not noisy:
+        return []
+    return [
+        f"{noisy} of {len(outputs)} Dask worker(s) ran with Dask's default housekeeping (its "
+        "sampling profiler on), which takes CPU beside the load: start workers and scheduler "
+        "with the settings in the README (Beyond one machine)"
+    ]
 
 
 def _failure(future: Any) -> str:

@@ -218,4 +218,5 @@ def cluster_line(result: dict[str, Any]) -> str:
         if cluster["clock_uncertainty_us"]:
             text += f" (+-{_us(cluster['clock_uncertainty_us'])} across hosts)"
     lost = [s["worker"] for s in result.get("shards") or () if s["lost"]]
-    return text + (f"; LOST {', '.join(lost)}" if lost else "")
+    text += f"; LOST {', '.join(lost)}" if lost else ""
+    return "; ".join([text, *cluster.get("warnings", ())])

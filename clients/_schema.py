@@ -153,7 +153,9 @@ scheduler's address; ``params.workers`` is then the number of shards), and:
                          whichever is fewer), ``start_spread_us`` (largest ``start_offset_us``), and
                          ``clock_uncertainty_us`` (0 when every shard ran on one machine, whose
                          monotonic clock they share; else half the largest round trip to the
-                         scheduler, the error bound of Dask's clock-offset estimates).
+                         scheduler, the error bound of Dask's clock-offset estimates), and
+                         ``warnings`` (sentences: Dask workers that ran with its default
+                         housekeeping, which takes CPU beside the load).
     ``shards``           one entry per shard: ``shard`` (index; it owns connections
                          ``shard, shard + shards, ...``), ``worker`` (Dask worker address),
                          ``host`` (the scheduler's view of the worker's host), ``hostname``,

@@ -138,6 +138,7 @@ class _Child:
 
 def run_shard(spec: ShardSpec) -> dict[str, Any]:
     """The Dask task: one load worker driven by the parent through the engine."""
+    import dask
     from distributed import Event, Queue, get_worker
 
     worker = get_worker()
@@ -147,6 +148,8 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
         "host": socket.gethostname(),
         "clock": clock_id(),
         "cpus": len(os.sched_getaffinity(0)),
+        # Dask's defaults (see QUIET_DASK) are on when this is; the parent says so.
+        "dask_profiler": bool(dask.config.get("distributed.worker.profile.enabled", True)),
     }
     child = _Child(spec)
     _watch(stop, child, spec)

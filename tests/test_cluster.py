@@ -178,6 +178,8 @@ def test_the_merged_result_is_the_sum_of_the_shards(
     ]
     assert result["latency_us"]["count"] == result["messages"]
     assert f"{WORKERS} shard(s)" in cluster_line(result) and "LOST" not in cluster_line(result)
+    # Started with the README's quiet settings: no housekeeping warning.
+    assert result["cluster"]["warnings"] == []
 
 
 def test_unreachable_scheduler_is_one_line(server: RunningServer) -> None:

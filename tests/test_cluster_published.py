@@ -67,3 +67,11 @@ def test_the_readme_gives_the_quiet_dask_settings_the_benchmark_uses() -> None:
     text = README.read_text()
     for name, value in QUIET_DASK.items():
         assert f"{name}={value}" in text
+
+
+def test_workers_with_dask_default_housekeeping_are_pointed_out() -> None:
+    from echobench.clients._cluster import _housekeeping
+
+    assert _housekeeping({0: {"dask_profiler": False}, 1: {"dask_profiler": False}}) == []
+    (warning,) = _housekeeping({0: {"dask_profiler": True}, 1: {"dask_profiler": False}})
+    assert warning.startswith("1 of 2 Dask worker(s)") and "README" in warning
