@@ -18,7 +18,7 @@ from echobench._cli import main
 from echobench.benchmarks.truth._cmd_publish import STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = "ceiling,agreement,client-cores,cluster,scale"  # no charts to draw, no browser
+FAST = "ceiling,agreement,client-cores,cluster"  # tables only: no charts, no browser
 
 
 def _checkout(tmp_path: Path, *leave_out: str) -> Path:
@@ -87,3 +87,24 @@ def test_bad_choices_are_one_line(
     err = capsys.readouterr().err
     assert status == 2 and err.startswith("echobench publish: error: ")
     assert message in err and err.count("\n") == 1
+
+
+def test_a_published_run_replaces_the_old_one_only_once_it_finished(tmp_path: Path) -> None:
+    from echobench.benchmarks.truth._publish import Context, run_into
+    from echobench.servers import UserError
+
+    root = _checkout(tmp_path)
+    ctx = Context(root=root)
+    small = ("--backends", "asyncio-protocol", "--sizes", "64", "--connections", "1")
+    small += ("--duration", "0.3", "--warmup", "0.1", "--repeat", "1", "--no-verify")
+    before = (ctx.published / "run.json").read_bytes()
+    with pytest.raises(UserError, match=r"exited with status 2; .*run.json is unchanged"):
+        run_into(ctx, "run.json", *small, "--sizes", "0")
+    assert (ctx.published / "run.json").read_bytes() == before
+    run_into(ctx, "run.json", *small)
+    doc = json.loads((ctx.published / "run.json").read_text())
+    assert [c["backend"] for c in doc["cases"]] == ["asyncio-protocol"]
+    (repeat,) = doc["cases"][0]["repeats"]
+    assert repeat["messages_per_second"] > 0
+    assert (ctx.published / repeat["hlog"]).is_file()  # its interval log, where it says
+    assert not list(ctx.published.glob(".*publishing*"))

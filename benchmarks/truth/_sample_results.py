@@ -101,7 +101,11 @@ def render_self_check(run_path: Path, shown: str) -> str:
     from echobench.benchmarks.output._runview import load_run
     from echobench.benchmarks.output._selfcheck import self_check
 
-    return self_check(load_run(run_path), Settings()).markdown(shown)
+    run = load_run(run_path)
+    if not any(len(case.repeats) >= 2 for case in run.cases):
+        # A one-repeat run (publish --quick) has no halves to compare; say so in place.
+        return f"No A/A self-check of `{shown}`: no case has two repeats to split."
+    return self_check(run, Settings()).markdown(shown)
 
 
 def _measure(ctx: Context) -> list[str]:
