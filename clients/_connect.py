@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import socket
+import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from time import monotonic_ns
@@ -44,6 +46,7 @@ class ConnectStats:
     opened: int = 0
     failed: int = 0  # attempts that failed, whether retried or not
     retries: int = 0
+    syn_retransmits: int = 0  # handshakes the kernel had to repeat (a full backlog)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -85,6 +88,28 @@ async def _attempts(opener: Callable[[], Awaitable[T]], stats: ConnectStats) -> 
     raise AssertionError("not reached")
 
 
+#: ``struct tcp_info`` (linux/tcp.h): ``tcpi_total_retrans`` is the u32 at byte 100.
+_TCP_INFO_SIZE = 104
+_TOTAL_RETRANS = struct.Struct("=I")
+_TOTAL_RETRANS_OFFSET = 100
+
+
+def syn_retransmits(transport: asyncio.BaseTransport) -> int:
+    """Segments the kernel retransmitted on a connection that has just opened: its SYNs
+    (a server whose accept queue was full dropped them). 0 where TCP_INFO is unreadable
+    (Unix sockets, other systems)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return 0
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+    except (OSError, AttributeError):
+        return 0
+    if len(info) < _TOTAL_RETRANS_OFFSET + 4:
+        return 0
+    return int(_TOTAL_RETRANS.unpack_from(info, _TOTAL_RETRANS_OFFSET)[0])
+
+
 def connect_field(parts: Sequence[dict[str, int]]) -> dict[str, Any] | None:
     """The result's ``connect``: from the first worker's first attempt to the last
     worker's last connection, all workers together."""
@@ -98,4 +123,5 @@ def connect_field(parts: Sequence[dict[str, int]]) -> dict[str, Any] | None:
         "per_second": round(opened / seconds, 1) if seconds > 0 else None,
         "failed": sum(p["failed"] for p in parts),
         "retries": sum(p["retries"] for p in parts),
+        "syn_retransmits": sum(p.get("syn_retransmits", 0) for p in parts),
     }

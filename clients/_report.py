@@ -132,6 +132,8 @@ def connect_text(connect: dict[str, Any]) -> str:
     text += f" ({rate:,.0f}/s)" if rate is not None else ""
     if connect["failed"]:
         text += f", {connect['failed']} failed attempts, {connect['retries']} retried"
+    if connect.get("syn_retransmits"):
+        text += f", {connect['syn_retransmits']} SYNs sent again (a full accept queue)"
     return text
 
 

@@ -125,6 +125,10 @@ Top level
                          retried or not) and ``retries`` (attempts retried after a timeout, a
                          reset or EAGAIN; up to 3 attempts per connection, 128 in flight per
                          worker). A connection that fails every attempt stops the run (exit 2).
+                         ``syn_retransmits``: handshake segments the kernel sent again before
+                         the connections opened (``tcpi_total_retrans`` read as each opens;
+                         a server whose accept queue was full dropped the SYNs; 0 on Unix
+                         sockets); a retransmitted SYN costs a second or more of set-up.
     ``fairness``         how the window's echoes were shared among the active connections
                          (from each connection's count of completed messages in the window):
                          ``jain`` (Jain's index, ``(sum x)^2 / (n sum x^2)``: 1.0 perfectly

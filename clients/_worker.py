@@ -32,7 +32,7 @@ from time import monotonic_ns
 from typing import Any
 
 from echobench.clients._config import LoadConfig
-from echobench.clients._connect import ConnectStats, open_all
+from echobench.clients._connect import ConnectStats, open_all, syn_retransmits
 from echobench.clients._gcwatch import GcWatch
 from echobench.clients._histogram import Counts, encode, new_histogram
 from echobench.clients._idle import IdleConnection, check_all
@@ -165,7 +165,8 @@ class Worker:
         else:
             assert config.port is not None
             coro = self.loop.create_connection(factory, config.host, config.port, ssl=ssl_context)
-        _, protocol = await asyncio.wait_for(coro, config.timeout)
+        transport, protocol = await asyncio.wait_for(coro, config.timeout)
+        self.connect_stats.syn_retransmits += syn_retransmits(transport)
         return protocol
 
     # -- the run -------------------------------------------------------------------------

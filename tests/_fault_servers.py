@@ -20,6 +20,8 @@ echoed. Modes:
 * ``silent``               reads and never echoes;
 * ``serve_first N``        echoes on the first N connections accepted, reads and drops the rest;
 * ``idle_close SECONDS``   closes a connection that has sent nothing for SECONDS;
+* ``slow_accept SECONDS``  a backlog of 1 and no accept() for SECONDS: the kernel drops
+                           the SYNs that do not fit, and the clients retransmit them;
 * ``die SECONDS``          the process exits SECONDS after the first connection.
 """
 
@@ -53,9 +55,11 @@ class Server:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", 0))
-        listener.listen(1024)
+        listener.listen(1 if self.mode == "slow_accept" else 1024)
         host, port = listener.getsockname()
         print(f"READY {host}:{port}", flush=True)
+        if self.mode == "slow_accept":
+            time.sleep(self.values[0])
         while True:
             conn, _ = listener.accept()
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -96,6 +96,21 @@ def test_idle_connections_the_server_closes_are_dropped() -> None:
     assert result["connect"]["connections"] == 8 and result["connect"]["failed"] == 0
 
 
+def test_a_full_backlog_shows_as_syn_retransmits_and_a_slow_connect() -> None:
+    # A backlog of 1 and nothing accepted for 0.5 s: most SYNs are dropped and sent again
+    # by the kernel a second later, which the connect figures must show.
+    with fault_server("slow_accept", 0.5) as server:
+        result = run_load(
+            LoadConfig(port=server.port, connections=8, size=64, duration=0.2, warmup=0,
+                       workers=1)
+        )  # fmt: skip
+    connect = result["connect"]
+    assert connect["connections"] == 8 and connect["failed"] == 0
+    assert connect["syn_retransmits"] >= 1
+    assert connect["seconds"] >= 0.9  # the kernel's first SYN retransmission is after 1 s
+    assert result["messages"] > 0
+
+
 def test_the_fd_limit_error_names_the_number_that_fits() -> None:
     with fault_server("echo") as server:
         # One worker, whatever the machine's CPU count (the default is one per CPU).
