@@ -11,7 +11,9 @@ import argparse
 import importlib
 import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
 from typing import NoReturn
 
 from echobench.servers._errors import UserError
@@ -57,9 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands whose SIGTERM is their own business: a server's contract is to exit 0 on it.
+OWN_SIGTERM = frozenset({"serve"})
+
+
+def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous: signal.Handlers | int | object | None = None
+    installed = False
+    if args.command not in OWN_SIGTERM and threading.current_thread() is threading.main_thread():
+        # SIGTERM takes the path Ctrl-C takes, so a command stops the servers and clients it
+        # started (their ``finally`` blocks run) instead of dying and orphaning them.
+        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+        installed = True
     try:
         status: int = args._run(args)
     except UserError as exc:
@@ -70,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGINT
     except BrokenPipeError:
         return 1  # stdout closed early (| head): not worth a traceback
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)  # type: ignore[arg-type]
     return status
 
 
