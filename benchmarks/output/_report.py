@@ -41,7 +41,7 @@ from echobench.benchmarks.output._runview import Case, Run
 from echobench.servers._errors import UserError
 
 # An absolute path: a slash not inside a word, a URL or a relative path, then directories.
-_ABSOLUTE = re.compile(r"(?<![\w.~:/-])/(?:[^\s/\"'<>:;,()\[\]]+/)+(?=[^\s/\"'<>]*)")
+_ABSOLUTE = re.compile(r"(?<![\w.~:/-])/(?:[^\s/\"'<>:;,()\[\]]+/)+")
 
 
 def public(text: str) -> str:
@@ -375,6 +375,7 @@ _MARKS = (
     "(client-bound, or client+server saturated), so the figure is a bound for the server, "
     "not its measurement · unstable N%: the repeats' coefficient of variation is over 5% · "
     "starved N: N connections completed no echo (median over the repeats) · "
+    "overloaded: an open-loop rate that was not met · "
     "failed: no measurement. Hover a bar for its figures.</p>"
 )
 
