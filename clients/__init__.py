@@ -4,8 +4,9 @@ What measures. May import ``echobench.servers`` (its errors and contract);
 nothing of ``echobench.benchmarks``.
 """
 
+from echobench.clients._cluster import run_cluster_load
 from echobench.clients._config import LoadConfig
 from echobench.clients._run import run_load
 from echobench.clients._schema import SCHEMA, SCHEMA_VERSION
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "LoadConfig", "run_load"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "LoadConfig", "run_cluster_load", "run_load"]
