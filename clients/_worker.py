@@ -404,6 +404,7 @@ class Worker:
             now = monotonic_ns()
             k = state[0]
             due = base + int(k * step)
+            last = -1
             if due <= now:
                 if self.measuring:
                     lag = now - due
@@ -420,16 +421,15 @@ class Worker:
                     k += 1
                     due = base + int(k * step)
                 state[0] = k
+            if k == last and due <= monotonic_ns():
+                # Still behind after a burst: go round the loop once first. A zero-delay timer
+                # can run again within the same timer pass and, behind a schedule it never
+                # catches up, starve sockets and the window's own timers.
+                loop.call_soon(send_due)
+                return
             # uvloop rounds timer delays to whole milliseconds, so a timer can fire up to
             # half a millisecond late: wake a millisecond early and poll the rest of the way.
-            wait = (due - monotonic_ns()) / 1e9 - 0.001
-            if wait > 0:
-                loop.call_later(wait, send_due)
-            else:
-                # Due now or behind: go round the loop once first. A zero-delay timer could
-                # run again within the same timer pass and, behind a schedule it can never
-                # catch up, starve sockets and the window's own timers.
-                loop.call_soon(send_due)
+            loop.call_later(max(0.0, (due - monotonic_ns()) / 1e9 - 0.001), send_due)
 
         send_due()
 
