@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from echobench._cli import main
 from echobench.clients import LoadConfig, _histogram, _recorder, run_load
 from echobench.clients._gcwatch import GcWatch
 from echobench.clients._histogram import new_histogram
+from echobench.clients._intervals import Intervals
 from echobench.clients._report import RichProgress
 from echobench.servers._launch import echobench_command, running_server
 
@@ -198,3 +200,38 @@ def test_live_progress_shows_the_last_interval_rate_and_tail() -> None:
     assert shown == "140,123 msg/s  p99 512.0 us, max 12.3 ms (last 1 s)"
     progress.interval(4, 1.0, None)
     assert "no echo in the last 1 s" in progress.progress.tasks[0].fields["rate"]
+
+
+JAR = Path("/usr/share/java/hdrhistogram.jar")  # Debian's libhdrhistogram-java (.ci/run)
+
+
+@pytest.mark.skipif(
+    shutil.which("java") is None or not JAR.exists(),
+    reason="HdrHistogram's Java tools are not installed (apt-get install libhdrhistogram-java)",
+)
+def test_hdrhistogram_s_own_log_processor_reads_the_log(tmp_path: Path) -> None:
+    hlog = tmp_path / "load.hlog"
+    intervals = Intervals(2, 0, path=str(hlog), header="echobench load test")
+    rng = np.random.default_rng(7)
+    whole = new_histogram()
+    for index in range(5):
+        for _ in range(2):  # two workers, merged per interval
+            values = (rng.exponential(200_000, 3_000) + 20_000).astype(np.int64)
+            counts = _histogram.SampleCounts()
+            counts.add(values)
+            for value in values.tolist():
+                whole.record_value(value)
+            intervals.add(index, counts.take(), index * 10**9, (index + 1) * 10**9)
+    intervals.finish(0)
+    done = subprocess.run(
+        ["java", "-cp", str(JAR), "org.HdrHistogram.HistogramLogProcessor", "-i", str(hlog)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    # Its summary of the whole log: values in ms (its default ratio), counts exact.
+    total = next(line for line in done.stdout.splitlines() if "Total count" in line)
+    assert int(total.rsplit("=", 1)[1].strip().rstrip("]")) == whole.get_total_count() == 30_000
+    top = float(total.split("=")[1].split(",")[0])
+    assert top == pytest.approx(whole.get_max_value() / 1e6, abs=1e-3)
