@@ -1,9 +1,10 @@
 """``echobench run``: from options to a results file, case by case.
 
-The plan (options, resumed runs, the matrix), the measurement of one case
-(server start, priming, the load client, CPU and memory usage, the verdict),
-CPU placement, the conformance gate, the environment record, and the results
-file with its schema.
+The plan (options, resumed runs, the matrix, the named scenarios), the
+measurement of one case (server start, priming, the load client, CPU and memory
+usage, the verdict), CPU placement, the conformance gate, the environment record,
+the results file with its schema, and the latency scenario's passes (``_sweep``:
+capacity probes, then an open-loop sweep planned from them by ``_sweepplan``).
 
 May import ``echobench.servers`` and ``echobench.clients``; never
 ``echobench.benchmarks.output`` or ``echobench.benchmarks.truth`` (they build on

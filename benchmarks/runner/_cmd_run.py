@@ -116,6 +116,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     latency.add_argument(
         "--probe-duration",
         type=float,
+        metavar="SECONDS",
         help="seconds of the closed-loop capacity probe (default 3)",
     )
     measure.add_argument(
