@@ -18,6 +18,7 @@ from echobench.benchmarks.output._charts import run_charts
 from echobench.benchmarks.output._chartskip import skipped_charts
 from echobench.benchmarks.output._runview import run_from_doc
 from echobench.benchmarks.truth._publish import Context, Step, closing, draw, not_yet, run_into
+from echobench.benchmarks.truth._readme import busy_note
 
 FILE = "latency.json"
 SHOWN = f"results/published/{FILE}"
@@ -122,7 +123,8 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
             if common.get("from_backend")
             else "(given with --rate)"
         )
-        + f", {config['repeat']} repeat(s) each.",
+        + f", {config['repeat']} repeat(s) each."
+        + busy_note(env),
         "",
         "| backend | capacity msgs/s | "
         + " | ".join(f"p99 at {r:,.0f}/s" for r in rates)

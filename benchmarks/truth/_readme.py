@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from echobench.benchmarks.runner._environment import HIGH_LOAD
 from echobench.servers._errors import UserError
 
 
@@ -14,3 +16,19 @@ def replace_between(begin: str, end: str, body: str, path: Path) -> None:
     if start < 0 or stop < start:
         raise UserError(f"{path} lacks the {begin} / {end} markers")
     path.write_text(text[: start + len(begin)] + "\n" + body.strip("\n") + "\n" + text[stop:])
+
+
+def busy_note(env: dict[str, Any]) -> str:
+    """A sentence for a published table whose run started on a busy machine, else "".
+
+    The environment keeps the load average at the run's start; a table must not look as
+    trustworthy as a quiet run's when it was not.
+    """
+    load = env.get("load_average") or []
+    count = (env.get("cpu") or {}).get("count") or 1
+    if not load or load[0] <= HIGH_LOAD * count:
+        return ""
+    return (
+        f" **Other work was running when this run started (load average {load[0]:g} on "
+        f"{count} CPUs): its numbers are noisy; compare within a column with care.**"
+    )

@@ -21,6 +21,7 @@ from typing import Any
 from echobench.benchmarks.output._charts import save
 from echobench.benchmarks.output._figures import charts_for
 from echobench.benchmarks.truth._publish import Context, Step, run_into
+from echobench.benchmarks.truth._readme import busy_note
 
 FILE = "run.json"
 SHOWN = f"results/published/{FILE}"
@@ -74,7 +75,8 @@ def render(doc: dict[str, Any], shown: str) -> str:
         f"({env['cpu']['model']}), Python {env['python']['version']}, server on CPUs "
         f"{env['pinning']['server_cpus']}, client on {env['pinning']['client_cpus']}; "
         f"{_repeats(config)} interleaved repeats of {config['duration']:g} s after "
-        f"{config['warmup']:g} s warm-up. Each cell: median msgs/s (min-max), median p99.",
+        f"{config['warmup']:g} s warm-up. Each cell: median msgs/s (min-max), median p99."
+        + busy_note(env),
         "",
         "| backend | " + " | ".join(labels) + " |",
         "| --- | " + " | ".join("---:" for _ in labels) + " |",

@@ -18,6 +18,7 @@ from typing import Any
 from echobench.benchmarks.output._runview import run_from_doc
 from echobench.benchmarks.output._scalecharts import scale_charts
 from echobench.benchmarks.truth._publish import Context, Step, closing, draw, not_yet, run_into
+from echobench.benchmarks.truth._readme import busy_note
 
 FILE = "scale.json"
 SHOWN = f"results/published/{FILE}"
@@ -98,7 +99,7 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
         f"closed loop, {config.get('repeat')} repeat(s) of {config.get('duration')} s after "
         f"{config.get('warmup')} s warm-up. Throughput: median msgs/s per connection count; "
         f"the last five columns at {top:,} connections (memory per connection: over every "
-        "connection open and idle, before the load).",
+        "connection open and idle, before the load)." + busy_note(env),
         "",
         "| backend | " + " | ".join(head) + " | p99 | Jain | starved | KiB/conn | connects/s |",
         "| --- | " + " | ".join("---:" for _ in head) + " | ---: | ---: | ---: | ---: | ---: |",
