@@ -1,11 +1,13 @@
 """Latency over time, in the parent: the workers' interval counts merged exactly, and logged.
 
 Each worker sends the sparse sub-bucket counts of every latency interval
-(``echobench.clients._recorder``). Once every worker has sent interval ``k``, their counts are
-summed (exact: the same sub-buckets a single histogram would fill), turned into one
-``HdrHistogram``, and, with ``--hlog``, appended to an HdrHistogram interval log in the
-standard format, written by ``hdrh``'s own ``HistogramLogWriter`` and readable by its
-``HistogramLogReader`` and by HdrHistogram's Java tools (``HistogramLogProcessor``).
+(``echobench.clients._recorder``). Once every worker has sent interval ``k``, their
+counts are summed (exact: the same sub-buckets a single histogram would fill) into one
+``HdrHistogram``, touching only the sub-buckets sent: this process shares a CPU with a
+worker, whose schedule slips by whatever runs here. With ``--hlog`` the interval is
+appended to an HdrHistogram interval log in the standard format, written by ``hdrh``'s
+own ``HistogramLogWriter`` and readable by its ``HistogramLogReader`` and by
+HdrHistogram's Java tools (``HistogramLogProcessor``).
 The log is written as the run goes, so a long run's log is useful while it lasts and
 what was written survives an interrupted run. Timestamps are seconds from the measured
 window's opening (the ``BaseTime``); values are nanoseconds, and the ``Interval_Max``
@@ -18,12 +20,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from time import thread_time_ns
 from typing import Any, TextIO
 
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
-from echobench.clients._histogram import Counts, SampleCounts, new_histogram
+from echobench.clients._histogram import Counts, add_counts, clear, new_histogram
 from echobench.servers._errors import UserError
 
 #: Called with an interval's index, its length in seconds and its merged histogram (which
@@ -44,10 +47,10 @@ class Intervals:
         self.mono_to_wall = mono_to_wall
         self.sink = sink
         self.pending: dict[int, list[tuple[Counts, int, int]]] = {}
-        self.counts = SampleCounts()
         self.histogram = new_histogram()
         self.written = 0
         self.samples = 0
+        self.max_cpu_ns = 0  # the longest an interval took here: CPU a worker may have lost
         self.path = path
         self.file: TextIO | None = None
         self.writer: HistogramLogWriter | None = None
@@ -85,14 +88,13 @@ class Intervals:
             self._complete(self.written)
 
     def _complete(self, index: int) -> None:
+        cpu = thread_time_ns()
         parts = self.pending.pop(index)
-        # One set of counters and one histogram, emptied and reused: a fresh pair every
-        # interval left the parent's heap growing for a while on a long run.
-        for part in parts:
-            self.counts.merge(part[0])
+        # One histogram, emptied and reused: a fresh one every interval left the parent's
+        # heap growing for a while on a long run.
         histogram = self.histogram
-        histogram.reset()
-        self.counts.flush_into(histogram)
+        clear(histogram)
+        add_counts(histogram, [part[0] for part in parts])
         self.samples += int(histogram.get_total_count())
         start = min(part[1] for part in parts)
         end = max(part[2] for part in parts)
@@ -107,6 +109,7 @@ class Intervals:
         self.written = index + 1
         if self.sink is not None:
             self.sink(index, (end - start) / 1e9, histogram)
+        self.max_cpu_ns = max(self.max_cpu_ns, thread_time_ns() - cpu)
 
     def finish(self, fallback_base_ns: int) -> None:
         """Log what is left (an interval some worker never sent holds the others'), close."""
@@ -124,4 +127,5 @@ class Intervals:
             "count": self.written,
             "samples": self.samples,
             "hlog": self.path,
+            "max_cpu_us": round(self.max_cpu_ns / 1e3, 3),
         }

@@ -58,7 +58,10 @@ Top level
                          (``params.interval``: the length of one latency interval),
                          ``count`` (intervals, the last one cut short by the window's end),
                          ``samples`` (their total count: ``latency_us.count`` unless a worker
-                         sent no result) and ``hlog``: the HdrHistogram interval log
+                         sent no result), ``max_cpu_us`` (the parent's longest CPU time on
+                         one interval: merging, logging, progress; on a CPU it may share
+                         with a worker, whose schedule it delays) and ``hlog``: the
+                         HdrHistogram interval log
                          (``params.hlog``, ``--hlog``) or null. The log is the standard
                          format (``hdrh.log.HistogramLogWriter``): ``#[StartTime: ...]`` and
                          ``#[BaseTime: ...]`` (the window's opening, seconds since the epoch),
