@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 from pathlib import Path
 
+import psutil
+import pytest
+
 from conftest import REQUIRED_BACKENDS, assert_one_line_error, clean_env, run_echobench
+from echobench.servers._cbuild import missing_compiler_reason
 from echobench.servers._launch import running_server
 from echobench.servers._registry import available_backends, discover
 
@@ -113,3 +118,35 @@ def test_missing_package_is_unavailable_and_others_work(backend_dir: Path) -> No
     ):
         sock.sendall(b"still works")
         assert sock.recv(64) == b"still works"
+
+
+@pytest.mark.parametrize(
+    ("name", "extra_args"),
+    [("native", ()), ("uvloop-multiprocess", ("-o", "workers=2"))],
+)
+def test_sigterm_to_the_serve_pid_alone_leaves_no_server_process(
+    name: str, extra_args: tuple[str, ...]
+) -> None:
+    """A user who kills ``echobench serve`` by its pid, not its group, leaks nothing.
+
+    The native backend execs its C binary in place of the launcher and
+    uvloop-multiprocess stops the workers it forked; either way the port closes.
+    """
+    if name == "native" and missing_compiler_reason() is not None:
+        pytest.skip(f"native backend not exercised: {missing_compiler_reason()}")
+    # Generous: the first start of native compiles the server, on a shared machine.
+    with running_server(name, extra_args=extra_args, timeout=60) as server:
+        address = (server.host, server.port)
+        socket.create_connection(address, timeout=5).close()
+        launcher = psutil.Process(server.pid)
+        tree = [launcher, *launcher.children(recursive=True)]
+        if name == "native":
+            assert "native_echo" in launcher.cmdline()[0]  # the launcher is the binary
+        else:
+            assert len(tree) == 3
+        server.process.send_signal(signal.SIGTERM)  # the pid only, as `kill PID` does
+        assert server.process.wait(5) == 0
+        _, alive = psutil.wait_procs(tree, timeout=5)
+        assert not alive, f"left running: {alive}"
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(address, timeout=5).close()
