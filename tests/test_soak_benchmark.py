@@ -94,3 +94,23 @@ def test_readme_block_is_the_published_soak_or_says_how_to_make_it() -> None:
         assert block == soak.render_table(json.loads(published.read_text())).strip("\n")
     else:
         assert block == not_yet("soak", soak.FILE)
+
+
+def test_a_short_soak_offers_half_the_clients_measured_capacity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole soak, scaled down: real native server, real clients, its own log."""
+    monkeypatch.setattr(soak, "CAPACITY_S", 1.5)
+    hlog = tmp_path / "soak.hlog"
+    data = soak.measure(soak.Settings(duration=3.0, segment=1.0, short=1.5, noise=1.0), hlog)
+    basis = data["rate_basis"]
+    capacity = basis["closed_loop_messages_per_second"]
+    assert basis["share"] == soak.RATE_SHARE and capacity > 0
+    assert data["rate"] == max(100.0, round(soak.RATE_SHARE * capacity, -2))
+    assert data["soak"]["rate"]["target"] == data["rate"]
+    assert [row["start_s"] for row in data["segments"]] == [0.0, 1.0, 2.0]
+    assert sum(row["messages"] for row in data["segments"]) == data["soak"]["latency_us"]["count"]
+    assert hlog.exists() and data["noise_floor"]["messages_per_second"] > 0
+    table = soak.render_table(data)
+    assert f"{soak.RATE_SHARE:.0%} of the client's closed-loop capacity" in table
+    assert f"{capacity:,.0f} msgs/s" in table

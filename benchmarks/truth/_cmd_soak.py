@@ -10,7 +10,11 @@ HELP = "soak the native server open loop and check the load client stays true (d
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=600.0, help="soak seconds (600)")
-    parser.add_argument("--rate", type=float, default=140_000.0, help="msgs/s (140000)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="msgs/s (default: half the load client's closed-loop capacity, measured first)",
+    )
     parser.add_argument("-c", "--connections", type=int, default=32, help="(32)")
     parser.add_argument("-s", "--size", type=int, default=64, help="bytes per message (64)")
     parser.add_argument("--segment", type=float, default=60.0, help="seconds per row (60)")

@@ -8,11 +8,17 @@ client on another, one after the other:
    the same connections and size, for ``noise`` seconds (default: as long as the
    soak): its slowest echo and its longest loop gap, what this machine does to a C
    client doing the same work;
-2. a short open-loop run (``short`` seconds) at the soak's rate: the client's peak
+2. unless ``rate`` is given, the load client's closed-loop capacity against this
+   server (``CAPACITY_S`` seconds): the soak runs at ``RATE_SHARE`` of it. A fixed
+   rate is at a different distance from the client's limit on every machine, and at
+   or past it the client falls behind its own schedule, so a soak would measure the
+   client's backlog (the first published soak, at a fixed 140,000 msgs/s on a host
+   whose client held about 110,000, did just that);
+3. a short open-loop run (``short`` seconds) at the soak's rate: the client's peak
    memory at that rate and connection count, the baseline;
-3. the soak: ``echobench load --rate R --hlog`` for ``duration`` seconds (10 minutes
-   at 140,000 msgs/s over 32 connections x 64 B by default), the load client's
-   process tree's RSS sampled every second.
+4. the soak: ``echobench load --rate R --hlog`` for ``duration`` seconds (10 minutes
+   over 32 connections x 64 B by default), the load client's process tree's RSS
+   sampled every second.
 
 Per segment (a minute by default) it reports msgs/s, p50/p99/p99.9/max (the interval
 log's seconds merged, exactly), the largest send lag and the client's RSS. The goals
@@ -56,12 +62,16 @@ WARMUP_S = 1.0
 P99_DRIFT = 2.0
 LAG_GOAL_MS = 20.0
 RSS_SHARE, RSS_SLACK = 1.2, 8 * 2**20
+#: Without ``--rate``: the share of the client's closed-loop capacity the soak offers,
+#: and how long that capacity is measured.
+RATE_SHARE = 0.5
+CAPACITY_S = 5.0
 
 
 @dataclass(frozen=True)
 class Settings:
     duration: float = 600.0
-    rate: float = 140_000.0
+    rate: float | None = None  # None: RATE_SHARE of the measured capacity
     connections: int = 32
     size: int = 64
     segment: float = 60.0
@@ -74,7 +84,8 @@ class Settings:
 
     def check(self) -> None:
         for name in ("duration", "rate", "segment", "short", "noise_s"):
-            if not getattr(self, name) > 0:
+            value = getattr(self, name)
+            if value is not None and not value > 0:
                 raise UserError(f"--{name.removesuffix('_s')} must be a positive number")
         if self.connections < 1 or self.size < 1:
             raise UserError("--connections and --size must be at least 1")
@@ -85,14 +96,21 @@ QUICK = Settings(duration=20.0, rate=20_000.0, segment=5.0, short=5.0)
 
 
 def _load(
-    port: int, args: Settings, duration: float, cpus: tuple[int, ...], out: Path
+    port: int,
+    args: Settings,
+    rate: float | None,
+    duration: float,
+    cpus: tuple[int, ...],
+    out: Path,
 ) -> tuple[dict[str, Any], list[tuple[float, int]]]:
-    """Run ``echobench load`` open loop; its result and its tree's RSS every second."""
+    """Run ``echobench load`` (open loop at ``rate``, else closed loop); its result and its
+    tree's RSS every second."""
     json_path = out.with_suffix(".json")
-    argv = [*echobench_command(), "load", "--port", str(port), "--rate", f"{args.rate:g}"]
+    argv = [*echobench_command(), "load", "--port", str(port)]
+    argv += [] if rate is None else ["--rate", f"{rate:g}", "--hlog", str(out)]
     argv += ["-c", str(args.connections), "-s", str(args.size), "-d", f"{duration:g}"]
     argv += ["--warmup", f"{WARMUP_S:g}", "--cpus", ",".join(map(str, cpus))]
-    argv += ["--hlog", str(out), "--json", str(json_path), "-q"]
+    argv += ["--json", str(json_path), "-q"]
     client = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     rss: list[tuple[float, int]] = []
     started = time.monotonic()
@@ -147,7 +165,9 @@ def segments(
     merged: dict[int, Any] = {}
     seconds: dict[int, float] = {}
     for start, length, histogram in histograms(hlog):
-        index = int(start // segment)
+        # By its middle: a worker's timer can close an interval a little before the
+        # nominal second, so its successor starts at 59.9996 s, not in the next minute.
+        index = int((start + length / 2) // segment)
         merged.setdefault(index, new_histogram()).add(histogram)
         seconds[index] = seconds.get(index, 0.0) + length
     lags = (load.get("rate") or {}).get("max_send_lag_per_second_us") or []
@@ -212,17 +232,33 @@ def measure(args: Settings, hlog: Path) -> dict[str, Any]:
         print(f"soak: noise floor, native client, {args.noise_s:g} s", file=sys.stderr, flush=True)
         noise = _noise(server.host, server.port, args, client_cpus)
         with tempfile.TemporaryDirectory(prefix="echobench-soak-") as scratch:
+            basis = None
+            rate = args.rate
+            if rate is None:
+                print(f"soak: the client's capacity, {CAPACITY_S:g} s", file=sys.stderr, flush=True)
+                closed, _ = _load(
+                    server.port, args, None, CAPACITY_S, client_cpus, Path(scratch) / "c"
+                )
+                _check_complete("capacity run", closed)
+                capacity = float(closed["messages_per_second"])
+                rate = max(100.0, round(RATE_SHARE * capacity, -2))
+                basis = {"closed_loop_messages_per_second": capacity, "share": RATE_SHARE}
             print(f"soak: short run, {args.short:g} s", file=sys.stderr, flush=True)
-            short, _ = _load(server.port, args, args.short, client_cpus, Path(scratch) / "s.hlog")
-        print(f"soak: the soak, {args.duration:g} s", file=sys.stderr, flush=True)
-        soak, rss = _load(server.port, args, args.duration, client_cpus, hlog)
+            short, _ = _load(
+                server.port, args, rate, args.short, client_cpus, Path(scratch) / "s.hlog"
+            )
+        print(
+            f"soak: the soak at {rate:,.0f} msgs/s, {args.duration:g} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        soak, rss = _load(server.port, args, rate, args.duration, client_cpus, hlog)
     finally:
         server.close()
         if server.process.stdout is not None:
             server.process.stdout.close()
     for name, result in (("short run", short), ("soak", soak)):
-        if not result["complete"] or result["error_total"]:
-            raise UserError(f"the {name} did not complete: {result['stop_reason']}")
+        _check_complete(name, result)
     keep = ("messages_per_second", "latency_us", "rate", "client_pauses", "client_rss_peak_bytes")
     data: dict[str, Any] = {
         "benchmark": "soak",
@@ -236,7 +272,8 @@ def measure(args: Settings, hlog: Path) -> dict[str, Any]:
         "server": "native",
         "server_cpus": list(placement.server_cpus),
         "client_cpus": list(client_cpus),
-        "rate": args.rate,
+        "rate": rate,
+        "rate_basis": basis,
         "connections": args.connections,
         "size": args.size,
         "duration_s": args.duration,
@@ -253,6 +290,11 @@ def measure(args: Settings, hlog: Path) -> dict[str, Any]:
     data["verdicts"] = verdicts(data)
     data["wall_s"] = round(time.monotonic() - started, 1)
     return data
+
+
+def _check_complete(name: str, result: dict[str, Any]) -> None:
+    if not result["complete"] or result["error_total"]:
+        raise UserError(f"the {name} did not complete: {result['stop_reason']}")
 
 
 def missed(data: dict[str, Any]) -> list[str]:
@@ -281,9 +323,16 @@ def render_table(data: dict[str, Any]) -> str:
     v = data["verdicts"]
     segment = data["segment_s"]
     unit = "minute" if segment == 60 else f"{segment:g} s"
+    basis = data.get("rate_basis")
+    why = (
+        ""
+        if basis is None
+        else f" ({basis['share']:.0%} of the client's closed-loop capacity against it here, "
+        f"{basis['closed_loop_messages_per_second']:,.0f} msgs/s)"
+    )
     lines = [
         f"Measured {data['measured_at']}: `echobench load` open loop at "
-        f"{data['rate']:,.0f} msgs/s, {data['connections']} connections x {data['size']} B, "
+        f"{data['rate']:,.0f} msgs/s{why}, {data['connections']} connections x {data['size']} B, "
         f"against `native` for {data['duration_s']:g} s (server on CPUs "
         f"{data['server_cpus']}, client on {data['client_cpus']}; {data['machine']['cpus']} "
         f"CPUs, Python {data['machine']['python']}). Latency from the scheduled send time, per "
