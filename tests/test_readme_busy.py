@@ -1,4 +1,4 @@
-"""A published table says so when its run started on a busy machine."""
+"""A published table says where it comes from, and so when its run started on a busy machine."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 import json
 from pathlib import Path
 
-from echobench.benchmarks.truth._readme import busy_note
+from echobench.benchmarks.truth._readme import busy_note, header
 from echobench.benchmarks.truth._sample_results import render
 
 PUBLISHED_RUN = Path(__file__).parent.parent / "results" / "published" / "run.json"
@@ -27,3 +27,19 @@ def test_sample_results_header_carries_the_note_of_a_busy_start() -> None:
     quiet = copy.deepcopy(doc)
     quiet["environment"]["load_average"] = [0.1, 0.1, 0.1]
     assert "Other work was running" not in render(quiet, "run.json")
+
+
+def test_header_names_the_file_date_commit_and_machine() -> None:
+    env = {
+        "started_at": "2026-11-26T17:00:00.123456",
+        "git": {"commit": "0123456789abcdef"},
+        "cpu": {"count": 2, "model": "Some CPU"},
+        "python": {"version": "3.12.1"},
+        "load_average": [9.0, 9.0, 9.0],
+    }
+    line = header(env, "results/x.json", "; how.", cpu_model=True)
+    assert line.startswith(
+        "Generated from `results/x.json` (2026-11-26T17:00:00, commit 0123456789): "
+        "2 CPUs (Some CPU), Python 3.12.1; how. **Other work was running"
+    )
+    assert header({}, "x.json", ".") == "Generated from `x.json` (?, commit ?): ? CPUs, Python ?."

@@ -18,7 +18,7 @@ from echobench.benchmarks.output._charts import run_charts
 from echobench.benchmarks.output._chartskip import skipped_charts
 from echobench.benchmarks.output._runview import run_from_doc
 from echobench.benchmarks.truth._publish import Context, Step, closing, draw, not_yet, run_into
-from echobench.benchmarks.truth._readme import busy_note
+from echobench.benchmarks.truth._readme import header
 
 FILE = "latency.json"
 SHOWN = f"results/published/{FILE}"
@@ -107,24 +107,23 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
     rates = [float(r) for r in common["rates"]]
     target = float(latency["slo_p99_us"])
     lines = [
-        f"Generated from `{shown}` ({str(env.get('started_at', '?'))[:19]}, commit "
-        f"{str((env.get('git') or {}).get('commit', '?'))[:10]}): "
-        f"{(env.get('cpu') or {}).get('count', '?')} CPUs, Python "
-        f"{(env.get('python') or {}).get('version', '?')}; "
-        f"{', '.join(map(str, config.get('sizes') or []))} B messages on "
-        f"{', '.join(map(str, config.get('connections') or []))} connections; a "
-        f"{latency['probe_duration']:g} s closed-loop probe, then open-loop points of "
-        f"{config['duration']:g} s after {config['warmup']:g} s warm-up at "
-        + ", ".join(f"{f:.0%}" for f in latency["load_fractions"])
-        + " of each backend's capacity and at the common rates "
-        + (
-            f"({', '.join(f'{f:.0%}' for f in latency['common_fractions'])} of the slowest "
-            f"backend's, `{common.get('from_backend')}`)"
-            if common.get("from_backend")
-            else "(given with --rate)"
-        )
-        + f", {config['repeat']} repeat(s) each."
-        + busy_note(env),
+        header(
+            env,
+            shown,
+            f"; {', '.join(map(str, config.get('sizes') or []))} B messages on "
+            f"{', '.join(map(str, config.get('connections') or []))} connections; a "
+            f"{latency['probe_duration']:g} s closed-loop probe, then open-loop points of "
+            f"{config['duration']:g} s after {config['warmup']:g} s warm-up at "
+            + ", ".join(f"{f:.0%}" for f in latency["load_fractions"])
+            + " of each backend's capacity and at the common rates "
+            + (
+                f"({', '.join(f'{f:.0%}' for f in latency['common_fractions'])} of the slowest "
+                f"backend's, `{common.get('from_backend')}`)"
+                if common.get("from_backend")
+                else "(given with --rate)"
+            )
+            + f", {config['repeat']} repeat(s) each.",
+        ),
         "",
         "| backend | capacity msgs/s | "
         + " | ".join(f"p99 at {r:,.0f}/s" for r in rates)

@@ -18,6 +18,21 @@ def replace_between(begin: str, end: str, body: str, path: Path) -> None:
     path.write_text(text[: start + len(begin)] + "\n" + body.strip("\n") + "\n" + text[stop:])
 
 
+def header(env: dict[str, Any], shown: str, method: str, *, cpu_model: bool = False) -> str:
+    """The line above a published table: the file, date, commit and machine it comes from.
+
+    ``method`` says how the table was measured and comes right after the Python version,
+    with its own leading separator; a run that started on a busy machine says so at the end.
+    """
+    cpu = env.get("cpu") or {}
+    model = f" ({cpu.get('model', '?')})" if cpu_model else ""
+    return (
+        f"Generated from `{shown}` ({str(env.get('started_at', '?'))[:19]}, commit "
+        f"{str((env.get('git') or {}).get('commit', '?'))[:10]}): {cpu.get('count', '?')} CPUs"
+        f"{model}, Python {(env.get('python') or {}).get('version', '?')}{method}" + busy_note(env)
+    )
+
+
 def busy_note(env: dict[str, Any]) -> str:
     """A sentence for a published table whose run started on a busy machine, else "".
 

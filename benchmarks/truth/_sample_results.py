@@ -21,7 +21,7 @@ from typing import Any
 from echobench.benchmarks.output._charts import save
 from echobench.benchmarks.output._figures import charts_for
 from echobench.benchmarks.truth._publish import Context, Step, run_into
-from echobench.benchmarks.truth._readme import busy_note
+from echobench.benchmarks.truth._readme import header
 
 FILE = "run.json"
 SHOWN = f"results/published/{FILE}"
@@ -70,13 +70,15 @@ def render(doc: dict[str, Any], shown: str) -> str:
     env = doc["environment"]
     config = doc["config"]
     lines = [
-        f"Generated from `{shown}` ({env.get('started_at', '?')[:19]}, commit "
-        f"{(env.get('git') or {}).get('commit', '?')[:10]}): {env['cpu']['count']} CPUs "
-        f"({env['cpu']['model']}), Python {env['python']['version']}, server on CPUs "
-        f"{env['pinning']['server_cpus']}, client on {env['pinning']['client_cpus']}; "
-        f"{_repeats(config)} interleaved repeats of {config['duration']:g} s after "
-        f"{config['warmup']:g} s warm-up. Each cell: median msgs/s (min-max), median p99."
-        + busy_note(env),
+        header(
+            env,
+            shown,
+            f", server on CPUs {env['pinning']['server_cpus']}, client on "
+            f"{env['pinning']['client_cpus']}; {_repeats(config)} interleaved repeats of "
+            f"{config['duration']:g} s after {config['warmup']:g} s warm-up. Each cell: "
+            "median msgs/s (min-max), median p99.",
+            cpu_model=True,
+        ),
         "",
         "| backend | " + " | ".join(labels) + " |",
         "| --- | " + " | ".join("---:" for _ in labels) + " |",

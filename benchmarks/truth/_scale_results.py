@@ -18,7 +18,7 @@ from typing import Any
 from echobench.benchmarks.output._runview import run_from_doc
 from echobench.benchmarks.output._scalecharts import scale_charts
 from echobench.benchmarks.truth._publish import Context, Step, closing, draw, not_yet, run_into
-from echobench.benchmarks.truth._readme import busy_note
+from echobench.benchmarks.truth._readme import header
 
 FILE = "scale.json"
 SHOWN = f"results/published/{FILE}"
@@ -91,15 +91,15 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
     top = max((k[0] for k in columns if not k[1]), default=0)
     head = [f"{a:,}" + (f"+{i:,} idle" if i else "") for a, i in columns]
     lines = [
-        f"Generated from `{shown}` ({str(env.get('started_at', '?'))[:19]}, commit "
-        f"{str((env.get('git') or {}).get('commit', '?'))[:10]}): "
-        f"{(env.get('cpu') or {}).get('count', '?')} CPUs, Python "
-        f"{(env.get('python') or {}).get('version', '?')}; "
-        f"{', '.join(map(str, config.get('sizes') or []))} B messages, "
-        f"closed loop, {config.get('repeat')} repeat(s) of {config.get('duration')} s after "
-        f"{config.get('warmup')} s warm-up. Throughput: median msgs/s per connection count; "
-        f"the last five columns at {top:,} connections (memory per connection: over every "
-        "connection open and idle, before the load)." + busy_note(env),
+        header(
+            env,
+            shown,
+            f"; {', '.join(map(str, config.get('sizes') or []))} B messages, closed loop, "
+            f"{config.get('repeat')} repeat(s) of {config.get('duration')} s after "
+            f"{config.get('warmup')} s warm-up. Throughput: median msgs/s per connection "
+            f"count; the last five columns at {top:,} connections (memory per connection: "
+            "over every connection open and idle, before the load).",
+        ),
         "",
         "| backend | " + " | ".join(head) + " | p99 | Jain | starved | KiB/conn | connects/s |",
         "| --- | " + " | ".join("---:" for _ in head) + " | ---: | ---: | ---: | ---: | ---: |",
