@@ -63,6 +63,7 @@ class Recorder:
         self.max_step_ns = 0  # wall clock: what the loop felt (preemption included)
         self.max_step_cpu_ns = 0  # this thread's CPU: what the step cost
         self.max_step_samples = 0
+        self.step_cpu_ns = 0  # all the steps' CPU: the client's time not serving sockets
 
     def open(self, now: int) -> None:
         """The window opens at ``now``: what completed before it is warmup."""
@@ -86,6 +87,10 @@ class Recorder:
             self.scheduled = True
             self.loop.call_soon(self._step)
 
+    def slice_waiting(self) -> bool:
+        """Whether a whole slice of raw samples waits to be counted."""
+        return len(self.samples) >= FOLD_SLICE
+
     def finish(self) -> None:
         """Work off the whole queue now (the window has closed: nothing waits on the loop)."""
         while self.queue:
@@ -97,6 +102,7 @@ class Recorder:
             "max_step_ns": self.max_step_ns,
             "max_step_cpu_ns": self.max_step_cpu_ns,
             "max_step_samples": self.max_step_samples,
+            "step_cpu_ns": self.step_cpu_ns,
         }
 
     # -- the steps -----------------------------------------------------------------------
@@ -115,6 +121,7 @@ class Recorder:
     def _account(self, started: int, cpu: int, folded: int) -> None:
         spent = monotonic_ns() - started
         used = thread_time_ns() - cpu
+        self.step_cpu_ns += used
         self.steps += 1
         if spent > self.max_step_ns:
             self.max_step_ns = spent

@@ -420,6 +420,10 @@ def _per_second_max(lists: list[list[int]]) -> list[float]:
     ]
 
 
+def _share(part_ns: int, whole_ns: int) -> float | None:
+    return round(part_ns / whole_ns, 5) if whole_ns > 0 else None
+
+
 def _pauses(parts: list[dict[str, Any]]) -> dict[str, Any]:
     folds = [p["recorder"] for p in parts if p["recorder"] is not None]
     collections = [sum(p["gc"]["collections"][g] for p in parts) for g in range(3)]
@@ -431,6 +435,12 @@ def _pauses(parts: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "max_fold_samples": max(f["max_step_samples"] for f in folds) if folds else None,
         "fold_slice": FOLD_SLICE if folds else None,
+        "fold_cpu_share": _share(
+            sum(f.get("step_cpu_ns", 0) for f in folds),
+            sum(p["win_end_ns"] - p["win_start_ns"] for p in parts if p["recorder"] is not None),
+        )
+        if folds
+        else None,
         "gc_frozen": True,
         "gc_collections": collections,
         "gc_max_pause_us": round(max((p["gc"]["max_pause_ns"] for p in parts), default=0) / 1e3, 3),

@@ -79,7 +79,10 @@ Top level
                          samples, or the close of an interval), ``max_fold_us`` (the longest
                          step by the wall clock, preemption by other processes included),
                          ``max_fold_cpu_us`` (the longest step's CPU time, what the step
-                         itself costs), ``max_fold_samples`` (most samples in one step).
+                         itself costs), ``max_fold_samples`` (most samples in one step),
+                         ``fold_cpu_share`` (all steps' CPU over the window's length, summed
+                         over workers: the share of its time the client spent counting
+                         rather than serving sockets).
                          All null without latency. The garbage collector: ``gc_frozen``
                          (true: ``gc.freeze()`` when the window opens, so a collection
                          only walks what the window allocated), ``gc_collections`` (per

@@ -246,11 +246,17 @@ class Worker:
         if self.recorder is not None:
             ends = count % self.per_interval == 0
             # Reading every closed-loop connection costs microseconds each: once a second
-            # (and at each interval's end) is plenty; open loop, a copy of one array.
+            # (and at each interval's end) is plenty. Open loop, between those, only once a
+            # slice has built up: each fold step has a fixed cost of tens of microseconds,
+            # and at a low rate ten a second were most of the time the client was not
+            # serving its sockets.
             gather = ends or count % _PER_SECOND == 0
-            self.recorder.collect(
-                now, self.closed_conns if gather else (), self._interval_ends(now) if ends else None
-            )
+            if gather or self.recorder.slice_waiting():
+                self.recorder.collect(
+                    now,
+                    self.closed_conns if gather else (),
+                    self._interval_ends(now) if ends else None,
+                )
         k, rest = divmod(count, _PER_SECOND)
         if not rest:
             self.lags.append(self.second_lag)
