@@ -1,0 +1,91 @@
+"""Keeping the server's CPUs awake: real spinner processes, idle-priority, pinned, and
+never outliving whoever started them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from echobench.benchmarks.runner._awake import keep_awake
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+
+
+def _gone(process: psutil.Process, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    """What a failed test may have left: psutil checks each is still the one it saw."""
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def test_a_spinner_is_idle_priority_pinned_and_stops_with_the_context() -> None:
+    cpu = max(os.sched_getaffinity(0))
+    spinners: list[psutil.Process] = []
+    try:
+        with keep_awake([cpu]) as awake:
+            assert awake.cpus == [cpu] and awake.warning is None
+            spinners = [psutil.Process(pid) for pid in awake.pids]
+            (spinner,) = spinners
+            assert spinner.ppid() == os.getpid()
+            assert os.sched_getscheduler(spinner.pid) == os.SCHED_IDLE
+            assert os.sched_getaffinity(spinner.pid) == {cpu}
+        assert not spinner.is_running()  # stopped and reaped, not left a zombie
+    finally:
+        _kill(spinners)
+
+
+def test_no_cpus_start_nothing() -> None:
+    with keep_awake([]) as awake:
+        assert awake.cpus == [] and awake.pids == [] and awake.warning is None
+
+
+ENTER_AND_WAIT = """
+import sys, time
+from echobench.benchmarks.runner._awake import keep_awake
+with keep_awake([int(sys.argv[1])]) as awake:
+    print(*awake.pids, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_spinner_dies_with_a_killed_parent() -> None:
+    cpu = max(os.sched_getaffinity(0))
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ENTER_AND_WAIT, str(cpu)], stdout=subprocess.PIPE, text=True
+    )
+    spinners: list[psutil.Process] = []
+    try:
+        assert parent.stdout is not None
+        spinners = [psutil.Process(int(pid)) for pid in parent.stdout.readline().split()]
+        (spinner,) = spinners
+        assert spinner.ppid() == parent.pid and not _gone(spinner, within=0.2)
+        parent.send_signal(signal.SIGKILL)  # no context exit, no finally: only PDEATHSIG
+        parent.wait(10)
+        assert _gone(spinner), "the spinner outlived its SIGKILLed parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+        _kill(spinners)
