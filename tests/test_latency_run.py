@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from _fault_servers import fault_server
 
-from conftest import assert_one_line_error, run_echobench
+from conftest import CliResult, assert_one_line_error, run_echobench
 
 pytestmark = pytest.mark.slow
 
@@ -129,10 +129,11 @@ def test_a_rate_the_client_cannot_hold_is_client_bound(tmp_path: Path) -> None:
     assert "client behind its schedule" in row and ("CLIENT-BOUND" in row or "BOTH" in row)
 
 
-def test_a_two_backend_sweep_runs_the_whole_plan(tmp_path: Path) -> None:
-    out = tmp_path / "two.json"
+def small_sweep(tmp_path: Path, backends: str, *extra: str) -> tuple[CliResult, dict[str, Any]]:
+    """A latency run at 50% and one given common rate, with short windows."""
+    out = tmp_path / "sweep.json"
     result = run_echobench(
-        *("run", "--scenario", "latency", "--backends", "asyncio-protocol,selectors"),
+        *("run", "--scenario", "latency", "--backends", backends, *extra),
         *("--connections", "4", "--load-fractions", "50", "--probe-duration", "0.5"),
         # One common rate, given: its derivation from the slowest backend is a unit test's.
         *("--rate", "1000"),
@@ -140,7 +141,11 @@ def test_a_two_backend_sweep_runs_the_whole_plan(tmp_path: Path) -> None:
         timeout=180,
     )
     assert result.returncode == 0, result.stderr
-    doc = read(out)
+    return result, read(out)
+
+
+def test_a_two_backend_sweep_runs_the_whole_plan(tmp_path: Path) -> None:
+    result, doc = small_sweep(tmp_path, "asyncio-protocol,selectors")
     assert doc["complete"] and doc["latency"]["phase"] == "done"
     sweeps = {s["backend"]: s for s in doc["latency"]["sweeps"]}
     assert set(sweeps) == {"asyncio-protocol", "selectors"}
@@ -158,6 +163,20 @@ def test_a_two_backend_sweep_runs_the_whole_plan(tmp_path: Path) -> None:
         assert sweep["summary"]["measured"] == len(sweep["points"]) == 2
         assert [p["fraction"] for p in sweep["points"] if not p["common"]] == [0.5]
     assert "capacity at the p99 target" in result.stdout
+    # The scenario keeps the server's CPUs awake by default, every repeat, and says so.
+    for case in doc["cases"]:
+        for repeat in case["repeats"]:
+            placement = repeat["placement"]
+            assert placement["awake_cpus"] == placement["server_cpus"] != [], case["id"]
+    assert doc["config"]["awake"] is True and "kept awake" in result.stdout
+
+
+def test_no_awake_leaves_the_server_cpus_idle(tmp_path: Path) -> None:
+    result, doc = small_sweep(tmp_path, "selectors", "--no-awake")
+    repeats = [r for case in doc["cases"] for r in case["repeats"]]
+    assert doc["config"]["awake"] is False and len(repeats) == 3
+    assert all(r["placement"]["awake_cpus"] == [] for r in repeats)
+    assert "kept awake" not in result.stdout
 
 
 @pytest.mark.parametrize(

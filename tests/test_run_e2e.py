@@ -127,6 +127,7 @@ def test_small_matrix_on_two_real_backends(tmp_path: Path) -> None:
             assert repeat["server_cpu"]["seconds"] > 0  # the server really worked
             assert repeat["server_rss_peak_bytes"] > 1 << 20
             assert repeat["verdict"] in ("server", "client", "both", "neither")
+            assert repeat["placement"]["awake_cpus"] == []  # off outside --scenario latency
         summary = case["summary"]
         assert summary["messages_per_second"]["min"] <= summary["messages_per_second"]["median"]
         assert summary["client_bound"] == (summary["verdict"] in ("client", "both"))
@@ -163,6 +164,7 @@ def test_sigint_leaves_nothing_behind_and_resume_completes(tmp_path: Path) -> No
         "--sizes",
         "64,128",
         "--no-verify",
+        "--awake",  # its spinners are among what must not survive the interrupt
         "--order",
         "fixed",
         "--out",
@@ -217,6 +219,9 @@ def test_sigint_leaves_nothing_behind_and_resume_completes(tmp_path: Path) -> No
     assert len(doc["cases"]) == 4 and all(c["status"] == "ok" for c in doc["cases"])
     for case_id, repeats in first_records.items():
         assert by_id(doc)[case_id]["repeats"] == repeats  # kept, not measured again
+    for case in doc["cases"]:  # --awake holds for the resumed run too
+        for repeat in case["repeats"]:
+            assert repeat["placement"]["awake_cpus"] == repeat["placement"]["server_cpus"]
     assert doc["environment"]["resumed"]
 
     refused = run_cli(["--resume", str(out)])

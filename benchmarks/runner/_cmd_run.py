@@ -26,6 +26,7 @@ MATRIX_OPTIONS = (
     "seed",
     "order",
     "server_options",
+    "awake",
 )
 
 
@@ -127,6 +128,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     placement = parser.add_argument_group("placement")
     placement.add_argument("--server-cpus", metavar="LIST", help="CPUs for the server, e.g. 0")
+    placement.add_argument(
+        "--awake",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the server's CPUs from idling while it is measured: an idle-priority busy "
+        "loop on each, which yields to the server at once (in a VM a halted vCPU takes "
+        "milliseconds to wake, which dominates p99 at low load). Default: on for --scenario "
+        "latency, off for the others, whose published numbers were measured without it",
+    )
     placement.add_argument(
         "--client-cpus", metavar="LIST", help="CPUs for the load client, e.g. 1-3"
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from echobench.benchmarks.runner import _environment, _footprint, _verdict
+from echobench.benchmarks.runner._awake import keep_awake
 from echobench.benchmarks.runner._isolation import Placement, pin_self
 from echobench.benchmarks.runner._matrix import Case
 from echobench.benchmarks.runner._prime import prime
@@ -71,6 +72,8 @@ class Settings:
     #: Where each repeat's HdrHistogram interval log goes (``echobench load --hlog``): a
     #: folder beside the results file, so the file refers to it by a relative path.
     hlog_dir: Path | None = None
+    #: Keep the server's CPUs from idling while it is measured (``_awake``).
+    awake: bool = False
 
     def placement_for(self, backend: str) -> Placement:
         return self.placements.get(backend, self.placement)
@@ -167,7 +170,12 @@ def measure(
     started_at = _environment.now()
     placement = settings.placement_for(case.backend)
     pin_self(placement.client_cpus)  # the runner samples beside the client, off the server
-    with tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch:
+    awake_cpus = placement.server_cpus if settings.awake and settings.connect is None else ()
+    # The spinners stop with the case, however it ends (an interrupted runner included).
+    with (
+        keep_awake(awake_cpus) as awake,
+        tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch,
+    ):
         unix_path = os.path.join(scratch, "echo.sock") if case.transport == "unix" else None
         server: RunningServer | None = None
         if settings.connect is None:
@@ -219,6 +227,7 @@ def measure(
         "primed": settings.connect is None,
         **record,
     }
+    record["placement"]["awake_cpus"] = list(awake.cpus)
     if hlog is not None and hlog.exists():
         record["hlog"] = f"{hlog.parent.name}/{hlog.name}"
     return record

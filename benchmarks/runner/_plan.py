@@ -11,7 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.runner import _autorepeat, _environment, _isolation, _scenarios
+from echobench.benchmarks.runner import (
+    _autorepeat,
+    _awake,
+    _environment,
+    _isolation,
+    _scenarios,
+)
 from echobench.benchmarks.runner._matrix import (
     ORDERS,
     TRANSPORTS,
@@ -71,6 +77,8 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         given["order"] = args.order
     if args.server_options:
         given["server_options"] = parse_server_options(args.server_options)
+    if args.awake is not None:
+        given["awake"] = args.awake
     if args.load_fractions is not None:
         given["load_fractions"] = parse_percentages(args.load_fractions, "load-fractions")
     if args.slo_p99 is not None:
@@ -301,6 +309,9 @@ def execute(args: argparse.Namespace) -> int:
     )
     if not pinned:
         warnings.append("could not pin the load client to CPUs (sched_setaffinity unavailable)")
+    unawake = _awake.unavailable() if config.get("awake") and remote is None else None
+    if unawake is not None:
+        warnings.append(unawake)
 
     if doc is None:
         pinning: dict[str, Any] = placement.as_dict()
@@ -328,6 +339,7 @@ def execute(args: argparse.Namespace) -> int:
         server_options=config.get("server_options") or {},
         cluster=config.get("cluster"),
         hlog_dir=out.with_name(f"{out.stem}-hlog"),
+        awake=bool(config.get("awake")) and remote is None,
     )
     auto = None
     if config["repeat"] == "auto":

@@ -81,7 +81,9 @@ Top level
     ran from with ``--cluster``, else null), ``server_options`` (``{backend: {key:
     value}}``: ``-o`` options given to servers), ``server_cpus``/``client_cpus`` (CPUs
     asked for with ``--server-cpus``/``--client-cpus``, else null). Files written before
-    the last four lack them. A ``latency`` run adds ``load_fractions`` (of each backend's
+    the last four lack them. ``awake`` (``--awake``: keep the server's CPUs from idling;
+    true by default for ``latency`` only; a file without it ran with it off).
+    A ``latency`` run adds ``load_fractions`` (of each backend's
     capacity, 1.0 = 100%), ``slo_p99_us`` (the p99 target) and ``probe_duration`` (seconds
     of the capacity probe); its ``rates`` are the common absolute rates given with
     ``--rate`` (``[]``: taken from the slowest backend).
@@ -129,10 +131,13 @@ Top level
                                 or the highest sampled RSS where ``/proc`` is unreadable;
                                 null with ``--connect``.
         ``placement``           ``{"server_cpus", "client_cpus", "server_processes",
-                                "load_workers", "cluster"}``: where this repeat ran (null
-                                CPUs: remote server or cluster client), the server's process
-                                count as sampled, and the load's worker processes (shards with
-                                a cluster). Absent from files written before it.
+                                "load_workers", "cluster", "awake_cpus"}``: where this repeat
+                                ran (null CPUs: remote server or cluster client), the server's
+                                process count as sampled, the load's worker processes (shards
+                                with a cluster), and the server CPUs an idle-priority busy loop
+                                kept from halting while it ran (``config.awake``, ``_awake``;
+                                ``[]`` when off, remote, or not possible here). Absent from
+                                files written before it (``awake_cpus`` alone: it was off).
         ``client_cpu``          the load client's own ``client_cpu`` plus ``capacity`` and
                                 ``utilization`` computed like the server's: one core per load
                                 worker on its pinned CPUs, or with a cluster the load's

@@ -220,6 +220,20 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
         )
     for warning in doc["environment"].get("warnings", []):
         notes.append(f"note: {warning}")
+    awake = sorted(
+        {
+            cpu
+            for e in doc["cases"]
+            for r in e["repeats"]
+            for cpu in (r.get("placement") or {}).get("awake_cpus") or ()
+        }
+    )
+    if awake:
+        notes.append(
+            f"note: server CPUs {awake} were kept awake by an idle-priority busy loop: in a VM "
+            "a halted vCPU takes milliseconds to wake, which dominated p99 at low load "
+            "(--no-awake measures without it)."
+        )
     return notes
 
 
