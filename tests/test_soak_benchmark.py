@@ -84,6 +84,7 @@ def test_a_drifting_tail_and_a_late_client_fail_their_goals(tmp_path: Path) -> N
     assert "within 2x of the first's: **not met**" in table
     assert "goal under 20 ms: **not met**" in table and "noise floor" in table
     assert table.count("\n| 0 s |") == 1 and table.count("\n| 3 s |") == 1
+    assert "kept awake" not in table  # a file from before the key ran with idling CPUs
 
 
 def test_readme_block_is_the_published_soak_or_says_how_to_make_it() -> None:
@@ -114,3 +115,4 @@ def test_a_short_soak_offers_half_the_clients_measured_capacity(
     table = soak.render_table(data)
     assert f"{soak.RATE_SHARE:.0%} of the client's closed-loop capacity" in table
     assert f"{capacity:,.0f} msgs/s" in table
+    assert data["server_cpus_kept_awake"] is True and "server CPUs kept awake" in table

@@ -47,6 +47,7 @@ import psutil
 
 from echobench.benchmarks.output._hlogs import histograms
 from echobench.benchmarks.runner import _isolation
+from echobench.benchmarks.runner._awake import keep_awake
 from echobench.benchmarks.runner._prime import prime
 from echobench.benchmarks.truth._publish import Context, Step, not_yet
 from echobench.clients._histogram import new_histogram, summarize
@@ -226,37 +227,45 @@ def measure(args: Settings, hlog: Path) -> dict[str, Any]:
     started = time.monotonic()
     placement = _isolation.plan(_isolation.usable_cpus())
     client_cpus = placement.client_cpus[:1]
-    server = start_server("native", cpus=placement.server_cpus)
-    try:
-        prime(server.host, server.port, None, False)
-        print(f"soak: noise floor, native client, {args.noise_s:g} s", file=sys.stderr, flush=True)
-        noise = _noise(server.host, server.port, args, client_cpus)
-        with tempfile.TemporaryDirectory(prefix="echobench-soak-") as scratch:
-            basis = None
-            rate = args.rate
-            if rate is None:
-                print(f"soak: the client's capacity, {CAPACITY_S:g} s", file=sys.stderr, flush=True)
-                closed, _ = _load(
-                    server.port, args, None, CAPACITY_S, client_cpus, Path(scratch) / "c"
-                )
-                _check_complete("capacity run", closed)
-                capacity = float(closed["messages_per_second"])
-                rate = max(100.0, round(RATE_SHARE * capacity, -2))
-                basis = {"closed_loop_messages_per_second": capacity, "share": RATE_SHARE}
-            print(f"soak: short run, {args.short:g} s", file=sys.stderr, flush=True)
-            short, _ = _load(
-                server.port, args, rate, args.short, client_cpus, Path(scratch) / "s.hlog"
+    # Every phase runs with the server's CPUs kept from halting between messages (_awake).
+    with keep_awake(placement.server_cpus) as awake:
+        server = start_server("native", cpus=placement.server_cpus)
+        try:
+            prime(server.host, server.port, None, False)
+            print(
+                f"soak: noise floor, native client, {args.noise_s:g} s", file=sys.stderr, flush=True
             )
-        print(
-            f"soak: the soak at {rate:,.0f} msgs/s, {args.duration:g} s",
-            file=sys.stderr,
-            flush=True,
-        )
-        soak, rss = _load(server.port, args, rate, args.duration, client_cpus, hlog)
-    finally:
-        server.close()
-        if server.process.stdout is not None:
-            server.process.stdout.close()
+            noise = _noise(server.host, server.port, args, client_cpus)
+            with tempfile.TemporaryDirectory(prefix="echobench-soak-") as scratch:
+                basis = None
+                rate = args.rate
+                if rate is None:
+                    print(
+                        f"soak: the client's capacity, {CAPACITY_S:g} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    closed, _ = _load(
+                        server.port, args, None, CAPACITY_S, client_cpus, Path(scratch) / "c"
+                    )
+                    _check_complete("capacity run", closed)
+                    capacity = float(closed["messages_per_second"])
+                    rate = max(100.0, round(RATE_SHARE * capacity, -2))
+                    basis = {"closed_loop_messages_per_second": capacity, "share": RATE_SHARE}
+                print(f"soak: short run, {args.short:g} s", file=sys.stderr, flush=True)
+                short, _ = _load(
+                    server.port, args, rate, args.short, client_cpus, Path(scratch) / "s.hlog"
+                )
+            print(
+                f"soak: the soak at {rate:,.0f} msgs/s, {args.duration:g} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            soak, rss = _load(server.port, args, rate, args.duration, client_cpus, hlog)
+        finally:
+            server.close()
+            if server.process.stdout is not None:
+                server.process.stdout.close()
     for name, result in (("short run", short), ("soak", soak)):
         _check_complete(name, result)
     keep = ("messages_per_second", "latency_us", "rate", "client_pauses", "client_rss_peak_bytes")
@@ -283,7 +292,8 @@ def measure(args: Settings, hlog: Path) -> dict[str, Any]:
         "short": {"duration_s": args.short, **{k: short[k] for k in keep}},
         "soak": {k: soak[k] for k in keep},
         "segments": segments(hlog, soak, rss, args.segment),
-        "warnings": list(placement.warnings),
+        "server_cpus_kept_awake": awake.warning or bool(awake.cpus),
+        "warnings": [*placement.warnings, *filter(None, [awake.warning])],
     }
     data["soak"]["rate"].pop("max_send_lag_per_second_us", None)  # kept per segment
     data["short"]["rate"].pop("max_send_lag_per_second_us", None)
@@ -330,13 +340,20 @@ def render_table(data: dict[str, Any]) -> str:
         else f" ({basis['share']:.0%} of the client's closed-loop capacity against it here, "
         f"{basis['closed_loop_messages_per_second']:,.0f} msgs/s)"
     )
+    # A file from before the server's CPUs were kept awake ran with them idling.
+    awake = (
+        "; server CPUs kept awake by an idle-priority busy loop, since a halted vCPU's "
+        "wake-up otherwise dominates p99 at low load"
+        if data.get("server_cpus_kept_awake") is True
+        else ""
+    )
     lines = [
         f"Measured {data['measured_at']}: `echobench load` open loop at "
         f"{data['rate']:,.0f} msgs/s{why}, {data['connections']} connections x {data['size']} B, "
         f"against `native` for {data['duration_s']:g} s (server on CPUs "
         f"{data['server_cpus']}, client on {data['client_cpus']}; {data['machine']['cpus']} "
-        f"CPUs, Python {data['machine']['python']}). Latency from the scheduled send time, per "
-        f"{unit} from the interval log (`{data['hlog']}`).",
+        f"CPUs, Python {data['machine']['python']}{awake}). Latency from the scheduled send "
+        f"time, per {unit} from the interval log (`{data['hlog']}`).",
         "",
         f"| {unit} from | msgs/s | p50 ms | p99 ms | p99.9 ms | max ms | max send lag ms "
         "| client RSS MiB |",
