@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -212,6 +213,13 @@ def test_notes_explain_client_bound_unstable_and_failed() -> None:
     assert "unstable" in said and "twisted" in said
     assert "failed" in said and "Too many open files" not in said  # error, not the stderr
     assert "tornado" in said
+
+
+def test_notes_say_when_the_server_cpus_were_kept_awake() -> None:
+    run = load_run(RUN_SMALL)
+    assert "kept awake" not in " ".join(notes(run))  # a file from before --awake
+    awake = replace(run, config={**run.config, "awake": True})
+    assert "kept awake by an idle-priority busy loop" in " ".join(notes(awake))
 
 
 def test_text_from_the_file_is_escaped() -> None:

@@ -303,6 +303,12 @@ def notes(run: Run) -> list[str]:
         said.append(f"{len(run.not_run)} case(s) were not run: {', '.join(run.not_run)}.")
     if not said:
         said.append("Every case ran, no load client was saturated and none was unstable.")
+    if run.config.get("awake") and not run.config.get("connect"):
+        said.append(
+            "The server's CPUs were kept awake by an idle-priority busy loop (--awake): in a "
+            "virtual machine a halted vCPU takes milliseconds to wake, which otherwise "
+            "dominates p99 at low load."
+        )
     return said
 
 
