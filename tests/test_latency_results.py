@@ -32,6 +32,9 @@ def test_table_rows_marks_and_columns_come_from_the_file() -> None:
     assert row["asyncio-streams"].endswith("| 89.2k ~ |")  # interpolated
     assert "≥ 149.0k" in row["asyncio-protocol"]  # every point it owns met the target
     assert "![slo-capacity](results/published/latency-charts/slo-capacity.png)" in text
+    assert "kept awake" not in text  # a sweep from before --awake
+    awake = {**sweep_doc(), "config": {**sweep_doc()["config"], "awake": True}}
+    assert "server's CPUs kept awake" in latency_results.render(awake, "latency.json")
 
 
 def test_the_two_sentences_are_read_from_the_data() -> None:

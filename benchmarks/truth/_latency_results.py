@@ -122,7 +122,14 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
                 if common.get("from_backend")
                 else "(given with --rate)"
             )
-            + f", {config['repeat']} repeat(s) each.",
+            + f", {config['repeat']} repeat(s) each"
+            # A file from before ``--awake`` ran with the server's CPUs idling.
+            + (
+                "; the server's CPUs kept awake by an idle-priority busy loop (a halted vCPU's "
+                "wake-up otherwise dominates p99 at low load)."
+                if config.get("awake")
+                else "."
+            ),
         ),
         "",
         "| backend | capacity msgs/s | "
