@@ -367,6 +367,7 @@ def test_environment_records_what_the_schema_names() -> None:
         (["--connect", "nonsense"], "needs --label"),
         (["--connect", "nonsense", "--label", "x"], "takes HOST:PORT"),
         (["--label", "x"], "needs --connect"),
+        (["--connect", "127.0.0.1:9", "--label", "x", "--awake"], "not --connect"),
         (["--resume", "/nonexistent/run.json"], "no such results file"),
         (["--scenario", "nope"], "unknown scenario 'nope' (choose from default, quick, scale"),
         (["--quick", "--scenario", "scale"], "cannot go with scale"),
@@ -404,6 +405,12 @@ def test_scenarios_are_defaults_that_options_override() -> None:
     assert quick["connections"] == SCENARIOS["quick"].defaults["connections"]
     assert _resolve(*_parsed(parser))["scenario"] == "default"
     assert _given(parser.parse_args([])) == {}
+    # Server CPUs are kept awake by default only where the latency scenario measures.
+    assert [_resolve(*_parsed(parser, "--scenario", s))["awake"] for s in SCENARIOS] == [
+        s == "latency" for s in SCENARIOS
+    ]
+    assert _resolve(*_parsed(parser, "--scenario", "latency", "--no-awake"))["awake"] is False
+    assert _resolve(*_parsed(parser, "--scenario", "scale", "--awake"))["awake"] is True
 
 
 def _parsed(parser: argparse.ArgumentParser, *argv: str) -> tuple[argparse.Namespace, dict]:

@@ -268,7 +268,10 @@ def execute(args: argparse.Namespace) -> int:
             raise UserError("--connect reaches a server over tcp or tls, not unix")
         if config.get("server_options"):
             raise UserError("--server-option configures servers the runner starts, not --connect")
+        if given.get("awake"):
+            raise UserError("--awake keeps the CPUs of a server the runner starts, not --connect")
         config["verify"] = False
+        config["awake"] = False
     if config["order"] not in ORDERS:
         raise UserError(f"unknown order {config['order']!r}")
 
@@ -309,7 +312,7 @@ def execute(args: argparse.Namespace) -> int:
     )
     if not pinned:
         warnings.append("could not pin the load client to CPUs (sched_setaffinity unavailable)")
-    unawake = _awake.unavailable() if config.get("awake") and remote is None else None
+    unawake = _awake.unavailable() if config.get("awake") else None
     if unawake is not None:
         warnings.append(unawake)
 
@@ -339,7 +342,7 @@ def execute(args: argparse.Namespace) -> int:
         server_options=config.get("server_options") or {},
         cluster=config.get("cluster"),
         hlog_dir=out.with_name(f"{out.stem}-hlog"),
-        awake=bool(config.get("awake")) and remote is None,
+        awake=bool(config.get("awake")),
     )
     auto = None
     if config["repeat"] == "auto":

@@ -82,7 +82,8 @@ Top level
     value}}``: ``-o`` options given to servers), ``server_cpus``/``client_cpus`` (CPUs
     asked for with ``--server-cpus``/``--client-cpus``, else null). Files written before
     the last four lack them. ``awake`` (``--awake``: keep the server's CPUs from idling;
-    true by default for ``latency`` only; a file without it ran with it off).
+    true by default for ``latency`` only, false with ``--connect``; a file without it ran
+    with it off).
     A ``latency`` run adds ``load_fractions`` (of each backend's
     capacity, 1.0 = 100%), ``slo_p99_us`` (the p99 target) and ``probe_duration`` (seconds
     of the capacity probe); its ``rates`` are the common absolute rates given with
