@@ -8,11 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
-from echobench.benchmarks.runner._awake import keep_awake
+from echobench.benchmarks.runner._awake import CGROUP, _cpu_cgroup_root, keep_awake
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
 
@@ -49,7 +50,15 @@ def test_a_spinner_is_idle_priority_pinned_and_stops_with_the_context() -> None:
             assert spinner.ppid() == os.getpid()
             assert os.sched_getscheduler(spinner.pid) == os.SCHED_IDLE
             assert os.sched_getaffinity(spinner.pid) == {cpu}
+            # The policy only orders tasks inside one scheduling group: its group is idle too.
+            if awake.how == "cgroup cpu.idle":
+                assert f":/{CGROUP}" in Path(f"/proc/{spinner.pid}/cgroup").read_text()
+            else:
+                assert awake.how == "autogroup nice 19"
+                assert Path(f"/proc/{spinner.pid}/autogroup").read_text().split()[-1] == "19"
         assert not spinner.is_running()  # stopped and reaped, not left a zombie
+        root = _cpu_cgroup_root()
+        assert root is None or not (root / CGROUP).exists()
     finally:
         _kill(spinners)
 
@@ -61,7 +70,7 @@ def test_no_cpus_start_nothing() -> None:
 
 ENTER_AND_WAIT = """
 import sys, time
-from echobench.benchmarks.runner._awake import keep_awake
+from echobench.benchmarks.runner._awake import CGROUP, _cpu_cgroup_root, keep_awake
 with keep_awake([int(sys.argv[1])]) as awake:
     print(*awake.pids, flush=True)
     time.sleep(60)

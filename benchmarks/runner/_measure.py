@@ -228,6 +228,7 @@ def measure(
         **record,
     }
     record["placement"]["awake_cpus"] = list(awake.cpus)
+    record["placement"]["awake_how"] = awake.how
     if hlog is not None and hlog.exists():
         record["hlog"] = f"{hlog.parent.name}/{hlog.name}"
     return record

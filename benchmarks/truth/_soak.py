@@ -293,6 +293,7 @@ def measure(args: Settings, hlog: Path) -> dict[str, Any]:
         "soak": {k: soak[k] for k in keep},
         "segments": segments(hlog, soak, rss, args.segment),
         "server_cpus_kept_awake": awake.warning or bool(awake.cpus),
+        "server_cpus_awake_how": awake.how,
         "warnings": [*placement.warnings, *filter(None, [awake.warning])],
     }
     data["soak"]["rate"].pop("max_send_lag_per_second_us", None)  # kept per segment
