@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+import psutil
 import pytest
 
+from echobench.benchmarks.runner import _usage
 from echobench.benchmarks.runner._usage import TreeSampler, _Sample
 
 
@@ -48,3 +50,20 @@ def test_between_refuses_a_window_the_samples_do_not_cover() -> None:
     assert sampler.between(999.0, 1001.0) is None  # starts before the first sample
     assert sampler.between(1001.0, 1003.0) is None  # ends after the last
     assert sampler.between(1001.5, 1001.0) is None  # empty
+
+
+def test_the_tree_is_walked_once_every_tree_every_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A walk scans every process on the machine, on the load client's CPU: not ten a second."""
+    walks = []
+    children = psutil.Process.children
+
+    def counted(self: psutil.Process, recursive: bool = False) -> list[psutil.Process]:
+        walks.append(self.pid)
+        return children(self, recursive=recursive)
+
+    monkeypatch.setattr(psutil.Process, "children", counted)
+    sampler = TreeSampler(os.getpid())
+    for _ in range(2 * _usage.TREE_EVERY + 1):
+        sampler.sample()
+    assert len(walks) == 3
+    assert len(sampler.samples) == 2 * _usage.TREE_EVERY + 1
