@@ -11,7 +11,6 @@ at the p99 target, then two sentences whose every figure is read from the file.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from echobench.benchmarks.output._charts import run_charts
@@ -226,10 +225,7 @@ def _render(ctx: Context) -> None:
     run = run_from_doc(doc, SHOWN)
     skipped = skipped_charts(run)
     figures = {name: figure for name, figure in run_charts(run).items() if name in DRAWN}
-    draw(ctx, figures, CHARTS)
-    for name in DRAWN:
-        if name in skipped:
-            print(f"skipped chart {name}: {skipped[name]}", file=sys.stderr)
+    draw(ctx, figures, CHARTS, {name: skipped[name] for name in DRAWN if name in skipped})
     ctx.rewrite_readme(BEGIN, END, render(doc, SHOWN, list(figures)))
 
 

@@ -20,7 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,14 +77,19 @@ class Context:
         return (self.published / name).exists()
 
 
-def draw(ctx: Context, figures: dict[str, Figure], folder: str) -> list[str]:
+def draw(
+    ctx: Context, figures: dict[str, Figure], folder: str, skipped: Mapping[str, str]
+) -> list[str]:
     """Save ``figures`` as ``results/published/FOLDER/NAME.png``; remove the charts there
-    that this run no longer draws (they must not show an older run's). Their names."""
+    that this run no longer draws (they must not show an older run's) and say why each of
+    ``skipped`` was not drawn. Their names."""
     charts = ctx.published / folder
     written = set(save(figures, charts))
     for stale in sorted(set(charts.glob("*.png")) - written):
         stale.unlink()
         print(f"removed {stale}: no longer drawn", file=sys.stderr)
+    for name, why in skipped.items():
+        print(f"skipped chart {name}: {why}", file=sys.stderr)
     return list(figures)
 
 

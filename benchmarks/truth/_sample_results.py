@@ -14,13 +14,11 @@ these repeats cannot tell.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.output._charts import save
 from echobench.benchmarks.output._figures import charts_for
-from echobench.benchmarks.truth._publish import Context, Step, run_into
+from echobench.benchmarks.truth._publish import Context, Step, draw, run_into
 from echobench.benchmarks.truth._readme import header
 
 FILE = "run.json"
@@ -123,13 +121,7 @@ def _render(ctx: Context) -> None:
     ctx.rewrite_readme(BEGIN, END, render(doc, SHOWN))
     ctx.rewrite_readme(SELF_CHECK_BEGIN, SELF_CHECK_END, render_self_check(run, SHOWN))
     figures, skipped = charts_for(run)
-    charts = ctx.published / CHARTS
-    written = set(save(figures, charts))
-    for stale in sorted(set(charts.glob("*.png")) - written):
-        stale.unlink()  # a chart this run cannot draw must not show an older run's
-        print(f"removed {stale}: no longer drawn", file=sys.stderr)
-    for name, why in skipped.items():
-        print(f"skipped chart {name}: {why}", file=sys.stderr)
+    draw(ctx, figures, CHARTS, skipped)
 
 
 STEP = Step(

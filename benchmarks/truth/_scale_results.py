@@ -12,7 +12,6 @@ whose every figure is read from the file.
 from __future__ import annotations
 
 import statistics
-import sys
 from typing import Any
 
 from echobench.benchmarks.output._runview import run_from_doc
@@ -209,9 +208,7 @@ def _render(ctx: Context) -> None:
         return
     doc = ctx.read(FILE, "scale")
     figures, skipped = scale_charts(run_from_doc(doc, SHOWN))
-    draw(ctx, figures, CHARTS)
-    for name, why in skipped.items():
-        print(f"skipped chart {name}: {why}", file=sys.stderr)
+    draw(ctx, figures, CHARTS, skipped)
     ctx.rewrite_readme(BEGIN, END, render(doc, SHOWN, list(figures)))
 
 
