@@ -484,6 +484,18 @@ def _interval_words(seconds: float | None) -> str:
     return f"each {seconds * 1000:g} ms"
 
 
+def _repeat_starts() -> Line2D:
+    return Line2D([], [], color="0.6", lw=0.6, ls=":", label="start of a repeat")
+
+
+def _mark_repeats(ax: Axes, ends: set[float]) -> bool:
+    """A dotted line where each repeat but the first starts (repeats laid end to end);
+    whether there was one."""
+    for end in sorted(ends)[:-1]:
+        ax.axvline(end, color="0.6", lw=0.6, ls=":")
+    return len(ends) > 1
+
+
 def stability(run: Run) -> Figure:
     figure, panels = _per_slice(
         run,
@@ -529,9 +541,7 @@ def stability(run: Run) -> Figure:
         if not boundaries:
             _no_data(figure, ax, "no throughput series recorded\n(repeats shorter than 1 s)")
             continue
-        for boundary in sorted(boundaries)[:-1]:
-            seen_boundary = True
-            ax.axvline(boundary, color="0.6", lw=0.6, ls=":")
+        seen_boundary |= _mark_repeats(ax, boundaries)
         ax.set_ylim(0, (top or 1.0) * 1.1)
         ax.set_xlim(0, max(boundaries))
         ax.set_xlabel("measured time, repeats end to end [s]")
@@ -541,7 +551,7 @@ def stability(run: Run) -> Figure:
         ax.set_title(slice_label(key), fontsize=9)
     handles = _backend_handles(run, [b for b in backends if b in drawn], "line")
     if seen_boundary:  # one repeat per case: no line, so no legend entry claiming one
-        handles.append(Line2D([], [], color="0.6", lw=0.6, ls=":", label="start of a repeat"))
+        handles.append(_repeat_starts())
     add_legend(figure, handles + _client_bound_handles(seen_client_bound))
     return figure
 
@@ -609,9 +619,7 @@ def latency_over_time(run: Run) -> Figure:
         if not boundaries:
             _no_data(figure, ax, "no interval log for these cases")
             continue
-        for boundary in sorted(boundaries)[:-1]:
-            seen_boundary = True
-            ax.axvline(boundary, color="0.6", lw=0.6, ls=":")
+        seen_boundary |= _mark_repeats(ax, boundaries)
         ax.set_xlim(0, max(boundaries))
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -634,7 +642,7 @@ def latency_over_time(run: Run) -> Figure:
         Line2D([], [], color="black", ls="none", marker="^", markersize=4, label="max"),
     ]
     if seen_boundary:
-        handles.append(Line2D([], [], color="0.6", lw=0.6, ls=":", label="start of a repeat"))
+        handles.append(_repeat_starts())
     add_legend(figure, handles + _client_bound_handles(seen_client_bound))
     return figure
 
