@@ -90,8 +90,9 @@ def _cpu_cgroup_root() -> Path | None:
     return None
 
 
-def _idle_group(pids: list[int]) -> str:
-    """Make the spinners' scheduling group idle; say how (or that it could not)."""
+def _idle_group(pids: list[int]) -> tuple[str, Path | None]:
+    """Make the spinners' scheduling group idle; say how (or that it could not), and name
+    the cgroup it made them, to remove once they are gone."""
     root = _cpu_cgroup_root()
     if root is not None:
         group = root / CGROUP
@@ -100,24 +101,15 @@ def _idle_group(pids: list[int]) -> str:
             (group / "cpu.idle").write_text("1")
             for pid in pids:
                 (group / "cgroup.procs").write_text(str(pid))
-            return "cgroup cpu.idle"
+            return "cgroup cpu.idle", group
         except OSError:
             pass  # not root, or a read-only hierarchy: the autogroup is next
     try:
         for pid in pids:
             Path(f"/proc/{pid}/autogroup").write_text("19")
-        return "autogroup nice 19"
+        return "autogroup nice 19", None
     except OSError:
-        return "SCHED_IDLE only (its scheduling group could not be made idle)"
-
-
-def _release_group() -> None:
-    root = _cpu_cgroup_root()
-    if root is not None:
-        try:
-            (root / CGROUP).rmdir()
-        except OSError:
-            pass  # never made, or another run's spinners are still in it
+        return "SCHED_IDLE only (its scheduling group could not be made idle)", None
 
 
 def _stop(spinner: subprocess.Popen[bytes]) -> None:
@@ -138,6 +130,7 @@ def keep_awake(cpus: Sequence[int]) -> Iterator[Awake]:
         return
     spinners: list[subprocess.Popen[bytes]] = []
     warning = None
+    group: Path | None = None
     try:
         for cpu in cpus:
             spinner = subprocess.Popen(
@@ -162,11 +155,15 @@ def keep_awake(cpus: Sequence[int]) -> Iterator[Awake]:
             yield Awake(warning=warning)
         else:
             pids = [s.pid for s in spinners]
-            yield Awake(list(cpus), pids, how=_idle_group(pids))
+            how, group = _idle_group(pids)
+            yield Awake(list(cpus), pids, how=how)
     finally:
         for spinner in spinners:
             spinner.terminate()
         for spinner in spinners:
             _stop(spinner)
-        if spinners:
-            _release_group()
+        if group is not None:
+            try:
+                group.rmdir()
+            except OSError:
+                pass  # another run's spinners are still in it
