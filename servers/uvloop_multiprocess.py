@@ -5,13 +5,16 @@ workers' listening sockets. Worker 0 serves the contract's listener, the
 others bind their own SO_REUSEPORT sockets on the same port; on a Unix socket,
 where SO_REUSEPORT does not apply, all workers accept on the one listener.
 The parent prints READY once every worker accepts, forwards SIGTERM/SIGINT to
-the workers as SIGTERM, and reaps them.
+the workers as SIGTERM, and reaps them. A worker also dies with its parent
+(``PR_SET_PDEATHSIG``): a launcher killed with SIGKILL, which runs no cleanup,
+leaves no worker serving the port.
 
 Option: ``-o workers=N`` (default: the CPUs this process may run on).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import select
 import signal
@@ -29,6 +32,8 @@ from echobench.servers._errors import UserError
 STOP_SECONDS = 3.0
 START_SECONDS = 30.0
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+#: prctl(2)'s option that sends a signal to this process when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -71,12 +76,25 @@ def _run_worker(ctx: ServeContext, index: int, ready_fd: int) -> None:
     asyncio_protocol.serve_on(worker, "uvloop")
 
 
+def _die_with(parent: int) -> None:
+    """Be killed when ``parent`` dies; exit at once if it already has (it died between the
+    fork and the prctl, or the kernel has no PDEATHSIG: then the check is all there is)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's SIGTERM forwarding is what stops the workers
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _fork_worker(ctx: ServeContext, index: int, ready_write: int) -> int:
+    parent = os.getpid()
     pid = os.fork()
     if pid != 0:
         return pid
     status = 0
     try:
+        _die_with(parent)
         _run_worker(ctx, index, ready_write)
     except BaseException as exc:
         print(f"uvloop-multiprocess worker {index}: {exc!r}", file=sys.stderr)

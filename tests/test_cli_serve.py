@@ -150,3 +150,19 @@ def test_sigterm_to_the_serve_pid_alone_leaves_no_server_process(
         assert not alive, f"left running: {alive}"
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(address, timeout=5).close()
+
+
+def test_sigkill_of_the_multiprocess_launcher_leaves_no_worker() -> None:
+    """SIGKILL runs no cleanup in the launcher: its workers must die with it (PDEATHSIG)."""
+    with running_server("uvloop-multiprocess", extra_args=("-o", "workers=2")) as server:
+        address = (server.host, server.port)
+        socket.create_connection(address, timeout=5).close()
+        launcher = psutil.Process(server.pid)
+        workers = launcher.children(recursive=True)
+        assert len(workers) == 2
+        os.kill(server.pid, signal.SIGKILL)  # the launcher alone, not its group
+        assert server.process.wait(5) == -signal.SIGKILL
+        _, alive = psutil.wait_procs(workers, timeout=5)
+        assert not alive, f"outlived their SIGKILLed launcher: {alive}"
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(address, timeout=5).close()
