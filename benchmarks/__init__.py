@@ -8,7 +8,7 @@
 - ``truth``: the instruments that check the instrument: reference clients, the
   client's ceiling, runner agreement, the published numbers and the README's
   tables. A new reference client goes here.
-- ``suites/`` (not a package): the pytest-benchmark suites, ``pytest benchmarks/``.
+- ``suites/`` (not a package): the pytest-benchmark suites, ``pytest benchmarks/suites``.
 
 Imports go one way: ``output`` may import ``runner`` (the results file's schema,
 the verdict); ``truth`` may import ``runner`` and ``output``; ``runner`` imports

@@ -3,6 +3,7 @@ draws, and support ``--benchmark-compare``. Nothing here judges speed."""
 
 from __future__ import annotations
 
+import configparser
 import json
 import subprocess
 import sys
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 def _pytest(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "benchmarks/", "-q", *QUICK, "-k", SELECT, *args],
+        [sys.executable, "-m", "pytest", "benchmarks/suites", "-q", *QUICK, "-k", SELECT, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -102,4 +103,8 @@ def test_benchmark_compare_against_a_saved_run(bench_json: tuple[Path, dict[str,
 def test_plain_pytest_does_not_run_the_benchmarks() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert config["testpaths"] == ["tests"]
-    assert "bench_*.py" in config["python_files"]
+    assert config["python_files"] == ["test_*.py"]
+    suites = configparser.ConfigParser()
+    suites.read(ROOT / "benchmarks" / "suites" / "pytest.ini")
+    assert suites["pytest"]["python_files"] == "bench_*.py"
+    assert suites["pytest"]["filterwarnings"] == "error"

@@ -1,37 +1,55 @@
-"""One installed name, rooms that import one way, and no two modules importing each other.
+"""One installed name, one path per file, rooms that import one way, no import cycles.
 
-``echobench/`` links to the top-level ``servers/``, ``clients/`` and ``benchmarks/``
-folders; these tests hold the promises that layout makes: the wheel installs only
-``echobench``, nothing is loaded under a second name, and every subpackage keeps to
-what its docstring says it may import.
+pyproject.toml maps the top-level ``servers/``, ``clients/`` and ``benchmarks/`` folders
+into the one installed name ``echobench`` (setuptools' ``package-dir``); these tests hold
+the promises that mapping makes: the wheel installs only ``echobench``, every file is
+imported under one name from its one real path, the type check sees every file once, and
+every subpackage keeps to what its docstring says it may import.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
+import traceback
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-import echobench
-
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = Path(echobench.__file__).parent
 OLD_NAMES = ("servers", "clients", "benchmarks")
+MAPPED = ("echobench", *OLD_NAMES)
+
+
+def _typecheck() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("typecheck", ROOT / "scripts" / "typecheck.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: Every installed module by dotted name, read from pyproject.toml's mapping (the same list
+#: the type check gets); the pytest-benchmark suites, not installed, are left out here.
+MODULES: dict[str, Path] = {
+    name: path for name, path in _typecheck().modules().items() if name.startswith("echobench")
+}
 
 
 def _modules(package_dir: Path, name: str) -> dict[str, Path]:
-    """Every module under ``package_dir`` (following the links), by its dotted name."""
+    """Every module of a package laid out in its own folder, by its dotted name."""
     found: dict[str, Path] = {}
-    for directory, dirs, files in os.walk(package_dir, followlinks=True):
+    for directory, dirs, files in os.walk(package_dir):
         dirs[:] = [d for d in dirs if (Path(directory, d) / "__init__.py").exists()]
         parts = [name, *Path(directory).relative_to(package_dir).parts]
         for file in files:
@@ -43,10 +61,9 @@ def _modules(package_dir: Path, name: str) -> dict[str, Path]:
     return found
 
 
-def import_graph(package_dir: Path, name: str) -> dict[str, set[str]]:
-    """Which of the package's modules each one imports: at the top, inside functions, and
-    under ``TYPE_CHECKING`` alike (a cycle hidden in any of them is still a cycle)."""
-    modules = _modules(package_dir, name)
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Which of the modules each one imports: at the top, inside functions, and under
+    ``TYPE_CHECKING`` alike (a cycle hidden in any of them is still a cycle)."""
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
         is_package = path.name == "__init__.py"
@@ -99,8 +116,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_two_modules_import_each_other() -> None:
-    graph = import_graph(PACKAGE, "echobench")
-    assert len(graph) > 100, "the walk missed the linked folders"
+    graph = import_graph(MODULES)
+    assert len(graph) > 100, "the walk missed the mapped folders"
     assert cycles(graph) == []
 
 
@@ -115,7 +132,8 @@ def test_the_cycle_check_sees_cycles_hidden_anywhere(tmp_path: Path) -> None:
     (package / "c.py").write_text("def f():\n    from . import d\n")
     (package / "d.py").write_text("import pkg.c\n")
     (package / "e.py").write_text("from pkg import a\n")  # reaches a cycle, is in none
-    assert cycles(import_graph(package, "pkg")) == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.d"]]
+    found = cycles(import_graph(_modules(package, "pkg")))
+    assert found == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.d"]]
 
 
 #: What each room may not import (its docstring says why).
@@ -128,7 +146,7 @@ FORBIDDEN = {
 
 
 def test_rooms_import_only_what_their_docstrings_allow() -> None:
-    graph = import_graph(PACKAGE, "echobench")
+    graph = import_graph(MODULES)
     broken = [
         f"{module} imports {target}"
         for module, targets in graph.items()
@@ -160,7 +178,7 @@ def test_benchmarks_holds_only_its_rooms() -> None:
 
 
 def test_every_subpackage_says_what_it_is_for_and_may_import() -> None:
-    for module, path in _modules(PACKAGE, "echobench").items():
+    for module, path in MODULES.items():
         if path.name != "__init__.py":
             continue
         doc = ast.get_docstring(ast.parse(path.read_text())) or ""
@@ -173,13 +191,12 @@ def test_one_name_per_module_in_one_process(tmp_path: Path) -> None:
     # Outside the checkout, so nothing on sys.path could reach the folders by their own names.
     script = textwrap.dedent(
         """
-        import importlib, os, pkgutil, sys
-        import echobench
+        import importlib, json, os, sys
         from echobench._cli import main
 
-        for info in pkgutil.walk_packages(echobench.__path__, "echobench."):
-            if not info.name.endswith("__main__"):  # that one runs the command
-                importlib.import_module(info.name)
+        for name in {names!r}:
+            if not name.endswith("__main__"):  # that one runs the command
+                importlib.import_module(name)
         assert main(["list", "--json"]) == 0
         assert main(["publish", "--list"]) == 0
         old = sorted(m for m in sys.modules if m.split(".")[0] in {old!r})
@@ -187,18 +204,31 @@ def test_one_name_per_module_in_one_process(tmp_path: Path) -> None:
         for name, module in list(sys.modules.items()):
             path = getattr(module, "__file__", None)
             if name.startswith("echobench") and path:
-                files.setdefault(os.path.realpath(path), []).append(name)
+                files.setdefault(path, []).append(name)
         twice = {{p: n for p, n in files.items() if len(n) > 1}}
-        print("RESULT", old, twice, len(files))
+        print("RESULT", json.dumps([old, twice, files]))
         """
-    ).format(old=set(OLD_NAMES))
+    ).format(names=sorted(MODULES), old=set(OLD_NAMES))
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    result = done.stdout.splitlines()[-1]
-    assert result.startswith("RESULT [] {} "), result
-    assert int(result.split()[-1]) > 100  # every module was really imported
+    old, twice, files = json.loads(done.stdout.splitlines()[-1].removeprefix("RESULT "))
+    assert old == [] and twice == {}
+    # Each under the name the mapping gives it, from its one real path (no link in it).
+    loaded = {names[0]: Path(path) for path, names in files.items()}
+    expected = {name: path for name, path in MODULES.items() if not name.endswith("__main__")}
+    assert loaded == expected
+
+
+def test_a_traceback_names_the_file_at_its_one_path() -> None:
+    from echobench.servers import UserError, get_backend
+
+    with pytest.raises(UserError) as raised:
+        get_backend("no-such-backend")
+    frames = [Path(frame.filename) for frame in traceback.extract_tb(raised.tb)]
+    assert ROOT / "servers" / "_registry.py" in frames
+    assert all(frame.resolve() == frame for frame in frames)
 
 
 def test_the_old_names_are_not_importable_outside_the_checkout(tmp_path: Path) -> None:
@@ -211,7 +241,7 @@ def test_the_old_names_are_not_importable_outside_the_checkout(tmp_path: Path) -
 
 def test_a_new_file_in_servers_is_a_backend_without_reinstalling() -> None:
     servers = importlib.import_module("echobench.servers")
-    assert Path(servers.__file__).resolve().parent == ROOT / "servers"
+    assert Path(str(servers.__file__)).parent == ROOT / "servers"
     name = f"zz_layout_probe_{os.getpid()}"
     probe = ROOT / "servers" / f"{name}.py"
     probe.write_text(
@@ -272,7 +302,54 @@ def test_the_wheel_holds_only_echobench(tmp_path: Path) -> None:
     assert not [n for n in names if "/suites/" in n]  # run from the checkout, not installed
 
 
-@pytest.mark.parametrize("folder", OLD_NAMES)
-def test_the_links_are_relative_and_committed(folder: str) -> None:
-    link = ROOT / "echobench" / folder
-    assert link.is_symlink() and os.readlink(link) == f"../{folder}"
+def test_the_mapping_lists_every_package_on_disk() -> None:
+    # setuptools installs only the packages listed; a folder missing there would be left
+    # out of the wheel (an editable install would still find it, and hide the gap).
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert config["package-dir"] == {f"echobench.{name}": name for name in OLD_NAMES}
+    on_disk = {"echobench"} | {
+        ".".join(["echobench", *init.parent.relative_to(ROOT).parts])
+        for folder in OLD_NAMES
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert sorted(config["packages"]) == sorted(on_disk)
+
+
+def test_the_type_check_sees_every_file_once_under_its_installed_name() -> None:
+    checked = _typecheck().modules()
+    files = {
+        path
+        for folder in MAPPED
+        for path in (ROOT / folder).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert sorted(checked.values()) == sorted(files)  # each once: names are a dict's keys
+    suites = {name for name, path in checked.items() if "suites" in path.parts}
+    assert suites == {"bench_loop_primitives", "bench_roundtrip"}  # pytest's names for them
+    for name, path in checked.items():
+        if name.startswith("echobench"):
+            spec = importlib.util.find_spec(name)
+            assert spec and spec.origin == str(path), name  # what the import system finds
+
+
+def test_no_file_is_a_link() -> None:
+    links = []
+    for directory, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in {".git", ".venv", "node_modules"}]
+        links += [Path(directory, n) for n in dirs + files if Path(directory, n).is_symlink()]
+    assert links == []
+
+
+def test_the_suites_are_collected_alone(tmp_path: Path) -> None:
+    # Rooted in benchmarks/suites (its pytest.ini), pytest never collects benchmarks/ as a
+    # package, which would import its __init__.py a second time as top-level ``benchmarks``.
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "benchmarks/suites", "--co", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert f"rootdir: {ROOT / 'benchmarks' / 'suites'}" in done.stdout
+    assert "<Dir suites>" in done.stdout and "<Package" not in done.stdout

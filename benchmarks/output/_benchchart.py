@@ -1,4 +1,4 @@
-"""Draw a pytest-benchmark JSON file (``pytest benchmarks/ --benchmark-json F``).
+"""Draw a pytest-benchmark JSON file (``pytest benchmarks/suites --benchmark-json F``).
 
 One panel per benchmark group, one dot per benchmark: the median time of one
 operation (a round's time divided by ``extra_info["operations_per_round"]``),

@@ -14,7 +14,7 @@ same two steps its main loop repeats. Tornado runs on asyncio, so its future
 *is* asyncio's; only its own layers (``add_callback``, ``gen.moment``,
 ``IOStream``) are measured.
 
-    pytest benchmarks/bench_loop_primitives.py --benchmark-json out.json
+    pytest benchmarks/suites/bench_loop_primitives.py --benchmark-json out.json
 """
 
 from __future__ import annotations

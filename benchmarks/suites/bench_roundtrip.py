@@ -5,7 +5,7 @@ backend by a module-scoped fixture; the client is one plain blocking socket, so
 the number is the server's request-to-reply latency plus loopback, nothing of
 an event loop on the client side.
 
-    pytest benchmarks/bench_roundtrip.py --benchmark-json out.json
+    pytest benchmarks/suites/bench_roundtrip.py --benchmark-json out.json
     echobench plot out.json
 """
 
