@@ -39,7 +39,7 @@ from echobench.clients._shard import ShardSpec, run_shard
 from echobench.servers._errors import UserError
 
 #: Dask settings for a cluster that only drives load: environment variables for
-#: ``dask scheduler`` and ``dask worker`` (README: Beyond one machine). Dask's defaults
+#: ``dask scheduler`` and ``dask worker`` (docs/cluster.md). Dask's defaults
 #: wake each of its processes many times a second (a 10 ms sampling profiler, a 20 ms
 #: event-loop tick, psutil system and memory monitors, work stealing); a scheduler and
 #: two idle workers took about a tenth of a core with them and a hundredth without,
@@ -393,7 +393,7 @@ def _housekeeping(outputs: dict[int, dict[str, Any]]) -> list[str]:
     return [
         f"{noisy} of {len(outputs)} Dask worker(s) ran with Dask's default housekeeping (its "
         "sampling profiler on), which takes CPU beside the load: start workers and scheduler "
-        "with the settings in the README (Beyond one machine)"
+        "with the settings in docs/cluster.md"
     ]
 
 

@@ -15,7 +15,7 @@ HELP = "scaffold a new backend module that passes `echobench verify` as generate
 _HEADER = '''"""{name}: an echobench backend (scaffolded by `echobench new-backend`; edit freely).
 
 Check it with `echobench verify {name}` after every change; the contract is in
-the README ("Backends and the contract").
+docs/backends.md ("The contract").
 """
 
 from __future__ import annotations

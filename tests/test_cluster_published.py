@@ -9,14 +9,15 @@ import pytest
 
 from echobench.benchmarks.truth import _client_cores as client_cores
 from echobench.benchmarks.truth import _cluster_overhead as cluster_overhead
+from echobench.benchmarks.truth._readme import published_block
 
-README = Path(__file__).parent.parent / "README.md"
-PUBLISHED = README.parent / "results" / "published"
+ROOT = Path(__file__).parent.parent
+PUBLISHED = ROOT / "results" / "published"
+CLUSTER_PAGE = ROOT / "docs" / "cluster.md"
 
 
 def _between(begin: str, end: str) -> str:
-    text = README.read_text()
-    return text[text.index(begin) + len(begin) : text.index(end)].strip("\n")
+    return published_block(ROOT, begin, end)
 
 
 def test_client_cores_are_derived_from_the_published_run() -> None:
@@ -61,10 +62,10 @@ def test_the_overhead_claim_compares_medians_and_can_fail() -> None:
     assert failed["overhead"] == pytest.approx(0.11) and not failed["within"]
 
 
-def test_the_readme_gives_the_quiet_dask_settings_the_benchmark_uses() -> None:
+def test_the_cluster_page_gives_the_quiet_dask_settings_the_benchmark_uses() -> None:
     from echobench.clients._cluster import QUIET_DASK
 
-    text = README.read_text()
+    text = CLUSTER_PAGE.read_text()
     for name, value in QUIET_DASK.items():
         assert f"{name}={value}" in text
 
@@ -74,4 +75,4 @@ def test_workers_with_dask_default_housekeeping_are_pointed_out() -> None:
 
     assert _housekeeping({0: {"dask_profiler": False}, 1: {"dask_profiler": False}}) == []
     (warning,) = _housekeeping({0: {"dask_profiler": True}, 1: {"dask_profiler": False}})
-    assert warning.startswith("1 of 2 Dask worker(s)") and "README" in warning
+    assert warning.startswith("1 of 2 Dask worker(s)") and "docs/cluster.md" in warning

@@ -9,8 +9,10 @@ from typing import Any
 from _chartcheck import FIXTURES
 
 from echobench.benchmarks.truth import _latency_results as latency_results
+from echobench.benchmarks.truth._readme import published_block
 
-PUBLISHED = Path(__file__).parent.parent / "results" / "published"
+ROOT = Path(__file__).parent.parent
+PUBLISHED = ROOT / "results" / "published"
 
 
 def sweep_doc() -> dict[str, Any]:
@@ -58,9 +60,7 @@ def test_the_two_sentences_are_read_from_the_data() -> None:
 
 
 def test_the_readme_holds_the_published_sweep_or_says_it_is_not_published() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    begin = readme.index(latency_results.BEGIN) + len(latency_results.BEGIN)
-    body = readme[begin : readme.index(latency_results.END)].strip("\n")
+    body = published_block(ROOT, latency_results.BEGIN, latency_results.END)
     run = PUBLISHED / latency_results.FILE
     if run.exists():
         doc = json.loads(run.read_text())

@@ -1,8 +1,8 @@
-"""``echobench publish``: every README table is its published file rendered, step by step.
+"""``echobench publish``: every published table is its file rendered, step by step.
 
 Measuring steps are proven on small settings by hand (``echobench publish --quick``),
 not here: a test must not publish numbers from a busy machine. These run the
-rendering half against a copy of the checkout's README and published files.
+rendering half against a copy of the checkout's README, docs/ and published files.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import pytest
 from conftest import run_echobench
 from echobench._cli import main
 from echobench.benchmarks.truth._cmd_publish import STEPS
+from echobench.benchmarks.truth._readme import page_with, pages, published_block, rewrite
+from echobench.servers import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = "ceiling,agreement,client-cores,cluster"  # tables only: no charts, no browser
@@ -28,20 +30,27 @@ def _checkout(tmp_path: Path, *leave_out: str) -> Path:
     for name in leave_out:
         (published / name).unlink()
     shutil.copy(ROOT / "README.md", root / "README.md")
+    shutil.copytree(ROOT / "docs", root / "docs")
     return root
 
 
-def test_render_only_gives_back_the_readme_it_was_made_from(tmp_path: Path) -> None:
+def _pages(root: Path) -> dict[str, str]:
+    return {str(page.relative_to(root)): page.read_text() for page in pages(root)}
+
+
+def test_render_only_gives_back_the_pages_they_were_made_from(tmp_path: Path) -> None:
     root = _checkout(tmp_path)
-    readme = (root / "README.md").read_text()
-    begin = "<!-- client-ceiling:begin -->"
-    # A table edited by hand is put back from its file.
-    (root / "README.md").write_text(readme.replace(begin, begin + "\n| typed | by hand |"))
+    before = _pages(root)
+    assert len(before) > 5  # the README and the docs/ pages
+    for begin in ("<!-- client-ceiling:begin -->", "<!-- client-cores:begin -->"):
+        # A table edited by hand is put back from its file, in whichever page holds it.
+        page = page_with(root, begin)
+        page.write_text(page.read_text().replace(begin, begin + "\n| typed | by hand |"))
     done = run_echobench(
         "publish", "--render-only", "--only", FAST, "--root", str(root), "--json", "-"
     )
     assert done.returncode == 0, done.stderr
-    assert (root / "README.md").read_text() == readme
+    assert _pages(root) == before
     report = json.loads(done.stdout)
     assert [s["step"] for s in report["steps"]] == FAST.split(",")
     assert all(s["rendered"] and not s["measured"] for s in report["steps"])
@@ -49,9 +58,10 @@ def test_render_only_gives_back_the_readme_it_was_made_from(tmp_path: Path) -> N
 
 def test_a_failed_step_is_reported_and_the_others_still_run(tmp_path: Path) -> None:
     root = _checkout(tmp_path, "run.json")
-    readme = (root / "README.md").read_text()
     begin = "<!-- client-ceiling:begin -->"
-    (root / "README.md").write_text(readme.replace(begin, begin + "\n| typed | by hand |"))
+    page = page_with(root, begin)
+    readme = page.read_text()
+    page.write_text(readme.replace(begin, begin + "\n| typed | by hand |"))
     done = run_echobench(
         "publish", "--render-only", "--only", "client-cores,ceiling", "--root", str(root)
     )
@@ -59,7 +69,24 @@ def test_a_failed_step_is_reported_and_the_others_still_run(tmp_path: Path) -> N
     assert "client-cores failed: no " in done.stderr and "publish --only run" in done.stderr
     assert "Traceback" not in done.stderr
     assert "1 of 2 step(s) done; failed: client-cores" in done.stdout
-    assert (root / "README.md").read_text() == readme  # the ceiling step still ran
+    assert page.read_text() == readme  # the ceiling step still ran
+
+
+def test_a_part_in_docs_links_its_charts_from_there(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("# x\n")
+    page = tmp_path / "docs" / "topic.md"
+    page.write_text("text\n<!-- t:begin -->\nold\n<!-- t:end -->\nmore\n")
+    body = "A [table](results/published/t.json).\n\n![c](results/published/charts/c.png)"
+    assert rewrite(tmp_path, "<!-- t:begin -->", "<!-- t:end -->", body) == page
+    text = page.read_text()
+    assert "](../results/published/t.json)" in text
+    assert "![c](../results/published/charts/c.png)" in text
+    assert text.startswith("text\n") and text.endswith("<!-- t:end -->\nmore\n")
+    assert published_block(tmp_path, "<!-- t:begin -->", "<!-- t:end -->") == body
+    (tmp_path / "README.md").write_text("<!-- t:begin -->\n<!-- t:end -->\n")
+    with pytest.raises(UserError, match=r"exactly one .*: README.md, docs/topic.md"):
+        rewrite(tmp_path, "<!-- t:begin -->", "<!-- t:end -->", body)
 
 
 def test_every_step_is_listed_with_what_it_writes() -> None:
@@ -91,7 +118,6 @@ def test_bad_choices_are_one_line(
 
 def test_a_published_run_replaces_the_old_one_only_once_it_finished(tmp_path: Path) -> None:
     from echobench.benchmarks.truth._publish import Context, run_into
-    from echobench.servers import UserError
 
     root = _checkout(tmp_path)
     ctx = Context(root=root)

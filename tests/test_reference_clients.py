@@ -9,6 +9,7 @@ import pytest
 
 from echobench.benchmarks.truth import _agreement, _ceiling, _sample_results
 from echobench.benchmarks.truth._minimal_client import run_minimal_client
+from echobench.benchmarks.truth._readme import published_block
 from echobench.servers import UserError
 from echobench.servers._launch import running_server
 
@@ -47,8 +48,7 @@ def test_ceiling_table_is_generated_from_the_published_file() -> None:
 
 
 def _between(begin: str, end: str) -> str:
-    text = (Path(__file__).parent.parent / "README.md").read_text()
-    return text[text.index(begin) + len(begin) : text.index(end)].strip("\n")
+    return published_block(Path(__file__).parent.parent, begin, end)
 
 
 def test_readme_numbers_are_the_published_files_rendered() -> None:

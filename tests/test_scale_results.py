@@ -8,8 +8,10 @@ from pathlib import Path
 from _scaledoc import scale_doc
 
 from echobench.benchmarks.truth import _scale_results as scale_results
+from echobench.benchmarks.truth._readme import published_block
 
-PUBLISHED = Path(__file__).parent.parent / "results" / "published"
+ROOT = Path(__file__).parent.parent
+PUBLISHED = ROOT / "results" / "published"
 
 
 def test_table_rows_marks_and_columns_come_from_the_file() -> None:
@@ -48,12 +50,7 @@ def test_the_sentences_are_read_from_the_data() -> None:
 
 
 def test_the_readme_holds_the_published_scale_run_or_says_it_is_not_published() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    body = readme[
-        readme.index(scale_results.BEGIN) + len(scale_results.BEGIN) : readme.index(
-            scale_results.END
-        )
-    ].strip("\n")
+    body = published_block(ROOT, scale_results.BEGIN, scale_results.END)
     run = PUBLISHED / scale_results.FILE
     if run.exists():
         doc = json.loads(run.read_text())

@@ -11,10 +11,11 @@ import pytest
 
 from echobench.benchmarks.truth import _soak as soak
 from echobench.benchmarks.truth._publish import not_yet
+from echobench.benchmarks.truth._readme import published_block
 from echobench.clients._histogram import SampleCounts
 from echobench.clients._intervals import Intervals
 
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
 
 
 def _log(path: Path, seconds: int, slow_from: int) -> None:
@@ -88,9 +89,8 @@ def test_a_drifting_tail_and_a_late_client_fail_their_goals(tmp_path: Path) -> N
 
 
 def test_readme_block_is_the_published_soak_or_says_how_to_make_it() -> None:
-    text = README.read_text()
-    block = text[text.index(soak.BEGIN) + len(soak.BEGIN) : text.index(soak.END)].strip("\n")
-    published = README.parent / "results" / "published" / soak.FILE
+    block = published_block(ROOT, soak.BEGIN, soak.END)
+    published = ROOT / "results" / "published" / soak.FILE
     if published.exists():
         assert block == soak.render_table(json.loads(published.read_text())).strip("\n")
     else:

@@ -102,7 +102,7 @@ class SelfCheck:
         return [head, *([caveat] if caveat else []), *self._rates()]
 
     def markdown(self, shown_path: str) -> str:
-        """The README's paragraph: the command, what it found, and what it cannot show."""
+        """The paragraph docs/charts.md publishes: the command, its finding, its blind spots."""
         caveat = self._caveat()
         lines = [
             f"`echobench compare --self-check {shown_path}`: {self._head()}.",

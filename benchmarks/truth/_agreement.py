@@ -11,7 +11,7 @@ measures the client, so it is reported as such rather than counted.
 
 ``echobench agreement [--backends a,b] [--repeat 5]`` prints the table;
 ``echobench publish`` writes ``results/published/runner_agreement.json`` and the
-table between the ``runner-agreement`` markers of README.md (``STEP``). Run it on
+table between the ``runner-agreement`` markers (docs/running.md; ``STEP``). Run it on
 a quiet machine; numbers from a busy one say little.
 """
 
@@ -228,7 +228,7 @@ def _measure(ctx: Context) -> list[str]:
 
 
 def _render(ctx: Context) -> None:
-    ctx.rewrite_readme(BEGIN, END, render_table(ctx.read(FILE, "agreement")))
+    ctx.rewrite(BEGIN, END, render_table(ctx.read(FILE, "agreement")))
 
 
 STEP = Step(

@@ -17,7 +17,7 @@ connection busy: the client's ceiling at scale.
 
 Variants run interleaved (one round visits each), several rounds, and each is
 reported as the median with its range. ``echobench publish`` writes the result to
-``results/published/client_ceiling.json`` and the README table between the
+``results/published/client_ceiling.json`` and the table between the
 ``client-ceiling`` markers from that file (``STEP``).
 """
 
@@ -335,7 +335,7 @@ def _at_scale(
 
 
 def render_table(data: dict[str, Any]) -> str:
-    """The README table, generated from the JSON (never edited by hand)."""
+    """The published table, generated from the JSON (never edited by hand)."""
 
     def fmt(summary: dict[str, Any], digits: int) -> str:
         if summary["median"] is None:
@@ -410,7 +410,7 @@ def _measure(ctx: Context) -> list[str]:
 
 
 def _render(ctx: Context) -> None:
-    ctx.rewrite_readme(BEGIN, END, render_table(ctx.read(FILE, "ceiling")))
+    ctx.rewrite(BEGIN, END, render_table(ctx.read(FILE, "ceiling")))
 
 
 STEP = Step(

@@ -7,7 +7,7 @@ cores; a server of ``P`` busy processes takes ``P`` times as many. Both figures 
 from the same case, the one with the most connections for each message size (where
 the client batches most and is busiest), as medians over its repeats.
 
-The ``client-cores`` step of ``echobench publish`` rewrites the README table between
+The ``client-cores`` step of ``echobench publish`` rewrites the table between
 the ``client-cores`` markers from the published run (``results/published/run.json``,
 which the ``run`` step measures); it measures nothing itself.
 """
@@ -86,7 +86,7 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def _render(ctx: Context) -> None:
-    ctx.rewrite_readme(BEGIN, END, render(ctx.read(RUN, "run")))
+    ctx.rewrite(BEGIN, END, render(ctx.read(RUN, "run")))
 
 
 STEP = Step(

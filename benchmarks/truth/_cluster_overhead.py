@@ -4,7 +4,7 @@ Against one ``native`` server pinned to its CPU, it alternates, on the same clie
 CPUs, ``echobench load --workers 2`` (local workers, one pinned to each client CPU)
 and ``echobench load --cluster`` over a 2-worker Dask cluster started on those same
 CPUs (``dask scheduler`` and ``dask worker --nworkers 2 --nthreads 1``, with the
-settings the README gives for a load cluster, ``clients._cluster.QUIET_DASK``; each
+settings docs/cluster.md gives for a load cluster, ``clients._cluster.QUIET_DASK``; each
 shard's load process pinned one to a CPU, as local workers are). The cluster's
 processes are frozen (SIGSTOP) through the local repeats, so the baseline runs with no
 engine beside it and every cycle the engine takes counts against the cluster. Same
@@ -14,7 +14,7 @@ local at least 0.90, medians).
 
 The ``cluster`` step of ``echobench publish`` writes
 ``results/published/cluster_overhead.json`` and the table between the
-``cluster-overhead`` markers of README.md from it (``STEP``). Run it on a quiet machine.
+``cluster-overhead`` markers (docs/cluster.md) from it (``STEP``). Run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class DaskCluster:
 @contextmanager
 def dask_cluster(cpus: list[int], scratch: Path) -> Iterator[DaskCluster]:
     """A scheduler and ``WORKERS`` single-threaded workers on ``cpus``, configured as the
-    README says a load cluster should be; killed on exit."""
+    docs/cluster.md says a load cluster should be; killed on exit."""
     from distributed import Client
 
     env = {**os.environ, **QUIET_DASK}
@@ -294,9 +294,9 @@ def _measure(ctx: Context) -> list[str]:
 
 def _render(ctx: Context) -> None:
     if not ctx.exists(FILE):
-        ctx.rewrite_readme(BEGIN, END, not_yet("cluster", FILE))
+        ctx.rewrite(BEGIN, END, not_yet("cluster", FILE))
         return
-    ctx.rewrite_readme(BEGIN, END, render_table(ctx.read(FILE, "cluster")))
+    ctx.rewrite(BEGIN, END, render_table(ctx.read(FILE, "cluster")))
 
 
 STEP = Step(

@@ -1,9 +1,10 @@
-"""``echobench publish``: regenerate every published number, chart and README table.
+"""``echobench publish``: regenerate every published number, chart and table.
 
 Each step (``_publish`` says what one is) measures into ``results/published/`` and
-then renders its README table from those files alone; ``--render-only`` skips the
-measuring. Steps run in the order of ``STEPS``; a step that fails is reported and
-the others still run, so one broken instrument never costs the rest.
+then renders its table (in README.md or a docs/ page) from those files alone;
+``--render-only`` skips the measuring. Steps run in the order of ``STEPS``; a step
+that fails is reported and the others still run, so one broken instrument never
+costs the rest.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "regenerate every published number, chart and README table (on a quiet machine)"
+HELP = "regenerate every published number, chart and table (on a quiet machine)"
 
 #: The publishing steps in the order they run: name -> the module exposing ``STEP``.
 STEPS: dict[str, str] = {
@@ -33,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--render-only",
         action="store_true",
-        help="measure nothing: rewrite the README's tables and the charts from the published files",
+        help="measure nothing: rewrite the published tables and charts from the published files",
     )
     parser.add_argument(
         "--quick",
@@ -45,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--root",
         metavar="DIR",
-        help="the checkout whose results/published/ and README.md are rewritten "
+        help="the checkout whose results/published/, README.md and docs/ are rewritten "
         "(default: the one echobench is installed from, editable)",
     )
     parser.add_argument(
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         for step in steps:
             files = ", ".join(f"results/published/{name}" for name in step.files)
             print(f"{step.name:<{width}}{step.help}")
-            print(f"{'':<{width}}writes {files or 'nothing'}, then its README part")
+            print(f"{'':<{width}}writes {files or 'nothing'}, then its published part")
         return 0
     root = _root(args)
     ctx = Context(root=root, quick=args.quick)

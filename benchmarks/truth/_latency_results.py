@@ -1,10 +1,10 @@
-"""The README's latency section: a table, two sentences and charts from a published sweep.
+"""docs/latency.md's published part: a table, two sentences and charts from a published sweep.
 
 The ``latency`` step of ``echobench publish`` runs ``echobench run --scenario latency``
 over one backend per family (``BACKENDS``) into ``results/published/latency.json``;
 with the scenario's defaults that takes about 7 minutes on a quiet 2-core machine.
 From that file alone it draws the latency charts into
-``results/published/latency-charts/`` and rewrites the README between the
+``results/published/latency-charts/`` and rewrites docs/latency.md between the
 ``latency`` markers: per backend its capacity, p99 at each common rate and capacity
 at the p99 target, then two sentences whose every figure is read from the file.
 """
@@ -219,20 +219,20 @@ def _measure(ctx: Context) -> list[str]:
 
 def _render(ctx: Context) -> None:
     if not ctx.exists(FILE):
-        ctx.rewrite_readme(BEGIN, END, not_yet("latency", FILE))
+        ctx.rewrite(BEGIN, END, not_yet("latency", FILE))
         return
     doc = ctx.read(FILE, "latency")
     run = run_from_doc(doc, SHOWN)
     skipped = skipped_charts(run)
     figures = {name: figure for name, figure in run_charts(run).items() if name in DRAWN}
     draw(ctx, figures, CHARTS, {name: skipped[name] for name in DRAWN if name in skipped})
-    ctx.rewrite_readme(BEGIN, END, render(doc, SHOWN, list(figures)))
+    ctx.rewrite(BEGIN, END, render(doc, SHOWN, list(figures)))
 
 
 STEP = Step(
     name="latency",
     help="echobench run --scenario latency over one backend per family (about 7 minutes): "
-    "the README's latency section and charts",
+    "docs/latency.md's table and charts",
     files=(FILE, f"{CHARTS}/*.png"),
     measure=_measure,
     render=_render,

@@ -1,15 +1,17 @@
 """What ``echobench publish`` is made of: steps, each owning some published numbers.
 
 A step measures into ``results/published/`` (``measure``) and then rewrites its
-README table, or draws its pictures, from those files alone (``render``), so
-``echobench publish --render-only`` puts every table back from the published
-files without measuring anything, and a table can never disagree with its file.
+table in the README or a ``docs/`` page, or draws its pictures, from those files
+alone (``render``), so ``echobench publish --render-only`` puts every table back
+from the published files without measuring anything, and a table can never
+disagree with its file.
 
 A step is a module-level ``STEP`` beside its instrument in this room;
 ``_cmd_publish.STEPS`` lists the modules in the order publish runs them. To
 publish a new number: give the instrument's module a ``STEP`` (a ``measure`` that
 writes ``results/published/NAME.json`` and returns what the numbers contradict,
-and a ``render`` that reads only that file) and add one line to ``STEPS``.
+and a ``render`` that reads only that file and calls ``ctx.rewrite``), add one line
+to ``STEPS``, and put its marker lines in the page where the table belongs.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from matplotlib.figure import Figure
 
 from echobench.benchmarks.output._charts import save
 from echobench.benchmarks.runner._schema import dumps, write_results
-from echobench.benchmarks.truth._readme import replace_between
+from echobench.benchmarks.truth._readme import rewrite
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command
 
@@ -38,7 +40,7 @@ from echobench.servers._launch import echobench_command
 class Context:
     """Where a step publishes, and how hard it measures."""
 
-    #: The checkout whose ``results/published/`` and ``README.md`` are rewritten.
+    #: The checkout whose ``results/published/``, ``README.md`` and ``docs/`` are rewritten.
     root: Path
     #: Small settings that prove the pipeline in seconds; not numbers to publish.
     quick: bool = False
@@ -46,10 +48,6 @@ class Context:
     @property
     def published(self) -> Path:
         return self.root / "results" / "published"
-
-    @property
-    def readme(self) -> Path:
-        return self.root / "README.md"
 
     def read(self, name: str, step: str) -> dict[str, Any]:
         path = self.published / name
@@ -70,8 +68,9 @@ class Context:
         write_results(path, doc)
         return path
 
-    def rewrite_readme(self, begin: str, end: str, body: str) -> None:
-        replace_between(begin, end, body, self.readme)
+    def rewrite(self, begin: str, end: str, body: str) -> None:
+        """Put ``body`` between the markers, in README.md or the docs/ page holding them."""
+        rewrite(self.root, begin, end, body)
 
     def exists(self, name: str) -> bool:
         return (self.published / name).exists()
@@ -94,7 +93,7 @@ def draw(
 
 
 def closing(findings: Iterable[str], charts: Iterable[str], folder: str) -> list[str]:
-    """The lines that end a README part: its sentences, then its charts."""
+    """The lines that end a published part: its sentences, then its charts."""
     lines = []
     said = " ".join(findings)
     if said:
@@ -105,7 +104,7 @@ def closing(findings: Iterable[str], charts: Iterable[str], folder: str) -> list
 
 
 def not_yet(step: str, name: str) -> str:
-    """What a README part says until its step has published ``name``."""
+    """What a published part says until its step has published ``name``."""
     return (
         f"Not measured yet: `echobench publish --only {step}` fills this in from "
         f"`results/published/{name}`."
@@ -119,7 +118,7 @@ class Step:
     help: str
     #: What it writes, relative to ``results/published/``.
     files: tuple[str, ...]
-    #: Reads only the published files; rewrites the README (or draws) from them.
+    #: Reads only the published files; rewrites its page (or draws) from them.
     render: Callable[[Context], None]
     #: Measures and writes ``files``; returns the claims its numbers contradict (each a
     #: line publish reports, and exits 1 for), or ``[]``. ``None``: nothing to measure.

@@ -1,7 +1,14 @@
-"""Regenerating the README's measured numbers between their markers, never by hand."""
+"""Regenerating the published pages' measured numbers between their markers, never by hand.
+
+A generated part sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` in
+README.md or in one page of ``docs/``; it is rendered with links relative to the
+checkout's root, and written with them made relative to the page that holds it.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +23,45 @@ def replace_between(begin: str, end: str, body: str, path: Path) -> None:
     if start < 0 or stop < start:
         raise UserError(f"{path} lacks the {begin} / {end} markers")
     path.write_text(text[: start + len(begin)] + "\n" + body.strip("\n") + "\n" + text[stop:])
+
+
+def pages(root: Path) -> list[Path]:
+    """The pages whose generated parts ``echobench publish`` rewrites."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def page_with(root: Path, begin: str) -> Path:
+    """The one page that holds the ``begin`` marker."""
+    holding = [page for page in pages(root) if begin in page.read_text()]
+    if len(holding) != 1:
+        where = ", ".join(str(p.relative_to(root)) for p in holding) or "no page"
+        raise UserError(f"{begin} must be in exactly one of README.md and docs/*.md: {where}")
+    return holding[0]
+
+
+def _relink(body: str, up: str) -> str:
+    """Links to ``results/...`` in ``body`` made relative to a page ``up`` from the root."""
+    if up == ".":
+        return body
+    return re.sub(r"\]\((results/[^)]*)\)", lambda m: f"]({up}/{m.group(1)})", body)
+
+
+def rewrite(root: Path, begin: str, end: str, body: str) -> Path:
+    """Put ``body`` (links relative to ``root``) between the markers of the page holding
+    them, its links made relative to that page; the page."""
+    page = page_with(root, begin)
+    replace_between(begin, end, _relink(body, os.path.relpath(root, page.parent)), page)
+    return page
+
+
+def published_block(root: Path, begin: str, end: str) -> str:
+    """What is between the markers, stripped, with its links relative to ``root`` again:
+    what the part's ``render`` gave, if nobody edited it by hand."""
+    page = page_with(root, begin)
+    text = page.read_text()
+    body = text[text.index(begin) + len(begin) : text.index(end)].strip("\n")
+    up = os.path.relpath(root, page.parent)
+    return body if up == "." else body.replace(f"]({up}/results/", "](results/")
 
 
 def header(env: dict[str, Any], shown: str, method: str, *, cpu_model: bool = False) -> str:

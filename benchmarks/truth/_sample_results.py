@@ -98,7 +98,7 @@ def render(doc: dict[str, Any], shown: str) -> str:
 
 
 def render_self_check(run_path: Path, shown: str) -> str:
-    """compare's A/A self-check of the run, as the README shows it (seeded: reproducible)."""
+    """compare's A/A self-check of the run, as docs/charts.md shows it (seeded: reproducible)."""
     from echobench.benchmarks.output._compare import Settings
     from echobench.benchmarks.output._runview import load_run
     from echobench.benchmarks.output._selfcheck import self_check
@@ -118,8 +118,8 @@ def _measure(ctx: Context) -> list[str]:
 def _render(ctx: Context) -> None:
     doc = ctx.read(FILE, "run")
     run = ctx.published / FILE
-    ctx.rewrite_readme(BEGIN, END, render(doc, SHOWN))
-    ctx.rewrite_readme(SELF_CHECK_BEGIN, SELF_CHECK_END, render_self_check(run, SHOWN))
+    ctx.rewrite(BEGIN, END, render(doc, SHOWN))
+    ctx.rewrite(SELF_CHECK_BEGIN, SELF_CHECK_END, render_self_check(run, SHOWN))
     figures, skipped = charts_for(run)
     draw(ctx, figures, CHARTS, skipped)
 

@@ -1,8 +1,8 @@
-"""The README's scale section: a table, three sentences and charts from a published scale run.
+"""docs/scale.md's published part: a table, three sentences and charts from a scale run.
 
 The ``scale`` step of ``echobench publish`` runs ``echobench run --scenario scale``
 into ``results/published/scale.json``; from that file alone it draws the scale
-charts into ``results/published/scale-charts/`` and rewrites the README between the
+charts into ``results/published/scale-charts/`` and rewrites docs/scale.md between the
 ``scale`` markers: per backend, the median msgs/s at each connection count and with
 idle connections held, then at the largest count p99, Jain's index, starved
 connections, memory per connection and the connection rate; and three sentences
@@ -204,18 +204,18 @@ def _measure(ctx: Context) -> list[str]:
 
 def _render(ctx: Context) -> None:
     if not ctx.exists(FILE):
-        ctx.rewrite_readme(BEGIN, END, not_yet("scale", FILE))
+        ctx.rewrite(BEGIN, END, not_yet("scale", FILE))
         return
     doc = ctx.read(FILE, "scale")
     figures, skipped = scale_charts(run_from_doc(doc, SHOWN))
     draw(ctx, figures, CHARTS, skipped)
-    ctx.rewrite_readme(BEGIN, END, render(doc, SHOWN, list(figures)))
+    ctx.rewrite(BEGIN, END, render(doc, SHOWN, list(figures)))
 
 
 STEP = Step(
     name="scale",
     help="echobench run --scenario scale: 1 to 10,000 connections, 10 busy among 10,000 "
-    "idle; the README's scale section and charts",
+    "idle; docs/scale.md's table and charts",
     files=(FILE, f"{CHARTS}/*.png"),
     measure=_measure,
     render=_render,

@@ -25,7 +25,7 @@ log's seconds merged, exactly), the largest send lag and the client's RSS. The g
 (issue 15): every segment's p99 within 2x of the first's; the max send lag under
 20 ms, unless the machine's own noise floor is higher; the soak's peak memory within
 20% + 8 MiB of the short run's. ``STEP`` publishes it as ``results/published/soak.json``
-with its interval log beside it (``soak.hlog``) and the README table between the
+with its interval log beside it (``soak.hlog``) and the table between the
 ``soak`` markers.
 """
 
@@ -330,7 +330,7 @@ def _ms(us: float | None) -> str:
 
 
 def render_table(data: dict[str, Any]) -> str:
-    """The README table, generated from the JSON (never edited by hand)."""
+    """The published table, generated from the JSON (never edited by hand)."""
     v = data["verdicts"]
     segment = data["segment_s"]
     unit = "minute" if segment == 60 else f"{segment:g} s"
@@ -405,9 +405,9 @@ def _measure(ctx: Context) -> list[str]:
 
 def _render(ctx: Context) -> None:
     if not ctx.exists(FILE):
-        ctx.rewrite_readme(BEGIN, END, not_yet("soak", FILE))
+        ctx.rewrite(BEGIN, END, not_yet("soak", FILE))
         return
-    ctx.rewrite_readme(BEGIN, END, render_table(ctx.read(FILE, "soak")))
+    ctx.rewrite(BEGIN, END, render_table(ctx.read(FILE, "soak")))
 
 
 STEP = Step(
