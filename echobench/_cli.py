@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "verify": "echobench.servers._cmd_verify",
     "new-backend": "echobench.servers._cmd_new_backend",
     "load": "echobench.clients._cmd_load",
+    "cluster-certs": "echobench.clients._cmd_cluster_certs",
     "run": "echobench.benchmarks.runner._cmd_run",
     "plot": "echobench.benchmarks.output._cmd_plot",
     "report": "echobench.benchmarks.output._cmd_report",
