@@ -23,18 +23,27 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from time import monotonic_ns
 from typing import Any
 
+from echobench.clients._certs import CertFiles
 from echobench.clients._config import LoadConfig, validate
 from echobench.clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, connect_field
 from echobench.clients._histogram import histogram_field, merge_encoded, summarize
-from echobench.clients._run import START_MARGIN_S, ProgressSink, StopSignals, merge_results
+from echobench.clients._run import (
+    START_MARGIN_S,
+    OnConnected,
+    ProgressSink,
+    StopSignals,
+    merge_results,
+)
 from echobench.clients._shard import ShardSpec, run_shard
 from echobench.servers._errors import UserError
 
@@ -54,6 +63,11 @@ QUIET_DASK = {
 }
 #: Seconds to reach the scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0
+#: Seconds a TLS scheduler has to accept or refuse this client's certificate.
+TLS_VERDICT_S = 2.0
+#: The Dask resource that marks a worker on the server's host (``--resources server=1``):
+#: it never runs a load shard.
+SERVER_RESOURCE = "server"
 #: How often the parent polls the queue and the tasks, and the cluster's membership.
 POLL_SECONDS = 0.2
 MEMBERSHIP_SECONDS = 1.0
@@ -67,6 +81,7 @@ class Member:
     address: str
     host: str
     instance: str
+    serves: bool = False  # holds the ``server`` resource: it runs the server, not load
 
 
 def _import_distributed() -> Any:
@@ -92,9 +107,51 @@ def _quiet_dask() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _probe(address: str) -> None:
-    """Fail at once, with the system's reason, when nothing listens at a TCP address;
-    Dask itself would retry until its timeout and then only say that it timed out."""
+def security(address: str, certs: str | None) -> Any:
+    """The ``distributed.Security`` the parent connects with: the client certificate in
+    ``certs`` (a folder made by ``echobench cluster-certs``), else Dask's own
+    configuration (``distributed.comm.tls.*``); ``UserError`` when a ``tls://`` address
+    has no certificate to show."""
+    distributed = _import_distributed()
+    if certs is not None:
+        files = CertFiles(Path(certs))
+        missing = files.missing("client")
+        if missing:
+            raise UserError(
+                f"--cluster-certs {certs}: no {', '.join(p.name for p in missing)} there "
+                "(make them with: echobench cluster-certs DIR)"
+            )
+        if not address.startswith("tls://"):
+            raise UserError(
+                f"--cluster-certs secures a tls:// scheduler, not {address} "
+                "(start it with: dask scheduler --protocol tls ...)"
+            )
+        return distributed.Security(
+            tls_ca_file=str(files.ca),
+            tls_client_cert=str(files.cert("client")),
+            tls_client_key=str(files.key("client")),
+            require_encryption=True,
+        )
+    configured = distributed.Security()
+    if address.startswith("tls://") and not (configured.tls_ca_file and configured.tls_client_cert):
+        raise UserError(
+            f"{address} needs a client certificate: give --cluster-certs DIR (from echobench "
+            "cluster-certs) or set distributed.comm.tls.ca-file and .client.cert/.key in "
+            "Dask's configuration"
+        )
+    if configured.require_encryption and not address.startswith("tls://"):
+        raise UserError(
+            "Dask's configuration requires encryption (distributed.comm.require-encryption), "
+            f"so {address} cannot be used: give a tls:// address"
+        )
+    return configured
+
+
+def _probe(address: str, secured: Any) -> None:
+    """Fail at once, with the system's reason, when nothing listens at a TCP address, or
+    when a TLS scheduler refuses this client's certificate (or shows one the client's CA
+    did not sign); Dask itself would retry until its timeout and then only say that it
+    timed out."""
     from distributed.comm.addressing import parse_address, parse_host_port
 
     scheme, location = parse_address(address)
@@ -102,22 +159,53 @@ def _probe(address: str) -> None:
         return
     host, port = parse_host_port(location)
     try:
-        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+        raw = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
     except socket.gaierror as exc:
         raise UserError(f"cannot resolve the scheduler's host {host!r}: {exc.strerror}") from None
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
         raise UserError(f"cannot reach the Dask scheduler at {address}: {why}") from None
+    if scheme == "tcp":
+        raw.close()
+        return
+    context = secured.get_connection_args("client")["ssl_context"]
+    try:
+        with context.wrap_socket(raw) as tls:
+            # A TLS 1.3 server judges the client's certificate after the handshake has
+            # completed on this side: its verdict is the first thing read. An accepted
+            # client reads Dask's own greeting instead.
+            tls.settimeout(TLS_VERDICT_S)
+            tls.recv(1)
+    except ssl.SSLCertVerificationError as exc:
+        raise UserError(
+            f"the Dask scheduler at {address} showed a certificate that this client's CA "
+            f"did not sign ({exc.verify_message})"
+        ) from None
+    except ssl.SSLError as exc:
+        raise UserError(
+            f"the Dask scheduler at {address} refused this client's certificate "
+            f"({exc.reason or exc.strerror}): it takes only those its cluster's CA signed"
+        ) from None
+    except (TimeoutError, ConnectionResetError, BrokenPipeError):
+        pass  # no verdict in time, or a reset: Dask's own connect reports what it finds
+    finally:
+        raw.close()
 
 
-def connect(address: str) -> Any:
-    """A ``distributed.Client`` for ``address``; ``UserError`` (exit 2) if unreachable."""
+def connect(address: str, certs: str | None = None) -> Any:
+    """A ``distributed.Client`` for ``address``; ``UserError`` (exit 2) if unreachable or
+    refused."""
     distributed = _import_distributed()
     if "://" not in address:
-        raise UserError(f"--cluster takes an address like tcp://HOST:8786, not {address!r}")
-    _probe(address)
+        raise UserError(
+            f"--cluster takes an address like tls://HOST:8786 or tcp://HOST:8786, not {address!r}"
+        )
+    secured = security(address, certs)
+    _probe(address, secured)
     try:
-        return distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        return distributed.Client(
+            address, timeout=CONNECT_TIMEOUT_S, set_as_default=False, security=secured
+        )
     except (OSError, TimeoutError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
@@ -127,7 +215,10 @@ def members(client: Any) -> dict[str, Member]:
     info = client.scheduler_info(n_workers=-1)
     return {
         address: Member(
-            address, str(worker.get("host", "")), str(worker.get("local_directory", ""))
+            address,
+            str(worker.get("host", "")),
+            str(worker.get("local_directory", "")),
+            SERVER_RESOURCE in (worker.get("resources") or {}),
         )
         for address, worker in info["workers"].items()
     }
@@ -139,21 +230,29 @@ def run_cluster_load(
     progress: ProgressSink | None = None,
     *,
     shards: int | None = None,
+    certs: str | None = None,
+    on_connected: OnConnected | None = None,
 ) -> dict[str, Any]:
     """Run one load spread over the Dask cluster at ``address``; the result of ``run_load``
     plus ``cluster`` and ``shards`` (schema: ``echobench.clients._schema``).
 
-    ``shards`` limits how many worker processes take part (default: all of them).
+    ``shards`` limits how many worker processes take part (default: all of them but
+    those on the server's host, which hold the ``server`` resource); ``certs`` is the
+    folder of ``echobench cluster-certs`` for a ``tls://`` scheduler; ``on_connected``
+    is called, as by ``run_load``, once every shard's connections are open and before
+    any shard starts.
     """
     distributed = _import_distributed()
     with _quiet_dask():
-        client = connect(address)
+        client = connect(address, certs)
         try:
-            cluster = members(client)
+            everyone = members(client)
+            cluster = {a: m for a, m in everyone.items() if not m.serves}
             if not cluster:
                 raise UserError(
-                    f"the Dask cluster at {address} has no workers (start some with: "
-                    f"dask worker {address} --nthreads 1)"
+                    f"the Dask cluster at {address} has no workers"
+                    + (" but the server host's" if everyone else "")
+                    + f" (start some on the client hosts with: dask worker {address} --nthreads 1)"
                 )
             chosen = _choose(cluster, shards, config.connections, address)
             config = replace(config, workers=len(chosen), cpus=None)
@@ -161,7 +260,7 @@ def run_cluster_load(
             with StopSignals() as signals:
                 run = _ClusterRun(distributed, client, config, chosen)
                 try:
-                    return run.drive(signals, progress, address, len(cluster))
+                    return run.drive(signals, progress, address, len(cluster), on_connected)
                 finally:
                     run.close()
         finally:
@@ -241,25 +340,29 @@ class _ClusterRun:
             if i in self.futures and current.get(member.address) != member
         ]
 
+    def _abort_interrupted(self) -> KeyboardInterrupt:
+        self.stop.set()
+        self.go.set()
+        return KeyboardInterrupt()
+
     def _abort(self, error: str) -> UserError:
         self.stop.set()
         self.go.set()
         return UserError(error)
 
-    def _await_ready(self, signals: StopSignals) -> None:
-        ready: set[int] = set()
+    def _await_ready(self, signals: StopSignals) -> dict[int, dict[str, int]]:
+        """Every shard's connect statistics (on the scheduler's clock) once all are ready."""
+        ready: dict[int, dict[str, int]] = {}
         deadline = time.monotonic() + self.setup_timeout
         target = self.config.target
         while len(ready) < len(self.chosen):
             if signals.received is not None:
-                self.stop.set()
-                self.go.set()
-                raise KeyboardInterrupt
+                raise self._abort_interrupted()
             if time.monotonic() > deadline:
                 raise self._abort(f"the cluster's shards did not finish connecting to {target}")
             for message in self.queue.get(batch=True):
                 if message[0] == "ready":
-                    ready.add(int(message[1]))
+                    ready[int(message[1])] = message[2]
                 elif message[0] == "error":
                     raise self._abort(f"{self.describe(int(message[1]))}: {message[2]}")
             for index in self._gone():
@@ -268,6 +371,7 @@ class _ClusterRun:
                 if future.status in ("error", "cancelled"):
                     raise self._abort(f"{self.describe(index)} failed: {_failure(future)}")
             time.sleep(POLL_SECONDS / 2)
+        return ready
 
     def drive(
         self,
@@ -275,9 +379,16 @@ class _ClusterRun:
         progress: ProgressSink | None,
         address: str,
         cluster_size: int,
+        on_connected: OnConnected | None = None,
     ) -> dict[str, Any]:
         config = self.config
-        self._await_ready(signals)
+        ready = self._await_ready(signals)
+        if on_connected is not None:
+            connect = connect_field(list(ready.values()))
+            assert connect is not None
+            on_connected(connect, lambda: signals.received is not None)
+            if signals.received is not None:
+                raise self._abort_interrupted()
         self.go.set()
         t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
         if progress is not None:
@@ -357,9 +468,11 @@ class _ClusterRun:
             part = parts.get(index)
             if part is None:
                 entry.update(dict.fromkeys(_PART_FIELDS), lost=True, error=self.lost.get(index))
+                entry.update(hostname=None, clock_shift_ns=None)
             else:
                 entry.update(_shard_figures(part, first), lost=False, error=None)
                 entry["hostname"] = outputs[index]["host"]
+                entry["clock_shift_ns"] = part["clock_shift_ns"]
             shards.append(entry)
         offsets = [s["start_offset_us"] for s in shards if s["start_offset_us"] is not None]
         clocks = {o["clock"] for o in outputs.values()}
@@ -462,6 +575,7 @@ def _common_time_base(
         part = dict(output["result"])
         part["win_start_ns"] += shift
         part["win_end_ns"] += shift
+        part["clock_shift_ns"] = shift
         parts[index] = part
         connect = dict(output["connect"])
         connect["start_ns"] += shift

@@ -69,9 +69,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     load.add_argument(
         "--cluster",
-        metavar="tcp://HOST:PORT",
+        metavar="tls://HOST:PORT",
         help="spread the connections over the workers of this Dask scheduler, one shard "
-        "per worker process (--workers: how many of them; default all)",
+        "per worker process (--workers: how many of them; default all but the server host's)",
+    )
+    load.add_argument(
+        "--cluster-certs",
+        metavar="DIR",
+        help="the client certificate for a tls:// --cluster, from echobench cluster-certs DIR "
+        "(default: Dask's configuration, distributed.comm.tls.*)",
     )
     out = parser.add_argument_group("output")
     out.add_argument("--json", metavar="PATH", help="write the result as JSON ('-': stdout)")
@@ -197,14 +203,21 @@ def run(args: argparse.Namespace) -> int:
             )
         if args.workers is not None and args.workers < 1:
             raise UserError(f"--workers must be at least 1, not {args.workers}")
-        if args.hold:
-            raise UserError("--hold pauses local workers; it does not apply with --cluster")
         if args.hlog is not None:
             raise UserError(
                 "--hlog is written from local workers; it does not apply with --cluster"
             )
-        result = run_cluster_load(config, args.cluster, progress, shards=args.workers)
+        result = run_cluster_load(
+            config,
+            args.cluster,
+            progress,
+            shards=args.workers,
+            certs=args.cluster_certs,
+            on_connected=hold_on_stdin if args.hold else None,
+        )
     else:
+        if args.cluster_certs is not None:
+            raise UserError("--cluster-certs secures a --cluster; give one")
         result = run_load(config, progress, hold_on_stdin if args.hold else None)
     if args.json:
         write_json(result, args.json)

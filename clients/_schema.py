@@ -158,7 +158,8 @@ scheduler's address; ``params.workers`` is then the number of shards), and:
                          cluster), ``shards`` (how many took part: one per worker process,
                          at most one per connection), ``lost`` (indices of the shards that
                          returned nothing), ``hosts`` (distinct machines among the shards that
-                         reported), ``client_capacity`` (cores the reporting shards could
+                         reported, told apart by their monotonic clocks: the boot and the
+                         time namespace), ``client_capacity`` (cores the reporting shards could
                          use: on each host, its shards or the CPUs their workers may run on,
                          whichever is fewer), ``start_spread_us`` (largest ``start_offset_us``), and
                          ``clock_uncertainty_us`` (0 when every shard ran on one machine, whose
@@ -174,7 +175,11 @@ scheduler's address; ``params.workers`` is then the number of shards), and:
                          ``cores_used``), ``start_offset_us`` (when its measured window opened,
                          after the earliest shard's, on the scheduler's clock), ``latency_us``
                          and ``histogram`` (as at the top level, for this shard alone),
-                         ``complete``, ``stop_reason``, ``lost`` (true: its worker died or it
+                         ``complete``, ``stop_reason``, ``clock_shift_ns`` (what was added to
+                         its monotonic clock's readings to put them on the scheduler's
+                         clock: its host's offset from monotonic to wall time plus Dask's
+                         estimate of that host's offset from the scheduler; one per host),
+                         ``lost`` (true: its worker died or it
                          failed; every figure above is then null) and ``error`` (why it was
                          lost). The top-level figures are these shards merged exactly as local
                          workers are: counts summed, histograms merged with HDR's

@@ -86,13 +86,18 @@ def shard_cpu(rank: int) -> int | None:
 
 
 def clock_id() -> str:
-    """Names this machine's monotonic clock: shards that share it need no estimate of
-    their offset (Linux's boot id; the host name elsewhere)."""
+    """Names this process's monotonic clock: shards that share it need no estimate of
+    their offset. On Linux: the boot id, and the time namespace, which may offset the
+    clock (containers on one machine can each have their own); the host name elsewhere."""
     try:
         with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
-            return handle.read().strip()
+            boot = handle.read().strip()
     except OSError:
         return socket.gethostname()
+    try:
+        return f"{boot} {os.readlink('/proc/self/ns/time')}"
+    except OSError:
+        return boot
 
 
 class _Child:
@@ -159,7 +164,11 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
         if isinstance(connect, str):
             queue.put(("error", spec.index, connect))
             return {**where, "error": connect}
-        queue.put(("ready", spec.index))
+        # Put on the scheduler's clock here, where this host's estimate is at hand.
+        shift = time.time_ns() - monotonic_ns() + round(float(worker.scheduler_delay) * 1e9)
+        on_scheduler = {**connect, "start_ns": connect["start_ns"] + shift}
+        on_scheduler["end_ns"] = connect["end_ns"] + shift
+        queue.put(("ready", spec.index, on_scheduler))
         if not go.wait(timeout=spec.setup_timeout + 30):
             return {**where, "error": "the parent never gave the start signal"}
         # The start instant: now on this host's monotonic clock plus the same margin as

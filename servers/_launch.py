@@ -150,9 +150,17 @@ def start_server(
     cpus: Iterable[int] | None = None,
     timeout: float = 20.0,
     env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> RunningServer:
-    """Start ``echobench serve NAME`` and wait for its READY line."""
-    argv = [*echobench_command(), "serve", name, "--host", host, "--port", str(port), *extra_args]
+    """Start ``echobench serve NAME`` and wait for its READY line.
+
+    ``prefix`` runs it through a command that execs it in place (``ip netns exec NS``),
+    so the pid and the session are still the server's."""
+    argv = [
+        *prefix,
+        *echobench_command(),
+        *("serve", name, "--host", host, "--port", str(port), *extra_args),
+    ]
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
         argv,

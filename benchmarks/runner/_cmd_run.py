@@ -170,6 +170,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="drive the --connect server from this Dask cluster's workers (echobench load "
         "--cluster)",
     )
+    remote.add_argument(
+        "--cluster-certs",
+        metavar="DIR",
+        help="the client certificate for a tls:// --cluster, from echobench cluster-certs DIR",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -69,6 +69,7 @@ class Settings:
     placements: Mapping[str, Placement] = field(default_factory=dict)
     server_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     cluster: str | None = None  # the load runs on this Dask cluster (``load --cluster``)
+    cluster_certs: str | None = None  # its client certificate (``load --cluster-certs``)
     #: Where each repeat's HdrHistogram interval log goes (``echobench load --hlog``): a
     #: folder beside the results file, so the file refers to it by a relative path.
     hlog_dir: Path | None = None
@@ -115,6 +116,8 @@ def load_argv(
         argv += ["--rate", f"{case.rate:g}"]
     if settings.cluster is not None:
         argv += ["--cluster", settings.cluster]
+        if settings.cluster_certs is not None:
+            argv += ["--cluster-certs", settings.cluster_certs]
         if settings.workers is not None:
             argv += ["--workers", str(settings.workers)]
     else:

@@ -151,6 +151,8 @@ def parse_server_options(items: list[str]) -> dict[str, dict[str, str]]:
 
 
 def _remote(args: argparse.Namespace) -> tuple[str, int] | None:
+    if args.cluster_certs is not None and args.cluster is None:
+        raise UserError("--cluster-certs secures a --cluster; give one")
     if args.connect is None:
         if args.label is not None:
             raise UserError("--label names a --connect server; it needs --connect HOST:PORT")
@@ -341,6 +343,7 @@ def execute(args: argparse.Namespace) -> int:
         placements=per_backend,
         server_options=config.get("server_options") or {},
         cluster=config.get("cluster"),
+        cluster_certs=args.cluster_certs,
         hlog_dir=out.with_name(f"{out.stem}-hlog"),
         awake=bool(config.get("awake")),
     )

@@ -1,0 +1,144 @@
+"""The load cluster across hosts: network namespaces, each with its own address and clock.
+
+One fleet serves the module (``echobench.benchmarks.truth._fleet``): a server host, a
+scheduler host (where ``echobench`` runs) and two client hosts with a Dask worker each,
+addresses from 198.18.0.0/15, every host's monotonic clock hours apart from the others'.
+Everything is torn down when the module ends or fails. The test that loses a client
+host runs last, since the host does not come back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from echobench.benchmarks.truth import _netns
+from echobench.benchmarks.truth._fleet import (
+    CLIENT_HOSTS,
+    CLOCK_STEP_S,
+    HOSTS,
+    DaskFleet,
+    dask_fleet,
+)
+from echobench.servers._launch import RunningServer
+
+pytest.importorskip("distributed")
+WHY_NOT = _netns.why_not()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(WHY_NOT is not None, reason=str(WHY_NOT))]
+
+PORT = 9000
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskFleet]:
+    with dask_fleet(tmp_path_factory.mktemp("fleet")) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def server(fleet: DaskFleet) -> Iterator[RunningServer]:
+    with fleet.serving("asyncio-protocol", PORT) as running:
+        yield running
+
+
+def _load(fleet: DaskFleet, tmp_path: Path, *args: str, timeout: float = 60) -> dict[str, Any]:
+    out = tmp_path / "load.json"
+    done = fleet.echobench(
+        [
+            *("load", "--host", fleet.host("server"), "--port", str(PORT)),
+            *fleet.cluster_args(),
+            *args,
+            *("--json", str(out), "-q"),
+        ],
+        timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def _recorded(histogram: HdrHistogram) -> list[tuple[int, int]]:
+    return [
+        (v.value_iterated_to, v.count_at_value_iterated_to)
+        for v in histogram.get_recorded_iterator()
+    ]
+
+
+def test_shards_run_on_both_client_hosts_from_one_start(
+    fleet: DaskFleet, server: RunningServer, tmp_path: Path
+) -> None:
+    result = _load(fleet, tmp_path, "-c", "6", "-d", "1", "--warmup", "0.2")
+    assert result["complete"] and result["error_total"] == 0, result["stop_reason"]
+    shards = result["shards"]
+    # Each shard ran on its own host, known to the scheduler by that host's address.
+    assert sorted(s["host"] for s in shards) == sorted(fleet.host(h) for h in CLIENT_HOSTS)
+    assert all(s["messages"] > 0 and not s["lost"] for s in shards)
+    cluster = result["cluster"]
+    assert cluster["shards"] == 2 and cluster["lost"] == []
+    # Two monotonic clocks an hour apart: the windows were put on one time base by Dask's
+    # estimate of each host's offset, and the estimate's error bound is recorded.
+    assert cluster["hosts"] == 2
+    assert 0 < cluster["clock_uncertainty_us"] < 1e6
+    shifts = {s["host"]: s["clock_shift_ns"] for s in shards}
+    hours = {fleet.host(h): HOSTS.index(h) * CLOCK_STEP_S for h in CLIENT_HOSTS}
+    first, second = sorted(shifts)
+    # The shifts undo the clocks' offsets, to within the recorded uncertainty (both
+    # hosts' wall clocks are this machine's, so the truth is known here).
+    assert (shifts[second] - shifts[first]) / 1e9 == pytest.approx(
+        hours[first] - hours[second], abs=2 * cluster["clock_uncertainty_us"] / 1e6
+    )
+    assert cluster["start_spread_us"] == max(s["start_offset_us"] for s in shards)
+    assert min(s["start_offset_us"] for s in shards) == 0
+    # Loose here (a shared 2-core test machine); the fleet publish step measures it.
+    assert cluster["start_spread_us"] < 100_000
+
+    # The merged histogram is the sum of the shards': the same count at every value.
+    merged = HdrHistogram(1, result["histogram"]["highest"], 3)
+    merged.decode_and_add(result["histogram"]["data"])
+    summed = HdrHistogram(1, result["histogram"]["highest"], 3)
+    for shard in shards:
+        summed.decode_and_add(shard["histogram"]["data"])
+    assert _recorded(merged) == _recorded(summed)
+    assert merged.get_total_count() == result["messages"] == sum(s["messages"] for s in shards)
+
+
+def test_a_client_host_lost_mid_run(
+    fleet: DaskFleet, server: RunningServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "lost.json"
+    load = fleet.popen(
+        [
+            *("load", "--host", fleet.host("server"), "--port", str(PORT), "-c", "4"),
+            *("-d", "2.5", "--warmup", "0.2", *fleet.cluster_args(), "--hold"),
+            *("--json", str(out), "-q"),
+        ]
+    )
+    try:
+        assert load.stdout is not None and load.stdin is not None
+        assert load.stdout.readline().startswith("connected 4")
+        load.stdin.write("go\n")
+        load.stdin.close()
+        time.sleep(1.0)  # into the measured window
+        fleet.net.lose("client2")
+        status = load.wait(60)
+    finally:
+        if load.poll() is None:
+            load.kill()
+        if load.stdout is not None:
+            load.stdout.close()
+    assert status == 1
+    result = json.loads(out.read_text())
+    assert not result["complete"]
+    lost = [s for s in result["shards"] if s["lost"]]
+    kept = [s for s in result["shards"] if not s["lost"]]
+    assert [s["host"] for s in lost] == [fleet.host("client2")]
+    assert "client2" not in fleet.net.hosts or fleet.host("client2") in result["stop_reason"]
+    assert [s["host"] for s in kept] == [fleet.host("client1")]
+    assert kept[0]["complete"] and kept[0]["messages"] > 0
+    assert result["messages"] == kept[0]["messages"] == result["latency_us"]["count"]
