@@ -13,19 +13,6 @@ if TYPE_CHECKING:
 
 ServeFunction = Callable[["ServeContext"], None]
 
-FAMILIES = (
-    "asyncio",
-    "uvloop",
-    "twisted",
-    "tornado",
-    "gevent",
-    "trio",
-    "anyio",
-    "baseline",
-    "native",
-    "external",
-)
-
 
 @dataclass(frozen=True)
 class Backend:

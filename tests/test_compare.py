@@ -14,7 +14,7 @@ from _chartcheck import RUN_SMALL, png_size
 from test_compare_stats import synthetic_case
 
 from echobench._cli import main
-from echobench.benchmarks.output._compare import (
+from echobench.benchmarks.compare._comparison import (
     NOT_ENOUGH,
     Comparison,
     Effect,
@@ -23,8 +23,8 @@ from echobench.benchmarks.output._compare import (
     judge,
     pair,
 )
-from echobench.benchmarks.output._mannwhitney import _doubled_midranks, mann_whitney, smallest_p
-from echobench.benchmarks.output._runview import load_run, run_from_doc
+from echobench.benchmarks.compare._mannwhitney import _doubled_midranks, mann_whitney, smallest_p
+from echobench.benchmarks.compare._runview import load_run, run_from_doc
 
 
 def significance(a: list[float], b: list[float]) -> Effect:
@@ -291,7 +291,7 @@ def test_cli_compare_bad_statistics_options(
 
 
 def test_ratio_chart_draws_each_confidence_interval_inside_its_range(tmp_path: Path) -> None:
-    from echobench.benchmarks.output._ratiochart import ratio_chart
+    from echobench.benchmarks.charts._ratio import ratio_chart
 
     table = compare_runs(load_run(RUN_SMALL), load_run(_scaled_copy(tmp_path, 1.25, "twisted")))
     figure = ratio_chart(table.comparisons, "test")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from echobench.benchmarks.output._compare import (
+from echobench.benchmarks.compare._comparison import (
     CHANGED,
     NOT_ENOUGH,
     WITHIN_NOISE,
@@ -21,11 +21,11 @@ from echobench.benchmarks.output._compare import (
     judge,
     pair,
 )
-from echobench.benchmarks.output._correction import adjust
-from echobench.benchmarks.output._detectable import Rule
-from echobench.benchmarks.output._effect import best_confidence, ratio_interval
-from echobench.benchmarks.output._mannwhitney import critical_u, mann_whitney, null_counts
-from echobench.benchmarks.output._runview import Case, Repeat
+from echobench.benchmarks.compare._correction import adjust
+from echobench.benchmarks.compare._detectable import Rule
+from echobench.benchmarks.compare._effect import best_confidence, ratio_interval
+from echobench.benchmarks.compare._mannwhitney import critical_u, mann_whitney, null_counts
+from echobench.benchmarks.compare._runview import Case, Repeat
 
 
 def synthetic_case(name: str, rates: Sequence[float], p99s: Sequence[float] | None = None) -> Case:

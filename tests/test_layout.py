@@ -136,12 +136,24 @@ def test_the_cycle_check_sees_cycles_hidden_anywhere(tmp_path: Path) -> None:
     assert found == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.d"]]
 
 
-#: What each room may not import (its docstring says why).
+#: What each room may not import (its docstring says why): the floors, lowest first, are
+#: servers, clients, runner, compare, charts, report, truth.
 FORBIDDEN = {
     "echobench.servers": ("echobench.clients", "echobench.benchmarks"),
     "echobench.clients": ("echobench.benchmarks",),
-    "echobench.benchmarks.runner": ("echobench.benchmarks.output", "echobench.benchmarks.truth"),
-    "echobench.benchmarks.output": ("echobench.benchmarks.truth",),
+    "echobench.benchmarks.runner": (
+        "echobench.benchmarks.compare",
+        "echobench.benchmarks.charts",
+        "echobench.benchmarks.report",
+        "echobench.benchmarks.truth",
+    ),
+    "echobench.benchmarks.compare": (
+        "echobench.benchmarks.charts",
+        "echobench.benchmarks.report",
+        "echobench.benchmarks.truth",
+    ),
+    "echobench.benchmarks.charts": ("echobench.benchmarks.report", "echobench.benchmarks.truth"),
+    "echobench.benchmarks.report": ("echobench.benchmarks.truth",),
 }
 
 
@@ -171,7 +183,14 @@ def test_benchmarks_holds_only_its_rooms() -> None:
     loose = sorted(p.name for p in (ROOT / "benchmarks").iterdir() if p.suffix == ".py")
     assert loose == ["__init__.py"]
     rooms = sorted(p.name for p in (ROOT / "benchmarks").iterdir() if p.is_dir())
-    assert [r for r in rooms if r != "__pycache__"] == ["output", "runner", "suites", "truth"]
+    assert [r for r in rooms if r != "__pycache__"] == [
+        "charts",
+        "compare",
+        "report",
+        "runner",
+        "suites",
+        "truth",
+    ]
     suites = ROOT / "benchmarks" / "suites"
     assert not (suites / "__init__.py").exists()  # pytest imports them as top-level bench_*
     assert {p.name for p in suites.glob("*.py")} == {p.name for p in suites.glob("bench_*.py")}

@@ -20,8 +20,8 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from echobench._cli import main
-from echobench.benchmarks.output import _charts, _figures, _latency
-from echobench.benchmarks.output._runview import Run, load_run
+from echobench.benchmarks.charts import _figures, _spectra, _throughput
+from echobench.benchmarks.compare._runview import Run, load_run
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def run() -> Run:
 
 @pytest.fixture(scope="module")
 def figures(run: Run) -> dict[str, Figure]:
-    return _charts.run_charts(run)
+    return _throughput.run_charts(run)
 
 
 def test_the_fixture_holds_what_the_charts_must_show(run: Run) -> None:
@@ -165,7 +165,7 @@ def test_a_backend_keeps_its_colour_across_charts(figures: dict[str, Figure]) ->
 
 def test_spectrum_is_read_from_the_merged_histograms(run: Run) -> None:
     case = next(c for c in run.cases if c.backend == "twisted" and c.ok)
-    curve = _latency.spectrum(r.histogram for r in case.repeats if r.histogram)
+    curve = _spectra.spectrum(r.histogram for r in case.repeats if r.histogram)
     assert curve is not None
     nines, values = curve
     assert nines[0] == pytest.approx(2.0) and nines[-1] == pytest.approx(10_000.0)
@@ -176,7 +176,7 @@ def test_spectrum_is_read_from_the_merged_histograms(run: Run) -> None:
 
 
 def test_written_pngs_have_the_figure_size(tmp_path: Path, figures: dict[str, Figure]) -> None:
-    written = _charts.save(figures, tmp_path)
+    written = _throughput.save(figures, tmp_path)
     assert len(written) == 6
     for path in written:
         assert path.stat().st_size > 10_000
@@ -247,3 +247,10 @@ def test_pytest_benchmark_json_is_drawn(tmp_path: Path) -> None:
     assert float(dot.get_xdata()[0]) == pytest.approx(2.0)
     assert main(["plot", str(path), "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "pytest-benchmark.png").stat().st_size > 5_000
+
+
+def test_every_family_has_its_colour_in_the_order_families_are_listed() -> None:
+    from echobench.benchmarks.charts._palette import FAMILY_COLOURS
+    from echobench.benchmarks.compare._order import FAMILY_ORDER
+
+    assert tuple(FAMILY_COLOURS) == FAMILY_ORDER

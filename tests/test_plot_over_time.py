@@ -12,10 +12,10 @@ import pytest
 from _chartcheck import RUN_SMALL, assert_units_on_axes, expected_pixels, legend_labels, png_size
 
 from echobench._cli import main
-from echobench.benchmarks.output import _charts
-from echobench.benchmarks.output._chartskip import skipped_charts
-from echobench.benchmarks.output._hlogs import read_intervals
-from echobench.benchmarks.output._runview import load_run
+from echobench.benchmarks.charts import _throughput
+from echobench.benchmarks.charts._hlogs import read_intervals
+from echobench.benchmarks.charts._skipped import skipped_charts
+from echobench.benchmarks.compare._runview import load_run
 from echobench.benchmarks.truth._publish import _move_interval_logs
 from echobench.clients._histogram import SampleCounts
 from echobench.clients._intervals import Intervals
@@ -70,7 +70,7 @@ def test_p50_p99_and_max_per_interval_with_the_spike_in_place(
 ) -> None:
     run = load_run(results)
     assert "latency-over-time" not in skipped_charts(run)
-    figure = _charts.latency_over_time(run)
+    figure = _throughput.latency_over_time(run)
     assert_units_on_axes(figure)
     assert {"asyncio-protocol", "uvloop-protocol", "p50", "p99", "max"} <= set(
         legend_labels(figure)

@@ -7,9 +7,9 @@ from typing import Any
 
 from _chartcheck import FIXTURES, RUN_SMALL
 
-from echobench.benchmarks.output._palette import colours
-from echobench.benchmarks.output._rankchart import ranking_svg
-from echobench.benchmarks.output._ranking import (
+from echobench.benchmarks.charts._palette import colours
+from echobench.benchmarks.charts._rankbars import ranking_svg
+from echobench.benchmarks.compare._ranking import (
     MEMORY,
     P99,
     RANKERS,
@@ -19,7 +19,7 @@ from echobench.benchmarks.output._ranking import (
     rank,
     rankings,
 )
-from echobench.benchmarks.output._runview import Case, Repeat, Run, load_run
+from echobench.benchmarks.compare._runview import Case, Repeat, Run, load_run
 
 
 def _case(backend: str, values: tuple[float, ...], verdict: str = "server", **summary: Any) -> Case:

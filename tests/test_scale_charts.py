@@ -10,8 +10,8 @@ from _chartcheck import assert_units_on_axes, expected_pixels, legend_labels, pn
 from _scaledoc import BACKENDS, COUNTS, scale_doc
 from matplotlib.figure import Figure
 
-from echobench.benchmarks.output import _charts, _scalecharts
-from echobench.benchmarks.output._runview import Run, run_from_doc
+from echobench.benchmarks.charts import _scale, _throughput
+from echobench.benchmarks.compare._runview import Run, run_from_doc
 from echobench.benchmarks.runner._terminal import results_table
 
 
@@ -22,13 +22,13 @@ def run() -> Run:
 
 @pytest.fixture(scope="module")
 def figures(run: Run) -> dict[str, Figure]:
-    figures, skipped = _scalecharts.scale_charts(run)
+    figures, skipped = _scale.scale_charts(run)
     assert skipped == {}
     return figures
 
 
 def test_every_scale_chart_is_drawn_with_units(figures: dict[str, Figure]) -> None:
-    assert set(figures) == set(_scalecharts.SCALE_CHARTS)
+    assert set(figures) == set(_scale.SCALE_CHARTS)
     for figure in figures.values():
         assert_units_on_axes(figure)
 
@@ -44,7 +44,7 @@ def test_line_charts_have_a_panel_per_family_with_the_others_in_grey(
             assert list(ax.get_xticks()) == list(COUNTS)
             coloured = [line for line in ax.get_lines() if line.get_label() in
                         {b for b, *_ in BACKENDS}]  # fmt: skip
-            grey = [line for line in ax.get_lines() if line.get_color() == _scalecharts.GREY]
+            grey = [line for line in ax.get_lines() if line.get_color() == _scale.GREY]
             assert len(coloured) == 1 and len(grey) == 2
     assert figures["scale-p99"].axes[0].get_yscale() == "log"
 
@@ -54,7 +54,7 @@ def test_starved_cases_are_ringed_and_named(figures: dict[str, Figure]) -> None:
     rings = [line.get_gid() for ax in figure.axes for line in ax.get_lines()
              if (line.get_gid() or "").startswith("starved:")]  # fmt: skip
     assert rings == ["starved:threads/tcp/64B/10000c/closed"]
-    assert _scalecharts.STARVED_NOTE in legend_labels(figure)
+    assert _scale.STARVED_NOTE in legend_labels(figure)
     jain = next(ax for ax in figures["scale-fairness"].axes if ax.get_title() == "baseline")
     (threads,) = [line for line in jain.get_lines() if line.get_label() == "threads"]
     assert list(threads.get_ydata()) == [0.99, 0.99, 0.15]
@@ -73,12 +73,12 @@ def test_memory_bars_are_per_backend_at_the_largest_count(figures: dict[str, Fig
 def test_the_png_is_written_and_other_runs_draw_no_scale_chart(
     figures: dict[str, Figure], tmp_path: Path
 ) -> None:
-    (path,) = _charts.save({"scale-memory": figures["scale-memory"]}, tmp_path)
+    (path,) = _throughput.save({"scale-memory": figures["scale-memory"]}, tmp_path)
     assert png_size(path) == expected_pixels(figures["scale-memory"])
     small = scale_doc()
     small["cases"] = [c for c in small["cases"] if c["connections"] + c["idle"] < 1000]
-    skipped = _scalecharts.skipped_scale_charts(run_from_doc(small, "small.json"))
-    assert set(skipped) == set(_scalecharts.SCALE_CHARTS)
+    skipped = _scale.skipped_scale_charts(run_from_doc(small, "small.json"))
+    assert set(skipped) == set(_scale.SCALE_CHARTS)
 
 
 def test_the_terminal_table_marks_starved_cases() -> None:

@@ -7,6 +7,6 @@ the results file with its schema, and the latency scenario's passes (``_sweep``:
 capacity probes, then an open-loop sweep planned from them by ``_sweepplan``).
 
 May import ``echobench.servers`` and ``echobench.clients``; never
-``echobench.benchmarks.output`` or ``echobench.benchmarks.truth`` (they build on
+``echobench.benchmarks.compare``, ``charts``, ``report`` or ``truth`` (they build on
 this room, not the other way round).
 """

@@ -9,6 +9,6 @@ files (``_publish`` says how to add one). A new reference client or published
 number goes here.
 
 May import ``echobench.servers``, ``echobench.clients``,
-``echobench.benchmarks.runner`` and ``echobench.benchmarks.output``; nothing
+``echobench.benchmarks.runner``, ``compare``, ``charts`` and ``report``; nothing
 imports this room except the command dispatcher.
 """

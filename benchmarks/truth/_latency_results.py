@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from echobench.benchmarks.output._charts import run_charts
-from echobench.benchmarks.output._chartskip import skipped_charts
-from echobench.benchmarks.output._runview import run_from_doc
+from echobench.benchmarks.charts._skipped import skipped_charts
+from echobench.benchmarks.charts._throughput import run_charts
+from echobench.benchmarks.compare._runview import run_from_doc
 from echobench.benchmarks.truth._publish import Context, Step, closing, draw, not_yet, run_into
 from echobench.benchmarks.truth._readme import header
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from echobench.benchmarks.output._charts import save
+from echobench.benchmarks.charts._throughput import save
 from echobench.benchmarks.runner._schema import dumps, write_results
 from echobench.benchmarks.truth._readme import rewrite
 from echobench.servers._errors import UserError

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.output._figures import charts_for
+from echobench.benchmarks.charts._figures import charts_for
 from echobench.benchmarks.truth._publish import Context, Step, draw, run_into
 from echobench.benchmarks.truth._readme import header
 
@@ -99,9 +99,9 @@ def render(doc: dict[str, Any], shown: str) -> str:
 
 def render_self_check(run_path: Path, shown: str) -> str:
     """compare's A/A self-check of the run, as docs/charts.md shows it (seeded: reproducible)."""
-    from echobench.benchmarks.output._compare import Settings
-    from echobench.benchmarks.output._runview import load_run
-    from echobench.benchmarks.output._selfcheck import self_check
+    from echobench.benchmarks.compare._comparison import Settings
+    from echobench.benchmarks.compare._runview import load_run
+    from echobench.benchmarks.compare._selfcheck import self_check
 
     run = load_run(run_path)
     if not any(len(case.repeats) >= 2 for case in run.cases):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from echobench.benchmarks.output._runview import run_from_doc
-from echobench.benchmarks.output._scalecharts import scale_charts
+from echobench.benchmarks.charts._scale import scale_charts
+from echobench.benchmarks.compare._runview import run_from_doc
 from echobench.benchmarks.truth._publish import Context, Step, closing, draw, not_yet, run_into
 from echobench.benchmarks.truth._readme import header
 

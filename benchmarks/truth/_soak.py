@@ -45,7 +45,7 @@ from typing import Any
 
 import psutil
 
-from echobench.benchmarks.output._hlogs import histograms
+from echobench.benchmarks.charts._hlogs import histograms
 from echobench.benchmarks.runner import _isolation
 from echobench.benchmarks.runner._awake import keep_awake
 from echobench.benchmarks.runner._prime import prime

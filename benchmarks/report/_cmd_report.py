@@ -51,10 +51,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from echobench.benchmarks.output._cmd_compare import parse_percent
-    from echobench.benchmarks.output._compare import Settings
-    from echobench.benchmarks.output._report import render
-    from echobench.benchmarks.output._runview import load_run
+    from echobench.benchmarks.compare._comparison import Settings
+    from echobench.benchmarks.compare._runview import load_run
+    from echobench.benchmarks.report._cmd_compare import parse_percent
+    from echobench.benchmarks.report._page import render
     from echobench.servers._errors import UserError
 
     if len(args.results) > 2:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
     print(f"wrote {path}")
     if args.screenshot:
-        from echobench.benchmarks.output._browser import screenshot
+        from echobench.benchmarks.report._browser import screenshot
 
         try:
             screenshot(path, Path(args.screenshot))

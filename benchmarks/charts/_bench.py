@@ -14,8 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogLocator, NullFormatter
 
-from echobench.benchmarks.output._chartbase import COMPACT, DPI, WIDTH_IN, add_legend
-from echobench.benchmarks.output._palette import FAMILY_COLOURS, backend_order, colours, family_key
+from echobench.benchmarks.charts._base import COMPACT, DPI, WIDTH_IN, add_legend
+from echobench.benchmarks.charts._palette import FAMILY_COLOURS, colours
+from echobench.benchmarks.compare._order import backend_order, family_key
 from echobench.servers._errors import UserError
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from echobench.benchmarks.output._mannwhitney import critical_u
+from echobench.benchmarks.compare._mannwhitney import critical_u
 
 SIMULATIONS = 2000
 SEED = 14

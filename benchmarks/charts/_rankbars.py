@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from html import escape
 
-from echobench.benchmarks.output._compare import (
+from echobench.benchmarks.compare._comparison import (
     CHANGED,
     NO_DATA,
     NOT_ENOUGH,
@@ -22,8 +22,8 @@ from echobench.benchmarks.output._compare import (
     Effect,
     Pair,
 )
-from echobench.benchmarks.output._ranking import Ranking, compact, marks
-from echobench.benchmarks.output._runview import Case
+from echobench.benchmarks.compare._ranking import Ranking, compact, marks
+from echobench.benchmarks.compare._runview import Case
 
 ROW = 20
 TOP = 8

@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from echobench.benchmarks.output._ranking import marks
-from echobench.benchmarks.output._runview import Case, Run
+from echobench.benchmarks.compare._ranking import marks
+from echobench.benchmarks.compare._runview import Case, Run
 
 DIMMED = "#d3d3d3"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from echobench.benchmarks.output._runview import Case, Run
+from echobench.benchmarks.compare._runview import Case, Run
 
 #: The backend a leader is measured against when it is in the group: the standard
 #: library's documented high-level API, where someone choosing a stack starts from.

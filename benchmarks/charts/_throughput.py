@@ -35,18 +35,18 @@ from matplotlib.ticker import (
     NullLocator,
 )
 
-from echobench.benchmarks.output import _latency, _latencycharts
-from echobench.benchmarks.output._chartbase import (
+from echobench.benchmarks.charts import _latency, _spectra
+from echobench.benchmarks.charts._base import (
     COMPACT,
     DPI,
     HATCH,
     add_legend,
     new_figure,
 )
-from echobench.benchmarks.output._chartskip import skipped_charts
-from echobench.benchmarks.output._hlogs import log_path, read_intervals
-from echobench.benchmarks.output._palette import colours
-from echobench.benchmarks.output._runview import Case, Run, slice_label
+from echobench.benchmarks.charts._hlogs import log_path, read_intervals
+from echobench.benchmarks.charts._palette import colours
+from echobench.benchmarks.charts._skipped import skipped_charts
+from echobench.benchmarks.compare._runview import Case, Run, slice_label
 from echobench.servers._errors import UserError
 
 
@@ -380,7 +380,7 @@ def throughput_vs_connections(run: Run) -> Figure:
 def _slices(run: Run, closed_only: bool = False) -> list[SliceKey]:
     """Closed-loop slices, and open-loop ones at rates several backends ran (a latency
     sweep's other points are each one backend's own: they belong to latency-vs-load)."""
-    common = _latencycharts.common_rates(run)
+    common = _latency.common_rates(run)
     return sorted(
         {
             c.slice_key
@@ -431,7 +431,7 @@ def latency_spectrum(run: Run) -> Figure:
             case = cases.get(backend)
             if case is None:
                 continue
-            curve = _latency.spectrum(r.histogram for r in case.repeats if r.histogram)
+            curve = _spectra.spectrum(r.histogram for r in case.repeats if r.histogram)
             if curve is None:
                 missing.append(backend)
                 continue
@@ -450,9 +450,9 @@ def latency_spectrum(run: Run) -> Figure:
             )
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlim(_latency.LOWEST_NINES, _latency.HIGHEST_NINES)
-        ax.xaxis.set_major_locator(FixedLocator(list(_latency.NINES_TICKS)))
-        ax.xaxis.set_major_formatter(FixedFormatter(list(_latency.NINES_TICKS.values())))
+        ax.set_xlim(_spectra.LOWEST_NINES, _spectra.HIGHEST_NINES)
+        ax.xaxis.set_major_locator(FixedLocator(list(_spectra.NINES_TICKS)))
+        ax.xaxis.set_major_formatter(FixedFormatter(list(_spectra.NINES_TICKS.values())))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(COMPACT)
@@ -651,9 +651,9 @@ CHARTS: dict[str, Callable[[Run], Figure]] = {
     "throughput-by-size": throughput_by_size,
     "throughput-vs-connections": throughput_vs_connections,
     # At equal load first: the closed-loop spectrum compares latencies at different loads.
-    "latency-at-equal-load": _latencycharts.latency_at_equal_load,
-    "latency-vs-load": _latencycharts.latency_vs_load,
-    "slo-capacity": _latencycharts.slo_capacity,
+    "latency-at-equal-load": _latency.latency_at_equal_load,
+    "latency-vs-load": _latency.latency_vs_load,
+    "slo-capacity": _latency.slo_capacity,
     "latency-spectrum": latency_spectrum,
     "cpu-efficiency": cpu_efficiency,
     "stability": stability,

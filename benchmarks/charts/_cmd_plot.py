@@ -16,8 +16,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from echobench.benchmarks.output._charts import save
-    from echobench.benchmarks.output._figures import charts_for
+    from echobench.benchmarks.charts._figures import charts_for
+    from echobench.benchmarks.charts._throughput import save
 
     figures, skipped = charts_for(args.results)
     source = Path(args.results)

@@ -188,7 +188,7 @@ class Run:
 
     def backends(self) -> list[str]:
         """Backends in chart order: by family, then registry order (see ``_palette``)."""
-        from echobench.benchmarks.output._palette import backend_order
+        from echobench.benchmarks.compare._order import backend_order
 
         return backend_order({c.backend: c.family for c in self.cases})
 

@@ -3,17 +3,17 @@
 For each pair and metric (msgs/s and p99) compare reports:
 
 - the ratio B/A of the medians, with two intervals: the exact Hodges-Lehmann
-  confidence interval for the ratio (``echobench.benchmarks.output._effect`` says why that one and
+  confidence interval for the ratio (``echobench.benchmarks.compare._effect`` says why that one and
   not a bootstrap) and the *range over the repeats*, min(B)/max(A) to
   max(B)/min(A), the most and least favourable pairing of a B repeat with an A one;
 - the two-sided exact Mann-Whitney U p over the repeats and, adjusted over every
-  test of the whole table (``echobench.benchmarks.output._correction``), ``p_adjusted``;
+  test of the whole table (``echobench.benchmarks.compare._correction``), ``p_adjusted``;
 - the verdict. A change is called only when it survives the correction *and* its
   interval lies wholly outside the noise band, a factor of ``1 + threshold``
   either way (2% by default, pyperf's "not significant" band): a significant 0.5%
   difference is real but too small to act on;
 - what could have been seen: the smallest change the repeats would have called in
-  80% of runs like this one (``echobench.benchmarks.output._detectable``), or why none could be.
+  80% of runs like this one (``echobench.benchmarks.compare._detectable``), or why none could be.
 
 :func:`judge` does the table-wide part and returns a :class:`Table` (with
 ``as_json``). :func:`compare_runs` and :func:`compare_backends` return one, judged;
@@ -27,11 +27,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from echobench.benchmarks.output._correction import METHODS, NAMES, adjust
-from echobench.benchmarks.output._detectable import POWER, Rule, log_spread
-from echobench.benchmarks.output._effect import Interval, ratio_interval
-from echobench.benchmarks.output._mannwhitney import mann_whitney, smallest_p
-from echobench.benchmarks.output._runview import Case, Run, slice_label
+from echobench.benchmarks.compare._correction import METHODS, NAMES, adjust
+from echobench.benchmarks.compare._detectable import POWER, Rule, log_spread
+from echobench.benchmarks.compare._effect import Interval, ratio_interval
+from echobench.benchmarks.compare._mannwhitney import mann_whitney, smallest_p
+from echobench.benchmarks.compare._runview import Case, Run, slice_label
 from echobench.servers._errors import UserError
 
 ALPHA = 0.05

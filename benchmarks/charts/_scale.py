@@ -24,9 +24,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter, FixedLocator, NullLocator
 
-from echobench.benchmarks.output._chartbase import COMPACT, add_legend, new_figure
-from echobench.benchmarks.output._palette import FAMILY_ORDER, colours, family_key
-from echobench.benchmarks.output._runview import Case, Run
+from echobench.benchmarks.charts._base import COMPACT, add_legend, new_figure
+from echobench.benchmarks.charts._palette import colours
+from echobench.benchmarks.compare._order import FAMILY_ORDER, family_key
+from echobench.benchmarks.compare._runview import Case, Run
 
 #: A run is a scale run when it reaches this many connections in one case.
 SCALE_FROM = 1000

@@ -7,9 +7,9 @@ is not drawn, and ``echobench plot`` and the report say why in one line instead.
 
 from __future__ import annotations
 
-from echobench.benchmarks.output._hlogs import log_path
-from echobench.benchmarks.output._latencycharts import common_rates, curves
-from echobench.benchmarks.output._runview import Case, Run
+from echobench.benchmarks.charts._hlogs import log_path
+from echobench.benchmarks.charts._latency import common_rates, curves
+from echobench.benchmarks.compare._runview import Case, Run
 
 
 def _advice(run: Run, what: str) -> str:

@@ -10,9 +10,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from echobench.benchmarks.output._chartbase import DPI, WIDTH_IN, add_legend
-from echobench.benchmarks.output._compare import Comparison
-from echobench.benchmarks.output._palette import colours
+from echobench.benchmarks.charts._base import DPI, WIDTH_IN, add_legend
+from echobench.benchmarks.charts._palette import colours
+from echobench.benchmarks.compare._comparison import Comparison
 
 TICKS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100)
 

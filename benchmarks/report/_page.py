@@ -20,10 +20,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.output._charts import CHARTS
-from echobench.benchmarks.output._chartsvg import highlight as grey_out
-from echobench.benchmarks.output._chartsvg import inline_svg
-from echobench.benchmarks.output._compare import (
+from echobench.benchmarks.charts._figures import run_figures
+from echobench.benchmarks.charts._palette import colours
+from echobench.benchmarks.charts._rankbars import ranking_svg, ranking_width
+from echobench.benchmarks.charts._svg import highlight as grey_out
+from echobench.benchmarks.charts._svg import inline_svg
+from echobench.benchmarks.charts._throughput import CHARTS
+from echobench.benchmarks.compare._comparison import (
     Effect,
     Pair,
     Settings,
@@ -32,12 +35,9 @@ from echobench.benchmarks.output._compare import (
     ratio_lines,
     short_text,
 )
-from echobench.benchmarks.output._figures import run_figures
-from echobench.benchmarks.output._palette import colours
-from echobench.benchmarks.output._rankchart import ranking_svg, ranking_width
-from echobench.benchmarks.output._ranking import marks, rankings, starved
-from echobench.benchmarks.output._report_assets import SCRIPT, STYLE
-from echobench.benchmarks.output._runview import Case, Run
+from echobench.benchmarks.compare._ranking import marks, rankings, starved
+from echobench.benchmarks.compare._runview import Case, Run
+from echobench.benchmarks.report._assets import SCRIPT, STYLE
 from echobench.servers._errors import UserError
 
 # An absolute path: a slash not inside a word, a URL or a relative path, then directories.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from echobench.benchmarks.output._compare import (
+from echobench.benchmarks.compare._comparison import (
     CHANGED,
     NOT_ENOUGH,
     Effect,

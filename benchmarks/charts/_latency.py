@@ -22,8 +22,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
 
-from echobench.benchmarks.output import _latency
-from echobench.benchmarks.output._chartbase import (
+from echobench.benchmarks.charts import _spectra
+from echobench.benchmarks.charts._base import (
     COMPACT,
     DPI,
     HATCH,
@@ -32,8 +32,9 @@ from echobench.benchmarks.output._chartbase import (
     add_legend,
     new_figure,
 )
-from echobench.benchmarks.output._palette import FAMILY_ORDER, colours, family_key
-from echobench.benchmarks.output._runview import Case, Run
+from echobench.benchmarks.charts._palette import colours
+from echobench.benchmarks.compare._order import FAMILY_ORDER, family_key
+from echobench.benchmarks.compare._runview import Case, Run
 
 SliceKey = tuple[str, int, int]
 PERCENTILES = (50.0, 99.0, 99.9)
@@ -72,7 +73,7 @@ def _point(case: Case) -> Point | None:
     achieved = case.throughput()
     if achieved is None:
         return None
-    values = _latency.percentiles((r.histogram for r in case.repeats if r.histogram), PERCENTILES)
+    values = _spectra.percentiles((r.histogram for r in case.repeats if r.histogram), PERCENTILES)
     latency: tuple[float | None, float | None, float | None]
     if values is not None:
         latency = (values[0], values[1], values[2])

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import colorsys
 from collections.abc import Mapping
-from functools import cache
 
 from matplotlib.colors import to_hex, to_rgb
 
+from echobench.benchmarks.compare._order import backend_order, family_key, registry_families
+
+#: In the order ``_order.FAMILY_ORDER`` lists the families (a test holds them equal).
 FAMILY_COLOURS: dict[str, str] = {
     "asyncio": "#1f77b4",  # blue
     "uvloop": "#2ca02c",  # green
@@ -25,42 +27,6 @@ FAMILY_COLOURS: dict[str, str] = {
     "native": "#d62728",  # red
     "external": "#bcbd22",  # olive: plugins, commands, remote servers
 }
-FAMILY_ORDER = tuple(FAMILY_COLOURS)
-
-
-def family_key(family: str) -> str:
-    return family if family in FAMILY_COLOURS else "external"
-
-
-@cache
-def _registry_order() -> dict[str, int]:
-    try:
-        from echobench.servers._registry import discover
-
-        return {b.name: i for i, b in enumerate(discover())}
-    except Exception:
-        return {}  # charts of a results file must not depend on this checkout's backends
-
-
-@cache
-def _registry_families() -> dict[str, str]:
-    try:
-        from echobench.servers._registry import discover
-
-        return {b.name: b.family for b in discover() if b.family != "broken"}
-    except Exception:
-        return {}
-
-
-def backend_order(families: Mapping[str, str]) -> list[str]:
-    """Backends sorted by family, then registry order, then name."""
-    registry = _registry_order()
-
-    def key(name: str) -> tuple[int, int, str]:
-        family = family_key(families[name])
-        return (FAMILY_ORDER.index(family), registry.get(name, len(registry)), name)
-
-    return sorted(families, key=key)
 
 
 def _shade(base: str, index: int, count: int) -> str:
@@ -75,7 +41,7 @@ def _shade(base: str, index: int, count: int) -> str:
 
 def colours(families: Mapping[str, str]) -> dict[str, str]:
     """A colour for every backend in ``families`` (name -> family)."""
-    known = _registry_families()
+    known = registry_families()
     members: dict[str, list[str]] = {}
     # Registry members first, so that a backend's shade does not depend on the file.
     everyone = {**known, **dict(families)}

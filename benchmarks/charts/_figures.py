@@ -7,11 +7,11 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from echobench.benchmarks.output._benchchart import benchmark_charts
-from echobench.benchmarks.output._charts import run_charts
-from echobench.benchmarks.output._chartskip import skipped_charts
-from echobench.benchmarks.output._runview import Run, is_pytest_benchmark, read_json, run_from_doc
-from echobench.benchmarks.output._scalecharts import is_scale_run, scale_charts
+from echobench.benchmarks.charts._bench import benchmark_charts
+from echobench.benchmarks.charts._scale import is_scale_run, scale_charts
+from echobench.benchmarks.charts._skipped import skipped_charts
+from echobench.benchmarks.charts._throughput import run_charts
+from echobench.benchmarks.compare._runview import Run, is_pytest_benchmark, read_json, run_from_doc
 
 
 def charts_for(path: str | Path) -> tuple[dict[str, Figure], dict[str, str]]:

@@ -22,10 +22,10 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-from echobench.benchmarks.output._compare import Comparison, Settings, judge, pair
-from echobench.benchmarks.output._correction import NAMES
-from echobench.benchmarks.output._mannwhitney import smallest_p
-from echobench.benchmarks.output._runview import Case, Run
+from echobench.benchmarks.compare._comparison import Comparison, Settings, judge, pair
+from echobench.benchmarks.compare._correction import NAMES
+from echobench.benchmarks.compare._mannwhitney import smallest_p
+from echobench.benchmarks.compare._runview import Case, Run
 
 
 @dataclass(frozen=True)

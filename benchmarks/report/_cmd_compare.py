@@ -99,9 +99,14 @@ def _write_json(target: str, doc: object) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from echobench.benchmarks.output._compare import Settings, compare_backends, compare_runs, judge
-    from echobench.benchmarks.output._compare_table import render
-    from echobench.benchmarks.output._runview import load_run
+    from echobench.benchmarks.compare._comparison import (
+        Settings,
+        compare_backends,
+        compare_runs,
+        judge,
+    )
+    from echobench.benchmarks.compare._runview import load_run
+    from echobench.benchmarks.report._compare_table import render
     from echobench.servers._errors import UserError
 
     settings = Settings(
@@ -110,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         threshold=parse_percent(args.threshold, "threshold"),
     )
     if args.self_check is not None:
-        from echobench.benchmarks.output._selfcheck import self_check
+        from echobench.benchmarks.compare._selfcheck import self_check
 
         if args.files or args.baseline is not None or args.chart:
             raise UserError("--self-check takes one run and no other files, --baseline or --chart")
@@ -144,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if args.chart:
         from pathlib import Path
 
-        from echobench.benchmarks.output._ratiochart import ratio_chart
+        from echobench.benchmarks.charts._ratio import ratio_chart
 
         path = Path(args.chart)
         fmt = path.suffix.lstrip(".").lower() or "png"

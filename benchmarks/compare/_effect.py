@@ -30,7 +30,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from echobench.benchmarks.output._mannwhitney import critical_u, lower_tail
+from echobench.benchmarks.compare._mannwhitney import critical_u, lower_tail
 
 
 @dataclass(frozen=True)
