@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from _fault_servers import fault_server
 
+from echobench.benchmarks.runner._interference import Interference, Side, Window
 from echobench.clients import LoadConfig, run_load
 from echobench.clients._histogram import (
     encode,
@@ -153,24 +155,49 @@ def test_real_backend_with_two_workers() -> None:
     assert result["client_cpu"]["seconds"] > 0
 
 
+def _load_watched(**kwargs: object) -> tuple[dict, Interference | None]:
+    """A load against uvloop-protocol, and the interference the host put on the server
+    and on this process over it (steal on every CPU, the server's run-queue wait)."""
+    cpus = tuple(sorted(os.sched_getaffinity(0)))
+    with running_server("uvloop-protocol") as server:
+        # A tenth without an echo is a stall of 100 ms, over 3% of a 1.5 s watch on 2 CPUs.
+        watch = Window({"host": Side(cpus, (server.pid,), (os.getpid(),))}, threshold_pct=2.0)
+        watch.edge()
+        result = _load(server.port, **kwargs)
+        watch.edge()
+    return result, watch.result()
+
+
 @pytest.mark.parametrize(("duration", "workers"), [(1.25, 1), (1.0, 2)])
 def test_series_counts_each_tenth_of_a_second(duration: float, workers: int) -> None:
-    with running_server("uvloop-protocol") as server:
-        result = _load(server.port, workers=workers, duration=duration, warmup=0.1)
-    assert result["complete"] and result["error_total"] == 0
-    series = result["series"]
-    assert series["interval_s"] == 0.1
-    counts = series["counts"]
-    # Whole intervals of the window only: 12 of 1.25 s, 10 of 1 s.
-    assert len(counts) == int(duration * 10)
-    assert all(isinstance(n, int) and n > 0 for n in counts)
-    one_interval = result["messages_per_second"] * series["interval_s"]
-    missing = result["messages"] - sum(counts)
-    assert 0 <= missing <= 1.5 * one_interval
-    if duration == int(duration):
-        assert missing == 0  # the last interval ends with the window
-    # Each whole second is its ten intervals, counted from the same readings.
-    assert result["per_second"] == [sum(counts[k : k + 10]) for k in range(0, len(counts) - 9, 10)]
+    # A tenth with no echo, or a tail far busier than the average tenth, is a bug unless
+    # the host took the CPUs away for that long (a steal burst, another task): such a run
+    # is measured again, at most three times, and the interference each one saw is said.
+    disturbed: list[list[str]] = []
+    for _ in range(3):
+        result, host = _load_watched(workers=workers, duration=duration, warmup=0.1)
+        assert result["complete"] and result["error_total"] == 0
+        series = result["series"]
+        assert series["interval_s"] == 0.1
+        counts = series["counts"]
+        # Whole intervals of the window only: 12 of 1.25 s, 10 of 1 s.
+        assert len(counts) == int(duration * 10)
+        assert all(isinstance(n, int) and n >= 0 for n in counts)
+        missing = result["messages"] - sum(counts)
+        if duration == int(duration):
+            assert missing == 0  # the last interval ends with the window
+        # Each whole second is its ten intervals, counted from the same readings.
+        assert result["per_second"] == [
+            sum(counts[k : k + 10]) for k in range(0, len(counts) - 9, 10)
+        ]
+        one_interval = result["messages_per_second"] * series["interval_s"]
+        steady = all(n > 0 for n in counts) and 0 <= missing <= 1.5 * one_interval
+        if steady or host is None or not host.disturbed:
+            break
+        disturbed.append(host.reasons())
+    said = f" (runs the host disturbed: {disturbed})" if disturbed else ""
+    assert all(n > 0 for n in counts), f"an empty tenth: {counts}{said}"
+    assert 0 <= missing <= 1.5 * one_interval, f"a tail of {missing} messages{said}"
 
 
 def test_series_of_a_run_stopped_early_is_shorter() -> None:
