@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from echobench.benchmarks.publish._pages import published_block
 from echobench.benchmarks.truth import _client_cores as client_cores
 from echobench.benchmarks.truth import _cluster_overhead as cluster_overhead
-from echobench.benchmarks.truth._readme import published_block
 
 ROOT = Path(__file__).parent.parent
 PUBLISHED = ROOT / "results" / "published"

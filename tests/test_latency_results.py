@@ -8,8 +8,8 @@ from typing import Any
 
 from _chartcheck import FIXTURES
 
-from echobench.benchmarks.truth import _latency_results as latency_results
-from echobench.benchmarks.truth._readme import published_block
+from echobench.benchmarks.publish import _step_latency as latency_results
+from echobench.benchmarks.publish._pages import published_block
 
 ROOT = Path(__file__).parent.parent
 PUBLISHED = ROOT / "results" / "published"

@@ -136,25 +136,24 @@ def test_the_cycle_check_sees_cycles_hidden_anywhere(tmp_path: Path) -> None:
     assert found == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.d"]]
 
 
-#: What each room may not import (its docstring says why): the floors, lowest first, are
-#: servers, clients, runner, compare, charts, report, truth.
-FORBIDDEN = {
-    "echobench.servers": ("echobench.clients", "echobench.benchmarks"),
-    "echobench.clients": ("echobench.benchmarks",),
-    "echobench.benchmarks.runner": (
-        "echobench.benchmarks.compare",
-        "echobench.benchmarks.charts",
-        "echobench.benchmarks.report",
-        "echobench.benchmarks.truth",
-    ),
-    "echobench.benchmarks.compare": (
-        "echobench.benchmarks.charts",
-        "echobench.benchmarks.report",
-        "echobench.benchmarks.truth",
-    ),
-    "echobench.benchmarks.charts": ("echobench.benchmarks.report", "echobench.benchmarks.truth"),
-    "echobench.benchmarks.report": ("echobench.benchmarks.truth",),
-}
+#: The floors, lowest first: a room may import the ones below it, never those above.
+FLOORS = (
+    "echobench.servers",
+    "echobench.clients",
+    "echobench.benchmarks.reference",
+    "echobench.benchmarks.runner",
+    "echobench.benchmarks.compare",
+    "echobench.benchmarks.charts",
+    "echobench.benchmarks.report",
+    "echobench.benchmarks.truth",
+    "echobench.benchmarks.publish",
+)
+#: What each room may not import (its docstring says why).
+FORBIDDEN = {room: FLOORS[i + 1 :] for i, room in enumerate(FLOORS)}
+#: Rooms on one floor that still keep apart: the runner needs no reference client.
+FORBIDDEN["echobench.benchmarks.runner"] += ("echobench.benchmarks.reference",)
+FORBIDDEN["echobench.servers"] += ("echobench.benchmarks",)
+FORBIDDEN["echobench.clients"] += ("echobench.benchmarks",)
 
 
 def test_rooms_import_only_what_their_docstrings_allow() -> None:
@@ -168,14 +167,14 @@ def test_rooms_import_only_what_their_docstrings_allow() -> None:
         if target.startswith(forbidden)
     ]
     assert broken == []
-    into_truth = [
+    into_publish = [
         module
         for module, targets in graph.items()
-        if not module.startswith("echobench.benchmarks.truth")
+        if not module.startswith("echobench.benchmarks.publish")
         and module != "echobench._cli"
-        and any(t.startswith("echobench.benchmarks.truth") for t in targets)
+        and any(t.startswith("echobench.benchmarks.publish") for t in targets)
     ]
-    assert into_truth == []
+    assert into_publish == []
 
 
 def test_benchmarks_holds_only_its_rooms() -> None:
@@ -186,6 +185,8 @@ def test_benchmarks_holds_only_its_rooms() -> None:
     assert [r for r in rooms if r != "__pycache__"] == [
         "charts",
         "compare",
+        "publish",
+        "reference",
         "report",
         "runner",
         "suites",
@@ -317,7 +318,7 @@ def test_the_wheel_holds_only_echobench(tmp_path: Path) -> None:
     }
     assert expected <= set(names)
     assert {"echobench/servers/native_echo.c", "echobench/py.typed"} <= set(names)
-    assert "echobench/benchmarks/truth/native_client.c" in names
+    assert "echobench/benchmarks/reference/native_client.c" in names
     assert not [n for n in names if "/suites/" in n]  # run from the checkout, not installed
 
 

@@ -16,7 +16,7 @@ from echobench.benchmarks.charts import _throughput
 from echobench.benchmarks.charts._hlogs import read_intervals
 from echobench.benchmarks.charts._skipped import skipped_charts
 from echobench.benchmarks.compare._runview import load_run
-from echobench.benchmarks.truth._publish import _move_interval_logs
+from echobench.benchmarks.publish._step import _move_interval_logs
 from echobench.clients._histogram import SampleCounts
 from echobench.clients._intervals import Intervals
 

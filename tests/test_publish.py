@@ -15,8 +15,8 @@ import pytest
 
 from conftest import run_echobench
 from echobench._cli import main
-from echobench.benchmarks.truth._cmd_publish import STEPS
-from echobench.benchmarks.truth._readme import page_with, pages, published_block, rewrite
+from echobench.benchmarks.publish._cmd_publish import STEPS
+from echobench.benchmarks.publish._pages import page_with, pages, published_block, rewrite
 from echobench.servers import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,7 @@ def test_bad_choices_are_one_line(
 
 
 def test_a_published_run_replaces_the_old_one_only_once_it_finished(tmp_path: Path) -> None:
-    from echobench.benchmarks.truth._publish import Context, run_into
+    from echobench.benchmarks.publish._step import Context, run_into
 
     root = _checkout(tmp_path)
     ctx = Context(root=root)

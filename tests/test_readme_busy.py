@@ -6,8 +6,8 @@ import copy
 import json
 from pathlib import Path
 
-from echobench.benchmarks.truth._readme import busy_note, header
-from echobench.benchmarks.truth._sample_results import render
+from echobench.benchmarks.publish._pages import busy_note, header
+from echobench.benchmarks.publish._step_run import render
 
 PUBLISHED_RUN = Path(__file__).parent.parent / "results" / "published" / "run.json"
 

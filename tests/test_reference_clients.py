@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from echobench.benchmarks.truth import _agreement, _ceiling, _sample_results
-from echobench.benchmarks.truth._minimal_client import run_minimal_client
-from echobench.benchmarks.truth._readme import published_block
+from echobench.benchmarks.publish import _step_run
+from echobench.benchmarks.publish._pages import published_block
+from echobench.benchmarks.reference.minimal import run_minimal_client
+from echobench.benchmarks.truth import _agreement, _ceiling
 from echobench.servers import UserError
 from echobench.servers._launch import running_server
 
@@ -59,9 +60,9 @@ def test_readme_numbers_are_the_published_files_rendered() -> None:
     assert _between(_agreement.BEGIN, _agreement.END) == (
         _agreement.render_table(agreement).strip("\n")
     )
-    run = json.loads((PUBLISHED / _sample_results.FILE).read_text())
-    assert _between(_sample_results.BEGIN, _sample_results.END) == (
-        _sample_results.render(run, "results/published/run.json").strip("\n")
+    run = json.loads((PUBLISHED / _step_run.FILE).read_text())
+    assert _between(_step_run.BEGIN, _step_run.END) == (
+        _step_run.render(run, "results/published/run.json").strip("\n")
     )
 
 

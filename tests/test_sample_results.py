@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from echobench.benchmarks.truth import _sample_results
-from echobench.benchmarks.truth._readme import replace_between
+from echobench.benchmarks.publish import _step_run
+from echobench.benchmarks.publish._pages import replace_between
 from echobench.servers import UserError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_small.json"
@@ -16,7 +16,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "run_small.json"
 
 def test_table_has_every_backend_and_marks_client_bound_cases() -> None:
     doc = json.loads(FIXTURE.read_text())
-    table = _sample_results.render(doc, FIXTURE.name)
+    table = _step_run.render(doc, FIXTURE.name)
     for case in doc["cases"]:
         assert f"| `{case['backend']}` |" in table
     client_bound = [c for c in doc["cases"] if c["status"] == "ok" and c["summary"]["client_bound"]]
@@ -32,7 +32,7 @@ def test_medians_come_from_the_file() -> None:
     doc = json.loads(FIXTURE.read_text())
     case = next(c for c in doc["cases"] if c["status"] == "ok")
     median = case["summary"]["messages_per_second"]["median"]
-    assert f"{median / 1000:,.1f}k" in _sample_results.render(doc, FIXTURE.name)
+    assert f"{median / 1000:,.1f}k" in _step_run.render(doc, FIXTURE.name)
 
 
 def test_replace_between_rewrites_only_the_marked_part(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from _scaledoc import scale_doc
 
-from echobench.benchmarks.truth import _scale_results as scale_results
-from echobench.benchmarks.truth._readme import published_block
+from echobench.benchmarks.publish import _step_scale as scale_results
+from echobench.benchmarks.publish._pages import published_block
 
 ROOT = Path(__file__).parent.parent
 PUBLISHED = ROOT / "results" / "published"

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from echobench.benchmarks.publish._pages import published_block
+from echobench.benchmarks.publish._step import not_yet
 from echobench.benchmarks.truth import _soak as soak
-from echobench.benchmarks.truth._publish import not_yet
-from echobench.benchmarks.truth._readme import published_block
 from echobench.clients._histogram import SampleCounts
 from echobench.clients._intervals import Intervals
 

@@ -258,6 +258,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -337,3 +338,15 @@ def load_results(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     return validate(doc, str(path))
+
+
+def emit_json(target: str, doc: dict[str, Any]) -> None:
+    """``--json PATH``: the document to PATH, or to stdout for ``-``."""
+    if target == "-":
+        sys.stdout.write(dumps(doc))
+        return
+    try:
+        write_results(target, doc)
+    except OSError as exc:
+        raise UserError(f"cannot write {target}: {exc.strerror}") from None
+    print(f"wrote {target}", file=sys.stderr)

@@ -1,14 +1,12 @@
-"""The instruments that check the instrument, and the numbers the README and docs/ publish.
+"""The instruments that check the instrument.
 
-The reference load clients (native C, minimal uvloop, vmbench's), the client's
-ceiling (``echobench ceiling``), the runner's agreement with the native client
-(``echobench agreement``), the Dask cluster's cost against local workers, the
-client cores each backend needs, and ``echobench publish``: steps that measure
-into ``results/published/`` and rewrite the README's and docs/' tables and charts from those
-files (``_publish`` says how to add one). A new reference client or published
-number goes here.
+The client's ceiling (``echobench ceiling``: ``echobench load`` beside every reference
+client), the runner's agreement with the native client (``echobench agreement``), the
+soak (``echobench soak``), the Dask cluster's cost against local workers, the client
+cores each backend needs, and the network-namespace fleet the cluster tests run in. A
+new instrument goes here; what it publishes goes in ``echobench.benchmarks.publish``.
 
-May import ``echobench.servers``, ``echobench.clients``,
-``echobench.benchmarks.runner``, ``compare``, ``charts`` and ``report``; nothing
-imports this room except the command dispatcher.
+May import ``echobench.servers``, ``echobench.clients`` and the rooms below this one,
+``echobench.benchmarks.reference``, ``runner``, ``compare`` and ``charts``; never
+``echobench.benchmarks.publish``, which builds on this room.
 """

@@ -25,12 +25,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from echobench.benchmarks.reference.native import run_native_client
 from echobench.benchmarks.runner import _environment, _isolation, _verdict
 from echobench.benchmarks.runner._prime import prime
 from echobench.benchmarks.runner._schema import load_results
 from echobench.benchmarks.runner._terminal import RunProgress
-from echobench.benchmarks.truth._native_client import run_native_client
-from echobench.benchmarks.truth._publish import Context, Step
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command, start_server
 
@@ -219,22 +218,3 @@ def contradictions(doc: dict[str, Any]) -> list[str]:
         for row in bound
         if not row["agrees"]
     ]
-
-
-def _measure(ctx: Context) -> list[str]:
-    doc = agreement(QUICK if ctx.quick else Params())
-    ctx.write(FILE, doc)
-    return contradictions(doc)
-
-
-def _render(ctx: Context) -> None:
-    ctx.rewrite(BEGIN, END, render_table(ctx.read(FILE, "agreement")))
-
-
-STEP = Step(
-    name="agreement",
-    help="the runner's msgs/s against an independent native C client on the same server",
-    files=(FILE,),
-    measure=_measure,
-    render=_render,
-)

@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from echobench.benchmarks.runner._terminal import RunProgress
-from echobench.benchmarks.truth._publish import Context, Step
 from echobench.servers._errors import UserError
 
 FILE = "client_ceiling.json"
@@ -121,19 +120,19 @@ def _single_process(
 
 
 def _native(cpus: list[int] | None, duration: float, shape: Shape = None) -> Variant:
-    from echobench.benchmarks.truth._native_client import run_native_client
+    from echobench.benchmarks.reference.native import run_native_client
 
     return _single_process(run_native_client, cpus, duration, shape)
 
 
 def _minimal(cpus: list[int] | None, duration: float, shape: Shape = None) -> Variant:
-    from echobench.benchmarks.truth._minimal_client import run_minimal_client
+    from echobench.benchmarks.reference.minimal import run_minimal_client
 
     return _single_process(run_minimal_client, cpus, duration, shape)
 
 
 def _vmbench(client_cpus: list[int] | None, duration: float) -> Variant:
-    from echobench.benchmarks.truth._vmbench_client import run_vmbench_client
+    from echobench.benchmarks.reference.vmbench import run_vmbench_client
 
     def run(host: str, port: int) -> dict[str, Any]:
         previous = os.sched_getaffinity(0)
@@ -213,7 +212,7 @@ def measure(quick: bool) -> dict[str, Any]:
             "the cost of splitting the work, not the gain more cores would bring"
         )
     try:
-        from echobench.benchmarks.truth._native_client import binary
+        from echobench.benchmarks.reference.native import binary
 
         binary()
         variants["native"] = ("native C client (1 thread)", one, _native(one, duration))
@@ -312,7 +311,7 @@ def _at_scale(
         ),
     }
     try:
-        from echobench.benchmarks.truth._native_client import binary
+        from echobench.benchmarks.reference.native import binary
 
         binary()
         variants["native"] = (
@@ -402,21 +401,3 @@ def render_table(data: dict[str, Any]) -> str:
                 f"native client: **{scale['ours_1w_vs_native']}** (goal: 0.8 or better).",
             ]
     return "\n".join(lines)
-
-
-def _measure(ctx: Context) -> list[str]:
-    ctx.write(FILE, measure(ctx.quick))
-    return []
-
-
-def _render(ctx: Context) -> None:
-    ctx.rewrite(BEGIN, END, render_table(ctx.read(FILE, "ceiling")))
-
-
-STEP = Step(
-    name="ceiling",
-    help="the load generator's own ceiling beside the native, minimal and vmbench clients",
-    files=(FILE,),
-    measure=_measure,
-    render=_render,
-)

@@ -17,8 +17,6 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from echobench.benchmarks.truth._publish import Context, Step
-
 RUN = "run.json"
 BEGIN, END = "<!-- client-cores:begin -->", "<!-- client-cores:end -->"
 
@@ -83,15 +81,3 @@ def render(doc: dict[str, Any]) -> str:
             )
         lines.append(f"| {backend} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def _render(ctx: Context) -> None:
-    ctx.rewrite(BEGIN, END, render(ctx.read(RUN, "run")))
-
-
-STEP = Step(
-    name="client-cores",
-    help="the client cores each backend needs, derived from the published run",
-    files=(),
-    render=_render,
-)

@@ -35,7 +35,6 @@ from typing import Any
 
 from echobench.benchmarks.runner import _environment, _isolation
 from echobench.benchmarks.runner._prime import prime
-from echobench.benchmarks.truth._publish import Context, Step, not_yet
 from echobench.clients._cluster import QUIET_DASK
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command, start_server
@@ -281,28 +280,3 @@ def overhead(args: Params) -> dict[str, Any]:
         "repeats": repeats,
         "summary": summarize(repeats),
     }
-
-
-def _measure(ctx: Context) -> list[str]:
-    doc = overhead(QUICK if ctx.quick else Params())
-    ctx.write(FILE, doc)
-    summary = doc["summary"]
-    if summary["within"]:
-        return []
-    return [f"the cluster cost {summary['overhead']:.1%} of the throughput, over {TOLERANCE:.0%}"]
-
-
-def _render(ctx: Context) -> None:
-    if not ctx.exists(FILE):
-        ctx.rewrite(BEGIN, END, not_yet("cluster", FILE))
-        return
-    ctx.rewrite(BEGIN, END, render_table(ctx.read(FILE, "cluster")))
-
-
-STEP = Step(
-    name="cluster",
-    help="what driving the load through a Dask cluster costs against local workers",
-    files=(FILE,),
-    measure=_measure,
-    render=_render,
-)

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from echobench.benchmarks.runner._matrix import parse_names
+    from echobench.benchmarks.runner._schema import emit_json
     from echobench.benchmarks.truth._agreement import (
         QUICK,
         Params,
@@ -43,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
         contradictions,
         render_table,
     )
-    from echobench.benchmarks.truth._publish import emit_json
     from echobench.servers._errors import UserError
     from echobench.servers._registry import require_available
 

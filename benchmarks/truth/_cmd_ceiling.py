@@ -20,8 +20,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from echobench.benchmarks.runner._schema import emit_json
     from echobench.benchmarks.truth._ceiling import measure, render_table
-    from echobench.benchmarks.truth._publish import emit_json
 
     data = measure(args.quick)
     if args.json != "-":

@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from echobench.benchmarks.truth._publish import emit_json
+    from echobench.benchmarks.runner._schema import emit_json
     from echobench.benchmarks.truth._soak import Settings, measure, missed, render_table
 
     settings = Settings(

@@ -49,7 +49,6 @@ from echobench.benchmarks.charts._hlogs import histograms
 from echobench.benchmarks.runner import _isolation
 from echobench.benchmarks.runner._awake import keep_awake
 from echobench.benchmarks.runner._prime import prime
-from echobench.benchmarks.truth._publish import Context, Step, not_yet
 from echobench.clients._histogram import new_histogram, summarize
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command, start_server
@@ -139,7 +138,7 @@ def _load(
 
 
 def _noise(host: str, port: int, args: Settings, cpus: tuple[int, ...]) -> dict[str, Any]:
-    from echobench.benchmarks.truth._native_client import run_native_client
+    from echobench.benchmarks.reference.native import run_native_client
 
     result = run_native_client(
         host,
@@ -395,26 +394,3 @@ def render_table(data: dict[str, Any]) -> str:
     for warning in data["warnings"]:
         lines += ["", f"Note: {warning}"]
     return "\n".join(lines)
-
-
-def _measure(ctx: Context) -> list[str]:
-    data = measure(QUICK if ctx.quick else Settings(), ctx.published / HLOG)
-    ctx.write(FILE, data)
-    return missed(data)
-
-
-def _render(ctx: Context) -> None:
-    if not ctx.exists(FILE):
-        ctx.rewrite(BEGIN, END, not_yet("soak", FILE))
-        return
-    ctx.rewrite(BEGIN, END, render_table(ctx.read(FILE, "soak")))
-
-
-STEP = Step(
-    name="soak",
-    help="a 10-minute open-loop soak against native: per-minute p99, send lag, client RSS, "
-    "beside the machine's noise floor (about 21 minutes)",
-    files=(FILE, HLOG),
-    measure=_measure,
-    render=_render,
-)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.truth._reference_client import run_reference_client
+from echobench.benchmarks.reference._client import run_reference_client
 from echobench.servers._cbuild import build
 from echobench.servers._errors import UserError
 

@@ -6,12 +6,13 @@ alone (``render``), so ``echobench publish --render-only`` puts every table back
 from the published files without measuring anything, and a table can never
 disagree with its file.
 
-A step is a module-level ``STEP`` beside its instrument in this room;
+A step is a module-level ``STEP`` in its own module of this room, ``_step_NAME``;
 ``_cmd_publish.STEPS`` lists the modules in the order publish runs them. To
-publish a new number: give the instrument's module a ``STEP`` (a ``measure`` that
-writes ``results/published/NAME.json`` and returns what the numbers contradict,
-and a ``render`` that reads only that file and calls ``ctx.rewrite``), add one line
-to ``STEPS``, and put its marker lines in the page where the table belongs.
+publish a new number: write ``_step_NAME`` with a ``STEP`` (a ``measure`` that
+calls the instrument, writes ``results/published/NAME.json`` and returns what the
+numbers contradict, and a ``render`` that reads only that file and calls
+``ctx.rewrite``), add one line to ``STEPS``, and put its marker lines in the page
+where the table belongs.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from echobench.benchmarks.charts._throughput import save
-from echobench.benchmarks.runner._schema import dumps, write_results
-from echobench.benchmarks.truth._readme import rewrite
+from echobench.benchmarks.publish._pages import rewrite
+from echobench.benchmarks.runner._schema import write_results
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command
 
@@ -166,15 +167,3 @@ def _move_interval_logs(partial: Path, path: Path) -> None:
             if isinstance(hlog, str) and hlog.startswith(f"{logs.name}/"):
                 repeat["hlog"] = f"{target.name}/{hlog[len(logs.name) + 1 :]}"
     write_results(path, doc)
-
-
-def emit_json(target: str, doc: dict[str, Any]) -> None:
-    """``--json PATH``: the document to PATH, or to stdout for ``-``."""
-    if target == "-":
-        sys.stdout.write(dumps(doc))
-        return
-    try:
-        write_results(target, doc)
-    except OSError as exc:
-        raise UserError(f"cannot write {target}: {exc.strerror}") from None
-    print(f"wrote {target}", file=sys.stderr)

@@ -16,8 +16,8 @@ from typing import Any
 from echobench.benchmarks.charts._skipped import skipped_charts
 from echobench.benchmarks.charts._throughput import run_charts
 from echobench.benchmarks.compare._runview import run_from_doc
-from echobench.benchmarks.truth._publish import Context, Step, closing, draw, not_yet, run_into
-from echobench.benchmarks.truth._readme import header
+from echobench.benchmarks.publish._pages import header
+from echobench.benchmarks.publish._step import Context, Step, closing, draw, not_yet, run_into
 
 FILE = "latency.json"
 SHOWN = f"results/published/{FILE}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 
-from echobench.benchmarks.truth._publish import Context, Step
+from echobench.benchmarks.publish._step import Context, Step
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from echobench.benchmarks.charts._figures import charts_for
-from echobench.benchmarks.truth._publish import Context, Step, draw, run_into
-from echobench.benchmarks.truth._readme import header
+from echobench.benchmarks.publish._pages import header
+from echobench.benchmarks.publish._step import Context, Step, draw, run_into
 
 FILE = "run.json"
 SHOWN = f"results/published/{FILE}"

@@ -16,15 +16,15 @@ HELP = "regenerate every published number, chart and table (on a quiet machine)"
 
 #: The publishing steps in the order they run: name -> the module exposing ``STEP``.
 STEPS: dict[str, str] = {
-    "ceiling": "echobench.benchmarks.truth._ceiling",
-    "agreement": "echobench.benchmarks.truth._agreement",
-    "soak": "echobench.benchmarks.truth._soak",
-    "run": "echobench.benchmarks.truth._sample_results",
-    "client-cores": "echobench.benchmarks.truth._client_cores",
-    "cluster": "echobench.benchmarks.truth._cluster_overhead",
-    "report": "echobench.benchmarks.truth._report_picture",
-    "scale": "echobench.benchmarks.truth._scale_results",
-    "latency": "echobench.benchmarks.truth._latency_results",
+    "ceiling": "echobench.benchmarks.publish._step_ceiling",
+    "agreement": "echobench.benchmarks.publish._step_agreement",
+    "soak": "echobench.benchmarks.publish._step_soak",
+    "run": "echobench.benchmarks.publish._step_run",
+    "client-cores": "echobench.benchmarks.publish._step_client_cores",
+    "cluster": "echobench.benchmarks.publish._step_cluster",
+    "report": "echobench.benchmarks.publish._step_report",
+    "scale": "echobench.benchmarks.publish._step_scale",
+    "latency": "echobench.benchmarks.publish._step_latency",
 }
 
 
@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     import time
     from typing import Any
 
-    from echobench.benchmarks.truth._publish import Context, Step, emit_json
+    from echobench.benchmarks.publish._step import Context, Step
+    from echobench.benchmarks.runner._schema import emit_json
     from echobench.servers._errors import UserError
 
     steps: list[Step] = [importlib.import_module(STEPS[name]).STEP for name in _selected(args)]
