@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
+from echobench.benchmarks import reference
 from echobench.benchmarks.publish import _step_run
 from echobench.benchmarks.publish._pages import published_block
+from echobench.benchmarks.reference._client import Shape, reference_clients
 from echobench.benchmarks.reference.minimal import run_minimal_client
 from echobench.benchmarks.truth import _agreement, _ceiling
 from echobench.servers import UserError
@@ -17,16 +22,45 @@ from echobench.servers._launch import running_server
 PUBLISHED = Path(__file__).parent.parent / "results" / "published"
 
 
-def test_minimal_client_measures_a_real_server() -> None:
+def test_every_reference_client_measures_a_real_server_through_the_interface() -> None:
+    clients = {client.name: client for client in reference_clients()}
+    assert {"native", "minimal", "vmbench"} <= set(clients)
+    cpu = [max(os.sched_getaffinity(0))]
     with running_server("uvloop-protocol") as server:
-        report = run_minimal_client(
-            server.host, server.port, connections=4, size=256, duration=0.5, warmup=0.1
-        )
-    assert report["messages"] > 0
-    assert report["messages_per_second"] == pytest.approx(
-        report["messages"] / report["elapsed_s"], rel=1e-6
+        for name, client in clients.items():
+            if client.unavailable() is not None:
+                continue  # the native client without a compiler: test_native says so
+            shape = Shape(connections=2, size=256, duration=0.4, warmup=0.1)
+            report = client.run(server.host, server.port, shape, cpu)
+            assert report["messages"] > 0, name
+            assert report["messages_per_second"] > 0, name
+            assert 0.35 <= report["elapsed_s"] <= 1.0, name
+            if name == "minimal":
+                assert report["messages_per_second"] == pytest.approx(
+                    report["messages"] / report["elapsed_s"], rel=1e-6
+                )
+
+
+def test_a_new_file_is_a_reference_client_the_ceiling_measures(tmp_path: Path) -> None:
+    folder = Path(reference.__file__).parent
+    name = f"zz_probe_{os.getpid()}"
+    (folder / f"{name}.py").write_text(
+        "from echobench.benchmarks.reference._client import ReferenceClient\n"
+        f"CLIENT = ReferenceClient(name={name!r}, label='a probe', run=lambda *a: {{}},\n"
+        "                         at_scale=False)\n"
     )
-    assert 0.45 <= report["elapsed_s"] <= 1.0
+    try:
+        importlib.invalidate_caches()
+        assert name in [client.name for client in reference_clients()]
+        variants: _ceiling.Variants = {}
+        _ceiling._add_references(variants, None, 1.0, [])
+        assert variants[name][0] == "a probe"
+        at_scale: _ceiling.Variants = {}
+        _ceiling._add_references(at_scale, None, 1.0, [], _ceiling.SCALE_SHAPE)
+        assert name not in at_scale and "vmbench" not in at_scale
+    finally:
+        (folder / f"{name}.py").unlink()
+        sys.modules.pop(f"echobench.benchmarks.reference.{name}", None)
 
 
 def test_reference_client_errors_are_one_line() -> None:

@@ -16,10 +16,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from echobench.benchmarks.reference._client import run_reference_client
+from echobench.benchmarks.reference._client import ReferenceClient, Shape, run_reference_client
 
 
 class _Echo(asyncio.Protocol):
@@ -92,6 +92,20 @@ def run_minimal_client(
         warmup=warmup,
         cpus=cpus,
     )
+
+
+def _run(host: str, port: int, shape: Shape, cpus: Sequence[int] | None) -> dict[str, Any]:
+    return run_minimal_client(
+        host, port, connections=shape.connections, size=shape.size, duration=shape.duration,
+        warmup=shape.warmup, cpus=cpus,
+    )  # fmt: skip
+
+
+CLIENT = ReferenceClient(
+    name="minimal",
+    label="minimal uvloop Protocol client (no verification, no latency, no timers)",
+    run=_run,
+)
 
 
 def main(argv: list[str]) -> int:

@@ -7,11 +7,11 @@ on first use, like the native backend (``echobench.servers._cbuild``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.reference._client import run_reference_client
+from echobench.benchmarks.reference._client import ReferenceClient, Shape, run_reference_client
 from echobench.servers._cbuild import build
 from echobench.servers._errors import UserError
 
@@ -58,3 +58,23 @@ def run_native_client(
         warmup=warmup,
         cpus=cpus,
     )
+
+
+def _run(host: str, port: int, shape: Shape, cpus: Sequence[int] | None) -> dict[str, Any]:
+    return run_native_client(
+        host, port, connections=shape.connections, size=shape.size, duration=shape.duration,
+        warmup=shape.warmup, cpus=cpus,
+    )  # fmt: skip
+
+
+def _unavailable() -> str | None:
+    try:
+        binary()
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+CLIENT = ReferenceClient(
+    name="native", label="native C client (1 thread)", run=_run, unavailable=_unavailable
+)

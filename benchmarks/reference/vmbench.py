@@ -11,13 +11,17 @@ measured from the pool's rusage so its cost per message can be compared.
 
 from __future__ import annotations
 
+import os
 import resource
 import socket
 import time
+from collections.abc import Sequence
 from concurrent import futures
 from typing import Any
 
 import numpy as np
+
+from echobench.benchmarks.reference._client import ReferenceClient, Shape
 
 
 def _run_connection(
@@ -81,3 +85,25 @@ def run_vmbench_client(
         # Includes pool start-up and the wait for the start instant: an upper bound.
         "cpu_us_per_message": cpu / messages * 1e6 if messages else None,
     }
+
+
+def _run(host: str, port: int, shape: Shape, cpus: Sequence[int] | None) -> dict[str, Any]:
+    """Pinned to the first of ``cpus``: the pool's processes inherit it (vmbench's own
+    client pins nothing; one CPU keeps it beside the others' single process)."""
+    previous = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, list(cpus)[:1])
+    try:
+        return run_vmbench_client(
+            host, port, connections=shape.connections, size=shape.size, duration=shape.duration
+        )
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+CLIENT = ReferenceClient(
+    name="vmbench",
+    label="vmbench echo_client (a blocking process per connection)",
+    run=_run,
+    at_scale=False,  # a process per connection: 10,000 processes
+)

@@ -6,10 +6,10 @@ with 1 KiB messages over 10 connections, closed loop, from other CPUs:
 
 * ``echobench load`` with 1 worker and with N workers, verification and latency
   recording on (as every benchmark runs it) and off (to show what they cost);
-* the native C client (``_native_client``), the ceiling;
-* a minimal uvloop Protocol client (``_minimal_client``: no verification, no
+* every reference client (``echobench.benchmarks.reference``): the native C client,
+  the ceiling; a minimal uvloop Protocol client (``minimal``: no verification, no
   latency, no timers), the ceiling of our approach;
-* a re-implementation of vmbench's client (``_vmbench_client``);
+  and a re-implementation of vmbench's client (``vmbench``);
 
 and then, against the same server, ``echobench load`` (1 worker, verification and latency
 on), the minimal client and the native client at 10,000 connections x 64 B, every
@@ -31,6 +31,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from echobench.benchmarks.reference._client import ReferenceClient, reference_clients
+from echobench.benchmarks.reference._client import Shape as ReferenceShape
 from echobench.benchmarks.runner._terminal import RunProgress
 from echobench.servers._errors import UserError
 
@@ -46,6 +48,8 @@ Shape = tuple[int, int, float] | None
 #: The scale rows: every connection busy at 10,000, small messages, a longer warmup so
 #: that each connection has been served before the window opens.
 SCALE_SHAPE = (10_000, 64, 1.0)
+#: A variant: its row's label, the CPUs it is pinned to, and how to run it once.
+Variants = dict[str, tuple[str, list[int] | None, Variant]]
 
 
 def _pick_server() -> str:
@@ -97,20 +101,15 @@ def _ours(
     return run
 
 
-def _single_process(
-    client: Callable[..., dict[str, Any]],
-    cpus: list[int] | None,
-    duration: float,
-    shape: Shape = None,
+def _reference(
+    client: ReferenceClient, cpus: list[int] | None, duration: float, shape: Shape = None
 ) -> Variant:
-    """A client run as one subprocess (native, minimal), pinned to ``cpus``."""
+    """A reference client at ``shape``, pinned to ``cpus``."""
     connections, size, warmup = shape or (CONNECTIONS, SIZE, 0.5)
+    load = ReferenceShape(connections, size, duration, warmup)
 
     def run(host: str, port: int) -> dict[str, Any]:
-        result = client(
-            host, port, connections=connections, size=size, duration=duration, warmup=warmup,
-            cpus=cpus,
-        )  # fmt: skip
+        result = client.run(host, port, load, cpus)
         return {
             "messages_per_second": result["messages_per_second"],
             "cpu_us_per_message": result.get("cpu_us_per_message"),
@@ -119,37 +118,22 @@ def _single_process(
     return run
 
 
-def _native(cpus: list[int] | None, duration: float, shape: Shape = None) -> Variant:
-    from echobench.benchmarks.reference.native import run_native_client
-
-    return _single_process(run_native_client, cpus, duration, shape)
-
-
-def _minimal(cpus: list[int] | None, duration: float, shape: Shape = None) -> Variant:
-    from echobench.benchmarks.reference.minimal import run_minimal_client
-
-    return _single_process(run_minimal_client, cpus, duration, shape)
-
-
-def _vmbench(client_cpus: list[int] | None, duration: float) -> Variant:
-    from echobench.benchmarks.reference.vmbench import run_vmbench_client
-
-    def run(host: str, port: int) -> dict[str, Any]:
-        previous = os.sched_getaffinity(0)
-        if client_cpus:
-            os.sched_setaffinity(0, client_cpus[:1])  # the pool's processes inherit it
-        try:
-            result = run_vmbench_client(
-                host, port, connections=CONNECTIONS, size=SIZE, duration=duration
-            )
-        finally:
-            os.sched_setaffinity(0, previous)
-        return {
-            "messages_per_second": result["messages_per_second"],
-            "cpu_us_per_message": result["cpu_us_per_message"],
-        }
-
-    return run
+def _add_references(
+    variants: Variants,
+    cpus: list[int] | None,
+    duration: float,
+    notes: list[str],
+    shape: Shape = None,
+) -> None:
+    """Every reference client that can run here (and, at scale, hold the connections)."""
+    for client in reference_clients():
+        if shape is not None and not client.at_scale:
+            continue
+        why = client.unavailable()
+        if why is not None:
+            notes.append(f"{client.label} not available{' at scale' if shape else ''}: {why}")
+            continue
+        variants[client.name] = (client.label, cpus, _reference(client, cpus, duration, shape))
 
 
 def _summary(values: list[float | None]) -> dict[str, Any]:
@@ -175,7 +159,7 @@ def measure(quick: bool) -> dict[str, Any]:
     on, off = "verify+latency on", "verify+latency off"
     # (label, CPUs the variant is pinned to, run): single-process clients take the first
     # client CPU, workers are spread over all of them.
-    variants: dict[str, tuple[str, list[int] | None, Variant]] = {
+    variants: Variants = {
         "ours-1w": (f"echobench load, 1 worker, {on}", one, _ours(1, True, one, duration)),
         "ours-1w-off": (
             f"echobench load, 1 worker, {off}",
@@ -192,16 +176,6 @@ def measure(quick: bool) -> dict[str, Any]:
             client_cpus,
             _ours(many, False, client_cpus, duration),
         ),
-        "minimal": (
-            "minimal uvloop Protocol client (no verification, no latency, no timers)",
-            one,
-            _minimal(one, duration),
-        ),
-        "vmbench": (
-            "vmbench echo_client (a blocking process per connection)",
-            one,
-            _vmbench(client_cpus, duration),
-        ),
     }
     notes: list[str] = []
     if client_cpus is not None and len(client_cpus) < many:
@@ -211,13 +185,7 @@ def measure(quick: bool) -> dict[str, Any]:
             f"({client_cpus}), so they can only be slower than 1 worker here: they show "
             "the cost of splitting the work, not the gain more cores would bring"
         )
-    try:
-        from echobench.benchmarks.reference.native import binary
-
-        binary()
-        variants["native"] = ("native C client (1 thread)", one, _native(one, duration))
-    except (ImportError, UserError) as exc:
-        notes.append(f"native client not available: {exc}")
+    _add_references(variants, one, duration, notes)
 
     server_name = _pick_server()
     server = start_server(server_name, cpus=server_cpus)
@@ -267,7 +235,7 @@ def measure(quick: bool) -> dict[str, Any]:
 
 
 def _interleaved(
-    variants: dict[str, tuple[str, list[int] | None, Variant]], rounds: int, host: str, port: int
+    variants: Variants, rounds: int, host: str, port: int
 ) -> dict[str, dict[str, Any]]:
     """Each variant once per round, rounds in a row; median and range of each."""
     samples: dict[str, dict[str, list[float | None]]] = {
@@ -298,29 +266,14 @@ def _at_scale(
 ) -> dict[str, Any]:
     """The same server at 10,000 connections: our client next to the native one."""
     connections, size, warmup = SCALE_SHAPE
-    variants: dict[str, tuple[str, list[int] | None, Variant]] = {
+    variants: Variants = {
         "ours-1w": (
             "echobench load, 1 worker, verify+latency on",
             cpus,
             _ours(1, True, cpus, duration, SCALE_SHAPE),
         ),
-        "minimal": (
-            "minimal uvloop Protocol client",
-            cpus,
-            _minimal(cpus, duration, SCALE_SHAPE),
-        ),
     }
-    try:
-        from echobench.benchmarks.reference.native import binary
-
-        binary()
-        variants["native"] = (
-            "native C client (1 thread)",
-            cpus,
-            _native(cpus, duration, SCALE_SHAPE),
-        )
-    except (ImportError, UserError) as exc:
-        notes.append(f"native client not available at scale: {exc}")
+    _add_references(variants, cpus, duration, notes, SCALE_SHAPE)
     table = _interleaved(variants, rounds, host, port)
     ours = table["ours-1w"]["messages_per_second"]["median"]
     native = table.get("native", {}).get("messages_per_second", {}).get("median")
