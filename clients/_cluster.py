@@ -15,7 +15,15 @@ function that merges local workers, so every field of a local result means the s
 here. A worker lost mid-run leaves a result that is ``complete: false`` and names it;
 the surviving shards are still merged.
 
-May import ``_config``, ``_run`` and ``_shard``; imports
+With ``--hlog`` the shards relay each latency interval's counts over the run's queue,
+already on the scheduler's clock, and the parent merges interval ``k`` of every shard
+into one log (``_intervals``, as for local workers): all shards open their windows
+from one agreed instant, so interval ``k`` covers the same span on every host to within
+the start spread and the clock uncertainty, both recorded and far below an interval;
+each shard's whole-window histogram is in ``shards``.
+
+May import ``_certs``, ``_config``, ``_connect``, ``_histogram``, ``_intervals``,
+``_run`` and ``_shard``; imports
 ``distributed`` only when a run starts, so ``echobench load`` works without it.
 """
 
@@ -36,12 +44,15 @@ from typing import Any
 from echobench.clients._certs import CertFiles
 from echobench.clients._config import LoadConfig, validate
 from echobench.clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, connect_field
-from echobench.clients._histogram import histogram_field, merge_encoded, summarize
+from echobench.clients._histogram import Counts, histogram_field, merge_encoded, summarize
+from echobench.clients._intervals import Intervals
 from echobench.clients._run import (
     START_MARGIN_S,
     OnConnected,
     ProgressSink,
     StopSignals,
+    describe,
+    interval_sink,
     merge_results,
 )
 from echobench.clients._shard import ShardSpec, run_shard
@@ -258,11 +269,23 @@ def run_cluster_load(
             config = replace(config, workers=len(chosen), cpus=None)
             validate(config)
             with StopSignals() as signals:
-                run = _ClusterRun(distributed, client, config, chosen)
+                # Shards relay their intervals on the scheduler's clock: the log's times
+                # are wall times by that clock, hence no offset here.
+                intervals = Intervals(
+                    len(chosen),
+                    0,
+                    path=config.hlog,
+                    header=f"echobench load {describe(config)}, {len(chosen)} cluster "
+                    "shard(s); values in ns",
+                    sink=None if progress is None else interval_sink(progress),
+                )
+                relay = config.latency and (config.hlog is not None or progress is not None)
+                run = _ClusterRun(distributed, client, config, chosen, intervals, relay)
                 try:
                     return run.drive(signals, progress, address, len(cluster), on_connected)
                 finally:
                     run.close()
+                    intervals.finish(time.time_ns())
         finally:
             client.close()
 
@@ -283,8 +306,15 @@ def _choose(
 
 class _ClusterRun:
     def __init__(
-        self, distributed: Any, client: Any, config: LoadConfig, chosen: list[Member]
+        self,
+        distributed: Any,
+        client: Any,
+        config: LoadConfig,
+        chosen: list[Member],
+        intervals: Intervals,
+        relay_intervals: bool,
     ) -> None:
+        self.intervals = intervals
         self.client = client
         self.config = config
         self.chosen = chosen
@@ -295,7 +325,7 @@ class _ClusterRun:
             rank = ranks[member.host] = ranks.get(member.host, -1) + 1
             held = len(config.connections_of(index)) + len(config.idle_of(index))
             setup = config.timeout * CONNECT_ATTEMPTS * (1 + held / CONNECT_CONCURRENCY) + 30
-            self.specs.append(ShardSpec(config, index, run_id, rank, setup))
+            self.specs.append(ShardSpec(config, index, run_id, rank, setup, relay_intervals))
         self.setup_timeout = max(spec.setup_timeout for spec in self.specs)
         spec = self.specs[0]
         self.queue = distributed.Queue(spec.queue_name, client=client)
@@ -410,7 +440,7 @@ class _ClusterRun:
             if monotonic_ns() > overdue:
                 if stop_sent:
                     for index in pending:
-                        self.lost[index] = f"{self.describe(index)} sent no result"
+                        self._lose(index, f"{self.describe(index)} sent no result")
                     break
                 self.stop.set()
                 stop_sent = True
@@ -420,30 +450,42 @@ class _ClusterRun:
                     continue
                 del pending[index]
                 if future.status != "finished":
-                    self.lost[index] = f"{self.describe(index)} failed: {_failure(future)}"
+                    self._lose(index, f"{self.describe(index)} failed: {_failure(future)}")
                     continue
                 output = future.result()
                 if "error" in output:
-                    self.lost[index] = f"{self.describe(index)}: {output['error']}"
+                    self._lose(index, f"{self.describe(index)}: {output['error']}")
                 else:
                     outputs[index] = output
             for index in self._gone():
                 if index in pending:
                     del pending[index]
-                    self.lost[index] = f"{self.describe(index)} was lost mid-run"
+                    self._lose(index, f"{self.describe(index)} was lost mid-run")
             for message in self.queue.get(batch=True):
                 if message[0] == "tick":
                     got = ticks.setdefault(int(message[2]), [])
                     got.append(int(message[3]))
                     if progress is not None and len(got) == len(self.chosen) - len(self.lost):
                         progress.second(int(message[2]), sum(got))
+                elif message[0] == "interval" and int(message[1]) not in self.lost:
+                    _, _, k, wire, start, end = message
+                    self.intervals.add(int(k), Counts.from_wire(wire), int(start), int(end))
             if progress is not None:
                 progress.refresh()
             if pending:
                 time.sleep(POLL_SECONDS)
+        # Intervals a lost shard never sent are logged with the others' counts alone.
+        self.intervals.finish(time.time_ns())
         if progress is not None:
             progress.finished()
-        return self._merge(outputs, interrupted, address, cluster_size)
+        result = self._merge(outputs, interrupted, address, cluster_size)
+        if config.latency:
+            result["latency_intervals"] = self.intervals.summary(config.interval)
+        return result
+
+    def _lose(self, index: int, why: str) -> None:
+        self.lost[index] = why
+        self.intervals.drop_worker()
 
     def _merge(
         self,

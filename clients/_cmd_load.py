@@ -203,10 +203,6 @@ def run(args: argparse.Namespace) -> int:
             )
         if args.workers is not None and args.workers < 1:
             raise UserError(f"--workers must be at least 1, not {args.workers}")
-        if args.hlog is not None:
-            raise UserError(
-                "--hlog is written from local workers; it does not apply with --cluster"
-            )
         result = run_cluster_load(
             config,
             args.cluster,

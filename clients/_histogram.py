@@ -168,6 +168,27 @@ class Counts:
     def total(self) -> int:
         return int(self.counts.sum()) + len(self.beyond) + self.negative
 
+    def to_wire(self) -> tuple[bytes, bytes, str, list[int], int]:
+        """Plain bytes and numbers, for a channel that carries no numpy arrays (a Dask
+        ``Queue`` takes msgpack-encodable values only)."""
+        return (
+            self.keys.tobytes(),
+            self.counts.tobytes(),
+            self.counts.dtype.str,
+            list(self.beyond),
+            self.negative,
+        )
+
+    @classmethod
+    def from_wire(cls, wire: Sequence[Any]) -> Counts:
+        keys, counts, dtype, beyond, negative = wire
+        return cls(
+            np.frombuffer(keys, dtype=np.uint16),
+            np.frombuffer(counts, dtype=np.dtype(dtype)),
+            tuple(int(v) for v in beyond),
+            int(negative),
+        )
+
 
 class SampleCounts:
     """HDR sub-bucket counts accumulated in a dense numpy array, turned into a histogram once.

@@ -84,7 +84,16 @@ class Intervals:
     def add(self, index: int, counts: Counts, start_ns: int, end_ns: int) -> None:
         """One worker's counts for interval ``index`` (recorded between the two readings)."""
         self.pending.setdefault(index, []).append((counts, start_ns, end_ns))
-        while len(self.pending.get(self.written, ())) >= self.workers:
+        self._complete_ready()
+
+    def drop_worker(self) -> None:
+        """One worker will send no more intervals (a cluster shard was lost): the
+        intervals every other worker has sent are complete without it."""
+        self.workers -= 1
+        self._complete_ready()
+
+    def _complete_ready(self) -> None:
+        while self.written in self.pending and len(self.pending[self.written]) >= self.workers:
             self._complete(self.written)
 
     def _complete(self, index: int) -> None:

@@ -194,8 +194,8 @@ def _drive(
         count,
         mono_to_wall,
         path=config.hlog,
-        header=f"echobench load {_describe(config)}; values in ns",
-        sink=None if progress is None else _to_progress(progress),
+        header=f"echobench load {describe(config)}; values in ns",
+        sink=None if progress is None else interval_sink(progress),
     )
     try:
         results, interrupted = _collect(config, workers, signals, progress, t0, intervals)
@@ -208,12 +208,12 @@ def _drive(
     return result
 
 
-def _describe(config: LoadConfig) -> str:
+def describe(config: LoadConfig) -> str:
     loop = "closed loop" if config.rate is None else f"open loop at {config.rate:g} msgs/s"
     return f"{config.target}, {loop}, {config.connections} conn x {config.size} B"
 
 
-def _to_progress(progress: ProgressSink) -> Callable[[int, float, Any], None]:
+def interval_sink(progress: ProgressSink) -> Callable[[int, float, Any], None]:
     def sink(index: int, seconds: float, histogram: Any) -> None:
         progress.interval(index, seconds, summarize(histogram))
 
@@ -375,7 +375,7 @@ def merge_results(
         "latency_us": latency,
         "latency_out_of_range": sum(p["out_of_range"] for p in parts),
         "client_pauses": _pauses(parts),
-        "latency_intervals": None,  # run_load fills it in (local workers only)
+        "latency_intervals": None,  # run_load and run_cluster_load fill it in
         "histogram": histogram,
         "errors": errors,
         "error_total": error_total,

@@ -54,11 +54,13 @@ Top level
                          samples that fell outside the histogram's range (counted here,
                          not in the histogram).
     ``latency_intervals``
-                         null without latency (or with ``--cluster``), else ``interval_s``
+                         null without latency, else ``interval_s``
                          (``params.interval``: the length of one latency interval),
                          ``count`` (intervals, the last one cut short by the window's end),
                          ``samples`` (their total count: ``latency_us.count`` unless a worker
-                         sent no result), ``max_cpu_us`` (the parent's longest CPU time on
+                         sent no result; with ``--cluster``, a shard lost mid-run leaves
+                         what it had sent in the log but nothing in the result),
+                         ``max_cpu_us`` (the parent's longest CPU time on
                          one interval: merging, logging, progress; on a CPU it may share
                          with a worker, whose schedule it delays) and ``hlog``: the
                          HdrHistogram interval log

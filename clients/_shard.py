@@ -58,6 +58,7 @@ class ShardSpec:
     run_id: str
     cpu_rank: int  # this shard's rank among the shards on its host: picks its CPU
     setup_timeout: float
+    relay_intervals: bool = False  # put each latency interval's counts on the queue
 
     @property
     def queue_name(self) -> str:
@@ -115,7 +116,8 @@ class _Child:
         )
         child_end.close()
         cpu = shard_cpu(spec.cpu_rank)
-        config = replace(spec.config, cpus=(cpu,) if cpu is not None else None)
+        # The interval log is the parent's to write (``--hlog`` names a path over there).
+        config = replace(spec.config, cpus=(cpu,) if cpu is not None else None, hlog=None)
         self.pipe.send((config, spec.index))
 
     def receive(self, timeout: float) -> tuple[Any, ...] | None:
@@ -176,7 +178,9 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
         t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
         child.send(("start", t0))
         mono_to_wall = time.time_ns() - monotonic_ns()
-        result = _relay(child, spec, queue)
+        # Intervals travel on the scheduler's clock, by this host's estimate at the start.
+        shift = mono_to_wall + round(float(worker.scheduler_delay) * 1e9)
+        result = _relay(child, spec, queue, shift)
         if isinstance(result, str):
             return {**where, "error": result}
         return {
@@ -240,7 +244,7 @@ def _await_ready(child: _Child, spec: ShardSpec) -> dict[str, int] | str:
     return f"did not finish connecting to {spec.config.target} in {spec.setup_timeout:.0f}s"
 
 
-def _relay(child: _Child, spec: ShardSpec, queue: Any) -> dict[str, Any] | str:
+def _relay(child: _Child, spec: ShardSpec, queue: Any, shift: int) -> dict[str, Any] | str:
     while True:
         try:
             message = child.receive(POLL_SECONDS)
@@ -252,6 +256,9 @@ def _relay(child: _Child, spec: ShardSpec, queue: Any) -> dict[str, Any] | str:
                 return result
             if message[0] == "tick":
                 queue.put(("tick", spec.index, int(message[1]), int(message[2])))
+            elif message[0] == "interval" and spec.relay_intervals:
+                _, k, counts, start, end = message
+                queue.put(("interval", spec.index, k, counts.to_wire(), start + shift, end + shift))
 
 
 def _child_main(fd: int) -> None:

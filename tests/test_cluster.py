@@ -277,6 +277,9 @@ def test_a_worker_lost_mid_run_is_named_and_the_rest_merged(
                 os.kill(pids[victim], signal.SIGKILL)
                 self.killed = True
 
+        def interval(self, index: int, seconds: float, latency: dict[str, Any] | None) -> None:
+            pass
+
         def refresh(self) -> None:
             pass
 

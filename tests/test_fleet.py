@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hdrh.histogram import HdrHistogram
 
+from echobench.benchmarks.charts._hlogs import histograms
 from echobench.benchmarks.truth import _netns
 from echobench.benchmarks.truth._fleet import (
     CLIENT_HOSTS,
@@ -26,6 +28,7 @@ from echobench.benchmarks.truth._fleet import (
     DaskFleet,
     dask_fleet,
 )
+from echobench.clients._histogram import new_histogram
 from echobench.servers._launch import RunningServer
 
 pytest.importorskip("distributed")
@@ -63,6 +66,10 @@ def _load(fleet: DaskFleet, tmp_path: Path, *args: str, timeout: float = 60) -> 
     return result
 
 
+def _read_log(path: Path) -> list[HdrHistogram]:
+    return [histogram for _, _, histogram in histograms(path)]
+
+
 def _recorded(histogram: HdrHistogram) -> list[tuple[int, int]]:
     return [
         (v.value_iterated_to, v.count_at_value_iterated_to)
@@ -73,7 +80,21 @@ def _recorded(histogram: HdrHistogram) -> list[tuple[int, int]]:
 def test_shards_run_on_both_client_hosts_from_one_start(
     fleet: DaskFleet, server: RunningServer, tmp_path: Path
 ) -> None:
-    result = _load(fleet, tmp_path, "-c", "6", "-d", "1", "--warmup", "0.2")
+    hlog = tmp_path / "fleet.hlog"
+    result = _load(
+        fleet,
+        tmp_path,
+        "-c",
+        "6",
+        "-d",
+        "1.5",
+        "--warmup",
+        "0.2",
+        "--hlog",
+        str(hlog),
+        "--hlog-interval",
+        "0.5",
+    )
     assert result["complete"] and result["error_total"] == 0, result["stop_reason"]
     shards = result["shards"]
     # Each shard ran on its own host, known to the scheduler by that host's address.
@@ -107,6 +128,20 @@ def test_shards_run_on_both_client_hosts_from_one_start(
     assert _recorded(merged) == _recorded(summed)
     assert merged.get_total_count() == result["messages"] == sum(s["messages"] for s in shards)
 
+    # One interval log, merged across the shards per interval: its intervals add up to
+    # the merged histogram, and its times are the window's, on the scheduler's clock.
+    intervals = _read_log(hlog)
+    assert len(intervals) == result["latency_intervals"]["count"] == 3
+    logged = new_histogram()
+    for interval in intervals:
+        logged.add(interval)
+    assert _recorded(logged) == _recorded(merged)
+    started = datetime.fromisoformat(result["started_at"]).timestamp()
+    assert intervals[0].get_start_time_stamp() / 1e3 == pytest.approx(started, abs=0.05)
+    assert (
+        intervals[-1].get_end_time_stamp() - intervals[0].get_start_time_stamp()
+    ) / 1e3 == pytest.approx(result["elapsed_s"], abs=0.05)
+
 
 def test_a_client_host_lost_mid_run(
     fleet: DaskFleet, server: RunningServer, tmp_path: Path
@@ -116,6 +151,7 @@ def test_a_client_host_lost_mid_run(
         [
             *("load", "--host", fleet.host("server"), "--port", str(PORT), "-c", "4"),
             *("-d", "2.5", "--warmup", "0.2", *fleet.cluster_args(), "--hold"),
+            *("--hlog", str(tmp_path / "lost.hlog")),
             *("--json", str(out), "-q"),
         ]
     )
@@ -142,3 +178,7 @@ def test_a_client_host_lost_mid_run(
     assert [s["host"] for s in kept] == [fleet.host("client1")]
     assert kept[0]["complete"] and kept[0]["messages"] > 0
     assert result["messages"] == kept[0]["messages"] == result["latency_us"]["count"]
+    # The log goes on without the lost shard, to the end of the survivor's window.
+    intervals = _read_log(tmp_path / "lost.hlog")
+    assert len(intervals) == 3
+    assert sum(i.get_total_count() for i in intervals) >= kept[0]["messages"]

@@ -118,6 +118,8 @@ def test_run_drives_the_server_host_over_tls(
     (case,) = json.loads(out.read_text())["cases"]
     (repeat,) = case["repeats"]
     assert case["status"] == "ok" and repeat["load"]["complete"]
+    # The repeat's interval log, merged across the shards, lies beside the results file.
+    assert (out.parent / repeat["hlog"]).stat().st_size > 0
     assert sorted(s["host"] for s in repeat["load"]["shards"]) == sorted(
         fleet.host(h) for h in CLIENT_HOSTS
     )

@@ -206,9 +206,8 @@ def measure(
                 assert settings.connect is not None
                 host, port = settings.connect
                 address = f"{host}:{port}"
-            # A cluster's shards do not relay their intervals (``load --cluster``).
             hlog = None
-            if settings.hlog_dir is not None and settings.cluster is None:
+            if settings.hlog_dir is not None:
                 hlog = settings.hlog_dir / hlog_name(case, repeat)
             try:
                 record = _drive(
