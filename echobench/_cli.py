@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "load": "echobench.clients._cmd_load",
     "cluster-certs": "echobench.clients._cmd_cluster_certs",
     "run": "echobench.benchmarks.runner._cmd_run",
+    "doctor": "echobench.benchmarks.runner._cmd_doctor",
     "plot": "echobench.benchmarks.charts._cmd_plot",
     "report": "echobench.benchmarks.report._cmd_report",
     "compare": "echobench.benchmarks.report._cmd_compare",

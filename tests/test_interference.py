@@ -355,14 +355,3 @@ def test_the_quiet_wait_honours_its_timeout_and_says_what_it_waited_for() -> Non
     assert said.startswith("the host was still busy after ") and f"on CPU {cpu}" in said
     record = done.as_dict()
     assert record["quiet"] is False and record["last"]["other_work_pct"][str(cpu)] > 50
-
-
-def test_wakeup_latency_times_a_sleeper_on_each_cpu() -> None:
-    import os
-
-    cpus = sorted(os.sched_getaffinity(0))
-    found = interference.wakeup_latency(cpus, seconds=0.3)
-    assert sorted(found) == cpus
-    for figures in found.values():
-        assert figures["samples"] >= 20
-        assert 0 <= figures["p50"] <= figures["p99"] <= figures["max"]

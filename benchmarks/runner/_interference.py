@@ -39,10 +39,10 @@ read it):
 - :func:`snapshot` reads ``/proc`` at one instant; :func:`between` turns two snapshots
   into an :class:`Interference`, whose :meth:`Interference.as_dict` is the record
   ``{"steal_pct": {side: pct}, "run_delay_pct": {side: pct}, "disturbed", ...}``.
+- :class:`Window` takes the snapshots at a window's edges and gives the result.
 - :func:`probe` measures the host for a second or two with nothing of ours running
-  (steal and others' CPU time per CPU), :func:`wait_for_quiet` repeats it until the
-  host is quiet or a time budget is spent, and :func:`wakeup_latency` times how late a
-  sleeping thread on each CPU wakes (the idle-vCPU halt effect).
+  (steal and others' CPU time per CPU), and :func:`wait_for_quiet` repeats it until the
+  host is quiet or a time budget is spent (``_hostcheck`` adds the wake-up latency).
 
 A percentage is ``None`` where the host cannot say (no ``steal`` column in a container,
 no schedstat in the kernel, an unreadable process); ``None`` never counts as disturbed,
@@ -51,15 +51,14 @@ and ``notes`` says what was missing.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import statistics
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from echobench.benchmarks.runner._matrix import parse_percent
 
 #: Above this share of a window (percent), steal or run delay on either side makes a
 #: repeat disturbed, and a host probe not quiet (``--max-interference``).
@@ -70,6 +69,11 @@ MAX_TASKS = 256
 PROC = Path("/proc")
 #: /proc/stat's columns, in order; ``steal`` is the eighth (Linux 2.6.11 on).
 STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def parse_threshold(text: str | None, what: str = "max-interference") -> float:
+    """``--max-interference``: ``5%`` (or ``5``) -> 5.0 percent; ``None`` -> the default."""
+    return DEFAULT_THRESHOLD_PCT if text is None else 100.0 * parse_percent(text, what)
 
 
 def clock_ticks() -> int:
@@ -550,62 +554,6 @@ def wait_for_quiet(
         last = take()
         probes += 1
     return QuietWait(last.quiet, time.monotonic() - started, probes, waited_for, last)
-
-
-# -- how late an idle CPU wakes -----------------------------------------------------------
-
-#: prctl(2)'s option for a thread's timer slack (ns): the default 50 us would hide the
-#: wake-up latency it is there to measure.
-PR_SET_TIMERSLACK = 29
-
-
-def _sleeper(cpu: int, until: float, out: list[float], errors: list[str]) -> None:
-    try:
-        os.sched_setaffinity(0, {cpu})  # this thread only
-    except OSError as exc:
-        errors.append(f"cannot pin a thread to CPU {cpu}: {exc}")
-        return
-    try:
-        ctypes.CDLL(None).prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # the slack then adds its 50 us; the figures still rank hosts
-    step = 0
-    while time.monotonic() < until:
-        # Sleeps of 1-5 ms, so the CPU halts between them as an idle server's would.
-        want_ns = 1_000_000 + (step * 1_618_033) % 4_000_000
-        step += 1
-        start = time.monotonic_ns()
-        time.sleep(want_ns / 1e9)
-        out.append((time.monotonic_ns() - start - want_ns) / 1e3)
-
-
-def wakeup_latency(cpus: Sequence[int], seconds: float = 2.0) -> dict[int, dict[str, float]]:
-    """How late a thread sleeping 1-5 ms wakes on each of ``cpus``: ``{cpu: {"p50", "p99",
-    "max", "samples"}}`` in microseconds (a Python thread: tens of us of it are its own)."""
-    until = time.monotonic() + seconds
-    found: dict[int, list[float]] = {cpu: [] for cpu in cpus}
-    errors: list[str] = []
-    threads = [
-        threading.Thread(target=_sleeper, args=(cpu, until, found[cpu], errors), daemon=True)
-        for cpu in cpus
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise OSError(errors[0])
-    return {cpu: _latency_summary(values) for cpu, values in found.items() if values}
-
-
-def _latency_summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50": round(statistics.median(ordered), 1),
-        "p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
-        "max": round(ordered[-1], 1),
-        "samples": len(ordered),
-    }
 
 
 @dataclass

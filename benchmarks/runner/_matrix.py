@@ -158,6 +158,17 @@ def parse_rates(text: str) -> list[float | None]:
     return _unique(values)
 
 
+def parse_percent(text: str, what: str) -> float:
+    """One percentage above 0 and under 100, ``2%`` or ``2``, as the fraction 0.02."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise UserError(f"--{what} takes a percentage such as 2%, not {text!r}") from None
+    if not 0.0 < value < 100.0:
+        raise UserError(f"--{what} must be above 0% and under 100%, not {text!r}")
+    return value / 100.0
+
+
 def parse_percentages(text: str, what: str, *, highest: float = 200.0) -> list[float]:
     """``10,50,100`` percent as the fractions 0.1, 0.5, 1.0, ascending."""
     values: list[float] = []

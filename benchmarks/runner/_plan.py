@@ -27,6 +27,7 @@ from echobench.benchmarks.runner._matrix import (
     parse_duration_us,
     parse_int_list,
     parse_names,
+    parse_percent,
     parse_percentages,
     parse_rates,
 )
@@ -70,7 +71,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
             given[name] = value
     if args.target_ci is not None:
-        given["target_ci"] = _percent(args.target_ci, "target-ci")
+        given["target_ci"] = parse_percent(args.target_ci, "target-ci")
     if args.seed is not None:
         given["seed"] = args.seed
     if args.order is not None:
@@ -102,16 +103,6 @@ def _repeat(text: str) -> int | str:
     if value < 1:
         raise UserError(f"--repeat must be at least 1, not {value}")
     return value
-
-
-def _percent(text: str, what: str) -> float:
-    try:
-        value = float(text.strip().removesuffix("%"))
-    except ValueError:
-        raise UserError(f"--{what} takes a percentage such as 2%, not {text!r}") from None
-    if not 0.0 < value < 100.0:
-        raise UserError(f"--{what} must be above 0% and under 100%, not {text!r}")
-    return value / 100.0
 
 
 def _auto(config: dict[str, Any], given: dict[str, Any]) -> None:
