@@ -20,7 +20,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from echobench._cli import main
-from echobench.benchmarks.charts import _figures, _spectra, _throughput
+from echobench.benchmarks.charts import _figures, _registry, _spectra
 from echobench.benchmarks.compare._runview import Run, load_run
 
 
@@ -31,7 +31,7 @@ def run() -> Run:
 
 @pytest.fixture(scope="module")
 def figures(run: Run) -> dict[str, Figure]:
-    return _throughput.run_charts(run)
+    return _registry.charts_of(run)[0]
 
 
 def test_the_fixture_holds_what_the_charts_must_show(run: Run) -> None:
@@ -176,7 +176,7 @@ def test_spectrum_is_read_from_the_merged_histograms(run: Run) -> None:
 
 
 def test_written_pngs_have_the_figure_size(tmp_path: Path, figures: dict[str, Figure]) -> None:
-    written = _throughput.save(figures, tmp_path)
+    written = _figures.save(figures, tmp_path)
     assert len(written) == 6
     for path in written:
         assert path.stat().st_size > 10_000

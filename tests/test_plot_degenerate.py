@@ -12,7 +12,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from echobench._cli import main
-from echobench.benchmarks.charts import _figures, _throughput
+from echobench.benchmarks.charts import _figures, _overtime, _registry, _throughput
 from echobench.benchmarks.compare._runview import Run, run_from_doc
 from echobench.benchmarks.report._page import render
 from echobench.benchmarks.runner import _results
@@ -52,7 +52,7 @@ def test_stability_draws_the_100ms_series() -> None:
     doc = _doc()
     run = run_from_doc(doc, "series")
     raw = next(c for c in doc["cases"] if c["id"] == "twisted/tcp/1024B/10c/closed")
-    figure = _throughput.stability(run)
+    figure = _overtime.stability(run)
     xs, ys = _stability_line(figure, raw["id"])
     expected: list[float] = []
     for repeat in raw["repeats"]:
@@ -75,7 +75,7 @@ def test_stability_falls_back_to_per_second_without_a_series() -> None:
         for repeat in case["repeats"]:
             del repeat["load"]["series"]
     raw = next(c for c in doc["cases"] if c["id"] == "twisted/tcp/1024B/10c/closed")
-    figure = _throughput.stability(run_from_doc(doc, "per-second"))
+    figure = _overtime.stability(run_from_doc(doc, "per-second"))
     xs, ys = _stability_line(figure, raw["id"])
     assert [y for y in ys if y == y] == [
         float(v) for r in raw["repeats"] for v in r["load"]["per_second"]
@@ -138,7 +138,7 @@ def test_charts_without_their_data_are_skipped() -> None:
             repeat["server_cpu"] = None
         case["summary"] = _results.summarize(case["repeats"])
     run = run_from_doc(doc, "thin")
-    skipped = _throughput.skipped_charts(run)
+    skipped = _registry.skipped(run)
     assert set(skipped) == {
         "throughput-vs-connections",
         "latency-at-equal-load",
@@ -154,7 +154,7 @@ def test_charts_without_their_data_are_skipped() -> None:
     assert "--scenario latency" in skipped["latency-vs-load"]
     assert "server CPU" in skipped["cpu-efficiency"]
     assert skipped["stability"].startswith("one throughput sample per case")
-    assert set(_throughput.run_charts(run)) == {"throughput-by-size"}
+    assert set(_registry.charts_of(run)[0]) == {"throughput-by-size"}
 
 
 def test_nothing_measured_skips_every_chart() -> None:
@@ -162,8 +162,8 @@ def test_nothing_measured_skips_every_chart() -> None:
     for case in doc["cases"]:
         case.update(status="failed", repeats=[], summary=None)
     run = run_from_doc(doc, "all-failed")
-    assert set(_throughput.skipped_charts(run)) == set(_throughput.CHARTS)
-    assert _throughput.run_charts(run) == {}
+    assert set(_registry.skipped(run)) == {c.name for c in _registry.CHARTS if c.kind(run) is None}
+    assert _registry.charts_of(run)[0] == {}
 
 
 def _flat(figure: Figure) -> list[float]:
@@ -180,7 +180,7 @@ def _flat(figure: Figure) -> list[float]:
 def test_one_repeat_claims_no_spread() -> None:
     run: Run = run_from_doc(_quick_like(_doc()), "one-repeat")
     for name in ("throughput-by-size", "cpu-efficiency"):
-        figure = _throughput.CHARTS[name](run)
+        figure = _registry.BY_NAME[name].draw(run)
         labels = legend_labels(figure)
         assert any("1 repeat: no spread" in label for label in labels), name
         assert not any("min-max" in label for label in labels), name
@@ -188,7 +188,7 @@ def test_one_repeat_claims_no_spread() -> None:
         spans = _flat(figure)
         assert spans and all(span == pytest.approx(0.0, abs=1e-6) for span in spans), name
     # No repeat boundary is drawn, so the legend does not list one.
-    assert "start of a repeat" not in legend_labels(_throughput.stability(run))
+    assert "start of a repeat" not in legend_labels(_overtime.stability(run))
 
 
 def test_several_repeats_show_their_real_spread() -> None:

@@ -12,9 +12,9 @@ import pytest
 from _chartcheck import RUN_SMALL, assert_units_on_axes, expected_pixels, legend_labels, png_size
 
 from echobench._cli import main
-from echobench.benchmarks.charts import _throughput
+from echobench.benchmarks.charts import _overtime
 from echobench.benchmarks.charts._hlogs import read_intervals
-from echobench.benchmarks.charts._skipped import skipped_charts
+from echobench.benchmarks.charts._registry import skipped
 from echobench.benchmarks.compare._runview import load_run
 from echobench.benchmarks.publish._step import _move_interval_logs
 from echobench.clients._histogram import SampleCounts
@@ -69,8 +69,8 @@ def test_p50_p99_and_max_per_interval_with_the_spike_in_place(
     results: Path, tmp_path: Path
 ) -> None:
     run = load_run(results)
-    assert "latency-over-time" not in skipped_charts(run)
-    figure = _throughput.latency_over_time(run)
+    assert "latency-over-time" not in skipped(run)
+    figure = _overtime.latency_over_time(run)
     assert_units_on_axes(figure)
     assert {"asyncio-protocol", "uvloop-protocol", "p50", "p99", "max"} <= set(
         legend_labels(figure)
@@ -96,9 +96,9 @@ def test_p50_p99_and_max_per_interval_with_the_spike_in_place(
 
 
 def test_skipped_with_a_reason_when_the_logs_are_absent(results: Path, tmp_path: Path) -> None:
-    assert "no interval logs" in skipped_charts(load_run(RUN_SMALL))["latency-over-time"]
+    assert "no interval logs" in skipped(load_run(RUN_SMALL))["latency-over-time"]
     (tmp_path / "run-hlog").rename(tmp_path / "elsewhere")
-    why = skipped_charts(load_run(results))["latency-over-time"]
+    why = skipped(load_run(results))["latency-over-time"]
     assert "not beside the results file" in why
 
 
@@ -120,7 +120,7 @@ def test_published_run_keeps_its_logs_under_its_own_name(results: Path) -> None:
     (results.parent / "run-hlog").rename(results.parent / f"{partial.stem}-hlog")
     os.replace(partial, results)
     _move_interval_logs(partial, results)
-    assert "latency-over-time" not in skipped_charts(load_run(results))
+    assert "latency-over-time" not in skipped(load_run(results))
     assert not (results.parent / f"{partial.stem}-hlog").exists()
     refs = [r.get("hlog") for c in json.loads(results.read_text())["cases"] for r in c["repeats"]]
     assert {ref.split("/")[0] for ref in refs if ref} == {"run-hlog"}

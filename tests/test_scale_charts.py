@@ -10,7 +10,7 @@ from _chartcheck import assert_units_on_axes, expected_pixels, legend_labels, pn
 from _scaledoc import BACKENDS, COUNTS, scale_doc
 from matplotlib.figure import Figure
 
-from echobench.benchmarks.charts import _scale, _throughput
+from echobench.benchmarks.charts import _figures, _registry, _scale
 from echobench.benchmarks.compare._runview import Run, run_from_doc
 from echobench.benchmarks.runner._terminal import results_table
 
@@ -22,13 +22,13 @@ def run() -> Run:
 
 @pytest.fixture(scope="module")
 def figures(run: Run) -> dict[str, Figure]:
-    figures, skipped = _scale.scale_charts(run)
+    figures, skipped = _registry.charts_of(run, _registry.SCALE)
     assert skipped == {}
     return figures
 
 
 def test_every_scale_chart_is_drawn_with_units(figures: dict[str, Figure]) -> None:
-    assert set(figures) == set(_scale.SCALE_CHARTS)
+    assert set(figures) == set(_registry.SCALE)
     for figure in figures.values():
         assert_units_on_axes(figure)
 
@@ -73,12 +73,12 @@ def test_memory_bars_are_per_backend_at_the_largest_count(figures: dict[str, Fig
 def test_the_png_is_written_and_other_runs_draw_no_scale_chart(
     figures: dict[str, Figure], tmp_path: Path
 ) -> None:
-    (path,) = _throughput.save({"scale-memory": figures["scale-memory"]}, tmp_path)
+    (path,) = _figures.save({"scale-memory": figures["scale-memory"]}, tmp_path)
     assert png_size(path) == expected_pixels(figures["scale-memory"])
     small = scale_doc()
     small["cases"] = [c for c in small["cases"] if c["connections"] + c["idle"] < 1000]
-    skipped = _scale.skipped_scale_charts(run_from_doc(small, "small.json"))
-    assert set(skipped) == set(_scale.SCALE_CHARTS)
+    skipped = _registry.skipped(run_from_doc(small, "small.json"), _registry.SCALE)
+    assert set(skipped) == set(_registry.SCALE)
 
 
 def test_the_terminal_table_marks_starved_cases() -> None:

@@ -16,8 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from echobench.benchmarks.charts._figures import charts_for
-    from echobench.benchmarks.charts._throughput import save
+    from echobench.benchmarks.charts._figures import charts_for, save
 
     figures, skipped = charts_for(args.results)
     source = Path(args.results)

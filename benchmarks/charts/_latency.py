@@ -135,6 +135,28 @@ def common_rates(run: Run) -> dict[SliceKey, list[float]]:
     return result
 
 
+def no_common_rate(run: Run) -> str | None:
+    """Why latency at equal load cannot be drawn: no open-loop rate two backends ran."""
+    if common_rates(run):
+        return None
+    return (
+        "no open-loop rate was measured on two or more backends (run --scenario latency, "
+        "or --rate R on several backends)"
+    )
+
+
+def no_curve(run: Run) -> str | None:
+    """Why latency against load cannot be drawn: no backend at two or more rates."""
+    if curves(run):
+        return None
+    return "no backend was measured at two or more open-loop rates (run --scenario latency)"
+
+
+def not_a_sweep(run: Run) -> str | None:
+    """Why capacity at a latency target cannot be drawn: not a latency sweep."""
+    return None if run.latency.get("sweeps") else "not a latency sweep (run --scenario latency)"
+
+
 def _slo_target(run: Run) -> float | None:
     target = run.latency.get("slo_p99_us")
     return float(target) if target else None

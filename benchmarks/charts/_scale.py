@@ -261,39 +261,42 @@ def scale_idle(run: Run) -> Figure:
     )
 
 
-SCALE_CHARTS: dict[str, Callable[[Run], Figure]] = {
-    "scale-throughput": scale_throughput,
-    "scale-p99": scale_p99,
-    "scale-fairness": scale_fairness,
-    "scale-memory": scale_memory,
-    "scale-connect": scale_connect,
-    "scale-idle": scale_idle,
-}
+def not_a_scale_run(run: Run) -> str | None:
+    """Why a run has no scale charts: no case reaches ``SCALE_FROM`` connections."""
+    return None if is_scale_run(run) else f"no case reaches {SCALE_FROM:,} connections"
 
 
-def skipped_scale_charts(run: Run) -> dict[str, str]:
-    """Scale chart -> why it is not drawn (a run that is not a scale run draws none)."""
-    if not is_scale_run(run):
-        return dict.fromkeys(SCALE_CHARTS, f"no case reaches {SCALE_FROM:,} connections")
-    skipped: dict[str, str] = {}
-    swept = [c for c in _swept(run) if c.ok]
-    if len({c.connections for c in swept}) < 2:
-        for name in ("scale-throughput", "scale-p99", "scale-fairness"):
-            skipped[name] = "fewer than two connection counts were measured"
-    if not any(c.p99() is not None for c in swept):
-        skipped["scale-p99"] = "no latency was recorded"
-    if not _largest(run, "server_rss_per_connection_bytes", MEMORY_FROM):
-        skipped["scale-memory"] = (
-            f"no server memory per connection at {MEMORY_FROM} connections or more "
-            "(a --connect run, or an older results file)"
-        )
-    if not _largest(run, "connect_per_second"):
-        skipped["scale-connect"] = "no connection set-up rate (an older results file)"
-    if not _idle_shares(run):
-        skipped["scale-idle"] = "no case held idle connections next to the same case without"
-    return skipped
+def too_few_counts(run: Run) -> str | None:
+    """Why a chart against connections cannot be drawn: fewer than two counts."""
+    if len({c.connections for c in _swept(run) if c.ok}) < 2:
+        return "fewer than two connection counts were measured"
+    return None
 
 
-def scale_charts(run: Run) -> tuple[dict[str, Figure], dict[str, str]]:
-    skipped = skipped_scale_charts(run)
-    return {n: draw(run) for n, draw in SCALE_CHARTS.items() if n not in skipped}, skipped
+def no_p99(run: Run) -> str | None:
+    if (why := too_few_counts(run)) is not None:
+        return why
+    if any(c.p99() is not None for c in _swept(run) if c.ok):
+        return None
+    return "no latency was recorded"
+
+
+def no_memory(run: Run) -> str | None:
+    if _largest(run, "server_rss_per_connection_bytes", MEMORY_FROM):
+        return None
+    return (
+        f"no server memory per connection at {MEMORY_FROM} connections or more "
+        "(a --connect run, or an older results file)"
+    )
+
+
+def no_connect_rate(run: Run) -> str | None:
+    if _largest(run, "connect_per_second"):
+        return None
+    return "no connection set-up rate (an older results file)"
+
+
+def no_idle_pair(run: Run) -> str | None:
+    if _idle_shares(run):
+        return None
+    return "no case held idle connections next to the same case without"

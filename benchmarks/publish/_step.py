@@ -30,7 +30,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from echobench.benchmarks.charts._throughput import save
+from echobench.benchmarks.charts._figures import save
 from echobench.benchmarks.publish._pages import rewrite
 from echobench.benchmarks.runner._schema import write_results
 from echobench.servers._errors import UserError

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from echobench.benchmarks.charts._skipped import skipped_charts
-from echobench.benchmarks.charts._throughput import run_charts
+from echobench.benchmarks.charts._registry import charts_of
 from echobench.benchmarks.compare._runview import run_from_doc
 from echobench.benchmarks.publish._pages import header
 from echobench.benchmarks.publish._step import Context, Step, closing, draw, not_yet, run_into
@@ -223,9 +222,8 @@ def _render(ctx: Context) -> None:
         return
     doc = ctx.read(FILE, "latency")
     run = run_from_doc(doc, SHOWN)
-    skipped = skipped_charts(run)
-    figures = {name: figure for name, figure in run_charts(run).items() if name in DRAWN}
-    draw(ctx, figures, CHARTS, {name: skipped[name] for name in DRAWN if name in skipped})
+    figures, skipped = charts_of(run, DRAWN)
+    draw(ctx, figures, CHARTS, skipped)
     ctx.rewrite(BEGIN, END, render(doc, SHOWN, list(figures)))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from echobench.benchmarks.charts._scale import scale_charts
+from echobench.benchmarks.charts._registry import SCALE, charts_of
 from echobench.benchmarks.compare._runview import run_from_doc
 from echobench.benchmarks.publish._pages import header
 from echobench.benchmarks.publish._step import Context, Step, closing, draw, not_yet, run_into
@@ -207,7 +207,7 @@ def _render(ctx: Context) -> None:
         ctx.rewrite(BEGIN, END, not_yet("scale", FILE))
         return
     doc = ctx.read(FILE, "scale")
-    figures, skipped = scale_charts(run_from_doc(doc, SHOWN))
+    figures, skipped = charts_of(run_from_doc(doc, SHOWN), SCALE)
     draw(ctx, figures, CHARTS, skipped)
     ctx.rewrite(BEGIN, END, render(doc, SHOWN, list(figures)))
 

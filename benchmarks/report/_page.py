@@ -23,9 +23,9 @@ from typing import Any
 from echobench.benchmarks.charts._figures import run_figures
 from echobench.benchmarks.charts._palette import colours
 from echobench.benchmarks.charts._rankbars import ranking_svg, ranking_width
+from echobench.benchmarks.charts._registry import BY_NAME
 from echobench.benchmarks.charts._svg import highlight as grey_out
 from echobench.benchmarks.charts._svg import inline_svg
-from echobench.benchmarks.charts._throughput import CHARTS
 from echobench.benchmarks.compare._comparison import (
     Effect,
     Pair,
@@ -483,7 +483,7 @@ def _charts(run: Run, highlight: Sequence[str]) -> str:
         parts.append(
             f"<p>Highlighted: {_text(', '.join(highlight))}; every other backend is grey.</p>"
         )
-    for name in dict.fromkeys([*CHARTS, *figures, *skipped]):  # the run charts first
+    for name in dict.fromkeys([*BY_NAME, *figures, *skipped]):  # the run charts first
         if name not in figures and name not in skipped:
             continue
         if name in figures:
