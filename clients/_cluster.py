@@ -22,6 +22,10 @@ from one agreed instant, so interval ``k`` covers the same span on every host to
 the start spread and the clock uncertainty, both recorded and far below an interval;
 each shard's whole-window histogram is in ``shards``.
 
+Each shard also reports what its host's link carried and whether its queue held
+packets back (``_link``): a client link that limited the run is named in
+``cluster.network_limited``.
+
 May import ``_certs``, ``_config``, ``_connect``, ``_histogram``, ``_intervals``,
 ``_run`` and ``_shard``; imports
 ``distributed`` only when a run starts, so ``echobench load`` works without it.
@@ -510,11 +514,12 @@ class _ClusterRun:
             part = parts.get(index)
             if part is None:
                 entry.update(dict.fromkeys(_PART_FIELDS), lost=True, error=self.lost.get(index))
-                entry.update(hostname=None, clock_shift_ns=None)
+                entry.update(hostname=None, clock_shift_ns=None, link=None)
             else:
                 entry.update(_shard_figures(part, first), lost=False, error=None)
                 entry["hostname"] = outputs[index]["host"]
                 entry["clock_shift_ns"] = part["clock_shift_ns"]
+                entry["link"] = outputs[index].get("link")
             shards.append(entry)
         offsets = [s["start_offset_us"] for s in shards if s["start_offset_us"] is not None]
         clocks = {o["clock"] for o in outputs.values()}
@@ -536,6 +541,7 @@ class _ClusterRun:
             "client_capacity": capacity,
             "clock_uncertainty_us": round(max(latencies) / 2 * 1e6, 3) if outputs else None,
             "warnings": _housekeeping(outputs),
+            "network_limited": [s["shard"] for s in shards if (s["link"] or {}).get("limited")],
         }
         result["shards"] = shards
         return result

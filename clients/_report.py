@@ -123,7 +123,32 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             f"not held to the end ({idle['closed']} closed by the server, the rest did not "
             "echo a probe in time)"
         )
+    network = network_line(result)
+    if network is not None:
+        lines.append(network)
     return lines
+
+
+def network_line(result: dict[str, Any]) -> str | None:
+    """Which client hosts' links limited a ``--cluster`` run, and how it showed."""
+    shards = {s["shard"]: s for s in result.get("shards") or ()}
+    limited = (result.get("cluster") or {}).get("network_limited") or []
+    if not limited:
+        return None
+    parts = []
+    for index in limited:
+        shard = shards[index]
+        link = shard["link"]
+        how = f"{link['out_mbit_per_s']:,.1f} Mbit/s out, {link['in_mbit_per_s']:,.1f} in"
+        if link["held_back"]:
+            how += (
+                f"; its {link['qdisc']} queue held back {link['held_back']:,} of "
+                f"{link['packets_out']:,} packets"
+            )
+        if link["speed_mbit"]:
+            how += f"; link speed {link['speed_mbit']:,} Mbit/s"
+        parts.append(f"shard {index} on {shard['host']} ({link['interface']}: {how})")
+    return "NETWORK-BOUND: the client's link, not the server, was the limit: " + "; ".join(parts)
 
 
 def connect_text(connect: dict[str, Any]) -> str:

@@ -168,7 +168,8 @@ scheduler's address; ``params.workers`` is then the number of shards), and:
                          monotonic clock they share; else half the largest round trip to the
                          scheduler, the error bound of Dask's clock-offset estimates), and
                          ``warnings`` (sentences: Dask workers that ran with its default
-                         housekeeping, which takes CPU beside the load).
+                         housekeeping, which takes CPU beside the load), and
+                         ``network_limited`` (the shards whose ``link.limited`` is true).
     ``shards``           one entry per shard: ``shard`` (index; it owns connections
                          ``shard, shard + shards, ...``), ``worker`` (Dask worker address),
                          ``host`` (the scheduler's view of the worker's host), ``hostname``,
@@ -181,7 +182,14 @@ scheduler's address; ``params.workers`` is then the number of shards), and:
                          its monotonic clock's readings to put them on the scheduler's
                          clock: its host's offset from monotonic to wall time plus Dask's
                          estimate of that host's offset from the scheduler; one per host),
-                         ``lost`` (true: its worker died or it
+                         ``link`` (``echobench.clients._link``: the interface its traffic
+                         to the server left by, from the start signal to its result:
+                         ``interface``, ``speed_mbit`` (null: unknown), ``qdisc`` (the root
+                         queue's kind), ``seconds``, ``out_mbit_per_s``, ``in_mbit_per_s``,
+                         ``packets_out``, ``held_back`` (packets the queue delayed or dropped:
+                         overlimits, requeues, drops), ``held_back_share`` and ``limited``:
+                         1% of the packets held back, or 90% of the speed either way; null
+                         where unreadable), ``lost`` (true: its worker died or it
                          failed; every figure above is then null) and ``error`` (why it was
                          lost). The top-level figures are these shards merged exactly as local
                          workers are: counts summed, histograms merged with HDR's

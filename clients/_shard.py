@@ -22,7 +22,7 @@ GIL with the measured loop nor count in its CPU time. It is started with ``subpr
 (a fresh interpreter running this module) because Dask runs its workers as daemonic
 processes, which ``multiprocessing`` does not let have children.
 
-May import ``_config``, ``_run`` and ``_worker``; imports
+May import ``_config``, ``_link``, ``_run`` and ``_worker``; imports
 ``distributed`` only inside the task, so the module also serves as the child's entry.
 """
 
@@ -41,6 +41,7 @@ from time import monotonic_ns
 from typing import Any
 
 from echobench.clients._config import LoadConfig, check_fd_limit
+from echobench.clients._link import interface_to, link_field, read, reading_dict
 from echobench.clients._run import START_MARGIN_S
 from echobench.clients._worker import worker_main
 from echobench.servers._errors import UserError
@@ -158,6 +159,10 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
         # Dask's defaults (see QUIET_DASK) are on when this is; the parent says so.
         "dask_profiler": bool(dask.config.get("distributed.worker.profile.enabled", True)),
     }
+    config = spec.config
+    interface = None
+    if config.unix is None and config.port is not None:
+        interface = interface_to(config.host, config.port)
     child = _Child(spec)
     _watch(stop, child, spec)
     profiler = _pause_profiler(worker)
@@ -178,14 +183,18 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
         t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
         child.send(("start", t0))
         mono_to_wall = time.time_ns() - monotonic_ns()
+        # Read within the start margin, before the child's first message goes out.
+        link_before = read(interface) if interface is not None else None
         # Intervals travel on the scheduler's clock, by this host's estimate at the start.
         shift = mono_to_wall + round(float(worker.scheduler_delay) * 1e9)
         result = _relay(child, spec, queue, shift)
         if isinstance(result, str):
             return {**where, "error": result}
+        link_after = read(interface) if interface is not None else None
         return {
             **where,
             "result": result,
+            "link": link_field(reading_dict(link_before), reading_dict(link_after)),
             "connect": connect,
             "mono_to_wall_ns": mono_to_wall,
             # Read last: Dask refreshes it on every heartbeat, so it is the freshest estimate.

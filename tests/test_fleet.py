@@ -10,6 +10,8 @@ host runs last, since the host does not come back.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -141,6 +143,75 @@ def test_shards_run_on_both_client_hosts_from_one_start(
     assert (
         intervals[-1].get_end_time_stamp() - intervals[0].get_start_time_stamp()
     ) / 1e3 == pytest.approx(result["elapsed_s"], abs=0.05)
+
+
+def test_a_shaped_client_link_is_named_as_the_limit(
+    fleet: DaskFleet, server: RunningServer, tmp_path: Path
+) -> None:
+    mbit = 20.0
+    fleet.net.shape("client1", mbit)
+    try:
+        out = tmp_path / "shaped.json"
+        done = fleet.echobench(
+            [
+                *("load", "--host", fleet.host("server"), "--port", str(PORT)),
+                *fleet.cluster_args(),
+                *("-c", "8", "-s", "4096", "-d", "1", "--warmup", "0.2"),
+                *("--json", str(out), "-q"),
+            ],
+            60,
+        )
+    finally:
+        fleet.net.unshape("client1")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    shaped, free = sorted(result["shards"], key=lambda s: s["host"] != fleet.host("client1"))
+    assert shaped["host"] == fleet.host("client1")
+    # The echoes' payload alone stays under the link's rate each way (headers come on top)...
+    assert 0 < shaped["messages_per_second"] * 4096 * 8 <= mbit * 1e6
+    # ... while the unshaped host, on the same server, went several times faster.
+    assert free["messages_per_second"] > 3 * shaped["messages_per_second"]
+    link = shaped["link"]
+    assert link["interface"] == "eth0" and link["qdisc"] == "tbf" and link["limited"]
+    assert link["held_back"] > 0 and link["out_mbit_per_s"] <= mbit * 1.05
+    assert not free["link"]["limited"]
+    assert result["cluster"]["network_limited"] == [shaped["shard"]]
+    (line,) = [line for line in done.stderr.splitlines() if "NETWORK-BOUND" in line]
+    assert "the client's link, not the server, was the limit" in line
+    assert fleet.host("client1") in line and fleet.host("client2") not in line
+
+
+def test_netem_delays_a_link_where_the_kernel_has_it(fleet: DaskFleet) -> None:
+    try:
+        fleet.net.delay("client2", 5)
+    except _netns.NoNetem as exc:
+        pytest.skip(f"this kernel cannot delay a link: {exc}")
+    try:
+        done = fleet.net.run(
+            "client2",
+            [sys.executable, "-c", RTT_PROBE, fleet.host("server"), str(PORT)],
+            30,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        fleet.net.unshape("client2")
+    # 5 ms each way, on the link's both ends: a round trip of at least 20 ms.
+    assert float(done.stdout) >= 0.02, done.stderr
+
+
+#: Prints the shortest of ten echo round trips to the server, in seconds.
+RTT_PROBE = """
+import socket, sys, time
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), 5) as sock:
+    best = 1e9
+    for _ in range(10):
+        start = time.perf_counter()
+        sock.sendall(b"x")
+        sock.recv(1)
+        best = min(best, time.perf_counter() - start)
+print(best)
+"""
 
 
 def test_a_client_host_lost_mid_run(

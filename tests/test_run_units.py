@@ -87,7 +87,7 @@ def test_overall_verdict_is_the_most_common_and_ties_never_hide_a_saturated_clie
     assert _verdict.overall(["neither", "server"]) == "server"
     assert _verdict.overall([]) == "neither"
     assert _verdict.overall(["", "?"]) == "neither"
-    assert set(_verdict.VERDICTS) == {"server", "client", "both", "neither"}
+    assert set(_verdict.VERDICTS) == {"server", "client", "both", "network", "neither"}
 
 
 def test_the_table_and_footnotes_name_a_saturated_client() -> None:

@@ -26,7 +26,7 @@ SHOWN = f"results/published/{FILE}"
 CHARTS = "charts"
 BEGIN, END = "<!-- sample-results:begin -->", "<!-- sample-results:end -->"
 SELF_CHECK_BEGIN, SELF_CHECK_END = "<!-- self-check:begin -->", "<!-- self-check:end -->"
-MARK = {"server": "", "neither": " (n)", "client": " (C)", "both": " (B)"}
+MARK = {"server": "", "neither": " (n)", "client": " (C)", "both": " (B)", "network": " (N)"}
 
 
 def _case_label(case: dict[str, Any]) -> str:

@@ -429,10 +429,15 @@ def _record(
     latency = load.get("latency_us") or {}
     server_utilization = server_cpu["utilization"] if server_cpu else None
     open_loop = _open_loop(load, elapsed, latency.get("p99"))
+    network = bool((cluster or {}).get("network_limited"))
     if open_loop is None:
-        verdict = _verdict.verdict(server_utilization, client_cpu["utilization"])
+        verdict = _verdict.verdict(
+            server_utilization, client_cpu["utilization"], network_limited=network
+        )
     else:
-        verdict = _verdict.open_loop_verdict(server_utilization, open_loop["client_behind"])
+        verdict = _verdict.open_loop_verdict(
+            server_utilization, open_loop["client_behind"], network
+        )
     connect = load.get("connect") or {}
     fairness = load.get("fairness") or {}
     idle = load.get("idle") or {}

@@ -151,7 +151,10 @@ Top level
                                 ``"client"`` when the client's was and the server's was not,
                                 ``"both"`` when both were (the msgs/s is then limited by the
                                 client too: only a lower bound for the server), else
-                                ``"neither"``. ``"both"`` was added without a version change:
+                                ``"network"`` when a cluster's client link held packets back
+                                (the load's ``cluster.network_limited``: the number is the
+                                link's), else ``"neither"``. ``"both"`` and ``"network"``
+                                were added without a version change:
                                 readers must accept it (older files call such repeats
                                 ``"server"``). In an open loop the client side is
                                 ``open_loop.client_behind``, not its CPU: the open-loop client

@@ -116,6 +116,7 @@ VERDICT_TEXT = {
     "server": "server",
     "client": "CLIENT-BOUND",
     "both": "BOTH (client saturated)",
+    "network": "NETWORK (a client link)",
     "neither": "neither",
 }
 

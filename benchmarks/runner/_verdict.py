@@ -1,11 +1,13 @@
-"""Which side limited a measurement: the server, the load client, both, or neither.
+"""Which side limited a measurement: the server, the load client, both, the network, or
+neither.
 
 A case is only a measurement of the server when the server alone was the
 bottleneck. When the load client's CPU was saturated the numbers describe the
 client, entirely (``client``: the server had room to spare) or in part (``both``:
 the server was saturated too, so its msgs/s is only a lower bound: a faster
-client might have got more out of it). The runner says so in the table and the
-results file.
+client might have got more out of it). With no CPU saturated, a cluster's client link
+that held packets back (``load --cluster``'s ``network_limited``) makes it ``network``:
+the number is the link's. The runner says so in the table and the results file.
 
 An open loop is judged differently on the client's side. Its client polls its
 send schedule and keeps its core busy at any rate, so its CPU says nothing;
@@ -20,14 +22,14 @@ from __future__ import annotations
 #: as saturated; scheduling and measurement noise keep a busy process a little below 1.
 SATURATED = 0.9
 
-VERDICTS = ("server", "client", "both", "neither")
+VERDICTS = ("server", "client", "both", "network", "neither")
 
 #: Verdicts whose msgs/s is limited by the load client: ``summary.client_bound``.
 CLIENT_LIMITED = frozenset({"client", "both"})
 
 # Ties between repeats go to the verdict that claims least about the server: a
 # saturated client first, since then the number cannot be read as the server's.
-_TIE_ORDER = ("both", "client", "server", "neither")
+_TIE_ORDER = ("both", "client", "network", "server", "neither")
 
 
 #: Largest send lag, as a share of the measured window, that an open-loop client may
@@ -71,9 +73,11 @@ def behind_schedule(max_send_lag_us: float, window_s: float, p99_us: float | Non
     return max_send_lag_us > lag_limit_us(window_s, p99_us)
 
 
-def open_loop_verdict(server_utilization: float | None, behind: bool) -> str:
+def open_loop_verdict(
+    server_utilization: float | None, behind: bool, network_limited: bool = False
+) -> str:
     """:func:`verdict` for an open loop: the client side is the send lag, not CPU."""
-    return verdict(server_utilization, 1.0 if behind else 0.0)
+    return verdict(server_utilization, 1.0 if behind else 0.0, network_limited=network_limited)
 
 
 def capacity(pinned_cpus: int, processes: int) -> int:
@@ -96,17 +100,21 @@ def verdict(
     client_utilization: float | None,
     *,
     threshold: float = SATURATED,
+    network_limited: bool = False,
 ) -> str:
     """``both`` if server and client were saturated, ``server`` or ``client`` if only that
-    side was, else ``neither``. A side whose figure is unknown (``None``: a remote server)
-    never counts as saturated, so a remote case can only be judged client or neither."""
+    side was, else ``network`` when a client link held packets back, else ``neither``. A
+    side whose figure is unknown (``None``: a remote server) never counts as saturated,
+    so a remote case can only be judged client, network or neither."""
     server = server_utilization is not None and server_utilization >= threshold
     client = client_utilization is not None and client_utilization >= threshold
     if server and client:
         return "both"
     if server:
         return "server"
-    return "client" if client else "neither"
+    if client:
+        return "client"
+    return "network" if network_limited else "neither"
 
 
 def client_limited(verdict: str | None) -> bool:
@@ -115,7 +123,8 @@ def client_limited(verdict: str | None) -> bool:
 
 
 def overall(verdicts: list[str]) -> str:
-    """The most common verdict of the repeats; ties go both, client, server, neither."""
+    """The most common verdict of the repeats; ties go both, client, network, server,
+    neither."""
     if not verdicts:
         return "neither"
     known = [v for v in _TIE_ORDER if v in verdicts] or ["neither"]

@@ -201,6 +201,11 @@ class Fleet:
                 *("rate", rate, "burst", str(burst), "latency", "20ms"),
             )
 
+    def unshape(self, host: str) -> None:
+        """Give ``host``'s link back its default queue (no rate, no delay)."""
+        for namespace, device in self._ends(host):
+            _ip("tc", "-n", namespace, "qdisc", "del", "dev", device, "root", check=False)
+
     def delay(self, host: str, ms: float) -> None:
         """Delay ``host``'s link by ``ms`` each way (``netem``); ``NoNetem`` where the
         kernel has none."""
