@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # headless: never pick a GUI backend from the environment
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 WIDTH_IN = 13.0
 PANEL_HEIGHT_IN = 3.6
@@ -50,3 +50,12 @@ def new_figure(title: str, subtitle: str, panels: int, ncols: int = 2) -> tuple[
 
 def add_legend(figure: Figure, handles: Sequence[Artist]) -> None:
     figure.legend(handles=list(handles), loc="outside right upper", fontsize=9, frameon=False)
+
+
+def log_latency_axis(ax: Axes, label: str = "latency [µs, log scale]") -> None:
+    """A log latency y axis with ticks at 1, 2 and 5 of each decade, a light grid."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(COMPACT)
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylabel(label)

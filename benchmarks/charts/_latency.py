@@ -30,6 +30,7 @@ from echobench.benchmarks.charts._base import (
     TITLE_HEIGHT_IN,
     WIDTH_IN,
     add_legend,
+    log_latency_axis,
     new_figure,
 )
 from echobench.benchmarks.charts._palette import colours
@@ -172,14 +173,6 @@ def _capacities(run: Run) -> dict[tuple[SliceKey, str], float]:
     return found
 
 
-def _log_latency_axis(ax: Axes, label: str = "latency [µs, log scale]") -> None:
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(COMPACT)
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylabel(label)
-
-
 def _mark(
     ax: Axes, x: float, y: float, point: Point, colour: str, marker: str, size: float
 ) -> None:
@@ -293,7 +286,7 @@ def latency_vs_load(run: Run) -> Figure:
         ax.set_xlim(0, right)
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.set_xlabel("throughput achieved [msg/s]")
-        _log_latency_axis(ax)
+        log_latency_axis(ax)
         ax.grid(alpha=0.3, which="both")
         ax.set_title(f"{family}: {slice_text(key)}", fontsize=10)
     if high > 0:

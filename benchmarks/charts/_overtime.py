@@ -8,9 +8,9 @@ import math
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import EngFormatter
 
-from echobench.benchmarks.charts._base import COMPACT, add_legend
+from echobench.benchmarks.charts._base import add_legend, log_latency_axis
 from echobench.benchmarks.charts._hlogs import log_path, read_intervals
 from echobench.benchmarks.charts._palette import colours
 from echobench.benchmarks.charts._panels import (
@@ -196,12 +196,8 @@ def latency_over_time(run: Run) -> Figure:
             continue
         seen_boundary |= _mark_repeats(ax, boundaries)
         ax.set_xlim(0, max(boundaries))
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(COMPACT)
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        log_latency_axis(ax, "latency [µs]")
         ax.set_xlabel("measured time, repeats end to end [s]")
-        ax.set_ylabel("latency [µs]")
         ax.grid(alpha=0.3, which="both")
         title = slice_label(key)
         if key[3] is not None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedFormatter, FixedLocator, LogLocator, NullFormatter, NullLocator
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from echobench.benchmarks.charts import _spectra
-from echobench.benchmarks.charts._base import COMPACT, add_legend
+from echobench.benchmarks.charts._base import add_legend, log_latency_axis
 from echobench.benchmarks.charts._palette import colours
 from echobench.benchmarks.charts._panels import (
     backend_handles,
@@ -71,16 +71,12 @@ def latency_spectrum(run: Run) -> Figure:
                 gid=f"spectrum:{case.id}",
             )
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        log_latency_axis(ax, "latency [µs]")
         ax.set_xlim(_spectra.LOWEST_NINES, _spectra.HIGHEST_NINES)
         ax.xaxis.set_major_locator(FixedLocator(list(_spectra.NINES_TICKS)))
         ax.xaxis.set_major_formatter(FixedFormatter(list(_spectra.NINES_TICKS.values())))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(COMPACT)
-        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("percentile [%]")
-        ax.set_ylabel("latency [µs]")
         ax.grid(alpha=0.3, which="both")
         title = slice_label(key)
         if missing:
