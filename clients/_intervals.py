@@ -8,8 +8,9 @@ worker, whose schedule slips by whatever runs here. With ``--hlog`` the interval
 appended to an HdrHistogram interval log in the standard format, written by ``hdrh``'s
 own ``HistogramLogWriter`` and readable by its ``HistogramLogReader`` and by
 HdrHistogram's Java tools (``HistogramLogProcessor``).
-The log is written as the run goes, so a long run's log is useful while it lasts and
-what was written survives an interrupted run. Timestamps are seconds from the measured
+The log is written as the intervals arrive (as the run goes, or, for an open loop
+recorded whole, once its window has closed), so a long run's log is useful while it
+lasts and what was written survives an interrupted run. Timestamps are seconds from the measured
 window's opening (the ``BaseTime``); values are nanoseconds, and the ``Interval_Max``
 column is in milliseconds (the format's usual ratio). The intervals of one log add up
 to the run's ``histogram``.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from time import thread_time_ns
+from time import monotonic_ns, thread_time_ns
 from typing import Any, TextIO
 
 from hdrh.histogram import HdrHistogram
@@ -51,6 +52,10 @@ class Intervals:
         self.written = 0
         self.samples = 0
         self.max_cpu_ns = 0  # the longest an interval took here: CPU a worker may have lost
+        #: The workers' windows are open until about then (monotonic ns): the longest
+        #: interval handled before it is a pause of the client while it measured.
+        self.window_end_ns = 0
+        self.in_window_max_cpu_ns = 0
         self.path = path
         self.file: TextIO | None = None
         self.writer: HistogramLogWriter | None = None
@@ -118,7 +123,10 @@ class Intervals:
         self.written = index + 1
         if self.sink is not None:
             self.sink(index, (end - start) / 1e9, histogram)
-        self.max_cpu_ns = max(self.max_cpu_ns, thread_time_ns() - cpu)
+        spent = thread_time_ns() - cpu
+        self.max_cpu_ns = max(self.max_cpu_ns, spent)
+        if monotonic_ns() < self.window_end_ns:
+            self.in_window_max_cpu_ns = max(self.in_window_max_cpu_ns, spent)
 
     def finish(self, fallback_base_ns: int) -> None:
         """Log what is left (an interval some worker never sent holds the others'), close."""
@@ -137,4 +145,5 @@ class Intervals:
             "samples": self.samples,
             "hlog": self.path,
             "max_cpu_us": round(self.max_cpu_ns / 1e3, 3),
+            "in_window_max_cpu_us": round(self.in_window_max_cpu_ns / 1e3, 3),
         }

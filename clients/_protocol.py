@@ -13,7 +13,8 @@ so one clock reading is both a receive time and a send time: each completion app
 just that reading to the connection's ``stamps`` (``array('q')``), and the worker
 turns them into latencies off the hot path (``take_latencies``). Open loop, latency
 samples (now minus the scheduled time, kept in a deque) go to the worker's
-``samples`` array. ``_recorder`` folds both into counts as the run goes.
+``samples`` array, and each arrival asks the worker's ``Pacer`` (``_pacer``) whether a
+send is due, with the same clock reading. ``_recorder`` counts both.
 """
 
 from __future__ import annotations
@@ -39,6 +40,23 @@ class Worker(Protocol):
     samples: array[int]
 
     def connection_ended(self, conn: Connection, exc: BaseException | None) -> None: ...
+
+
+class Pacer(Protocol):
+    """What an open-loop connection needs of the send schedule (``_pacer.Pacer``)."""
+
+    next_due: int
+
+    def send_due(self, now: int) -> None: ...
+
+
+class _Unpaced:
+    """The pacer of a connection whose schedule has not started: never due."""
+
+    next_due = 1 << 62
+
+    def send_due(self, now: int) -> None:
+        pass
 
 
 def error_kind(exc: BaseException | None) -> str:
@@ -215,6 +233,7 @@ class OpenLoopConnection(Connection):
         )
         self.scheduled: deque[int] = deque()
         self.extra_bytes = 0
+        self.pacer: Pacer = _Unpaced()
 
     def send(self, scheduled: int) -> None:
         self.scheduled.append(scheduled)
@@ -228,12 +247,18 @@ class OpenLoopConnection(Connection):
             if self.verify and data != self.payload:
                 self._corrupt(data, 0, 0, n)
             scheduled = self.scheduled.popleft()
+            now = monotonic_ns()
             record = self.record
             if record is not None:
-                record(monotonic_ns() - scheduled)
+                record(now - scheduled)
             self.done += 1
+            if now >= self.pacer.next_due:
+                self.pacer.send_due(now)
             return
         self._reassemble(data, n, off, size)
+        now = monotonic_ns()
+        if now >= self.pacer.next_due:
+            self.pacer.send_due(now)
 
     def _reassemble(self, data: bytes, n: int, off: int, size: int) -> None:
         verify = self.verify

@@ -49,7 +49,11 @@ Top level
                          merged histogram. Closed loop: from the actual send to the end of
                          the echo. Open loop: from the message's *scheduled* send time
                          (coordinated-omission correction, as wrk2), so a stalled server
-                         shows up in the tail.
+                         shows up in the tail; and every message the window ended without
+                         (sent and not yet echoed, or due and not yet sent) is recorded at
+                         its age when the window closed, a lower bound of its latency, so
+                         ``count`` is ``messages`` plus ``rate.in_flight_at_close`` plus
+                         ``rate.unsent_at_close``.
     ``latency_out_of_range``
                          samples that fell outside the histogram's range (counted here,
                          not in the histogram).
@@ -62,7 +66,10 @@ Top level
                          what it had sent in the log but nothing in the result),
                          ``max_cpu_us`` (the parent's longest CPU time on
                          one interval: merging, logging, progress; on a CPU it may share
-                         with a worker, whose schedule it delays) and ``hlog``: the
+                         with a worker, whose schedule it delays), ``in_window_max_cpu_us``
+                         (the same over the intervals it handled while the window was open:
+                         0 for an open loop recorded whole, whose intervals come after it)
+                         and ``hlog``: the
                          HdrHistogram interval log
                          (``params.hlog``, ``--hlog``) or null. The log is the standard
                          format (``hdrh.log.HistogramLogWriter``): ``#[StartTime: ...]`` and
@@ -74,22 +81,32 @@ Top level
                          its echo was recorded; closed loop, to the one in which its echo
                          completed (by its own clock reading).
     ``client_pauses``    the client's own pauses inside the window, measured in every run.
-                         Latency samples are folded into counts as the run goes
-                         (``echobench.clients._recorder``), in steps run between I/O callbacks:
-                         ``folds`` (steps: a copy of the raw samples, a read of up to 64
+                         An open loop whose window holds at most ``RAW_BUDGET`` samples a
+                         worker is *recorded whole* (``deferred``: true): in the window the
+                         worker only moves its raw samples aside every 100 ms, and counts
+                         them once the window has closed (``counted_after_ms``: how long
+                         that took, the longest over workers). A closed loop, or a run past
+                         the budget, is counted as it goes (``echobench.clients._recorder``),
+                         in steps run between I/O callbacks. Either way: ``folds`` (steps in
+                         the window: a move or copy of the raw samples, a read of up to 64
                          closed-loop connections, the count of up to ``fold_slice``
                          samples, or the close of an interval), ``max_fold_us`` (the longest
                          step by the wall clock, preemption by other processes included),
                          ``max_fold_cpu_us`` (the longest step's CPU time, what the step
-                         itself costs), ``max_fold_samples`` (most samples in one step),
-                         ``fold_cpu_share`` (all steps' CPU over the window's length, summed
-                         over workers: the share of its time the client spent counting
-                         rather than serving sockets).
+                         itself costs), ``max_fold_samples`` (most samples counted in one
+                         step; 0 when recorded whole), ``fold_cpu_share`` (all steps' CPU
+                         over the window's length, summed over workers: the share of its
+                         time the client spent counting rather than serving sockets).
                          All null without latency. The garbage collector: ``gc_frozen``
                          (true: ``gc.freeze()`` when the window opens, so a collection
-                         only walks what the window allocated), ``gc_collections`` (per
-                         generation, summed over workers) and ``gc_max_pause_us`` (the
-                         longest, timed with ``gc.callbacks``).
+                         only walks what the window allocated), ``gc_disabled`` (true: off
+                         through a window recorded whole, whose allocations are bounded),
+                         ``gc_collections`` (per generation, summed over workers) and
+                         ``gc_max_pause_us`` (the longest, timed with ``gc.callbacks``).
+                         ``parent_max_us``: the parent's longest CPU time on one latency
+                         interval while the window was open (``latency_intervals``'s
+                         ``in_window_max_cpu_us``; it shares a CPU with a worker); absent
+                         with ``--cluster``.
     ``client_rss_peak_bytes``
                          the sum over the client's workers of their peak resident memory
                          (``ru_maxrss``, whole life: connecting, the window, the final
@@ -117,10 +134,14 @@ Top level
                          interval is left out, so ``sum(counts)`` is ``messages`` less under
                          one interval's worth). A run stopped early has fewer counts.
     ``rate``             null in closed loop, else ``target`` (messages/s asked for),
-                         ``achieved`` (``messages_per_second``), ``met`` (achieved is at least
-                         97% of the target), ``max_send_lag_us`` (how far the client's actual
-                         sends fell behind the schedule inside the window; large values mean
-                         the client, not the server, could not keep up) and
+                         ``achieved`` (``messages_per_second``), ``met`` (the echoes completed
+                         at 99.5% of the target or more, each worker's over its own window),
+                         ``in_flight_at_close`` (messages sent and not yet echoed when the
+                         window closed), ``unsent_at_close`` (messages due and not yet sent
+                         then: the client was behind), ``max_send_lag_us`` (how far the
+                         client's actual sends fell behind the schedule inside the window,
+                         the last message of a burst included; large values mean the
+                         client, not the server, could not keep up) and
                          ``max_send_lag_per_second_us`` (the same for each whole second of
                          the window, the largest over workers).
     ``client_cpu``       CPU time of the client's worker processes during the window:

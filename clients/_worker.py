@@ -4,9 +4,10 @@ The parent talks to a worker over a pipe: the worker answers ``("ready", n)`` on
 its connections are open (or ``("error", message)``), waits for ``("start", t0)``
 with an agreed CLOCK_MONOTONIC instant (system-wide on Linux, so every worker
 starts together), sends ``("tick", k, messages)`` each second of the window,
-``("interval", k, counts, start_ns, end_ns)`` at the end of each latency interval
-(``echobench.clients._recorder``; the last one, maybe shorter, when the window closes) and
-finally ``("result", dict)``. One timer, every ``SERIES_INTERVAL_NS`` of the window,
+``("interval", k, counts, start_ns, end_ns)`` for each latency interval
+(``echobench.clients._recorder``; the last one, maybe shorter, ends with the window; an
+open loop recorded whole sends them all once its window has closed) and finally
+``("result", dict)``. One timer, every ``SERIES_INTERVAL_NS`` of the window,
 reads the completed-message total (the ``series``); every tenth reading also makes the
 second's tick, so ``per_second`` and ``series`` come from the same readings.
 ``("stop", reason)`` or the pipe closing (the parent died) ends the run early; the
@@ -31,11 +32,14 @@ from multiprocessing.connection import Connection as Pipe
 from time import monotonic_ns
 from typing import Any
 
+import numpy as np
+
 from echobench.clients._config import LoadConfig
 from echobench.clients._connect import ConnectStats, open_all, syn_retransmits
 from echobench.clients._gcwatch import GcWatch
 from echobench.clients._histogram import Counts, encode, new_histogram
 from echobench.clients._idle import IdleConnection, check_all
+from echobench.clients._pacer import Pacer
 from echobench.clients._protocol import (
     ClosedLoopConnection,
     Connection,
@@ -43,11 +47,9 @@ from echobench.clients._protocol import (
     error_kind,
     make_connection_factory,
 )
-from echobench.clients._recorder import Recorder
+from echobench.clients._recorder import RAW_BUDGET, Recorder
 from echobench.clients._schema import ERROR_KINDS, SERIES_INTERVAL_NS
 
-#: Open loop: sends at most this many overdue messages before the loop serves sockets.
-SEND_BURST = 256
 #: Payload bytes kept per worker; past it, connections share payloads round-robin.
 PAYLOAD_BUDGET = 64 * 1024 * 1024
 _PER_SECOND = 1_000_000_000 // SERIES_INTERVAL_NS
@@ -80,7 +82,15 @@ class Worker:
         self.index = index
         self.pipe = pipe
         self.loop, self.loop_name = new_loop()
-        self.recorder = Recorder(self.loop, self._send_interval) if config.latency else None
+        # An open loop whose window fits the budget is counted after its window, so
+        # nothing but the sends and the sockets runs while it is measured (``_recorder``).
+        expected = 0.0
+        if config.rate is not None:
+            expected = config.rate / config.workers * (config.duration + config.warmup)
+        self.defer = config.rate is not None and expected <= RAW_BUDGET
+        self.recorder = (
+            Recorder(self.loop, self._send_interval, defer=self.defer) if config.latency else None
+        )
         # Open loop, the hot path appends latencies here (only with latency on).
         self.samples: array[int] = self.recorder.samples if self.recorder else array("q")
         self.closed_conns: list[ClosedLoopConnection] = []
@@ -111,10 +121,10 @@ class Worker:
         self.done_at_end = 0
         self.done_each: list[int] = []  # per connection, inside the window
         self.sent_at_end = 0
-        self.sent = 0
-        self.max_lag = 0
-        self.second_lag = 0  # the largest send lag in the second under way
-        self.lags: list[int] = []  # the largest in each whole second of the window
+        self.pacer: Pacer | None = None
+        self.lags: list[int] = []  # the largest send lag in each whole second of the window
+        self.in_flight = 0  # open loop: sent, not echoed when the window closed
+        self.unsent = 0  # open loop: due, never sent when the window closed
         self.win_open_at = 0  # when the window opened (monotonic ns)
         self.handles: list[asyncio.TimerHandle] = []
         self.mark_handle: asyncio.TimerHandle | None = None
@@ -216,10 +226,13 @@ class Worker:
         self.interval_start = self.win_start
         self.done_at_start = self._done_total()
         self.done_each_at_start = [conn.done for conn in self.conns]
-        self.sent_at_start = self.sent
-        self.gc.start()
+        self.sent_at_start = self._sent()
+        # A window recorded whole allocates a bounded amount: no collection in it at all.
+        self.gc.start(disable=self.defer)
         self.cpu_start = resource.getrusage(resource.RUSAGE_SELF)
         self.measuring = True
+        if self.pacer is not None:
+            self.pacer.measuring = True
         # The window and its series run from when it actually opened: with thousands of
         # busy connections one pass of the event loop can outlast a timer's due time
         # (libuv handles up to 48 x 1024 events before it runs timers), and a window
@@ -250,17 +263,20 @@ class Worker:
             # slice has built up: each fold step has a fixed cost of tens of microseconds,
             # and at a low rate ten a second were most of the time the client was not
             # serving its sockets.
+            # Recorded whole, the raw samples are only moved aside (a copy of 100 ms of
+            # them), so the array the sends append to never grows large.
             gather = ends or count % _PER_SECOND == 0
-            if gather or self.recorder.slice_waiting():
+            if gather or self.recorder.deferring or self.recorder.slice_waiting():
                 self.recorder.collect(
                     now,
                     self.closed_conns if gather else (),
                     self._interval_ends(now) if ends else None,
                 )
+            if self.gc.disabled and not self.recorder.deferring:
+                self.gc.resume()  # past the budget: counted as it goes, and collected
         k, rest = divmod(count, _PER_SECOND)
         if not rest:
-            self.lags.append(self.second_lag)
-            self.second_lag = 0
+            self.lags.append(self.pacer.take_second() if self.pacer is not None else 0)
             try:
                 self.pipe.send(("tick", k, total - self.marks[-1 - _PER_SECOND]))
             except OSError:
@@ -295,9 +311,13 @@ class Worker:
                 self.recorder.open(now)
             self.done_at_start = self._done_total()
             self.done_each_at_start = [conn.done for conn in self.conns]
-            self.sent_at_start = self.sent
+            self.sent_at_start = self._sent()
             self.cpu_start = resource.getrusage(resource.RUSAGE_SELF)
             self.marks = [self.done_at_start]
+        elif self.pacer is not None:
+            self._in_flight_at_close(now)
+        if self.pacer is not None:
+            self.pacer.stop()
         self.win_end = now
         total = self._done_total()
         intervals = int(self.config.duration * 1e9 + 1) // SERIES_INTERVAL_NS
@@ -308,7 +328,7 @@ class Worker:
             conn.done - start
             for conn, start in zip(self.conns, self.done_each_at_start, strict=True)
         ]
-        self.sent_at_end = self.sent
+        self.sent_at_end = self._sent()
         self.gc.stop()
         if self.recorder is not None:
             conns = [c for c in self.conns if isinstance(c, ClosedLoopConnection)]
@@ -327,6 +347,24 @@ class Worker:
                 conn.transport.abort()
         if self.finished is not None and not self.finished.done():
             self.finished.set_result(None)
+
+    def _sent(self) -> int:
+        return self.pacer.sent if self.pacer is not None else 0
+
+    def _in_flight_at_close(self, now: int) -> None:
+        """Messages the window ends without: each is recorded with its age at the close, a
+        lower bound of its latency (as wrk2 does), so the slowest are never left out."""
+        assert self.pacer is not None
+        ages = array(
+            "q",
+            [now - s for c in self.conns if isinstance(c, OpenLoopConnection) for s in c.scheduled],
+        )
+        self.in_flight = len(ages)
+        overdue = self.pacer.overdue(now)
+        self.unsent = int(overdue.size)
+        if self.recorder is not None:
+            self.recorder.samples.extend(ages)
+            self.recorder.samples.frombytes((now - overdue).astype(np.int64).tobytes())
 
     def stop(self, reason: str) -> None:
         if self.closing:
@@ -395,49 +433,13 @@ class Worker:
     def _start_schedule(self, t0: int) -> None:
         config = self.config
         assert config.rate is not None
-        count = len(self.conns)
+        conns = [c for c in self.conns if isinstance(c, OpenLoopConnection)]
         # Every connection sends at rate/connections; this worker's sends interleave
         # round-robin, offset so the workers' schedules interleave too.
-        step = 1e9 * config.connections / (config.rate * count)
+        step = 1e9 * config.connections / (config.rate * len(conns))
         base = t0 + round(self.index * 1e9 / config.rate)
-        conns = [c for c in self.conns if isinstance(c, OpenLoopConnection)]
-        state = [0]  # messages scheduled so far
-        loop = self.loop
-
-        def send_due() -> None:
-            if self.closing:
-                return
-            now = monotonic_ns()
-            k = state[0]
-            due = base + int(k * step)
-            last = -1
-            if due <= now:
-                if self.measuring:
-                    lag = now - due
-                    if lag > self.max_lag:
-                        self.max_lag = lag
-                    if lag > self.second_lag:
-                        self.second_lag = lag
-                last = k + SEND_BURST
-                while due <= now and k < last:
-                    conn = conns[k % count]
-                    if conn.alive:
-                        conn.send(due)
-                        self.sent += 1
-                    k += 1
-                    due = base + int(k * step)
-                state[0] = k
-            if k == last and due <= monotonic_ns():
-                # Still behind after a burst: go round the loop once first. A zero-delay timer
-                # can run again within the same timer pass and, behind a schedule it never
-                # catches up, starve sockets and the window's own timers.
-                loop.call_soon(send_due)
-                return
-            # uvloop rounds timer delays to whole milliseconds, so a timer can fire up to
-            # half a millisecond late: wake a millisecond early and poll the rest of the way.
-            loop.call_later(max(0.0, (due - monotonic_ns()) / 1e9 - 0.001), send_due)
-
-        send_due()
+        self.pacer = Pacer(self.loop, conns, base, step)
+        self.pacer.start()
 
     # -- the report ----------------------------------------------------------------------
 
@@ -470,7 +472,9 @@ class Worker:
             "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "user_s": self.cpu_end.ru_utime - self.cpu_start.ru_utime,
             "system_s": self.cpu_end.ru_stime - self.cpu_start.ru_stime,
-            "max_lag_ns": self.max_lag,
+            "max_lag_ns": self.pacer.max_lag if self.pacer is not None else 0,
+            "in_flight_at_close": self.in_flight,
+            "unsent_at_close": self.unsent,
             "lag_per_second_ns": self.lags,
             "complete": complete,
             "stop_reason": self.stop_reason,

@@ -54,6 +54,22 @@ def test_fixed_delay_shows_as_p50(pipeline: int) -> None:
     assert latency["count"] == result["messages"] > 0
 
 
+def test_messages_in_flight_at_the_close_are_recorded_at_their_age() -> None:
+    # Echoed 0.3 s late: the last 0.3 s of the window's messages are still out when it
+    # closes. They count at their age then (a lower bound, as wrk2 does), never dropped.
+    delay, rate, duration = 0.3, 400.0, 1.0
+    with fault_server("delay", delay) as server:
+        result = _load(server.port, rate=rate, duration=duration, warmup=0.4)
+    out = result["rate"]["in_flight_at_close"] + result["rate"]["unsent_at_close"]
+    assert rate * delay * 0.8 <= out <= rate * delay * 1.2, result["rate"]
+    latency = result["latency_us"]
+    assert latency["count"] == result["messages"] + out
+    # The echoes took the delay; those cut off by the close are younger, from 0 up.
+    assert latency["min"] < delay * 1e6 / 2 and latency["p50"] >= delay * 1e6 * 0.999
+    # A server that echoes every message, only late, kept up with the rate.
+    assert result["rate"]["met"], result["rate"]
+
+
 @pytest.mark.slow
 def test_open_loop_sees_freezes_closed_loop_hides_them() -> None:
     period, freeze = 1.0, 0.25
@@ -100,7 +116,9 @@ def test_split_echoes_are_reassembled(piece: int, extra: dict) -> None:
     assert not result["corrupted"], result["corrupted_bytes"]
     assert result["complete"] and result["error_total"] == 0
     assert result["messages"] > 50
-    assert result["latency_us"]["count"] == result["messages"]
+    rate = result["rate"] or {"in_flight_at_close": 0, "unsent_at_close": 0}
+    ended = rate["in_flight_at_close"] + rate["unsent_at_close"]
+    assert result["latency_us"]["count"] == result["messages"] + ended
 
 
 def test_throughput_uses_the_measured_window() -> None:

@@ -47,17 +47,20 @@ def _read_log(path: Path) -> list[HdrHistogram]:
 
 
 @pytest.mark.parametrize(
-    "load",
-    [{"pipeline": 2}, {"rate": 3000.0}],
-    ids=["closed", "open"],
+    ("load", "budget"),
+    [({"pipeline": 2}, None), ({"rate": 3000.0}, 200), ({"rate": 3000.0}, None)],
+    ids=["closed", "open-past-the-budget", "open-recorded-whole"],
 )
 def test_every_sample_folded_in_bounded_steps_and_logged(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, load: dict[str, Any]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, load: dict[str, Any], budget: int | None
 ) -> None:
     # Workers are forked: they inherit the small slice and the tap that keeps every raw
     # sample the recorder folds, to rebuild the histogram one record_value at a time.
     monkeypatch.setattr(_recorder, "FOLD_SLICE", SLICE)
     monkeypatch.setattr(_recorder, "GATHER_CONNECTIONS", 2)
+    if budget is not None:
+        # A long run's window outgrows what may be held raw: counted as it goes from then on.
+        monkeypatch.setattr(_recorder, "RAW_BUDGET", budget)
     tap = tmp_path / "samples.bin"
     add = _histogram.SampleCounts.add
 
@@ -84,15 +87,25 @@ def test_every_sample_folded_in_bounded_steps_and_logged(
     assert result["complete"] and result["error_total"] == 0
 
     pauses = result["client_pauses"]
-    assert pauses["max_fold_samples"] <= SLICE
-    assert pauses["folds"] > 100
+    whole = result["rate"] is not None and budget is None
+    assert pauses["deferred"] is whole and pauses["gc_disabled"] is whole
+    if whole:
+        # Nothing counted in the window: its steps only moved the raw samples aside.
+        assert pauses["max_fold_samples"] == 0 and pauses["gc_collections"] == [0, 0, 0]
+        assert pauses["counted_after_ms"] > 0
+    else:
+        assert 0 < pauses["max_fold_samples"] <= SLICE
+        assert pauses["folds"] > 100
+    in_flight = 0
     if result["rate"] is not None:
         # The old in-window drain of every pending sample stalled sends for most of a
         # second at scale; bounded steps leave nothing near that.
         assert result["rate"]["max_send_lag_us"] < 500_000
+        in_flight = result["rate"]["in_flight_at_close"] + result["rate"]["unsent_at_close"]
 
     every = np.frombuffer(tap.read_bytes(), dtype=np.int64)
-    assert every.size == result["messages"] == result["latency_us"]["count"] > 0
+    # Every echo of the window, and every message it ended without, at its age then.
+    assert every.size == result["messages"] + in_flight == result["latency_us"]["count"] > 0
     expected = new_histogram()
     for value in every.tolist():
         expected.record_value(value)
@@ -138,7 +151,8 @@ def test_load_cli_writes_a_standard_interval_log(tmp_path: Path) -> None:
     run = new_histogram()
     run.decode_and_add(result["histogram"]["data"])
     assert _recorded(merged) == _recorded(run)
-    assert merged.get_total_count() == result["messages"] > 0
+    ended = result["rate"]["in_flight_at_close"] + result["rate"]["unsent_at_close"]
+    assert merged.get_total_count() == result["messages"] + ended > 0
 
 
 @pytest.mark.parametrize(
@@ -164,19 +178,30 @@ def test_bad_interval_options_are_one_line(
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
-def test_peak_memory_does_not_grow_with_the_run(tmp_path: Path) -> None:
-    # Raw samples kept for the whole window cost 8 bytes each, ~37 at the final fold:
-    # 6 s at 20k msgs/s would add over 4 MiB to the longer run's peak.
+def test_peak_memory_does_not_grow_with_the_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A window is recorded whole up to a budget of raw samples (8 bytes each), then
+    # counted as it goes: past the budget, 6 s at 20k msgs/s must cost no more memory than
+    # 1 s (held raw, the extra 100,000 samples would add 0.8 MiB, counted at the close
+    # ~37 bytes each).
+    monkeypatch.setattr(_recorder, "RAW_BUDGET", 2000)
     peaks = {}
     with running_server("uvloop-protocol") as server:
-        for duration in ("1", "6"):
-            argv = [*echobench_command(), "load", "--port", str(server.port), "-c", "8"]
-            argv += ["-s", "64", "--rate", "20000", "-d", duration, "--warmup", "0.3"]
-            done = subprocess.run([*argv, "--json", "-", "-q"], capture_output=True, timeout=60)
-            result = json.loads(done.stdout)
-            assert result["messages"] > 0, done.stderr
+        for duration in (1.0, 6.0):
+            config = LoadConfig(
+                port=server.port,
+                connections=8,
+                size=64,
+                rate=20000,
+                duration=duration,
+                warmup=0.3,
+                workers=1,
+            )
+            result = run_load(config)
+            assert result["messages"] > 0 and not result["client_pauses"]["deferred"]
             peaks[duration] = result["client_rss_peak_bytes"]
-    assert peaks["6"] - peaks["1"] < 2 * 2**20, peaks
+    assert peaks[6.0] - peaks[1.0] < 0.5 * 2**20, peaks
 
 
 def test_gc_watch_times_collections() -> None:
