@@ -459,7 +459,9 @@ def check_resets(factory: ServerFactory) -> None:
         for i, sock in enumerate(bystanders):
             _echo(sock, _payload(70_000, seed=30 + i), f"bystander {i} after resets")
         with _connect(server) as sock:
-            _echo(sock, _payload(4096, seed=5), "new connection after resets", half_close=True)
+            # No half-close here: closing on EOF is the half-close check's property alone.
+            _echo(sock, _payload(4096, seed=5), "new connection after resets")
+            _expect_silence(sock, "new connection after resets")
     _note("15 resets (idle, mid-echo, backed up); 3 bystanders undisturbed")
 
 
@@ -469,7 +471,7 @@ def check_flood(factory: ServerFactory) -> None:
     block = _payload(MiB, seed=6)  # the stream repeats it; offsets stay checkable
     with _serving(factory) as server:
         with _connect(server) as sock:  # warm up: first-use allocations are not growth
-            _echo(sock, _payload(256 * 1024, seed=7), "warm-up echo", half_close=True)
+            _echo(sock, _payload(256 * 1024, seed=7), "warm-up echo")
         rss_before = _rss(server.pid)
         peak = rss_before
         sent = 0
@@ -508,14 +510,14 @@ def check_flood(factory: ServerFactory) -> None:
                     f"(bound {_size(FLOOD_MAX_RSS_GROWTH)})"
                 )
             _assert_alive(server, "while flooded")
-            # Now read: the server must resume and echo the whole stream, in order.
+            # Now read: the server must resume and echo the whole stream, in order, and
+            # nothing more (closing on EOF is the half-close check's property alone).
             sock.settimeout(IO_TIMEOUT)
-            sock.shutdown(socket.SHUT_WR)
             whole, rest = divmod(sent, len(block))
             for i in range(whole):
                 _recv_exactly(sock, block, f"echo of the flood (MiB {i})")
             _recv_exactly(sock, block[:rest], "echo of the flood (tail)")
-            _expect_eof(sock, "after the flood")
+            _expect_silence(sock, "after the flood")
     _note(f"took {_size(sent)} before stalling; RSS +{_size(max(growth, 0))}")
 
 

@@ -179,6 +179,12 @@ class ServeContext:
     listener: socket.socket
     ssl_context: ssl.SSLContext | None = None
     _announced: bool = False
+    _address: str = ""
+
+    def __post_init__(self) -> None:
+        # Read now: a loop may take the listener over (rloop detaches it from its
+        # socket object), and READY must still name the address.
+        self._address = self._listener_address()
 
     def ready(self) -> None:
         """Print the one READY line; call it once the server accepts."""
@@ -190,6 +196,9 @@ class ServeContext:
 
     @property
     def address(self) -> str:
+        return self._address
+
+    def _listener_address(self) -> str:
         if self.config.unix is not None:
             return f"unix:{self.config.unix}"
         host, port = self.listener.getsockname()[:2]
