@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from echobench.servers._contract import ServeContext
 
 ServeFunction = Callable[["ServeContext"], None]
+#: A serve function that takes the asyncio loop to run on, as ``MODULE:FACTORY``.
+LoopServeFunction = Callable[["ServeContext", str], None]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,14 @@ class Backend:
     backend that forks workers; ``None`` from it means one per CPU the server is given.
     Unset, the backend serves from one process. The runner places the server on as many
     CPUs as it has processes (see ``processes``).
+    ``loop`` names the asyncio event loop the backend runs on (``MODULE:FACTORY``, or a
+    short name of ``echobench.servers._aio.LOOPS``), recorded with its version in the
+    results. ``serve_on_loop`` is the backend's code with the loop as a parameter: it
+    makes ``NAME@MODULE:FACTORY`` run that code on any asyncio loop, with no file of its own.
+    ``known_failures`` maps a conformance check the backend is known to fail to why (a
+    defect of its framework, not of this code): ``verify`` still fails it and says why,
+    the runner's gate measures the backend anyway and records the failure beside its
+    numbers, and the test suite expects exactly that failure (so a fix upstream shows).
     """
 
     name: str
@@ -47,6 +57,9 @@ class Backend:
     origin: str = ""
     reuse_port: bool = False
     process_count: Callable[[Mapping[str, str]], int | None] | None = None
+    loop: str | None = None
+    serve_on_loop: LoopServeFunction | None = None
+    known_failures: Mapping[str, str] = field(default_factory=dict)
 
     def processes(self, options: Mapping[str, str]) -> int | None:
         """Processes that serve with these options; ``None``: one per CPU it is given."""

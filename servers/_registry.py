@@ -8,6 +8,11 @@ broken backends.
 Modules whose names start with ``_`` are the package's own machinery and are
 skipped. A module that fails to import is listed as a broken, unavailable
 backend with the reason, so one bad plugin never hides the others.
+
+``NAME@MODULE:FACTORY`` names backend NAME's code on another asyncio loop
+(``asyncio-protocol@rloop:new_event_loop``): wherever a backend name is taken,
+for the backends that declare ``serve_on_loop``. The loop is made once here,
+before anything starts, so that a wrong one is a one-line error.
 """
 
 from __future__ import annotations
@@ -17,13 +22,18 @@ import importlib.util
 import os
 import pkgutil
 import traceback
+from dataclasses import replace
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from echobench.servers._backend import Backend
+from echobench.servers._backend import Backend, LoopServeFunction, ServeFunction
 from echobench.servers._errors import UserError
+
+if TYPE_CHECKING:
+    from echobench.servers._contract import ServeContext
 
 ENTRY_POINT_GROUP = "echobench.backends"
 PATH_VARIABLE = "ECHOBENCH_BACKEND_PATH"
@@ -40,8 +50,6 @@ def _backends_of(obj: object, origin: str) -> list[Backend]:
 def _with_origin(backend: Backend, origin: str) -> Backend:
     if backend.origin:
         return backend
-    from dataclasses import replace
-
     return replace(backend, origin=origin)
 
 
@@ -117,11 +125,52 @@ def available_backends() -> list[Backend]:
 
 
 def get_backend(name: str) -> Backend:
+    base, at, loop = name.partition("@")
     for backend in discover():
-        if backend.name == name:
-            return backend
+        if backend.name == base:
+            return on_loop(backend, loop) if at else backend
     known = ", ".join(b.name for b in discover())
-    raise UserError(f"unknown backend {name!r} (known: {known})")
+    raise UserError(f"unknown backend {base!r} (known: {known})")
+
+
+def _serving_on(serve_on_loop: LoopServeFunction, loop: str) -> ServeFunction:
+    def serve(ctx: ServeContext) -> None:
+        serve_on_loop(ctx, loop)
+
+    return serve
+
+
+def on_loop(backend: Backend, loop: str) -> Backend:
+    """``backend``'s code on the asyncio loop ``loop`` (``MODULE:FACTORY``), checked now."""
+    if backend.serve_on_loop is None:
+        takers = ", ".join(b.name for b in discover() if b.serve_on_loop is not None)
+        raise UserError(
+            f"backend {backend.name!r} does not take an asyncio loop: @MODULE:FACTORY works "
+            f"for {takers}"
+        )
+    from echobench.servers._aio import check_loop, loop_spec
+
+    described = check_loop(loop)
+    spec = str(described["spec"])
+    # A loop a registered backend runs on keeps that backend's family; any other is
+    # an outside one.
+    families = {
+        loop_spec(b.loop).partition(":")[0]: b.family for b in discover() if b.loop is not None
+    }
+    return replace(
+        backend,
+        name=f"{backend.name}@{spec}",
+        family=families.get(spec.partition(":")[0], "external"),
+        description=f"{backend.name}'s code on {spec} ({described['package']} "
+        f"{described['version']})",
+        serve=_serving_on(backend.serve_on_loop, spec),
+        loop=spec,
+        serve_on_loop=None,
+        # What this loop fails is for the checks to find, not for the base backend to say.
+        known_failures={},
+        requires=(),
+        origin=f"{backend.origin} on loop {spec}",
+    )
 
 
 def require_available(name: str) -> Backend:

@@ -57,5 +57,7 @@ BACKEND = Backend(
     family="asyncio",
     description="asyncio Protocol/Transport, pause_reading driven by pause_writing",
     serve=serve,
+    loop="asyncio",
+    serve_on_loop=serve_on,
     transports=frozenset({"tcp", "unix", "tls"}),
 )

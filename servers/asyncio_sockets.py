@@ -52,5 +52,7 @@ BACKEND = Backend(
     family="asyncio",
     description="asyncio loop.sock_recv/sock_sendall on non-blocking sockets",
     serve=serve,
+    loop="asyncio",
+    serve_on_loop=serve_on,
     transports=frozenset({"tcp", "unix"}),
 )

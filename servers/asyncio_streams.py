@@ -74,5 +74,7 @@ BACKEND = Backend(
     family="asyncio",
     description="asyncio start_server, StreamReader/StreamWriter, await drain()",
     serve=serve,
+    loop="asyncio",
+    serve_on_loop=serve_on,
     transports=frozenset({"tcp", "unix", "tls"}),
 )

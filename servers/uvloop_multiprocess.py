@@ -168,6 +168,7 @@ BACKEND = Backend(
     description="uvloop-protocol's code in N processes sharing the port (SO_REUSEPORT); "
     "-o workers=N, default: CPU count",
     serve=serve,
+    loop="uvloop",
     requires=("uvloop",),
     install_hint="pip install uvloop",
     transports=frozenset({"tcp", "unix", "tls"}),

@@ -16,6 +16,7 @@ BACKEND = Backend(
     family="uvloop",
     description="uvloop loop, Protocol/Transport with pause_reading (asyncio-protocol's code)",
     serve=serve,
+    loop="uvloop",
     requires=("uvloop",),
     install_hint="pip install uvloop",
     transports=frozenset({"tcp", "unix", "tls"}),

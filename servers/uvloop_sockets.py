@@ -16,6 +16,7 @@ BACKEND = Backend(
     family="uvloop",
     description="uvloop loop, sock_recv/sock_sendall (asyncio-sockets' code)",
     serve=serve,
+    loop="uvloop",
     requires=("uvloop",),
     install_hint="pip install uvloop",
     transports=frozenset({"tcp", "unix"}),

@@ -16,6 +16,7 @@ BACKEND = Backend(
     family="uvloop",
     description="uvloop loop, start_server streams with await drain() (asyncio-streams' code)",
     serve=serve,
+    loop="uvloop",
     requires=("uvloop",),
     install_hint="pip install uvloop",
     transports=frozenset({"tcp", "unix", "tls"}),

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ConformanceServers, available_backend_names
+from conftest import ConformanceServers
 from echobench.servers._conformance import CHECKS
+from echobench.servers._registry import available_backends
+
+
+def _case(backend: str, check: str, known: str | None) -> object:
+    # A failure the backend declares as its framework's defect is not run here: some cost
+    # a 10 s timeout each, and one (reading past pause_reading) shows only when the client
+    # outruns the loop. Every benchmark run's gate still runs them and records the outcome.
+    marks = [pytest.mark.xfail(reason=f"known: {known}", run=False)] if known else []
+    return pytest.param(backend, check, id=f"{backend}-{check}", marks=marks)
+
 
 CASES = [
-    pytest.param(backend, check, id=f"{backend}-{check}")
-    for backend in available_backend_names()
+    _case(backend.name, check, backend.known_failures.get(check))
+    for backend in available_backends()
     for check in CHECKS
 ]
 

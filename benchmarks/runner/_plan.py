@@ -133,8 +133,9 @@ def parse_server_options(items: list[str]) -> dict[str, dict[str, str]]:
     """``["uvloop-multiprocess:workers=4"]`` -> ``{"uvloop-multiprocess": {"workers": "4"}}``."""
     options: dict[str, dict[str, str]] = {}
     for item in items:
-        name, colon, setting = item.partition(":")
-        key, equals, value = setting.partition("=")
+        # The last colon before the '=': a BACKEND@MODULE:FACTORY name holds one too.
+        head, equals, value = item.partition("=")
+        name, colon, key = head.rpartition(":")
         if not (colon and equals and name and key):
             raise UserError(f"--server-option takes BACKEND:KEY=VALUE, not {item!r}")
         options.setdefault(name.strip(), {})[key.strip()] = value.strip()
@@ -320,6 +321,7 @@ def execute(args: argparse.Namespace) -> int:
             extra_modules=_framework_modules(config["backends"], remote is not None),
             local_server=remote is None,
         )
+        environment["loops"] = _loops(config["backends"], remote is not None)
         doc = new_document(config, environment, skipped)
     else:
         doc["environment"].setdefault("resumed", []).append(
@@ -454,10 +456,27 @@ def _placement(
 def _framework_modules(backends: list[str], remote: bool) -> list[str]:
     if remote:
         return []
-    from echobench.servers._registry import discover
+    from echobench.servers._registry import get_backend
 
-    wanted = set(backends)
-    return [m for b in discover() if b.name in wanted for m in b.requires]
+    modules = [m for name in backends for m in get_backend(name).requires]
+    # A loop given as BACKEND@MODULE:FACTORY is required by no backend file.
+    loops = _loops(backends, remote)
+    return modules + [str(d["module"]) for d in loops.values() if d["package"] != "python"]
+
+
+def _loops(backends: list[str], remote: bool) -> dict[str, dict[str, str | None]]:
+    """The asyncio loop each backend runs on: its spec, module, package and version."""
+    if remote:
+        return {}
+    from echobench.servers._aio import describe_loop
+    from echobench.servers._registry import get_backend
+
+    loops = {}
+    for name in backends:
+        loop = get_backend(name).loop
+        if loop is not None:
+            loops[name] = describe_loop(loop)
+    return loops
 
 
 def _announce(

@@ -23,9 +23,12 @@ Top level
     ``cases``           one entry per case of the matrix that has started (below).
     ``not_run``         ids of the cases that still lack a repeat (``[]`` when complete).
     ``verification``    ``{backend: {"passed", "seconds", "checks": [{"name", "passed",
-                        "seconds", "detail"}], "error"}}``: the conformance gate run once
-                        per backend before it is measured; absent for backends not
-                        verified (``--no-verify``, ``--connect``).
+                        "seconds", "detail", "known"?}], "error", "known_failures"}}``: the
+                        conformance gate run once per backend before it is measured; absent
+                        for backends not verified (``--no-verify``, ``--connect``). A check
+                        the backend declares a known failure of its framework carries
+                        ``known`` (why) when it fails, is listed in ``known_failures``, and
+                        does not stop the measurement (``passed`` stays true).
     ``skipped``         ``[{"backend", "transport", "reason"}]``: combinations left out of
                         the matrix because a backend lacks a transport or cannot run here.
     ``latency``         only in a ``--scenario latency`` run: the sweep's plan and summary
@@ -35,6 +38,9 @@ Top level
     ``python``          ``{"version", "implementation", "executable"}`` of the runner.
     ``frameworks``      ``{distribution name: version or null}`` for every framework the
                         backends use (null: not installed).
+    ``loops``           ``{backend: {"spec", "module", "package", "version"}}`` for each
+                        backend on an asyncio loop (``MODULE:FACTORY``; ``BACKEND@MODULE:
+                        FACTORY`` among them): the loop it ran on and that loop's version.
     ``os``              ``{"system", "release", "kernel"}`` (``platform``).
     ``cpu``             ``{"model", "count"}``.
     ``governor``        the CPU frequency governor (``"a, b"`` when CPUs differ), or null

@@ -219,6 +219,15 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
             "comes from the client side only (it can say 'client' or 'neither', never 'server' "
             "or 'both')."
         )
+    for backend, verified in (doc.get("verification") or {}).items():
+        known = [c for c in verified.get("checks", []) if c.get("known")]
+        if known:
+            why = "; ".join(f"{c['name']}: {c['known']}" for c in known)
+            notes.append(
+                f"{backend} FAILS conformance ({why}): a known defect of its framework, "
+                "measured anyway; its numbers are those of a server that breaks that part of "
+                "the contract."
+            )
     for warning in doc["environment"].get("warnings", []):
         notes.append(f"note: {warning}")
     awake = sorted(
