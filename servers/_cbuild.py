@@ -1,9 +1,10 @@
 """Compile a bundled C program on first use, and cache the binary per user.
 
-The cache key hashes the source, the flags, and the compiler's path and
-version, so editing the source or changing compilers rebuilds, and nothing
-else does. Concurrent first uses each compile to a temporary name and rename
-into place, so no process ever executes a half-written binary.
+The cache key hashes the source, the headers it includes from beside it, the
+flags and libraries, and the compiler's path and version, so editing the source
+or a header or changing compilers rebuilds, and nothing else does. Concurrent
+first uses each compile to a temporary name and rename into place, so no process
+ever executes a half-written binary.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -54,18 +56,26 @@ def _compiler_version(path: str) -> str:
     return result.stdout
 
 
-def build(source: Path, name: str) -> Path:
-    """Path to ``source`` compiled to an executable, compiling it if not yet cached."""
+def build(
+    source: Path, name: str, headers: Sequence[Path] = (), libraries: Sequence[str] = ()
+) -> Path:
+    """Path to ``source`` compiled to an executable, compiling it if not yet cached.
+
+    ``headers`` are the files it includes from its own folder (hashed with it);
+    ``libraries`` are linked (``-l``).
+    """
     cc = compiler()
     if cc is None:
         reason = missing_compiler_reason()
         raise UserError(f"cannot build {source.name}: {reason}")
     try:
-        code = source.read_bytes()
+        code = [path.read_bytes() for path in (source, *headers)]
     except OSError as exc:
-        raise UserError(f"cannot read {source}: {exc.strerror}") from None
+        raise UserError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    links = [f"-l{library}" for library in libraries]
     key = hashlib.sha256()
-    for part in (code, " ".join(CFLAGS).encode(), cc.encode(), _compiler_version(cc).encode()):
+    flags = " ".join([*CFLAGS, *links]).encode()
+    for part in (*code, flags, cc.encode(), _compiler_version(cc).encode()):
         key.update(part)
         key.update(b"\0")
     directory = cache_dir()
@@ -81,7 +91,7 @@ def build(source: Path, name: str) -> Path:
     try:
         try:
             result = subprocess.run(
-                [cc, *CFLAGS, "-o", partial, str(source)],
+                [cc, *CFLAGS, "-o", partial, str(source), *links],
                 capture_output=True,
                 text=True,
                 timeout=120,

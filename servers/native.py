@@ -17,11 +17,12 @@ from echobench.servers._cbuild import build, missing_compiler_reason
 from echobench.servers._contract import ServeContext
 
 SOURCE = Path(__file__).with_name("native_echo.c")
+HEADERS = (Path(__file__).with_name("echo_common.h"),)
 
 
 def binary() -> Path:
     """The compiled server, building it on first use."""
-    return build(SOURCE, "native_echo")
+    return build(SOURCE, "native_echo", HEADERS)
 
 
 def serve(ctx: ServeContext) -> None:

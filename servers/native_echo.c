@@ -33,6 +33,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "echo_common.h"
+
 #define READ_SIZE 65536
 #define HIGH_WATER (256 * 1024)
 #define LOW_WATER (64 * 1024)
@@ -51,19 +53,6 @@ struct conn {
 static char listener_tag, signal_tag;
 static char scratch[READ_SIZE];
 static int spare_fd = -1;
-
-static void die(const char *what) {
-    fprintf(stderr, "native_echo: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
-static void raise_fd_limit(void) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
 
 static int set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL, 0);
@@ -89,33 +78,6 @@ static int bind_listener(const char *host, const char *port, int backlog) {
     if (listen(fd, backlog) < 0) die("listen");
     freeaddrinfo(res);
     return fd;
-}
-
-/* Print the READY line; returns the Unix socket path to unlink at exit, if any. */
-static char *announce(int fd) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[INET6_ADDRSTRLEN];
-    char *unix_path = NULL;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) die("getsockname");
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-        printf("READY %s:%u\n", host, ntohs(sin->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-        printf("READY [%s]:%u\n", host, ntohs(sin6->sin6_port));
-    } else if (ss.ss_family == AF_UNIX) {
-        struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-        unix_path = strdup(sun->sun_path);
-        printf("READY unix:%s\n", sun->sun_path);
-    } else {
-        fprintf(stderr, "native_echo: unsupported address family %d\n", ss.ss_family);
-        exit(2);
-    }
-    fflush(stdout);
-    return unix_path;
 }
 
 static void update_events(int ep, struct conn *c, int reading, int writing) {
@@ -243,13 +205,7 @@ static void accept_all(int ep, int listener) {
             }
             return; /* EAGAIN, or a connection that died in the queue */
         }
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-            (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
+        set_nodelay_if_tcp(fd);
         struct conn *c = calloc(1, sizeof *c);
         if (c == NULL) {
             close(fd);
@@ -263,6 +219,7 @@ static void accept_all(int ep, int listener) {
 }
 
 int main(int argc, char **argv) {
+    echo_program = "native_echo";
     int listener;
     if (argc == 3 && strcmp(argv[1], "--listen-fd") == 0) {
         listener = atoi(argv[2]);
@@ -278,15 +235,7 @@ int main(int argc, char **argv) {
     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
     /* A signalfd in the epoll set: no race between a signal and epoll_wait. */
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    signal(SIGTERM, SIG_DFL); /* an inherited SIG_IGN would discard them */
-    signal(SIGINT, SIG_DFL);
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) die("sigprocmask");
-    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd < 0) die("signalfd");
+    int sfd = stop_signal_fd();
 
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) die("epoll_create1");

@@ -317,7 +317,10 @@ def test_the_wheel_holds_only_echobench(tmp_path: Path) -> None:
         if "suites" not in path.parts and "__pycache__" not in path.parts
     }
     assert expected <= set(names)
-    assert {"echobench/servers/native_echo.c", "echobench/py.typed"} <= set(names)
+    # The C servers travel with the header they share.
+    servers = ("native_echo.c", "uring_echo.c", "echo_common.h")
+    assert {f"echobench/servers/{name}" for name in servers} <= set(names)
+    assert "echobench/py.typed" in names
     assert "echobench/benchmarks/reference/native_client.c" in names
     assert not [n for n in names if "/suites/" in n]  # run from the checkout, not installed
 
