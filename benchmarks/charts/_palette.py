@@ -18,11 +18,13 @@ from echobench.benchmarks.compare._order import backend_order, family_key, regis
 FAMILY_COLOURS: dict[str, str] = {
     "asyncio": "#1f77b4",  # blue
     "uvloop": "#2ca02c",  # green
+    "rloop": "#393b79",  # indigo
     "twisted": "#ff7f0e",  # orange
     "tornado": "#9467bd",  # purple
     "gevent": "#8c564b",  # brown
     "trio": "#e377c2",  # pink
     "anyio": "#17becf",  # cyan
+    "uring": "#d6a01d",  # gold
     "baseline": "#7f7f7f",  # grey
     "native": "#d62728",  # red
     "external": "#bcbd22",  # olive: plugins, commands, remote servers

@@ -13,11 +13,13 @@ from functools import cache
 FAMILY_ORDER = (
     "asyncio",
     "uvloop",
+    "rloop",
     "twisted",
     "tornado",
     "gevent",
     "trio",
     "anyio",
+    "uring",
     "baseline",
     "native",
     "external",
