@@ -50,6 +50,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--pipeline", type=int, default=1, help="closed loop: messages in flight per connection"
     )
     load.add_argument(
+        "--readline",
+        type=int,
+        default=0,
+        metavar="LINES",
+        help="vmbench's readline mode (for a server run with serve --readline): each message "
+        "is LINES newline-terminated lines of --size bytes, sent at once (vmbench: 5)",
+    )
+    load.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -190,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         cpus=cpus,
         interval=args.hlog_interval,
         hlog=args.hlog,
+        readline=args.readline,
     )
     progress = (
         RichProgress() if RichProgress.wanted(config.warmup + config.duration, args.quiet) else None

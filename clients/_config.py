@@ -62,6 +62,14 @@ class LoadConfig:
     cpus: tuple[int, ...] | None = None
     interval: float = 1.0
     hlog: str | None = None
+    #: vmbench's readline mode: each message is this many lines of ``size`` bytes, the
+    #: last byte of each a newline and no other (0: plain bytes, no framing).
+    readline: int = 0
+
+    @property
+    def message_bytes(self) -> int:
+        """Bytes per message: ``size``, or ``readline`` lines of it."""
+        return self.size * self.readline if self.readline else self.size
 
     @property
     def mode(self) -> str:
@@ -109,6 +117,8 @@ def validate(config: LoadConfig) -> None:
         raise UserError("give either --port or --unix, not both")
     if config.size < 1:
         raise UserError(f"--size must be at least 1 byte, not {config.size}")
+    if config.readline < 0:
+        raise UserError(f"--readline takes a number of lines, not {config.readline}")
     if config.connections < 1:
         raise UserError(f"--connections must be at least 1, not {config.connections}")
     if config.idle < 0:

@@ -303,7 +303,7 @@ def merge_results(
         start_ns = end_ns = monotonic_ns()
     elapsed = max(0, end_ns - start_ns) / 1e9
     messages = sum(p["messages"] for p in parts)
-    nbytes = messages * config.size
+    nbytes = messages * config.message_bytes
     errors = dict.fromkeys(ERROR_KINDS, 0)
     for part in parts:
         for kind, n in part["errors"].items():

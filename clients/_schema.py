@@ -25,7 +25,9 @@ Top level
                          interval log's path or null), ``timeout``
                          (seconds without progress before a connection counts as timed out,
                          also the connect timeout), ``cpus`` (CPUs the workers were pinned
-                         to, or null).
+                         to, or null), ``readline`` (vmbench's readline mode: each message
+                         is that many newline-terminated lines of ``size`` bytes; 0 for plain
+                         bytes; absent in older files).
     ``mode``             ``"closed"`` (send the next message when the echo of one is
                          complete, ``pipeline`` outstanding) or ``"open"`` (``--rate``: a
                          fixed send schedule that ignores responses).
@@ -39,7 +41,7 @@ Top level
                          readings taken when the window opened (after warmup; connection set-up
                          is before that) and when it closed; the divisor of every rate below.
     ``messages``         echoes completed inside the window (all connections, all workers).
-    ``bytes``            ``messages * size``.
+    ``bytes``            ``messages * size`` (``* readline`` in readline mode).
     ``messages_per_second``, ``mib_per_second``
                          ``messages / elapsed_s`` and ``bytes / 2**20 / elapsed_s`` (echoed
                          payload, one direction).

@@ -70,10 +70,20 @@ def make_payloads(config: LoadConfig, indices: range) -> list[bytes]:
     from each other; when ``connections * size`` exceeds the budget, connections
     ``distinct`` apart share one.
     """
-    distinct = max(1, min(len(indices), PAYLOAD_BUDGET // config.size))
-    base = random.Random(0x5EED + indices.start).randbytes(config.size + distinct)
-    unique = [base[j : j + config.size] for j in range(distinct)]
+    size = config.message_bytes
+    distinct = max(1, min(len(indices), PAYLOAD_BUDGET // size))
+    base = random.Random(0x5EED + indices.start).randbytes(size + distinct)
+    unique = [base[j : j + size] for j in range(distinct)]
+    if config.readline:
+        unique = [as_lines(payload, config.size) for payload in unique]
     return [unique[i % distinct] for i in range(len(indices))]
+
+
+def as_lines(payload: bytes, line: int) -> bytes:
+    """``payload`` as lines of ``line`` bytes: every ``line``-th byte a newline, no other."""
+    framed = bytearray(payload.replace(b"\n", b" "))
+    framed[line - 1 :: line] = b"\n" * (len(framed) // line)
+    return bytes(framed)
 
 
 class Worker:

@@ -38,6 +38,8 @@ class Backend:
     short name of ``echobench.servers._aio.LOOPS``), recorded with its version in the
     results. ``serve_on_loop`` is the backend's code with the loop as a parameter: it
     makes ``NAME@MODULE:FACTORY`` run that code on any asyncio loop, with no file of its own.
+    ``readline`` says it has vmbench's readline mode (``serve --readline``:
+    newline-framed messages read with ``readline()`` and echoed a line at a time).
     ``known_failures`` maps a conformance check the backend is known to fail to why (a
     defect of its framework, not of this code): ``verify`` still fails it and says why,
     the runner's gate measures the backend anyway and records the failure beside its
@@ -60,6 +62,7 @@ class Backend:
     loop: str | None = None
     serve_on_loop: LoopServeFunction | None = None
     known_failures: Mapping[str, str] = field(default_factory=dict)
+    readline: bool = False
 
     def processes(self, options: Mapping[str, str]) -> int | None:
         """Processes that serve with these options; ``None``: one per CPU it is given."""

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
                 "available": reason is None,
                 "reason": reason,
                 "transports": sorted(backend.transports),
+                "readline": backend.readline,
                 "origin": backend.origin,
             }
         )

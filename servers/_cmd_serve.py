@@ -30,6 +30,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve TLS with a self-signed certificate made for this run",
     )
+    parser.add_argument(
+        "--readline",
+        action="store_true",
+        help="vmbench's readline mode: echo newline-framed messages a line at a time, read "
+        "with readline() (the streams backends)",
+    )
     parser.add_argument("--certfile", help="TLS certificate (with --tls); default: self-signed")
     parser.add_argument("--keyfile", help="TLS key (with --tls)")
     parser.add_argument(
@@ -63,5 +69,6 @@ def run(args: argparse.Namespace) -> int:
         certfile=args.certfile,
         keyfile=args.keyfile,
         options=options,
+        readline=args.readline,
     )
     return serve(get_backend(args.name), config)

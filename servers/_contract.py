@@ -44,6 +44,8 @@ class ServeConfig:
     backlog: int = BACKLOG
     reuse_port: bool = False
     options: dict[str, str] = field(default_factory=dict)
+    #: vmbench's readline mode: newline-framed messages, echoed a line at a time.
+    readline: bool = False
 
 
 def is_loopback(host: str) -> bool:

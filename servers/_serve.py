@@ -25,6 +25,10 @@ def serve(backend: Backend, config: ServeConfig) -> int:
         raise UserError(
             f"backend {backend.name!r} does not support {transport} (it supports: {supported})"
         )
+    if config.readline and not backend.readline:
+        raise UserError(
+            f"backend {backend.name!r} has no readline mode (the streams backends have one)"
+        )
     raise_fd_limit()
     if backend.command is not None:
         return _exec_external(backend, config)

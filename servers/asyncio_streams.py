@@ -1,4 +1,10 @@
-"""asyncio streams: ``start_server`` with StreamReader/StreamWriter and ``drain()``."""
+"""asyncio streams: ``start_server`` with StreamReader/StreamWriter and ``drain()``.
+
+With ``serve --readline`` it runs vmbench's readline mode instead: each message is a
+line, read with ``readline()`` and written back whole. The reader's limit is then
+vmbench's 1 MiB (a line must fit in it; vmbench's largest are 100 KiB), so the reader
+pauses its transport above 2 MiB buffered rather than 128 KiB.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,23 @@ from echobench.servers._aio import run, wait_for_stop_signal
 from echobench.servers._backend import Backend
 from echobench.servers._contract import READ_SIZE, ServeContext
 
+#: vmbench's StreamReader limit in readline mode: the longest line it reads.
+READLINE_LIMIT = 1024 * 1024
+
 
 class _EchoServer:
     """The connection handler, tracking its tasks so that shutdown can end them."""
 
-    def __init__(self) -> None:
+    def __init__(self, readline: bool) -> None:
         self.connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self.serve = _echo_lines if readline else _echo
 
     async def echo(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self.connections[task] = writer
         try:
-            await _echo(reader, writer)
+            await self.serve(reader, writer)
         finally:
             del self.connections[task]
 
@@ -46,14 +56,30 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
+async def _echo_lines(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        # readline() returns a last line without its newline at EOF, then b"".
+        while line := await reader.readline():
+            writer.write(line)
+            await writer.drain()
+    except OSError:
+        pass
+    except ValueError:
+        pass  # a line longer than the limit: this connection ends, as a reset would
+    finally:
+        writer.close()
+
+
 def serve_on(ctx: ServeContext, loop: str) -> None:
+    readline = ctx.config.readline
+
     async def main() -> None:
-        handler = _EchoServer()
+        handler = _EchoServer(readline)
         server = await asyncio.start_server(
             handler.echo,
             sock=ctx.listener,
             ssl=ctx.ssl_context,
-            limit=READ_SIZE,
+            limit=READLINE_LIMIT if readline else READ_SIZE,
             # asyncio calls listen() again; keep the contract's shared backlog.
             backlog=ctx.config.backlog,
         )
@@ -77,4 +103,5 @@ BACKEND = Backend(
     loop="asyncio",
     serve_on_loop=serve_on,
     transports=frozenset({"tcp", "unix", "tls"}),
+    readline=True,
 )

@@ -27,4 +27,5 @@ BACKEND = Backend(
     install_hint="pip install rloop",
     transports=frozenset({"tcp"}),
     known_failures=KNOWN_FAILURES,
+    readline=True,
 )

@@ -20,4 +20,5 @@ BACKEND = Backend(
     requires=("uvloop",),
     install_hint="pip install uvloop",
     transports=frozenset({"tcp", "unix", "tls"}),
+    readline=True,
 )
