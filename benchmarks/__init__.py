@@ -5,7 +5,7 @@
 - ``compare``: what results files say: the view of a run every output reads, its
   rankings, and compare's statistics. A new statistic goes here.
 - ``charts``: the figures (the ``plot`` command). A new chart goes here: one module
-  and one line in ``charts._registry``.
+  and one line in ``charts._catalog``.
 - ``report``: what a person reads: the HTML report and compare's terminal table (the
   ``report`` and ``compare`` commands).
 - ``truth``: the instruments that check the instrument: reference clients, the

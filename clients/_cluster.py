@@ -249,7 +249,7 @@ def run_cluster_load(
     on_connected: OnConnected | None = None,
 ) -> dict[str, Any]:
     """Run one load spread over the Dask cluster at ``address``; the result of ``run_load``
-    plus ``cluster`` and ``shards`` (schema: ``echobench.clients._schema``).
+    plus ``cluster`` and ``shards`` (schema: ``echobench.clients._load_schema``).
 
     ``shards`` limits how many worker processes take part (default: all of them but
     those on the server's host, which hold the ``server`` resource); ``certs`` is the

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from echobench.clients._config import number, whole_number
-from echobench.clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_OK, EXIT_USAGE
+from echobench.clients._load_schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 
 HELP = "drive an echo server with a verifying load and report throughput and latency"
 
@@ -145,7 +145,7 @@ def write_json(result: dict[str, Any], path: str) -> None:
 
 
 def exit_status(result: dict[str, Any]) -> int:
-    from echobench.clients._report import nothing_measured
+    from echobench.clients._display import nothing_measured
 
     if result["corrupted"]:
         return EXIT_CORRUPTED
@@ -172,7 +172,7 @@ def hold_on_stdin(connect: dict[str, Any], stopping: Callable[[], bool]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from echobench.clients._config import LoadConfig, default_workers
-    from echobench.clients._report import RichProgress, print_summary, summary_lines
+    from echobench.clients._display import RichProgress, print_summary, summary_lines
     from echobench.clients._run import run_load
     from echobench.servers._errors import UserError
 

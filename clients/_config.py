@@ -8,7 +8,7 @@ import resource
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from echobench.clients._schema import SERIES_INTERVAL_NS
+from echobench.clients._load_schema import SERIES_INTERVAL_NS
 from echobench.servers._contract import raise_fd_limit
 from echobench.servers._errors import UserError
 
@@ -42,7 +42,7 @@ WORKER_FDS = 16
 
 @dataclass(frozen=True)
 class LoadConfig:
-    """Parameters of one load run; see ``echobench.clients._schema`` for their meaning."""
+    """Parameters of one load run; see ``echobench.clients._load_schema`` for their meaning."""
 
     host: str = "127.0.0.1"
     port: int | None = None

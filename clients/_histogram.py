@@ -29,7 +29,7 @@ import numpy as np
 import numpy.ctypeslib  # imported lazily by numpy: not in the first interval
 from hdrh.histogram import HdrHistogram
 
-from echobench.clients._schema import HIST_HIGHEST_NS, HIST_LOWEST_NS, HIST_SIGNIFICANT_FIGURES
+from echobench.clients._load_schema import HIST_HIGHEST_NS, HIST_LOWEST_NS, HIST_SIGNIFICANT_FIGURES
 
 # With lowest=1 (unit magnitude 0) and 3 significant figures a sub-bucket holds 2048
 # values, so a value keeps its top 11 bits: HDR's bucket index for v is

@@ -26,8 +26,8 @@ from echobench.clients._fairness import fairness
 from echobench.clients._histogram import histogram_field, merge_encoded, summarize
 from echobench.clients._idle import idle_field
 from echobench.clients._intervals import Intervals
+from echobench.clients._load_schema import ERROR_KINDS, SCHEMA, SCHEMA_VERSION
 from echobench.clients._recorder import FOLD_SLICE
-from echobench.clients._schema import ERROR_KINDS, SCHEMA, SCHEMA_VERSION
 from echobench.clients._worker import SERIES_INTERVAL_NS, worker_main
 from echobench.servers._errors import UserError
 
@@ -40,7 +40,7 @@ RATE_MET_SHARE = 0.995
 
 
 class ProgressSink(Protocol):
-    """What ``run_load`` tells a progress display (see ``echobench.clients._report``)."""
+    """What ``run_load`` tells a progress display (see ``echobench.clients._display``)."""
 
     def started(self, t0_ns: int, warmup: float, duration: float) -> None: ...
 
@@ -128,7 +128,7 @@ def run_load(
     progress: ProgressSink | None = None,
     on_connected: OnConnected | None = None,
 ) -> dict[str, Any]:
-    """Run one load test and return its result (schema: ``echobench.clients._schema``).
+    """Run one load test and return its result (schema: ``echobench.clients._load_schema``).
 
     Raises ``UserError`` for bad input or when no connection could be opened.
     """
@@ -465,6 +465,3 @@ def _pauses(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "gc_collections": collections,
         "gc_max_pause_us": round(max((p["gc"]["max_pause_ns"] for p in parts), default=0) / 1e3, 3),
     }
-
-
-ProgressFactory = Callable[[LoadConfig], ProgressSink | None]

@@ -39,6 +39,7 @@ from echobench.clients._connect import ConnectStats, open_all, syn_retransmits
 from echobench.clients._gcwatch import GcWatch
 from echobench.clients._histogram import Counts, encode, new_histogram
 from echobench.clients._idle import IdleConnection, check_all
+from echobench.clients._load_schema import ERROR_KINDS, SERIES_INTERVAL_NS
 from echobench.clients._pacer import Pacer
 from echobench.clients._protocol import (
     ClosedLoopConnection,
@@ -48,7 +49,6 @@ from echobench.clients._protocol import (
     make_connection_factory,
 )
 from echobench.clients._recorder import RAW_BUDGET, Recorder
-from echobench.clients._schema import ERROR_KINDS, SERIES_INTERVAL_NS
 
 #: Payload bytes kept per worker; past it, connections share payloads round-robin.
 PAYLOAD_BUDGET = 64 * 1024 * 1024

@@ -9,8 +9,7 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
-from echobench.servers._backend import Backend
-from echobench.servers._contract import READ_SIZE, ServeContext, set_nodelay
+from echobench.servers import READ_SIZE, Backend, ServeContext, set_nodelay
 
 if TYPE_CHECKING:
     from anyio.abc import ByteStream

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
+from echobench.servers import Backend, ServeContext
 from echobench.servers._aio import run, wait_for_stop_signal
-from echobench.servers._backend import Backend
-from echobench.servers._contract import ServeContext
 
 
 class EchoProtocol(asyncio.Protocol):

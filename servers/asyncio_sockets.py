@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from echobench.servers import READ_SIZE, Backend, ServeContext, set_nodelay
 from echobench.servers._aio import run, wait_for_stop_signal
-from echobench.servers._backend import Backend
-from echobench.servers._contract import READ_SIZE, ServeContext, set_nodelay
 
 
 async def _echo(loop: asyncio.AbstractEventLoop, conn: socket.socket) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+from echobench.servers import READ_SIZE, Backend, ServeContext
 from echobench.servers._aio import run, wait_for_stop_signal
-from echobench.servers._backend import Backend
-from echobench.servers._contract import READ_SIZE, ServeContext
 
 #: vmbench's StreamReader limit in readline mode: the longest line it reads.
 READLINE_LIMIT = 1024 * 1024

@@ -11,8 +11,7 @@ import socket
 import ssl
 from typing import Any
 
-from echobench.servers._backend import Backend
-from echobench.servers._contract import READ_SIZE, ServeConfig, ServeContext, set_nodelay
+from echobench.servers import READ_SIZE, Backend, ServeConfig, ServeContext, set_nodelay
 
 #: How long a stop waits for open connections before killing their greenlets.
 STOP_TIMEOUT = 0.2

@@ -12,9 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from echobench.servers._backend import Backend
+from echobench.servers import Backend, ServeContext
 from echobench.servers._cbuild import build, missing_compiler_reason
-from echobench.servers._contract import ServeContext
 
 SOURCE = Path(__file__).with_name("native_echo.c")
 HEADERS = (Path(__file__).with_name("echo_common.h"),)

@@ -14,8 +14,7 @@ import signal
 import socket
 from types import FrameType
 
-from echobench.servers._backend import Backend
-from echobench.servers._contract import READ_SIZE, ServeContext, set_nodelay
+from echobench.servers import READ_SIZE, Backend, ServeContext, set_nodelay
 
 HIGH_WATER = 64 * 1024
 LOW_WATER = HIGH_WATER // 4

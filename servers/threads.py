@@ -8,8 +8,7 @@ import ssl
 import threading
 from types import FrameType
 
-from echobench.servers._backend import Backend
-from echobench.servers._contract import READ_SIZE, ServeContext, set_nodelay
+from echobench.servers import READ_SIZE, Backend, ServeContext, set_nodelay
 
 #: Each connection's thread needs only a few frames of stack; the default (8 MiB
 #: of address space each) would make thousands of idle connections costly.

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from echobench.servers._backend import Backend
-from echobench.servers._contract import ServeContext
+from echobench.servers import Backend, ServeContext
 
 
 def serve(ctx: ServeContext) -> None:

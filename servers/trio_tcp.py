@@ -5,8 +5,7 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
-from echobench.servers._backend import Backend
-from echobench.servers._contract import READ_SIZE, ServeContext
+from echobench.servers import READ_SIZE, Backend, ServeContext
 
 if TYPE_CHECKING:
     import trio

@@ -36,8 +36,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from echobench.servers import READ_SIZE, Backend, ServeContext, UserError
-from echobench.servers._contract import set_nodelay
+from echobench.servers import READ_SIZE, Backend, ServeContext, UserError, set_nodelay
 from echobench.servers._uring import refusal
 
 if TYPE_CHECKING:

@@ -23,9 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from echobench.servers import asyncio_protocol
-from echobench.servers._backend import Backend
-from echobench.servers._contract import ServeContext, bind_listener
+from echobench.servers import Backend, ServeContext, asyncio_protocol, bind_listener
 from echobench.servers._errors import UserError
 
 #: How long workers get to stop before they are killed, and to start.

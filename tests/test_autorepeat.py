@@ -20,9 +20,9 @@ from echobench.benchmarks.runner import _autorepeat, _environment, _results
 from echobench.benchmarks.runner._autorepeat import CAP, FAILED, TARGET_MET, decide, median_interval
 from echobench.benchmarks.runner._isolation import Placement
 from echobench.benchmarks.runner._matrix import Case, build_cases
-from echobench.benchmarks.runner._measure import Settings
+from echobench.benchmarks.runner._measure import MeasureSettings
+from echobench.benchmarks.runner._results_schema import load_results
 from echobench.benchmarks.runner._runner import AutoRepeat, Runner
-from echobench.benchmarks.runner._schema import load_results
 
 
 @pytest.mark.parametrize("n", [5, 6, 7, 9, 12, 20])
@@ -109,7 +109,9 @@ def _runner(tmp_path: Path, measure: Synthetic, doc: dict[str, Any] | None = Non
     return Runner(
         doc=doc,
         cases=_cases(),
-        settings=Settings(duration=0.1, warmup=0.0, workers=None, placement=Placement((), (), ())),
+        settings=MeasureSettings(
+            duration=0.1, warmup=0.0, workers=None, placement=Placement((), (), ())
+        ),
         out=tmp_path / "run.json",
         repeats=9,
         seed=5,

@@ -24,8 +24,8 @@ from conftest import assert_one_line_error, run_echobench
 from echobench.clients import LoadConfig
 from echobench.clients._cluster import QUIET_DASK, run_cluster_load
 from echobench.clients._cmd_load import exit_status
-from echobench.clients._report import cluster_line
-from echobench.clients._schema import EXIT_ERRORS
+from echobench.clients._display import cluster_line
+from echobench.clients._load_schema import EXIT_ERRORS
 from echobench.servers._launch import RunningServer, start_server
 
 distributed = pytest.importorskip("distributed")

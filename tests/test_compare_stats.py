@@ -17,7 +17,7 @@ from echobench.benchmarks.compare._comparison import (
     NOT_ENOUGH,
     WITHIN_NOISE,
     Comparison,
-    Settings,
+    Criteria,
     judge,
     pair,
 )
@@ -25,10 +25,12 @@ from echobench.benchmarks.compare._correction import adjust
 from echobench.benchmarks.compare._detectable import Rule
 from echobench.benchmarks.compare._effect import best_confidence, ratio_interval
 from echobench.benchmarks.compare._mannwhitney import critical_u, mann_whitney, null_counts
-from echobench.benchmarks.compare._runview import Case, Repeat
+from echobench.benchmarks.compare._runview import CaseView, Repeat
 
 
-def synthetic_case(name: str, rates: Sequence[float], p99s: Sequence[float] | None = None) -> Case:
+def synthetic_case(
+    name: str, rates: Sequence[float], p99s: Sequence[float] | None = None
+) -> CaseView:
     latencies = list(p99s) if p99s is not None else [None] * len(rates)
     repeats = tuple(
         Repeat(
@@ -43,7 +45,7 @@ def synthetic_case(name: str, rates: Sequence[float], p99s: Sequence[float] | No
         )
         for rate, p99 in zip(rates, latencies, strict=True)
     )
-    return Case(
+    return CaseView(
         id=f"{name}/tcp/64B/1c/closed",
         backend=name,
         family="asyncio",
@@ -83,8 +85,8 @@ def test_corrected_false_alarm_rate_stays_at_the_nominal_rate(correction: str) -
     # 300 A/A tables of 10 cases x 2 metrics (20 tests), 8 repeats a side: a table "cries
     # wolf" when it calls anything. Threshold 0 leaves the correction alone to do the work.
     rng = random.Random(1401)
-    settings = Settings(correction=correction, threshold=0.0)
-    raw = Settings(correction="none", threshold=0.0)
+    settings = Criteria(correction=correction, threshold=0.0)
+    raw = Criteria(correction="none", threshold=0.0)
     trials, corrected, uncorrected = 300, 0, 0
     for _ in range(trials):
         comparison = table_of(rng, 10, 8, 0.03)
@@ -99,7 +101,7 @@ def test_corrected_false_alarm_rate_stays_at_the_nominal_rate(correction: str) -
 
 def test_a_known_five_percent_shift_is_called_at_the_advertised_power() -> None:
     n, sigma = 10, 0.02
-    settings = Settings()
+    settings = Criteria()
     rule = Rule(settings.alpha, settings.confidence, settings.threshold)
     advertised = rule.power(0.05, n, n, sigma)
     assert 0.7 < advertised < 0.95
@@ -152,7 +154,7 @@ def test_a_significant_change_inside_the_noise_band_is_not_called() -> None:
     effect = table.comparisons[0].pairs[0].throughput
     assert effect.p is not None and effect.p < 0.001
     assert effect.verdict == WITHIN_NOISE and not effect.significant
-    assert judge([Comparison("a", "b", pairs)], Settings(threshold=0.0)).changed == 1
+    assert judge([Comparison("a", "b", pairs)], Criteria(threshold=0.0)).changed == 1
 
 
 def test_the_correction_counts_every_test_of_every_comparison() -> None:

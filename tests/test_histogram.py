@@ -24,7 +24,7 @@ from echobench.clients._histogram import (
     summarize,
 )
 from echobench.clients._intervals import Intervals
-from echobench.clients._schema import HIST_HIGHEST_NS
+from echobench.clients._load_schema import HIST_HIGHEST_NS
 
 EDGES = [0, 1, 2047, 2048, 2049, 4095, 4096, HIST_HIGHEST_NS, HIST_HIGHEST_NS + 1, 2**42 + 5]
 PERCENTILES = [0, 1, 25, 50, 90, 99, 99.9, 99.99, 100]

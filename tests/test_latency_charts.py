@@ -21,7 +21,7 @@ from _chartcheck import (
 )
 from matplotlib.figure import Figure
 
-from echobench.benchmarks.charts import _figures, _latency, _registry, _spectrum
+from echobench.benchmarks.charts import _catalog, _figures, _latency, _spectrum
 from echobench.benchmarks.compare._ranking import rankings
 from echobench.benchmarks.compare._runview import Run, load_run
 from echobench.benchmarks.report._page import notes
@@ -39,8 +39,8 @@ LATENCY_CHARTS = ("latency-at-equal-load", "latency-vs-load", "slo-capacity")
 
 @pytest.fixture(scope="module")
 def figures(run: Run) -> dict[str, Figure]:
-    assert not set(LATENCY_CHARTS) & set(_registry.skipped(run))
-    return {name: _registry.BY_NAME[name].draw(run) for name in LATENCY_CHARTS}
+    assert not set(LATENCY_CHARTS) & set(_catalog.skipped(run))
+    return {name: _catalog.BY_NAME[name].draw(run) for name in LATENCY_CHARTS}
 
 
 def gids(figure: Figure, prefix: str) -> set[str]:
@@ -68,7 +68,7 @@ def test_the_fixture_holds_what_the_charts_must_show(run: Run) -> None:
 def test_latency_charts_lead_and_carry_units_and_environment(
     run: Run, figures: dict[str, Figure]
 ) -> None:
-    names = list(_registry.BY_NAME)
+    names = list(_catalog.BY_NAME)
     assert names.index("latency-at-equal-load") < names.index("latency-spectrum")
     for figure in figures.values():
         assert_units_on_axes(figure)

@@ -325,6 +325,31 @@ def test_the_wheel_holds_only_echobench(tmp_path: Path) -> None:
     assert not [n for n in names if "/suites/" in n]  # run from the checkout, not installed
 
 
+def test_no_two_modules_share_a_name() -> None:
+    # A name says what a module holds: the same one in two rooms (two _schema, two
+    # _report) says it twice about different things.
+    stems: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        if path.name != "__init__.py":
+            stems.setdefault(path.stem, []).append(name)
+    assert {stem: names for stem, names in stems.items() if len(names) > 1} == {}
+
+
+def test_backends_import_the_public_api_as_plugins_do() -> None:
+    # The in-tree backends take Backend, ServeContext and the contract's helpers from
+    # echobench.servers, as a plugin must; only their shared family helpers are private.
+    private = ("echobench.servers._backend", "echobench.servers._contract")
+    backends = [p for p in (ROOT / "servers").glob("[a-z]*.py")]
+    assert len(backends) >= 18
+    wrong = [
+        f"{path.name}: {node.module}"
+        for path in backends
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module in private
+    ]
+    assert wrong == []
+
+
 def test_the_mapping_lists_every_package_on_disk() -> None:
     # setuptools installs only the packages listed; a folder missing there would be left
     # out of the wheel (an editable install would still find it, and hide the gap).

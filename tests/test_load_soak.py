@@ -21,10 +21,10 @@ from hdrh.log import HistogramLogReader
 
 from echobench._cli import main
 from echobench.clients import LoadConfig, _histogram, _recorder, run_load
+from echobench.clients._display import RichProgress
 from echobench.clients._gcwatch import GcWatch
 from echobench.clients._histogram import new_histogram
 from echobench.clients._intervals import Intervals
-from echobench.clients._report import RichProgress
 from echobench.servers._launch import echobench_command, running_server
 
 SLICE = 48

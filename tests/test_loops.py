@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_one_line_error, clean_env, run_echobench
-from echobench.benchmarks.runner._schema import load_results
+from echobench.benchmarks.runner._results_schema import load_results
 from echobench.servers._launch import echobench_command
 
 CORRUPTING_LOOP = """

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from echobench.benchmarks.reference.native import run_native_client
+from echobench.benchmarks.reference.native_client import run_native_client
 from echobench.servers._cbuild import build, missing_compiler_reason
 from echobench.servers._errors import UserError
 from echobench.servers._launch import RunningServer, echobench_command, running_server

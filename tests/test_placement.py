@@ -13,7 +13,7 @@ import pytest
 from conftest import run_echobench
 from echobench.benchmarks.runner._isolation import Placement, plan, plan_run
 from echobench.benchmarks.runner._matrix import Case
-from echobench.benchmarks.runner._measure import Settings, load_argv, server_args
+from echobench.benchmarks.runner._measure import MeasureSettings, load_argv, server_args
 from echobench.clients._config import default_workers
 from echobench.servers._errors import UserError
 from echobench.servers._launch import running_server
@@ -111,7 +111,7 @@ def test_one_load_worker_per_client_cpu(
     assert default_workers(asked, client_cpus, connections) == workers
 
 
-def _argv(settings: Settings, backend: str, connections: int = 32) -> list[str]:
+def _argv(settings: MeasureSettings, backend: str, connections: int = 32) -> list[str]:
     case = Case(backend, "native", "tcp", 64, connections, None)
     return load_argv(case, settings, host="127.0.0.1", port=1, unix=None, json_path="x.json")
 
@@ -122,7 +122,7 @@ def _option(argv: list[str], name: str) -> str | None:
 
 def test_the_runner_pins_one_load_worker_to_each_client_cpu() -> None:
     default, per_backend = plan_run(_cpus(8), processes={"native": 1, "uvloop-multiprocess": 4})
-    settings = Settings(
+    settings = MeasureSettings(
         duration=1.0, warmup=0.1, workers=None, placement=default, placements=per_backend
     )
     native = _argv(settings, "native")
@@ -131,7 +131,7 @@ def test_the_runner_pins_one_load_worker_to_each_client_cpu() -> None:
     assert _option(multi, "--workers") == "4" and _option(multi, "--cpus") == "4,5,6,7"
     assert _option(_argv(settings, "native", connections=1), "--workers") == "1"
     # A cluster runs the load elsewhere: no local CPUs; --workers only when asked for.
-    remote = Settings(
+    remote = MeasureSettings(
         duration=1.0,
         warmup=0.1,
         workers=None,

@@ -20,7 +20,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from echobench._cli import main
-from echobench.benchmarks.charts import _figures, _registry, _spectra
+from echobench.benchmarks.charts import _catalog, _figures, _spectra
 from echobench.benchmarks.compare._runview import Run, load_run
 
 
@@ -31,7 +31,7 @@ def run() -> Run:
 
 @pytest.fixture(scope="module")
 def figures(run: Run) -> dict[str, Figure]:
-    return _registry.charts_of(run)[0]
+    return _catalog.charts_of(run)[0]
 
 
 def test_the_fixture_holds_what_the_charts_must_show(run: Run) -> None:

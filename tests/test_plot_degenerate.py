@@ -12,7 +12,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from echobench._cli import main
-from echobench.benchmarks.charts import _figures, _overtime, _registry, _throughput
+from echobench.benchmarks.charts import _catalog, _figures, _overtime, _throughput
 from echobench.benchmarks.compare._runview import Run, run_from_doc
 from echobench.benchmarks.report._page import render
 from echobench.benchmarks.runner import _results
@@ -138,7 +138,7 @@ def test_charts_without_their_data_are_skipped() -> None:
             repeat["server_cpu"] = None
         case["summary"] = _results.summarize(case["repeats"])
     run = run_from_doc(doc, "thin")
-    skipped = _registry.skipped(run)
+    skipped = _catalog.skipped(run)
     assert set(skipped) == {
         "throughput-vs-connections",
         "latency-at-equal-load",
@@ -154,7 +154,7 @@ def test_charts_without_their_data_are_skipped() -> None:
     assert "--scenario latency" in skipped["latency-vs-load"]
     assert "server CPU" in skipped["cpu-efficiency"]
     assert skipped["stability"].startswith("one throughput sample per case")
-    assert set(_registry.charts_of(run)[0]) == {"throughput-by-size"}
+    assert set(_catalog.charts_of(run)[0]) == {"throughput-by-size"}
 
 
 def test_nothing_measured_skips_every_chart() -> None:
@@ -162,8 +162,8 @@ def test_nothing_measured_skips_every_chart() -> None:
     for case in doc["cases"]:
         case.update(status="failed", repeats=[], summary=None)
     run = run_from_doc(doc, "all-failed")
-    assert set(_registry.skipped(run)) == {c.name for c in _registry.CHARTS if c.kind(run) is None}
-    assert _registry.charts_of(run)[0] == {}
+    assert set(_catalog.skipped(run)) == {c.name for c in _catalog.CHARTS if c.kind(run) is None}
+    assert _catalog.charts_of(run)[0] == {}
 
 
 def _flat(figure: Figure) -> list[float]:
@@ -180,7 +180,7 @@ def _flat(figure: Figure) -> list[float]:
 def test_one_repeat_claims_no_spread() -> None:
     run: Run = run_from_doc(_quick_like(_doc()), "one-repeat")
     for name in ("throughput-by-size", "cpu-efficiency"):
-        figure = _registry.BY_NAME[name].draw(run)
+        figure = _catalog.BY_NAME[name].draw(run)
         labels = legend_labels(figure)
         assert any("1 repeat: no spread" in label for label in labels), name
         assert not any("min-max" in label for label in labels), name

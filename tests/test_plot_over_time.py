@@ -13,8 +13,8 @@ from _chartcheck import RUN_SMALL, assert_units_on_axes, expected_pixels, legend
 
 from echobench._cli import main
 from echobench.benchmarks.charts import _overtime
+from echobench.benchmarks.charts._catalog import skipped
 from echobench.benchmarks.charts._hlogs import read_intervals
-from echobench.benchmarks.charts._registry import skipped
 from echobench.benchmarks.compare._runview import load_run
 from echobench.benchmarks.publish._step import _move_interval_logs
 from echobench.clients._histogram import SampleCounts

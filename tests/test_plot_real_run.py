@@ -9,7 +9,7 @@ import pytest
 from _chartcheck import assert_units_on_axes, expected_pixels, legend_labels, png_size
 
 from echobench._cli import main
-from echobench.benchmarks.charts import _figures, _registry
+from echobench.benchmarks.charts import _catalog, _figures
 from echobench.benchmarks.charts._hlogs import log_path, read_intervals
 from echobench.benchmarks.compare._comparison import NOT_ENOUGH, compare_backends
 from echobench.benchmarks.compare._runview import Run, load_run
@@ -39,7 +39,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 def test_every_chart_renders_from_a_real_run(real_run: Run, tmp_path: Path) -> None:
     assert {c.backend for c in real_run.cases} == set(BACKENDS)
     assert all(c.ok and len(c.repeats) == 2 for c in real_run.cases)
-    figures = _registry.charts_of(real_run)[0]
+    figures = _catalog.charts_of(real_run)[0]
     for name, figure in figures.items():
         assert_units_on_axes(figure)
         labels = legend_labels(figure)
@@ -79,7 +79,7 @@ def test_report_and_compare_on_a_real_run(
 
 
 def test_each_repeat_keeps_its_interval_log_and_the_chart_reads_them(real_run: Run) -> None:
-    figure = _registry.charts_of(real_run)[0]["latency-over-time"]
+    figure = _catalog.charts_of(real_run)[0]["latency-over-time"]
     lines = {str(line.get_gid()): line for ax in figure.axes for line in ax.get_lines()}
     for case in real_run.cases:
         drawn = [y for y in lines[f"p99:{case.id}"].get_ydata() if y == y]

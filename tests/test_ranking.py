@@ -19,10 +19,12 @@ from echobench.benchmarks.compare._ranking import (
     rank,
     rankings,
 )
-from echobench.benchmarks.compare._runview import Case, Repeat, Run, load_run
+from echobench.benchmarks.compare._runview import CaseView, Repeat, Run, load_run
 
 
-def _case(backend: str, values: tuple[float, ...], verdict: str = "server", **summary: Any) -> Case:
+def _case(
+    backend: str, values: tuple[float, ...], verdict: str = "server", **summary: Any
+) -> CaseView:
     repeats = tuple(
         Repeat(
             messages_per_second=v,
@@ -36,7 +38,7 @@ def _case(backend: str, values: tuple[float, ...], verdict: str = "server", **su
         )
         for v in values
     )
-    return Case(
+    return CaseView(
         id=f"{backend}/tcp/64B/32c/closed",
         backend=backend,
         family=backend.split("-")[0],
@@ -53,7 +55,7 @@ def _case(backend: str, values: tuple[float, ...], verdict: str = "server", **su
     )
 
 
-def _say(*cases: Case) -> str:
+def _say(*cases: CaseView) -> str:
     return rank("k", "64 B, 32 connections", THROUGHPUT, list(cases)).takeaway
 
 

@@ -14,7 +14,7 @@ from echobench.benchmarks import reference
 from echobench.benchmarks.publish import _step_run
 from echobench.benchmarks.publish._pages import published_block
 from echobench.benchmarks.reference._client import Shape, reference_clients
-from echobench.benchmarks.reference.minimal import run_minimal_client
+from echobench.benchmarks.reference.minimal_client import run_minimal_client
 from echobench.benchmarks.truth import _agreement, _ceiling
 from echobench.servers import UserError
 from echobench.servers._launch import running_server

@@ -17,7 +17,7 @@ from _scaledoc import scale_doc
 from matplotlib.colors import to_hex
 
 from echobench._cli import main
-from echobench.benchmarks.charts import _registry
+from echobench.benchmarks.charts import _catalog
 from echobench.benchmarks.charts._figures import run_figures
 from echobench.benchmarks.charts._palette import colours
 from echobench.benchmarks.charts._rankbars import effect_hover
@@ -338,10 +338,10 @@ def test_a_scale_run_ranks_memory_and_shows_the_scale_charts() -> None:
         "41.2x less memory than threads; 1 repeat each, so no spread was measured."
     )
     assert "threads (baseline): median msg/s 1,500.0 msg/s" in html and "starved 8500" in html
-    for name in _registry.SCALE:
+    for name in _catalog.SCALE:
         assert f"<h3>{name}</h3>" in html
     figures, _ = run_figures(run)
-    assert set(_registry.SCALE) <= set(figures)
+    assert set(_catalog.SCALE) <= set(figures)
     assert html.count('<svg class="chart"') == len(figures)
     bar = 'id="scale-memory-bar:uvloop-protocol/tcp/64B/1c+10000idle/closed" data-backend='
     assert bar in html

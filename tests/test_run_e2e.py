@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from echobench.benchmarks.runner._schema import load_results
+from echobench.benchmarks.runner._results_schema import load_results
 from echobench.servers._launch import echobench_command, start_server
 
 pytestmark = pytest.mark.slow

@@ -30,7 +30,7 @@ from echobench.benchmarks.runner._matrix import (
     repeat_order,
     schedule,
 )
-from echobench.benchmarks.runner._schema import SCHEMA_VERSION, load_results, write_results
+from echobench.benchmarks.runner._results_schema import SCHEMA_VERSION, load_results, write_results
 from echobench.benchmarks.runner._usage import TreeSampler, _Sample
 from echobench.benchmarks.truth import _agreement
 from echobench.servers._errors import UserError

@@ -10,7 +10,7 @@ from _chartcheck import assert_units_on_axes, expected_pixels, legend_labels, pn
 from _scaledoc import BACKENDS, COUNTS, scale_doc
 from matplotlib.figure import Figure
 
-from echobench.benchmarks.charts import _figures, _registry, _scale
+from echobench.benchmarks.charts import _catalog, _figures, _scale
 from echobench.benchmarks.compare._runview import Run, run_from_doc
 from echobench.benchmarks.runner._terminal import results_table
 
@@ -22,13 +22,13 @@ def run() -> Run:
 
 @pytest.fixture(scope="module")
 def figures(run: Run) -> dict[str, Figure]:
-    figures, skipped = _registry.charts_of(run, _registry.SCALE)
+    figures, skipped = _catalog.charts_of(run, _catalog.SCALE)
     assert skipped == {}
     return figures
 
 
 def test_every_scale_chart_is_drawn_with_units(figures: dict[str, Figure]) -> None:
-    assert set(figures) == set(_registry.SCALE)
+    assert set(figures) == set(_catalog.SCALE)
     for figure in figures.values():
         assert_units_on_axes(figure)
 
@@ -77,8 +77,8 @@ def test_the_png_is_written_and_other_runs_draw_no_scale_chart(
     assert png_size(path) == expected_pixels(figures["scale-memory"])
     small = scale_doc()
     small["cases"] = [c for c in small["cases"] if c["connections"] + c["idle"] < 1000]
-    skipped = _registry.skipped(run_from_doc(small, "small.json"), _registry.SCALE)
-    assert set(skipped) == set(_registry.SCALE)
+    skipped = _catalog.skipped(run_from_doc(small, "small.json"), _catalog.SCALE)
+    assert set(skipped) == set(_catalog.SCALE)
 
 
 def test_the_terminal_table_marks_starved_cases() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from _fault_servers import fault_server
 
-from echobench.benchmarks.runner._schema import load_results
+from echobench.benchmarks.runner._results_schema import load_results
 from echobench.clients import LoadConfig, run_load
 from echobench.servers._launch import echobench_command
 

@@ -103,7 +103,7 @@ def test_a_short_soak_offers_half_the_clients_measured_capacity(
     """The whole soak, scaled down: real native server, real clients, its own log."""
     monkeypatch.setattr(soak, "CAPACITY_S", 1.5)
     hlog = tmp_path / "soak.hlog"
-    data = soak.measure(soak.Settings(duration=3.0, segment=1.0, short=1.5, noise=1.0), hlog)
+    data = soak.measure(soak.SoakSettings(duration=3.0, segment=1.0, short=1.5, noise=1.0), hlog)
     basis = data["rate_basis"]
     capacity = basis["closed_loop_messages_per_second"]
     assert basis["share"] == soak.RATE_SHARE and capacity > 0

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from echobench.benchmarks.charts._base import DPI
 from echobench.benchmarks.charts._bench import benchmark_charts
-from echobench.benchmarks.charts._registry import charts_of
+from echobench.benchmarks.charts._catalog import charts_of
 from echobench.benchmarks.compare._runview import Run, is_pytest_benchmark, read_json, run_from_doc
 from echobench.servers._errors import UserError
 

@@ -2,7 +2,7 @@
 
 ``echobench run`` has every repeat's load client write an interval log
 (``echobench load --hlog``) into a folder beside the results file, and records its
-path, relative to that file's folder, in the repeat (``benchmarks._schema``). Here
+path, relative to that file's folder, in the repeat (``runner._results_schema``). Here
 a log is read with ``hdrh``'s own ``HistogramLogReader``, and each interval
 summarised: its start and length (seconds from the log's base time, the measured
 window's opening), p50, p99 and max (microseconds) and its sample count.

@@ -11,7 +11,6 @@ percentiles.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +34,7 @@ from echobench.benchmarks.charts._base import (
 )
 from echobench.benchmarks.charts._palette import colours
 from echobench.benchmarks.compare._order import FAMILY_ORDER, family_key
-from echobench.benchmarks.compare._runview import Case, Run
+from echobench.benchmarks.compare._runview import CaseView, Run
 
 SliceKey = tuple[str, int, int]
 PERCENTILES = (50.0, 99.0, 99.9)
@@ -49,7 +48,7 @@ CLIENT_NOTE = "boxed: the client fell behind its\nschedule: not the server's lat
 
 @dataclass(frozen=True)
 class Point:
-    case: Case
+    case: CaseView
     offered: float
     achieved: float
     #: p50, p99 and p99.9 [µs]; p50 and p99.9 are None without a histogram.
@@ -68,7 +67,7 @@ def slice_text(key: SliceKey) -> str:
     )
 
 
-def _point(case: Case) -> Point | None:
+def _point(case: CaseView) -> Point | None:
     if not case.ok or case.rate is None:
         return None
     achieved = case.throughput()
@@ -545,10 +544,3 @@ def slo_capacity(run: Run) -> Figure:
         )
     add_legend(figure, handles)
     return figure
-
-
-def backends_drawn(figure: Figure) -> Iterable[str]:
-    """The backends a latency chart's legend names (for tests and the report)."""
-    for legend in figure.legends:
-        for text in legend.get_texts():
-            yield text.get_text()

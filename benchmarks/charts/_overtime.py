@@ -21,7 +21,7 @@ from echobench.benchmarks.charts._panels import (
     per_slice,
     present,
 )
-from echobench.benchmarks.compare._runview import Case, Run, slice_label
+from echobench.benchmarks.compare._runview import CaseView, Run, slice_label
 
 
 def no_series(run: Run) -> str | None:
@@ -131,7 +131,7 @@ def stability(run: Run) -> Figure:
     return figure
 
 
-def _over_time(run: Run, case: Case) -> tuple[list[float], list[list[float]], list[float]]:
+def _over_time(run: Run, case: CaseView) -> tuple[list[float], list[list[float]], list[float]]:
     """x (middle of each interval, repeats end to end, NaN between repeats), [p50, p99, max]
     per interval in µs (NaN: no echo in it), and where each repeat ends."""
     xs: list[float] = []

@@ -14,7 +14,7 @@ from matplotlib.patches import Patch
 from echobench.benchmarks.charts import _latency
 from echobench.benchmarks.charts._base import new_figure
 from echobench.benchmarks.charts._palette import colours
-from echobench.benchmarks.compare._runview import Case, Run
+from echobench.benchmarks.compare._runview import CaseView, Run
 
 
 def advice(run: Run, what: str) -> str:
@@ -38,12 +38,12 @@ def backend_handles(run: Run, backends: Iterable[str], kind: str) -> list[Artist
     return [Line2D([], [], color=palette[b], marker="o", label=b) for b in backends]
 
 
-def present(run: Run, cases: Iterable[Case]) -> list[str]:
+def present(run: Run, cases: Iterable[CaseView]) -> list[str]:
     names = {c.backend for c in cases}
     return [b for b in run.backends() if b in names]
 
 
-def closed_cases(run: Run) -> list[Case]:
+def closed_cases(run: Run) -> list[CaseView]:
     return [c for c in run.cases if c.rate is None]
 
 

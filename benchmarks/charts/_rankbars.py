@@ -23,7 +23,7 @@ from echobench.benchmarks.compare._comparison import (
     Pair,
 )
 from echobench.benchmarks.compare._ranking import Ranking, compact, marks
-from echobench.benchmarks.compare._runview import Case
+from echobench.benchmarks.compare._runview import CaseView
 
 ROW = 20
 TOP = 8
@@ -45,7 +45,7 @@ def _ticks(top: float) -> list[float]:
     return [i * step for i in range(int(top / step) + 1)]
 
 
-def _hover(ranking: Ranking, case: Case) -> str:
+def _hover(ranking: Ranking, case: CaseView) -> str:
     values = ranking.values(case)
     if values is None:
         if not case.ok:

@@ -27,7 +27,7 @@ from matplotlib.ticker import EngFormatter, FixedLocator, NullLocator
 from echobench.benchmarks.charts._base import COMPACT, add_legend, new_figure
 from echobench.benchmarks.charts._palette import colours
 from echobench.benchmarks.compare._order import FAMILY_ORDER, family_key
-from echobench.benchmarks.compare._runview import Case, Run
+from echobench.benchmarks.compare._runview import CaseView, Run
 
 #: A run is a scale run when it reaches this many connections in one case.
 SCALE_FROM = 1000
@@ -42,7 +42,7 @@ def is_scale_run(run: Run) -> bool:
     return any(c.connections + c.idle >= SCALE_FROM for c in run.cases)
 
 
-def _swept(run: Run) -> list[Case]:
+def _swept(run: Run) -> list[CaseView]:
     """Closed-loop tcp cases without idle connections at the smallest size: the sweep."""
     closed = [c for c in run.cases if c.rate is None and c.transport == "tcp" and not c.idle]
     if not closed:
@@ -51,12 +51,12 @@ def _swept(run: Run) -> list[Case]:
     return [c for c in closed if c.size == size]
 
 
-def _families(run: Run, cases: list[Case]) -> list[str]:
+def _families(run: Run, cases: list[CaseView]) -> list[str]:
     present = {family_key(c.family) for c in cases}
     return [f for f in FAMILY_ORDER if f in present]
 
 
-Value = Callable[[Case], float | None]
+Value = Callable[[CaseView], float | None]
 
 
 def _per_family(run: Run, title: str, ylabel: str, value: Value, *, logy: bool) -> Figure:
@@ -106,7 +106,7 @@ def _per_family(run: Run, title: str, ylabel: str, value: Value, *, logy: bool) 
     return figure
 
 
-def _marks(ax: Axes, case: Case, y: float, seen: dict[str, bool]) -> None:
+def _marks(ax: Axes, case: CaseView, y: float, seen: dict[str, bool]) -> None:
     if case.summary.get("starved"):
         seen["starved"] = True
         ax.plot([case.connections], [y], ls="none", marker="o", ms=13, mfc="none", mec="red",
@@ -142,7 +142,7 @@ def scale_throughput(run: Run) -> Figure:
 
 
 def scale_p99(run: Run) -> Figure:
-    def p99_ms(case: Case) -> float | None:
+    def p99_ms(case: CaseView) -> float | None:
         value = case.p99()
         return None if value is None else value / 1000
 
@@ -152,7 +152,7 @@ def scale_p99(run: Run) -> Figure:
 
 
 def scale_fairness(run: Run) -> Figure:
-    def jain(case: Case) -> float | None:
+    def jain(case: CaseView) -> float | None:
         value = case.summary.get("jain")
         return None if value is None else float(value)
 
@@ -166,9 +166,9 @@ def scale_fairness(run: Run) -> Figure:
     return figure
 
 
-def _largest(run: Run, field: str, minimum: int = 1) -> dict[str, Case]:
+def _largest(run: Run, field: str, minimum: int = 1) -> dict[str, CaseView]:
     """Per backend, its case with the most connections that has ``field`` in its summary."""
-    best: dict[str, Case] = {}
+    best: dict[str, CaseView] = {}
     for case in run.cases:
         total = case.connections + case.idle
         if case.summary.get(field) is None or total < minimum or case.rate is not None:
@@ -179,7 +179,7 @@ def _largest(run: Run, field: str, minimum: int = 1) -> dict[str, Case]:
     return best
 
 
-def _bars(run: Run, title: str, xlabel: str, values: dict[str, tuple[Case, float]]) -> Figure:
+def _bars(run: Run, title: str, xlabel: str, values: dict[str, tuple[CaseView, float]]) -> Figure:
     figure, (ax,) = new_figure(title, run.env_summary(), 1, ncols=1)
     figure.set_figheight(1.6 + 0.32 * max(4, len(values)))
     palette = colours(run.families())
@@ -205,7 +205,7 @@ def _short(value: float) -> str:
     return f"{value / 1000:,.1f}k" if value >= 1000 else f"{value:.3g}"
 
 
-def _bar_label(case: Case) -> str:
+def _bar_label(case: CaseView) -> str:
     count = f"{case.connections:,}" + (f"+{case.idle:,} idle" if case.idle else "")
     return f"{case.backend} ({count})"
 
@@ -235,7 +235,7 @@ def scale_connect(run: Run) -> Figure:
     )
 
 
-def _idle_shares(run: Run) -> dict[str, tuple[Case, float]]:
+def _idle_shares(run: Run) -> dict[str, tuple[CaseView, float]]:
     shares = {}
     for case in run.cases:
         if not case.idle or case.rate is not None or not case.ok:

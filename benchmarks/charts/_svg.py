@@ -24,12 +24,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from echobench.benchmarks.compare._ranking import marks
-from echobench.benchmarks.compare._runview import Case, Run
+from echobench.benchmarks.compare._runview import CaseView, Run
 
 DIMMED = "#d3d3d3"
 
 
-def case_hover(case: Case) -> str:
+def case_hover(case: CaseView) -> str:
     """Everything a reader hovering one case's mark wants, in one line."""
     if not case.ok:
         return f"{case.backend}, {case.label}: failed: {case.error or 'no measurement'}"

@@ -27,7 +27,7 @@ from echobench.benchmarks.charts._panels import (
     no_data,
     present,
 )
-from echobench.benchmarks.compare._runview import Case, Run
+from echobench.benchmarks.compare._runview import CaseView, Run
 
 
 def no_closed_loop(run: Run) -> str | None:
@@ -43,7 +43,7 @@ def one_count(run: Run) -> str | None:
     return no_closed_loop(run) or _connection_counts(run, [c for c in closed if not c.idle])
 
 
-def _connection_counts(run: Run, closed: list[Case]) -> str | None:
+def _connection_counts(run: Run, closed: list[CaseView]) -> str | None:
     counts = sorted({c.connections for c in closed})
     if len(counts) == 1:
         plural = "" if counts[0] == 1 else "s"
@@ -67,12 +67,12 @@ def no_server_cpu(run: Run) -> str | None:
     return "no server CPU time was measured (a --connect run)"
 
 
-def _client_mark(case: Case) -> str:
+def _client_mark(case: CaseView) -> str:
     """What is written on a bar whose load client was saturated."""
     return "client+server saturated" if case.both_saturated else "client-bound"
 
 
-def _single_repeat(cases: Iterable[Case]) -> bool:
+def _single_repeat(cases: Iterable[CaseView]) -> bool:
     """Every measured case has one repeat: min-max error bars are flat and say nothing."""
     counts = {len(c.repeats) for c in cases if c.ok}
     return counts == {1}
@@ -87,7 +87,7 @@ NO_SPREAD_FOOTER = (
 )
 
 
-def _error_bar_handle(cases: Iterable[Case]) -> Line2D:
+def _error_bar_handle(cases: Iterable[CaseView]) -> Line2D:
     single = _single_repeat(cases)
     return Line2D(
         [],
@@ -100,7 +100,7 @@ def _error_bar_handle(cases: Iterable[Case]) -> Line2D:
     )
 
 
-def _footer(figure: Figure, cases: Iterable[Case]) -> None:
+def _footer(figure: Figure, cases: Iterable[CaseView]) -> None:
     if _single_repeat(cases):
         figure.supxlabel(NO_SPREAD_FOOTER, fontsize=9, x=0.01, ha="left", color="0.3")
 
@@ -111,17 +111,17 @@ UNSTABLE_NOTE = "unstable: CV of the\nrepeats over 5%"
 FAILED_NOTE = "failed case: no measurement"
 
 
-Metric = Callable[[Case], tuple[float, float, float] | None]
+Metric = Callable[[CaseView], tuple[float, float, float] | None]
 
 
-def _throughput(case: Case) -> tuple[float, float, float] | None:
+def _throughput(case: CaseView) -> tuple[float, float, float] | None:
     median, low, high = case.throughput(), case.throughput("min"), case.throughput("max")
     if median is None or low is None or high is None:
         return None
     return median, low, high
 
 
-def _efficiency(case: Case) -> tuple[float, float, float] | None:
+def _efficiency(case: CaseView) -> tuple[float, float, float] | None:
     values = case.efficiencies
     if values:
         return statistics.median(values), min(values), max(values)

@@ -31,7 +31,7 @@ from echobench.benchmarks.compare._correction import METHODS, NAMES, adjust
 from echobench.benchmarks.compare._detectable import POWER, Rule, log_spread
 from echobench.benchmarks.compare._effect import Interval, ratio_interval
 from echobench.benchmarks.compare._mannwhitney import mann_whitney, smallest_p
-from echobench.benchmarks.compare._runview import Case, Run, slice_label
+from echobench.benchmarks.compare._runview import CaseView, Run, slice_label
 from echobench.servers._errors import UserError
 
 ALPHA = 0.05
@@ -41,13 +41,11 @@ NOT_ENOUGH = "not enough repetitions"
 NOT_SIGNIFICANT = "not significant"
 WITHIN_NOISE = "within noise band"
 CHANGED = "changed"
-METRICS = {"messages_per_second": "msgs/s", "p99_us": "p99"}
-
 CaseKey = tuple[str, str, int, int, float | None, int]
 
 
 @dataclass(frozen=True)
-class Settings:
+class Criteria:
     alpha: float = ALPHA
     correction: str = "bh"
     threshold: float = THRESHOLD
@@ -159,8 +157,8 @@ def ratio_lines(effect: Effect, confidence: float) -> list[str]:
 
 @dataclass(frozen=True)
 class Pair:
-    a: Case
-    b: Case
+    a: CaseView
+    b: CaseView
     throughput: Effect
     p99: Effect
 
@@ -178,9 +176,9 @@ class Comparison:
     a_name: str
     b_name: str
     pairs: list[Pair] = field(default_factory=list)
-    failed: list[tuple[Case, Case]] = field(default_factory=list)
-    only_a: list[Case] = field(default_factory=list)
-    only_b: list[Case] = field(default_factory=list)
+    failed: list[tuple[CaseView, CaseView]] = field(default_factory=list)
+    only_a: list[CaseView] = field(default_factory=list)
+    only_b: list[CaseView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -188,7 +186,7 @@ class Table:
     """Every comparison judged together: one correction over all their tests."""
 
     comparisons: list[Comparison]
-    settings: Settings
+    settings: Criteria
     tests: int
     significant: int
     changed: int
@@ -309,7 +307,7 @@ def effect(
     )
 
 
-def pair(a: Case, b: Case, confidence: float = 1.0 - ALPHA) -> Pair:
+def pair(a: CaseView, b: CaseView, confidence: float = 1.0 - ALPHA) -> Pair:
     return Pair(
         a=a,
         b=b,
@@ -325,7 +323,7 @@ def pair(a: Case, b: Case, confidence: float = 1.0 - ALPHA) -> Pair:
     )
 
 
-def _verdict(effect: Effect, p_adjusted: float, settings: Settings) -> str:
+def _verdict(effect: Effect, p_adjusted: float, settings: Criteria) -> str:
     if effect.floor >= settings.alpha:
         return NOT_ENOUGH
     if p_adjusted >= settings.alpha:
@@ -338,11 +336,11 @@ def _verdict(effect: Effect, p_adjusted: float, settings: Settings) -> str:
 
 
 def judge(
-    comparisons: Sequence[Comparison], settings: Settings | None = None, *, detect: bool = True
+    comparisons: Sequence[Comparison], settings: Criteria | None = None, *, detect: bool = True
 ) -> Table:
     """Correct every test of ``comparisons`` together and give each effect its verdict (and,
     with ``detect``, the change it could have detected)."""
-    settings = settings or Settings()
+    settings = settings or Criteria()
     raw = [
         (ci, pi, name, getattr(p, name))
         for ci, c in enumerate(comparisons)
@@ -390,10 +388,10 @@ def judge(
 
 
 def _match(
-    a_cases: dict[CaseKey, Case],
-    b_cases: dict[CaseKey, Case],
+    a_cases: dict[CaseKey, CaseView],
+    b_cases: dict[CaseKey, CaseView],
     result: Comparison,
-    settings: Settings,
+    settings: Criteria,
 ) -> Comparison:
     for key, a in a_cases.items():
         b = b_cases.get(key)
@@ -407,14 +405,14 @@ def _match(
     return result
 
 
-def _key(case: Case, with_backend: bool = True) -> CaseKey:
+def _key(case: CaseView, with_backend: bool = True) -> CaseKey:
     return (case.backend if with_backend else "", *case.slice_key)
 
 
-def compare_runs(a: Run, b: Run, settings: Settings | None = None) -> Table:
+def compare_runs(a: Run, b: Run, settings: Criteria | None = None) -> Table:
     """Cases of ``b`` against the same cases (backend and parameters) of ``a``, judged on
     their own; :func:`judge` the comparisons of several tables to correct over them all."""
-    settings = settings or Settings()
+    settings = settings or Criteria()
     comparison = _match(
         {_key(c): c for c in a.cases},
         {_key(c): c for c in b.cases},
@@ -424,10 +422,10 @@ def compare_runs(a: Run, b: Run, settings: Settings | None = None) -> Table:
     return judge([comparison], settings)
 
 
-def compare_backends(run: Run, baseline: str, settings: Settings | None = None) -> Table:
+def compare_backends(run: Run, baseline: str, settings: Criteria | None = None) -> Table:
     """Every other backend of ``run`` against ``baseline`` on the same parameters, judged
     together."""
-    settings = settings or Settings()
+    settings = settings or Criteria()
     backends = run.backends()
     if baseline not in backends:
         raise UserError(
@@ -447,11 +445,11 @@ def compare_backends(run: Run, baseline: str, settings: Settings | None = None) 
     return judge(comparisons, settings)
 
 
-def case_text(case: Case) -> str:
+def case_text(case: CaseView) -> str:
     return f"{case.backend}: {slice_label(case.slice_key)}"
 
 
-def short_text(case: Case) -> str:
+def short_text(case: CaseView) -> str:
     """``backend 64B 10c closed``: narrow enough for a table on an 80-column terminal."""
     loop = "closed" if case.rate is None else f"{case.rate:g}/s"
     transport = "" if case.transport == "tcp" else f" {case.transport}"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from echobench.benchmarks.compare._runview import Case, Run
+from echobench.benchmarks.compare._runview import CaseView, Run
 
 #: The backend a leader is measured against when it is in the group: the standard
 #: library's documented high-level API, where someone choosing a stack starts from.
@@ -33,17 +33,17 @@ class Metric:
     name: str  # axis and column title
     unit: str
     higher_is_better: bool
-    values: Callable[[Case], Values | None]
+    values: Callable[[CaseView], Values | None]
     #: How a sentence says "better than": ``2.1x asyncio-streams``, ``2.1x lower p99 than``.
     versus: str = ""
     #: Whether a case's figure is only a bound for the server (it could have done
     #: better), and why: by default, its load client was saturated.
-    bounded: Callable[[Case], bool] = lambda case: case.client_bound
+    bounded: Callable[[CaseView], bool] = lambda case: case.client_bound
     why_bound: str = "the load client saturated"
     #: Whether ``values`` gives a range over the repeats; without one no lead is judged.
     spread: bool = True
     #: What a case without a value shows instead of a bar.
-    missing: Callable[[Case], str] = lambda case: "failed" if not case.ok else "not measured"
+    missing: Callable[[CaseView], str] = lambda case: "failed" if not case.ok else "not measured"
 
     @property
     def bound(self) -> str:
@@ -51,14 +51,14 @@ class Metric:
         return "lower bound" if self.higher_is_better else "upper bound"
 
 
-def _throughput(case: Case) -> Values | None:
+def _throughput(case: CaseView) -> Values | None:
     median, low, high = case.throughput(), case.throughput("min"), case.throughput("max")
     if median is None or low is None or high is None:
         return None
     return median, low, high
 
 
-def _p99(case: Case) -> Values | None:
+def _p99(case: CaseView) -> Values | None:
     median, low, high = case.p99(), case.p99("min"), case.p99("max")
     if median is None or low is None or high is None:
         return None
@@ -69,7 +69,7 @@ THROUGHPUT = Metric("median msg/s", "msg/s", True, _throughput)
 P99 = Metric("median p99 latency", "µs", False, _p99, versus=" lower p99 than")
 
 
-def _memory(case: Case) -> Values | None:
+def _memory(case: CaseView) -> Values | None:
     value = case.summary.get("server_rss_per_connection_bytes")
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
@@ -88,24 +88,24 @@ MEMORY = Metric(
 )
 
 
-def starved(case: Case) -> float:
+def starved(case: CaseView) -> float:
     """Connections that completed no echo in the window (median over the repeats), 0 if none."""
     value = case.summary.get("starved")
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
-def idle(case: Case) -> int:
+def idle(case: CaseView) -> int:
     # Silent connections held open beside the busy ones (``--idle``); files and
     # readers from before the field have none.
     return int(getattr(case, "idle", 0) or 0)
 
 
-def overloaded(case: Case) -> bool:
+def overloaded(case: CaseView) -> bool:
     """An open-loop case whose target rate was not met: its latency is not at that load."""
     return case.overloaded
 
 
-def marks(case: Case) -> list[str]:
+def marks(case: CaseView) -> list[str]:
     """What the charts write on a case's bar, in the same words."""
     if not case.ok:
         return ["failed"]
@@ -128,10 +128,10 @@ class Ranking:
     key: str  # stable, for anchors and tests
     title: str
     metric: Metric
-    cases: tuple[Case, ...]  # best first, then the cases without a value
+    cases: tuple[CaseView, ...]  # best first, then the cases without a value
     takeaway: str
 
-    def values(self, case: Case) -> Values | None:
+    def values(self, case: CaseView) -> Values | None:
         return self.metric.values(case) if case.ok else None
 
 
@@ -161,7 +161,7 @@ def _advantage(metric: Metric, leader: Values, other: Values) -> float:
     return other[0] / leader[0] if leader[0] > 0 else float("inf")
 
 
-def _against(metric: Metric, leader: Case, base: Case) -> str:
+def _against(metric: Metric, leader: CaseView, base: CaseView) -> str:
     """``2.1x asyncio-streams`` qualified by what the verdicts allow, or why not."""
     lv, bv = metric.values(leader), metric.values(base)
     assert lv is not None and bv is not None
@@ -188,7 +188,7 @@ def _against(metric: Metric, leader: Case, base: Case) -> str:
     return f"{ratio}{what} {base.backend}"
 
 
-def takeaway(where: str, metric: Metric, cases: list[Case]) -> str:
+def takeaway(where: str, metric: Metric, cases: list[CaseView]) -> str:
     """One sentence from the data; ``cases`` sorted best first, failed last."""
     measured = [c for c in cases if c.ok and metric.values(c) is not None]
     failed = sum(not c.ok for c in cases)
@@ -243,10 +243,10 @@ def _names(names: list[str]) -> str:
     return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
 
 
-def rank(key: str, title: str, metric: Metric, cases: list[Case]) -> Ranking:
+def rank(key: str, title: str, metric: Metric, cases: list[CaseView]) -> Ranking:
     """``cases`` best first by ``metric``'s median, then those without a value."""
 
-    def order(case: Case) -> tuple[int, float, str]:
+    def order(case: CaseView) -> tuple[int, float, str]:
         values = metric.values(case) if case.ok else None
         if values is None:
             return (1, 0.0, case.backend)
@@ -256,7 +256,7 @@ def rank(key: str, title: str, metric: Metric, cases: list[Case]) -> Ranking:
     return Ranking(key, title, metric, tuple(ordered), takeaway(title, metric, ordered))
 
 
-def group_title(case: Case) -> str:
+def group_title(case: CaseView) -> str:
     plural = "" if case.connections == 1 else "s"
     words = [f"{case.size} B", f"{case.connections:,} connection{plural}"]
     if idle(case):
@@ -275,7 +275,7 @@ def by_parameters(run: Run) -> list[Ranking]:
     rate, so it ranks p99 latency instead. A group that only one backend ran (a sweep
     at rates of its own) ranks nothing, unless no group has more than one.
     """
-    groups: dict[tuple[str, str, float, int, int, int], list[Case]] = {}
+    groups: dict[tuple[str, str, float, int, int, int], list[CaseView]] = {}
     for case in run.cases:
         key = (case.transport, case.mode, case.rate or 0.0, case.size, case.connections, idle(case))
         groups.setdefault(key, []).append(case)
@@ -302,7 +302,7 @@ def with_memory(run: Run) -> list[Ranking]:
     """The default rankings, then server memory per connection at the most connections
     where two or more backends recorded it: what a scale run is for."""
     found = by_parameters(run)
-    groups: dict[tuple[str, int, int, int], list[Case]] = {}
+    groups: dict[tuple[str, int, int, int], list[CaseView]] = {}
     for case in run.cases:
         if case.rate is None and _memory(case) and case.connections + idle(case) >= MEMORY_FROM:
             key = (case.transport, case.size, case.connections, idle(case))
@@ -332,11 +332,11 @@ def with_slo_capacity(run: Run) -> list[Ranking]:
         if sweep.get("probe")
     }
 
-    def values(case: Case) -> Values | None:
+    def values(case: CaseView) -> Values | None:
         value = slos.get(case.id, {}).get("messages_per_second")
         return None if not isinstance(value, int | float) else (value, value, value)
 
-    def bounded(case: Case) -> bool:
+    def bounded(case: CaseView) -> bool:
         slo = slos.get(case.id, {})
         return bool(slo.get("at_least") or slo.get("client_bound") or case.client_bound)
 
@@ -351,7 +351,7 @@ def with_slo_capacity(run: Run) -> list[Ranking]:
         why_bound="the sweep stopped short of the server's limit",
         spread=False,
     )
-    groups: dict[tuple[str, int, int], list[Case]] = {}
+    groups: dict[tuple[str, int, int], list[CaseView]] = {}
     for case in run.cases:
         if values(case) is not None:
             groups.setdefault((case.transport, case.size, case.connections), []).append(case)

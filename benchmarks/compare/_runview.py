@@ -1,6 +1,6 @@
 """What charts, the report and compare read from a results file.
 
-The runner's file (``echobench.benchmarks.runner._schema``) is validated by its own loader, then
+The runner's file (``runner._results_schema``) is validated by its own loader, then
 read here by key with defaults, so a file from an interrupted run (no summary
 yet, a repeat without a histogram, a ``--connect`` run without server CPU)
 still draws what it holds. A pytest-benchmark JSON file is recognised by its
@@ -50,7 +50,7 @@ class Repeat:
 
 
 @dataclass(frozen=True)
-class Case:
+class CaseView:
     id: str
     backend: str
     family: str
@@ -180,10 +180,10 @@ class Run:
     path: str
     environment: dict[str, Any]
     config: dict[str, Any]
-    cases: tuple[Case, ...]
+    cases: tuple[CaseView, ...]
     not_run: tuple[str, ...]
     complete: bool
-    #: The latency scenario's plan and summary (``_schema``); {} in other runs.
+    #: The latency scenario's plan and summary (``runner._results_schema``); {} in other runs.
     latency: dict[str, Any] = field(default_factory=dict)
 
     def backends(self) -> list[str]:
@@ -278,11 +278,11 @@ def _family_of(backend: str) -> str:
         return "external"
 
 
-def _case(raw: dict[str, Any]) -> Case:
+def _case(raw: dict[str, Any]) -> CaseView:
     repeats = tuple(r for r in (_repeat(x) for x in raw.get("repeats") or ()) if r is not None)
     rate = _number(raw.get("rate"))
     backend = str(raw["backend"])
-    return Case(
+    return CaseView(
         id=str(raw.get("id") or backend),
         backend=backend,
         family=str(raw.get("family") or _family_of(backend)),
@@ -320,7 +320,7 @@ def read_json(path: str | Path) -> Any:
 
 
 def run_from_doc(doc: object, where: str) -> Run:
-    from echobench.benchmarks.runner._schema import validate
+    from echobench.benchmarks.runner._results_schema import validate
 
     valid = validate(doc, where)
     try:

@@ -22,16 +22,16 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-from echobench.benchmarks.compare._comparison import Comparison, Settings, judge, pair
+from echobench.benchmarks.compare._comparison import Comparison, Criteria, judge, pair
 from echobench.benchmarks.compare._correction import NAMES
 from echobench.benchmarks.compare._mannwhitney import smallest_p
-from echobench.benchmarks.compare._runview import Case, Run
+from echobench.benchmarks.compare._runview import CaseView, Run
 
 
 @dataclass(frozen=True)
 class SelfCheck:
     path: str
-    settings: Settings
+    settings: Criteria
     splits: int
     seed: int
     cases: int
@@ -135,12 +135,12 @@ class SelfCheck:
         }
 
 
-def _half(case: Case, indices: list[int]) -> Case:
+def _half(case: CaseView, indices: list[int]) -> CaseView:
     # Without the stored summary every statistic comes from the repeats kept.
     return replace(case, repeats=tuple(case.repeats[i] for i in indices), summary={})
 
 
-def split(case: Case, rng: random.Random) -> tuple[Case, Case]:
+def split(case: CaseView, rng: random.Random) -> tuple[CaseView, CaseView]:
     """Two halves of ``case``'s repeats drawn at random (the first gets the smaller one)."""
     order = list(range(len(case.repeats)))
     rng.shuffle(order)
@@ -148,7 +148,7 @@ def split(case: Case, rng: random.Random) -> tuple[Case, Case]:
     return _half(case, sorted(order[:half])), _half(case, sorted(order[half:]))
 
 
-def self_check(run: Run, settings: Settings, *, splits: int = 200, seed: int = 0) -> SelfCheck:
+def self_check(run: Run, settings: Criteria, *, splits: int = 200, seed: int = 0) -> SelfCheck:
     cases = [c for c in run.cases if len(c.repeats) >= 2]
     if not cases:
         from echobench.servers._errors import UserError

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from typing import Any
 
     from echobench.benchmarks.publish._step import Context, Step
-    from echobench.benchmarks.runner._schema import emit_json
+    from echobench.benchmarks.runner._results_schema import emit_json
     from echobench.servers._errors import UserError
 
     steps: list[Step] = [importlib.import_module(STEPS[name]).STEP for name in _selected(args)]

@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 
 from echobench.benchmarks.charts._figures import save
 from echobench.benchmarks.publish._pages import rewrite
-from echobench.benchmarks.runner._schema import write_results
+from echobench.benchmarks.runner._results_schema import write_results
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from echobench.benchmarks.charts._registry import charts_of
+from echobench.benchmarks.charts._catalog import charts_of
 from echobench.benchmarks.compare._runview import run_from_doc
 from echobench.benchmarks.publish._pages import header
 from echobench.benchmarks.publish._step import Context, Step, closing, draw, not_yet, run_into

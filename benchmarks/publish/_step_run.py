@@ -99,7 +99,7 @@ def render(doc: dict[str, Any], shown: str) -> str:
 
 def render_self_check(run_path: Path, shown: str) -> str:
     """compare's A/A self-check of the run, as docs/charts.md shows it (seeded: reproducible)."""
-    from echobench.benchmarks.compare._comparison import Settings
+    from echobench.benchmarks.compare._comparison import Criteria
     from echobench.benchmarks.compare._runview import load_run
     from echobench.benchmarks.compare._selfcheck import self_check
 
@@ -107,7 +107,7 @@ def render_self_check(run_path: Path, shown: str) -> str:
     if not any(len(case.repeats) >= 2 for case in run.cases):
         # A one-repeat run (publish --quick) has no halves to compare; say so in place.
         return f"No A/A self-check of `{shown}`: no case has two repeats to split."
-    return self_check(run, Settings()).markdown(shown)
+    return self_check(run, Criteria()).markdown(shown)
 
 
 def _measure(ctx: Context) -> list[str]:

@@ -9,7 +9,7 @@ from echobench.benchmarks.truth._soak import (
     FILE,
     HLOG,
     QUICK,
-    Settings,
+    SoakSettings,
     measure,
     missed,
     render_table,
@@ -17,7 +17,7 @@ from echobench.benchmarks.truth._soak import (
 
 
 def _measure(ctx: Context) -> list[str]:
-    data = measure(QUICK if ctx.quick else Settings(), ctx.published / HLOG)
+    data = measure(QUICK if ctx.quick else SoakSettings(), ctx.published / HLOG)
     ctx.write(FILE, data)
     return missed(data)
 

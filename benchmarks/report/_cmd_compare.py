@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from echobench.benchmarks.compare._comparison import (
-        Settings,
+        Criteria,
         compare_backends,
         compare_runs,
         judge,
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from echobench.benchmarks.report._compare_table import render
     from echobench.servers._errors import UserError
 
-    settings = Settings(
+    settings = Criteria(
         alpha=args.alpha,
         correction=args.correction,
         threshold=parse_percent(args.threshold, "threshold"),

@@ -51,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from echobench.benchmarks.compare._comparison import Settings
+    from echobench.benchmarks.compare._comparison import Criteria
     from echobench.benchmarks.compare._runview import load_run
     from echobench.benchmarks.report._cmd_compare import parse_percent
     from echobench.benchmarks.report._page import render
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.results) > 2:
         raise UserError("give one results file, or two (A then B) to compare B against A")
-    settings = Settings(
+    settings = Criteria(
         alpha=args.alpha,
         correction=args.correction,
         threshold=parse_percent(args.threshold, "threshold"),

@@ -20,23 +20,23 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from echobench.benchmarks.charts._catalog import BY_NAME
 from echobench.benchmarks.charts._figures import run_figures
 from echobench.benchmarks.charts._palette import colours
 from echobench.benchmarks.charts._rankbars import ranking_svg, ranking_width
-from echobench.benchmarks.charts._registry import BY_NAME
 from echobench.benchmarks.charts._svg import highlight as grey_out
 from echobench.benchmarks.charts._svg import inline_svg
 from echobench.benchmarks.compare._comparison import (
+    Criteria,
     Effect,
     Pair,
-    Settings,
     Table,
     compare_runs,
     ratio_lines,
     short_text,
 )
 from echobench.benchmarks.compare._ranking import marks, rankings, starved
-from echobench.benchmarks.compare._runview import Case, Run
+from echobench.benchmarks.compare._runview import CaseView, Run
 from echobench.benchmarks.report._assets import SCRIPT, STYLE
 from echobench.servers._errors import UserError
 
@@ -169,7 +169,7 @@ def _cell(text: str, sort: object = None, css: str = "") -> str:
     return f"<td{klass}{value}>{text}</td>"
 
 
-def _case_row(case: Case) -> str:
+def _case_row(case: CaseView) -> str:
     loop = "closed" if case.rate is None else f"open {case.rate:g} msg/s"
     cells = [
         _cell(_text(case.backend)),
@@ -458,10 +458,6 @@ def _comparison(table: Table) -> str:
     )
 
 
-def run_name_of(path: str) -> str:
-    return Path(path).name or path
-
-
 def _highlight_controls(run: Run, palette: dict[str, str]) -> str:
     buttons = "".join(
         f'<button type="button" data-backend="{_text(name)}" aria-pressed="false">'
@@ -527,7 +523,7 @@ def render(
     *,
     highlight: Sequence[str] = (),
     baseline: Run | None = None,
-    settings: Settings | None = None,
+    settings: Criteria | None = None,
 ) -> str:
     """The page of ``run``; with ``baseline``, also ``run`` against it (B/A)."""
     unknown = [name for name in highlight if name not in run.backends()]

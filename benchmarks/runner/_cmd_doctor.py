@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from echobench.benchmarks.runner import _environment, _hostcheck, _interference, _isolation
-    from echobench.benchmarks.runner._schema import dumps, write_results
+    from echobench.benchmarks.runner._results_schema import dumps, write_results
     from echobench.servers._errors import UserError
 
     if not 0.2 <= args.seconds <= 600:

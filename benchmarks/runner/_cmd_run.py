@@ -8,27 +8,6 @@ from echobench.benchmarks.runner._scenarios import SCENARIOS
 
 HELP = "run the benchmark matrix (backends x sizes x connections) into a results file"
 
-#: Options that define the matrix; ``--resume`` refuses them when they differ.
-MATRIX_OPTIONS = (
-    "backends",
-    "sizes",
-    "connections",
-    "idle",
-    "rates",
-    "transports",
-    "duration",
-    "warmup",
-    "repeat",
-    "min_repeat",
-    "max_repeat",
-    "target_ci",
-    "workers",
-    "seed",
-    "order",
-    "server_options",
-    "awake",
-)
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     matrix = parser.add_argument_group("the matrix")

@@ -134,7 +134,7 @@ def collect(
     extra_modules: Iterable[str] = (),
     local_server: bool = True,
 ) -> dict[str, Any]:
-    """The ``environment`` object of the results file (see ``_schema``)."""
+    """The ``environment`` object of the results file (see ``_results_schema``)."""
     used = sorted(set(pinning["server_cpus"]) | set(pinning["client_cpus"]))
     try:
         load = [round(x, 2) for x in os.getloadavg()]

@@ -281,7 +281,7 @@ class Interference:
         return said
 
     def as_dict(self) -> dict[str, Any]:
-        """The per-repeat record (``_schema``)."""
+        """The per-repeat record (``_results_schema``)."""
         names = list(self.sides)
         return {
             "steal_pct": {n: _round(self.sides[n].steal_pct) for n in names},

@@ -27,8 +27,8 @@ from echobench.benchmarks.runner._matrix import Case
 from echobench.benchmarks.runner._prime import prime
 from echobench.benchmarks.runner._usage import TreeSampler
 from echobench.clients._config import default_workers
-from echobench.clients._report import nothing_measured
-from echobench.clients._schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_USAGE
+from echobench.clients._display import nothing_measured
+from echobench.clients._load_schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_USAGE
 from echobench.servers._errors import UserError
 from echobench.servers._launch import (
     RunningServer,
@@ -60,7 +60,7 @@ class Interrupted(Exception):
 
 
 @dataclass(frozen=True)
-class Settings:
+class MeasureSettings:
     duration: float
     warmup: float
     workers: int | None  # None: one per client CPU (``_isolation.load_workers``)
@@ -86,7 +86,7 @@ def hlog_name(case: Case, repeat: int) -> str:
 
 def load_argv(
     case: Case,
-    settings: Settings,
+    settings: MeasureSettings,
     *,
     host: str,
     port: int,
@@ -167,7 +167,7 @@ def server_args(
 
 
 def measure(
-    case: Case, repeat: int, settings: Settings, *, stopping: Callable[[], bool]
+    case: Case, repeat: int, settings: MeasureSettings, *, stopping: Callable[[], bool]
 ) -> dict[str, Any]:
     """Run one repeat and return its record; raise ``CaseFailed`` or ``Interrupted``."""
     started_at = _environment.now()
@@ -238,7 +238,7 @@ def measure(
 
 def _drive(
     case: Case,
-    settings: Settings,
+    settings: MeasureSettings,
     server: RunningServer | None,
     host: str,
     port: int,
@@ -397,7 +397,7 @@ def _record(
     load: dict[str, Any],
     sampler: TreeSampler | None,
     server: RunningServer | None,
-    settings: Settings,
+    settings: MeasureSettings,
     placement: Placement,
 ) -> dict[str, Any]:
     elapsed = float(load.get("elapsed_s") or settings.duration)

@@ -11,13 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.runner import (
-    _autorepeat,
-    _awake,
-    _environment,
-    _isolation,
-    _scenarios,
-)
+from echobench.benchmarks.runner import _autorepeat, _awake, _environment, _isolation, _scenarios
 from echobench.benchmarks.runner._matrix import (
     ORDERS,
     TRANSPORTS,
@@ -31,10 +25,10 @@ from echobench.benchmarks.runner._matrix import (
     parse_percentages,
     parse_rates,
 )
-from echobench.benchmarks.runner._measure import OVERHEAD_SECONDS, Settings
+from echobench.benchmarks.runner._measure import OVERHEAD_SECONDS, MeasureSettings
 from echobench.benchmarks.runner._results import new_document
+from echobench.benchmarks.runner._results_schema import load_results, write_results
 from echobench.benchmarks.runner._runner import AutoRepeat, Runner
-from echobench.benchmarks.runner._schema import load_results, write_results
 from echobench.benchmarks.runner._terminal import print_report
 from echobench.servers._contract import parse_address
 from echobench.servers._errors import UserError
@@ -327,7 +321,7 @@ def execute(args: argparse.Namespace) -> int:
         doc["environment"].setdefault("resumed", []).append(
             {"at": _environment.now(), "command_line": list(sys.argv)}
         )
-    settings = Settings(
+    settings = MeasureSettings(
         duration=float(config["duration"]),
         warmup=float(config["warmup"]),
         workers=config["workers"],

@@ -1,4 +1,4 @@
-"""Building the results document as the run goes (its schema: ``_schema``)."""
+"""Building the results document as the run goes (its schema: ``_results_schema``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from echobench.benchmarks.runner import _environment, _stats, _verdict
 from echobench.benchmarks.runner._matrix import Case
-from echobench.benchmarks.runner._schema import SCHEMA, SCHEMA_VERSION
+from echobench.benchmarks.runner._results_schema import SCHEMA, SCHEMA_VERSION
 
 
 def new_document(

@@ -16,8 +16,8 @@ from typing import Any
 
 from echobench.benchmarks.runner import _autorepeat, _results
 from echobench.benchmarks.runner._matrix import Case, repeat_order, schedule
-from echobench.benchmarks.runner._measure import CaseFailed, Interrupted, Settings, measure
-from echobench.benchmarks.runner._schema import write_results
+from echobench.benchmarks.runner._measure import CaseFailed, Interrupted, MeasureSettings, measure
+from echobench.benchmarks.runner._results_schema import write_results
 from echobench.benchmarks.runner._terminal import RunProgress, outcome_line
 
 
@@ -57,7 +57,7 @@ class AutoRepeat:
 class Runner:
     doc: dict[str, Any]
     cases: Sequence[Case]
-    settings: Settings
+    settings: MeasureSettings
     out: Path
     #: The repeats of every case; with ``auto``, the most any case gets.
     repeats: int

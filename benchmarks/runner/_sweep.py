@@ -12,7 +12,7 @@ interleaved order, a write after every case, Ctrl-C keeps what finished):
    slice's common absolute rates, shuffled together.
 
 The plan is a function of what the file holds, so ``--resume`` re-derives it and
-goes on where the run stopped. The file's ``latency`` part (``_schema``)
+goes on where the run stopped. The file's ``latency`` part (``_results_schema``)
 holds the plan and each sweep's summary, ``slo_capacity`` included.
 """
 

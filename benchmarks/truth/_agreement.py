@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.reference.native import run_native_client
+from echobench.benchmarks.reference.native_client import run_native_client
 from echobench.benchmarks.runner import _environment, _isolation, _verdict
 from echobench.benchmarks.runner._prime import prime
-from echobench.benchmarks.runner._schema import load_results
+from echobench.benchmarks.runner._results_schema import load_results
 from echobench.benchmarks.runner._terminal import RunProgress
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command, start_server

@@ -7,9 +7,9 @@ with 1 KiB messages over 10 connections, closed loop, from other CPUs:
 * ``echobench load`` with 1 worker and with N workers, verification and latency
   recording on (as every benchmark runs it) and off (to show what they cost);
 * every reference client (``echobench.benchmarks.reference``): the native C client,
-  the ceiling; a minimal uvloop Protocol client (``minimal``: no verification, no
+  the ceiling; a minimal uvloop Protocol client (``minimal_client``: no verification, no
   latency, no timers), the ceiling of our approach;
-  and a re-implementation of vmbench's client (``vmbench``);
+  and a re-implementation of vmbench's client (``vmbench_client``);
 
 and then, against the same server, ``echobench load`` (1 worker, verification and latency
 on), the minimal client and the native client at 10,000 connections x 64 B, every

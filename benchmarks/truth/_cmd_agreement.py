@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from echobench.benchmarks.runner._matrix import parse_names
-    from echobench.benchmarks.runner._schema import emit_json
+    from echobench.benchmarks.runner._results_schema import emit_json
     from echobench.benchmarks.truth._agreement import (
         QUICK,
         Params,

@@ -20,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from echobench.benchmarks.runner._schema import emit_json
+    from echobench.benchmarks.runner._results_schema import emit_json
     from echobench.benchmarks.truth._ceiling import measure, render_table
 
     data = measure(args.quick)

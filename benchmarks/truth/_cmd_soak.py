@@ -35,10 +35,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from echobench.benchmarks.runner._schema import emit_json
-    from echobench.benchmarks.truth._soak import Settings, measure, missed, render_table
+    from echobench.benchmarks.runner._results_schema import emit_json
+    from echobench.benchmarks.truth._soak import SoakSettings, measure, missed, render_table
 
-    settings = Settings(
+    settings = SoakSettings(
         duration=args.duration,
         rate=args.rate,
         connections=args.connections,

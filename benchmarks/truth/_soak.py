@@ -69,7 +69,7 @@ CAPACITY_S = 5.0
 
 
 @dataclass(frozen=True)
-class Settings:
+class SoakSettings:
     duration: float = 600.0
     rate: float | None = None  # None: RATE_SHARE of the measured capacity
     connections: int = 32
@@ -92,12 +92,12 @@ class Settings:
 
 
 #: ``echobench publish --quick``: proves the pipeline in under a minute.
-QUICK = Settings(duration=20.0, rate=20_000.0, segment=5.0, short=5.0)
+QUICK = SoakSettings(duration=20.0, rate=20_000.0, segment=5.0, short=5.0)
 
 
 def _load(
     port: int,
-    args: Settings,
+    args: SoakSettings,
     rate: float | None,
     duration: float,
     cpus: tuple[int, ...],
@@ -137,8 +137,8 @@ def _load(
     return result, rss
 
 
-def _noise(host: str, port: int, args: Settings, cpus: tuple[int, ...]) -> dict[str, Any]:
-    from echobench.benchmarks.reference.native import run_native_client
+def _noise(host: str, port: int, args: SoakSettings, cpus: tuple[int, ...]) -> dict[str, Any]:
+    from echobench.benchmarks.reference.native_client import run_native_client
 
     result = run_native_client(
         host,
@@ -219,7 +219,7 @@ def verdicts(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def measure(args: Settings, hlog: Path) -> dict[str, Any]:
+def measure(args: SoakSettings, hlog: Path) -> dict[str, Any]:
     """Run the soak; its interval log goes to ``hlog``."""
     args.check()
     hlog.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Every chart of a run: its name, how it is drawn, and when it applies.
+"""The chart registry: every chart of a run, its name, how it is drawn, and when it applies.
 
 A chart that cannot show what it is for in a given run (one connection count, no
 latency histograms, a run from before interval logs were kept) is not drawn, and

@@ -4,7 +4,7 @@ No verification, no latency, no timers: ``data_received`` counts bytes and write
 payload again once a whole message is back. ``echobench load`` is this plus
 everything a benchmark needs, so the gap between the two is what that costs.
 
-Run as ``python -m echobench.benchmarks.reference.minimal HOST PORT CONNECTIONS SIZE DURATION
+Run as ``python -m echobench.benchmarks.reference.minimal_client HOST PORT CONNECTIONS SIZE DURATION
 WARMUP [CPUS]``; it prints one JSON object. ``run_minimal_client`` runs it as a
 subprocess (its own process, like ``echobench load``'s workers).
 """
@@ -83,7 +83,7 @@ def run_minimal_client(
     """Run the minimal client in a subprocess (pinned to ``cpus``) and return its report."""
     return run_reference_client(
         "minimal client",
-        [sys.executable, "-m", "echobench.benchmarks.reference.minimal"],
+        [sys.executable, "-m", "echobench.benchmarks.reference.minimal_client"],
         host,
         port,
         connections=connections,
@@ -113,7 +113,7 @@ def main(argv: list[str]) -> int:
 
     if len(argv) not in (6, 7):
         print(
-            "usage: python -m echobench.benchmarks.reference.minimal "
+            "usage: python -m echobench.benchmarks.reference.minimal_client "
             "HOST PORT CONNECTIONS SIZE DURATION WARMUP [CPUS]",
             file=sys.stderr,
         )
