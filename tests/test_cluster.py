@@ -252,9 +252,13 @@ def test_run_drives_a_remote_server_from_the_cluster(
     assert repeat["client_cpu"]["capacity"] == load["cluster"]["client_capacity"] >= 1
 
 
-def test_run_cluster_needs_connect() -> None:
-    result = run_echobench("run", "--cluster", "tcp://127.0.0.1:1", "--backends", "native")
-    assert_one_line_error(result, "--cluster", "--connect")
+def test_run_cluster_without_a_server_host_worker_says_what_is_missing(
+    cluster: Cluster,
+) -> None:
+    result = run_echobench("run", "--cluster", cluster.ready(), "--backends", "native")
+    assert_one_line_error(
+        result, "no worker on the server's host", "--resources server=1", "--connect"
+    )
 
 
 def test_a_worker_lost_mid_run_is_named_and_the_rest_merged(

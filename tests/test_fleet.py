@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 from hdrh.histogram import HdrHistogram
 
+from conftest import run_echobench
 from echobench.benchmarks.charts._hlogs import histograms
+from echobench.benchmarks.runner import _verdict
 from echobench.benchmarks.truth import _netns
 from echobench.benchmarks.truth._fleet import (
     CLIENT_HOSTS,
@@ -42,7 +44,7 @@ PORT = 9000
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskFleet]:
-    with dask_fleet(tmp_path_factory.mktemp("fleet")) as made:
+    with dask_fleet(tmp_path_factory.mktemp("fleet"), server_worker=True) as made:
         yield made
 
 
@@ -143,6 +145,51 @@ def test_shards_run_on_both_client_hosts_from_one_start(
     assert (
         intervals[-1].get_end_time_stamp() - intervals[0].get_start_time_stamp()
     ) / 1e3 == pytest.approx(result["elapsed_s"], abs=0.05)
+
+
+def _run(tmp_path: Path, name: str, argv: list[str], fleet: DaskFleet | None = None) -> Any:
+    out = tmp_path / f"{name}.json"
+    common = ["--backends", "asyncio-protocol", "--sizes", "64", "--connections", "8"]
+    common += ["--duration", "1", "--warmup", "0.2", "--repeat", "1", "--out", str(out)]
+    if fleet is not None:
+        done = fleet.echobench(["run", *argv, *common], 120)
+        status, stderr = done.returncode, done.stderr
+    else:
+        local = run_echobench("run", *argv, *common, timeout=120)
+        status, stderr = local.returncode, local.stderr
+    assert status == 0, stderr
+    (case,) = json.loads(out.read_text())["cases"]
+    assert case["status"] == "ok", case
+    return case["repeats"][0]
+
+
+def test_the_server_host_worker_measures_the_server_as_a_local_run_does(
+    fleet: DaskFleet, tmp_path: Path
+) -> None:
+    far = _run(tmp_path, "far", fleet.cluster_args(), fleet)
+    near = _run(tmp_path, "near", [])
+    # The server was started on its own host, by the worker there, and measured there:
+    # its CPU over the load's window, its memory, its memory per connection and the
+    # interference its CPUs saw; so the verdict is not the client side's alone.
+    assert far["server_address"].startswith(fleet.host("server") + ":")
+    assert far["server_host"]["started"] and far["server_host"]["host"] == fleet.host("server")
+    assert far["server_cpu"]["window_source"] == "client-window"
+    assert far["placement"]["server_cpus"] and far["verdict"] in _verdict.VERDICTS
+    interference = far["server_host"]["interference"]
+    assert set(interference["steal_pct"]) == {"server"}
+    # Against a local run of the same backend on the same machine: the same kinds of
+    # figure, of the same size. Loose bounds: a bridge between namespaces is not
+    # loopback, and a shared 2-core machine moves every figure by tens of percent.
+    for repeat in (far, near):
+        assert repeat["server_cpu"]["seconds"] > 0
+        assert repeat["server_rss_per_connection_bytes"] is not None
+    per_message = [
+        r["server_cpu"]["seconds"] / (r["messages_per_second"] * r["server_cpu"]["window_s"])
+        for r in (far, near)
+    ]
+    assert 0.33 < per_message[0] / per_message[1] < 3, per_message
+    rss = [r["server_rss_peak_bytes"] for r in (far, near)]
+    assert 0.67 < rss[0] / rss[1] < 1.5, rss
 
 
 def test_a_shaped_client_link_is_named_as_the_limit(

@@ -27,7 +27,7 @@ PORT = 9000
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskFleet]:
-    with dask_fleet(tmp_path_factory.mktemp("tls-fleet"), tls=True) as made:
+    with dask_fleet(tmp_path_factory.mktemp("tls-fleet"), tls=True, server_worker=True) as made:
         yield made
 
 
@@ -101,7 +101,7 @@ def test_certificates_and_dask_settings_from_cluster_certs(tmp_path: Path) -> No
     assert_one_line_error(again, "already holds a CA")
 
 
-def test_run_drives_the_server_host_over_tls(
+def test_run_measures_a_connect_server_through_the_server_host_worker(
     fleet: DaskFleet, server: RunningServer, tmp_path: Path
 ) -> None:
     out = tmp_path / "run.json"
@@ -120,6 +120,12 @@ def test_run_drives_the_server_host_over_tls(
     assert case["status"] == "ok" and repeat["load"]["complete"]
     # The repeat's interval log, merged across the shards, lies beside the results file.
     assert (out.parent / repeat["hlog"]).stat().st_size > 0
+    # The worker on the server's host found the server on the port and measured it.
+    assert repeat["server_host"]["started"] is False
+    assert repeat["server_host"]["host"] == fleet.host("server")
+    assert repeat["server_cpu"]["window_source"] == "client-window"
+    assert repeat["server_cpu"]["seconds"] > 0 and repeat["server_rss_peak_bytes"] > 0
+    assert repeat["server_rss_per_connection_bytes"] is not None
     assert sorted(s["host"] for s in repeat["load"]["shards"]) == sorted(
         fleet.host(h) for h in CLIENT_HOSTS
     )

@@ -25,6 +25,14 @@ from echobench.benchmarks.runner._awake import keep_awake
 from echobench.benchmarks.runner._isolation import Placement, pin_self
 from echobench.benchmarks.runner._matrix import Case
 from echobench.benchmarks.runner._prime import prime
+from echobench.benchmarks.runner._serverhost import (
+    Interrupted as RemoteInterrupted,
+)
+from echobench.benchmarks.runner._serverhost import (
+    RemoteFailure,
+    RemoteServer,
+    ServerHost,
+)
 from echobench.benchmarks.runner._usage import TreeSampler
 from echobench.clients._config import default_workers
 from echobench.clients._display import nothing_measured
@@ -75,6 +83,9 @@ class MeasureSettings:
     hlog_dir: Path | None = None
     #: Keep the server's CPUs from idling while it is measured (``_awake``).
     awake: bool = False
+    #: The cluster's worker on the server's host (``_serverhost``): it starts the server
+    #: there (or, with ``connect`` to that host, finds it) and measures it.
+    server_host: ServerHost | None = None
 
     def placement_for(self, backend: str) -> Placement:
         return self.placements.get(backend, self.placement)
@@ -170,6 +181,8 @@ def measure(
     case: Case, repeat: int, settings: MeasureSettings, *, stopping: Callable[[], bool]
 ) -> dict[str, Any]:
     """Run one repeat and return its record; raise ``CaseFailed`` or ``Interrupted``."""
+    if settings.server_host is not None:
+        return _measure_on_server_host(case, repeat, settings, settings.server_host, stopping)
     started_at = _environment.now()
     placement = settings.placement_for(case.backend)
     pin_self(placement.client_cpus)  # the runner samples beside the client, off the server
@@ -236,6 +249,75 @@ def measure(
     return record
 
 
+def _measure_on_server_host(
+    case: Case,
+    repeat: int,
+    settings: MeasureSettings,
+    server_host: ServerHost,
+    stopping: Callable[[], bool],
+) -> dict[str, Any]:
+    """One repeat against a server the cluster's worker on the server's host started (or,
+    with ``--connect``, found) and measured there."""
+    started_at = _environment.now()
+    if case.transport == "unix":
+        raise CaseFailed("a Unix socket does not reach across hosts: use tcp or tls")
+    pin_self(settings.placement_for(case.backend).client_cpus)
+    attach = settings.connect[1] if settings.connect is not None else None
+    lifetime = (
+        settings.warmup
+        + settings.duration
+        + 2 * CLIENT_SLACK_SECONDS
+        + CONNECT_SECONDS_PER_1000 * case.total_connections / 1000
+    )
+    hlog = settings.hlog_dir / hlog_name(case, repeat) if settings.hlog_dir is not None else None
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch,
+            server_host.serving(
+                case.backend,
+                server_args(case, None, settings.server_options.get(case.backend)),
+                case.transport == "tls",
+                attach,
+                lifetime,
+                stopping,
+            ) as remote,
+        ):
+            record = _drive(
+                case,
+                settings,
+                None,
+                remote.address,
+                remote.port,
+                None,
+                scratch,
+                hlog,
+                stopping=stopping,
+                remote=remote,
+            )
+    except RemoteFailure as exc:
+        if hlog is not None:
+            hlog.unlink(missing_ok=True)
+        raise CaseFailed(str(exc), exc.stderr) from None
+    except RemoteInterrupted:
+        raise Interrupted from None
+    except BaseException:
+        if hlog is not None:
+            hlog.unlink(missing_ok=True)
+        raise
+    record = {
+        "repeat": repeat,
+        "started_at": started_at,
+        "server_address": f"{remote.address}:{remote.port}",
+        "primed": attach is None,
+        **record,
+    }
+    record["placement"]["awake_cpus"] = []
+    record["placement"]["awake_how"] = None
+    if hlog is not None and hlog.exists():
+        record["hlog"] = f"{hlog.parent.name}/{hlog.name}"
+    return record
+
+
 def _drive(
     case: Case,
     settings: MeasureSettings,
@@ -247,11 +329,12 @@ def _drive(
     hlog: Path | None,
     *,
     stopping: Callable[[], bool],
+    remote: RemoteServer | None = None,
 ) -> dict[str, Any]:
     json_path = os.path.join(scratch, "load.json")
-    # A local load client pauses once connected so the server's footprint can be read;
-    # a cluster's shards start on their own (no memory per connection then).
-    held = server is not None and settings.cluster is None
+    # The load client pauses once connected so the server's footprint can be read, here
+    # or by the server host's worker.
+    held = server is not None or remote is not None
     argv = load_argv(
         case,
         settings,
@@ -287,7 +370,24 @@ def _drive(
             )
             deadline = time.monotonic() + allowed
             if server is not None and before is not None:
-                footprint = _hold(client, server, before, case, deadline, stopping)
+                pid = server.pid
+                footprint = _hold(
+                    client,
+                    lambda: _footprint.read_connected(
+                        pid, before, case.total_connections, stopping
+                    ),
+                    deadline,
+                    stopping,
+                    server.stderr_tail,
+                )
+            elif remote is not None:
+                footprint = _hold(
+                    client,
+                    lambda: remote.footprint(case.total_connections),
+                    deadline,
+                    stopping,
+                    lambda: None,
+                )
             while client.poll() is None:
                 if stopping():
                     raise Interrupted
@@ -315,6 +415,16 @@ def _drive(
             tail,
         )
     load = _read_load(Path(json_path))
+    figures = None
+    if remote is not None:
+        figures = remote.finish(_window(load), float((load or {}).get("elapsed_s") or 0.0))
+        if not figures["alive"]:
+            tail = figures["stderr_tail"]
+            raise CaseFailed(
+                f"backend {case.backend!r} died mid-case on the server's host (exit status "
+                f"{figures['exit_status']}): {_last_line(tail)}",
+                tail,
+            )
     status = client.returncode
     if status == EXIT_CORRUPTED or (load is not None and load.get("corrupted")):
         raise CaseFailed(
@@ -342,27 +452,27 @@ def _drive(
             f"the load client stopped early: {load.get('stop_reason') or 'no reason given'}",
             server.stderr_tail() if server else None,
         )
-    return {**_record(load, sampler, server, settings, placement), **footprint}
+    return {**_record(load, sampler, server, settings, placement, remote, figures), **footprint}
 
 
 def _hold(
     client: subprocess.Popen[bytes],
-    server: RunningServer,
-    before: tuple[int, int],
-    case: Case,
+    read: Callable[[], dict[str, Any]],
     deadline: float,
     stopping: Callable[[], bool],
+    server_tail: Callable[[], str | None],
 ) -> dict[str, Any]:
-    """Read the server's footprint while the held client's connections sit idle, then let
-    the load start; ``{}`` when the client ended first (its exit status says why)."""
+    """Read the server's footprint (``read``) while the held client's connections sit
+    idle, then let the load start; ``{}`` when the client ended first (its exit status
+    says why)."""
     try:
         _footprint.wait_connected(client, deadline, stopping)
-        footprint = _footprint.read_connected(server.pid, before, case.total_connections, stopping)
+        footprint = read()
     except _footprint.Stopped as exc:
         if stopping():
             raise Interrupted from None
         if client.poll() is None:
-            raise CaseFailed(str(exc), server.stderr_tail()) from None
+            raise CaseFailed(str(exc), server_tail()) from None
         return {}
     if stopping():
         raise Interrupted
@@ -393,29 +503,57 @@ def _client_window(load: dict[str, Any], sampler: TreeSampler) -> dict[str, floa
     return sampler.between(start, end)
 
 
+def _window(load: dict[str, Any] | None) -> tuple[str, str] | None:
+    if load is None or not load.get("started_at") or not load.get("finished_at"):
+        return None
+    return str(load["started_at"]), str(load["finished_at"])
+
+
+def _server_cpu(
+    window: dict[str, float] | None, busiest: dict[str, float], cpus: int, processes: int
+) -> dict[str, Any]:
+    """The repeat's ``server_cpu``: over the client's window, else the busiest as long."""
+    source = "client-window"
+    if window is None:
+        window, source = busiest, "busiest-window"
+    cores = _verdict.capacity(cpus, processes)
+    return {
+        **window,
+        "window_source": source,
+        "capacity": cores,
+        "utilization": window["cores_used"] / cores,
+    }
+
+
 def _record(
     load: dict[str, Any],
     sampler: TreeSampler | None,
     server: RunningServer | None,
     settings: MeasureSettings,
     placement: Placement,
+    remote: RemoteServer | None = None,
+    figures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     elapsed = float(load.get("elapsed_s") or settings.duration)
     server_cpu: dict[str, Any] | None = None
     rss: int | None = None
+    server_cpus: list[int] | None = None
+    processes: int | None = None
     if sampler is not None and server is not None:
-        window = _client_window(load, sampler)
-        source = "client-window"
-        if window is None:
-            window, source = sampler.busiest(elapsed), "busiest-window"
-        cores = _verdict.capacity(len(placement.server_cpus), sampler.processes)
-        server_cpu = {
-            **window,
-            "window_source": source,
-            "capacity": cores,
-            "utilization": window["cores_used"] / cores,
-        }
+        server_cpu = _server_cpu(
+            _client_window(load, sampler),
+            sampler.busiest(elapsed),
+            len(placement.server_cpus),
+            sampler.processes,
+        )
         rss = sampler.peak_rss()
+        server_cpus, processes = list(placement.server_cpus), sampler.processes
+    elif figures is not None:
+        processes = int(figures["processes"])
+        server_cpu = _server_cpu(
+            figures["window"], figures["busiest"], len(figures["cpus"]), processes
+        )
+        rss, server_cpus = int(figures["peak_rss"]), list(figures["cpus"])
     client_cpu = dict(load.get("client_cpu") or {})
     workers = int((load.get("params") or {}).get("workers") or settings.workers or 1)
     cluster = load.get("cluster")
@@ -451,18 +589,34 @@ def _record(
         "messages_per_second": float(load["messages_per_second"]),
         "p99_us": latency.get("p99"),
         "placement": {
-            "server_cpus": list(placement.server_cpus) if settings.connect is None else None,
+            "server_cpus": server_cpus,
             "client_cpus": list(placement.client_cpus) if cluster is None else None,
-            "server_processes": sampler.processes if sampler is not None else None,
+            "server_processes": processes,
             "load_workers": workers,
             "cluster": settings.cluster,
         },
         "server_cpu": server_cpu,
         "server_rss_peak_bytes": rss,
+        "server_host": _server_host_field(remote, figures),
         "client_cpu": client_cpu,
         "open_loop": open_loop,
         "verdict": verdict,
         "load": load,
+    }
+
+
+def _server_host_field(
+    remote: RemoteServer | None, figures: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    if remote is None or figures is None:
+        return None
+    return {
+        "worker": remote.worker.address,
+        "host": remote.worker.host,
+        "hostname": figures["hostname"],
+        "started": remote.started,
+        "clock_offset_s": figures["clock_offset_s"],
+        "interference": figures["interference"],
     }
 
 

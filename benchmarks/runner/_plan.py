@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from echobench.benchmarks.runner import _autorepeat, _awake, _environment, _isolation, _scenarios
+from echobench.benchmarks.runner._isolation import Placement
 from echobench.benchmarks.runner._matrix import (
     ORDERS,
     TRANSPORTS,
@@ -29,6 +30,7 @@ from echobench.benchmarks.runner._measure import OVERHEAD_SECONDS, MeasureSettin
 from echobench.benchmarks.runner._results import new_document
 from echobench.benchmarks.runner._results_schema import load_results, write_results
 from echobench.benchmarks.runner._runner import AutoRepeat, Runner
+from echobench.benchmarks.runner._serverhost import NoServerWorker, ServerHost
 from echobench.benchmarks.runner._terminal import print_report
 from echobench.servers._contract import parse_address
 from echobench.servers._errors import UserError
@@ -142,11 +144,6 @@ def _remote(args: argparse.Namespace) -> tuple[str, int] | None:
     if args.connect is None:
         if args.label is not None:
             raise UserError("--label names a --connect server; it needs --connect HOST:PORT")
-        if args.cluster is not None:
-            raise UserError(
-                "--cluster drives a server started elsewhere with echobench serve; "
-                "it needs --connect HOST:PORT"
-            )
         return None
     if not args.label:
         raise UserError("--connect needs --label NAME to name the server in the results")
@@ -333,7 +330,54 @@ def execute(args: argparse.Namespace) -> int:
         cluster_certs=args.cluster_certs,
         hlog_dir=out.with_name(f"{out.stem}-hlog"),
         awake=bool(config.get("awake")),
+        server_host=_server_host(args, remote),
     )
+    try:
+        return _execute(args, doc, config, cases, settings, out, placement, per_backend, skipped)
+    finally:
+        if settings.server_host is not None:
+            settings.server_host.close()
+
+
+def _server_host(args: argparse.Namespace, remote: tuple[str, int] | None) -> ServerHost | None:
+    """The cluster's worker on the server's host, when ``--cluster`` has one: without
+    ``--connect`` it is needed (it starts each backend there); with ``--connect`` it is
+    used when it runs on that host, and the run goes on without it otherwise."""
+    if args.cluster is None:
+        return None
+    try:
+        found = ServerHost(args.cluster, args.cluster_certs)
+    except NoServerWorker as exc:
+        if remote is None:
+            raise UserError(
+                f"{exc}; or measure a server already running there with --connect HOST:PORT"
+            ) from None
+        return None
+    if remote is not None and found.worker.host != remote[0]:
+        print(
+            f"echobench run: the cluster's server-host worker runs on {found.worker.host}, "
+            f"not {remote[0]}: the server's CPU is not measured",
+            file=sys.stderr,
+        )
+        found.close()
+        return None
+    return found
+
+
+def _execute(
+    args: argparse.Namespace,
+    doc: dict[str, Any],
+    config: dict[str, Any],
+    cases: list[Case],
+    settings: MeasureSettings,
+    out: Path,
+    placement: Placement,
+    per_backend: dict[str, Placement],
+    skipped: list[Any],
+) -> int:
+    remote = settings.connect
+    measured_remotely = remote is not None and settings.server_host is None
+    scenario = _scenarios.get(str(config.get("scenario") or "default"))
     auto = None
     if config["repeat"] == "auto":
         auto = AutoRepeat(
@@ -363,7 +407,7 @@ def execute(args: argparse.Namespace) -> int:
         interrupted = runner.run()
     else:
         interrupted, tables = importlib.import_module(scenario.runner).run_scenario(runner, skipped)
-    print_report(doc, str(out), remote is not None, tables=tables)
+    print_report(doc, str(out), measured_remotely, tables=tables)
     if auto is not None:
         print(_autorepeat.summary([e.get("auto_repeat") for e in doc["cases"]]), file=sys.stderr)
     if interrupted is not None:

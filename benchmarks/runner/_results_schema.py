@@ -133,10 +133,20 @@ Top level
                                 cores it can use (its pinned CPUs, at most one per process,
                                 since Python processes are bound by one core);
                                 ``utilization`` = ``cores_used / capacity``; null with
-                                ``--connect``.
+                                ``--connect`` unless a cluster's server-host worker measured
+                                it (``server_host``).
         ``server_rss_peak_bytes``  sum of the peak RSS (``VmHWM``) of the server's processes,
                                 or the highest sampled RSS where ``/proc`` is unreadable;
-                                null with ``--connect``.
+                                null with ``--connect`` (as ``server_cpu``).
+        ``server_host``         null unless the server ran on (or was found by) the cluster's
+                                worker on the server's host (``_serverhost``): ``{"worker",
+                                "host", "hostname", "started" (false: found on the --connect
+                                port), "clock_offset_s" (Dask's estimate of that host's clock
+                                behind the scheduler's, applied to the load's window),
+                                "interference"}``, the last the ``_interference`` record of
+                                the server's CPUs over the load's window (side ``server``), or
+                                null when the samples did not span it. Added without a version
+                                change.
         ``placement``           ``{"server_cpus", "client_cpus", "server_processes",
                                 "load_workers", "cluster", "awake_cpus"}``: where this repeat
                                 ran (null CPUs: remote server or cluster client), the server's

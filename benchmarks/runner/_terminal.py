@@ -217,7 +217,9 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
         notes.append(
             "remote server (--connect): no server CPU was measured, so the bottleneck verdict "
             "comes from the client side only (it can say 'client' or 'neither', never 'server' "
-            "or 'both')."
+            "or 'both'). Missing: the server's CPU, RSS, memory per connection and "
+            "interference; to measure them, run --cluster with a Dask worker on the server's "
+            "host started with --resources server=1 (docs/cluster.md)."
         )
     for backend, verified in (doc.get("verification") or {}).items():
         known = [c for c in verified.get("checks", []) if c.get("known")]
