@@ -91,6 +91,17 @@ def _width(index: np.ndarray) -> np.ndarray:
     return np.int64(1) << np.maximum((index >> _HALF_BITS) - 1, 0)
 
 
+def buckets(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The counters that hold samples: their counts, and the lowest and highest value
+    each stands for (ns), in ascending order."""
+    _check_geometry(histogram)
+    view = counters(histogram)
+    (present,) = np.nonzero(view)
+    index = present.astype(np.int64)
+    low = _lowest(index)
+    return view[present].astype(np.int64), low, low + _width(index) - 1
+
+
 def percentiles(histogram: HdrHistogram, wanted: Sequence[float]) -> list[int]:
     """``get_value_at_percentile`` for each of ``wanted``, in one pass over the counters."""
     _check_geometry(histogram)

@@ -109,6 +109,20 @@ Top level
                          interval while the window was open (``latency_intervals``'s
                          ``in_window_max_cpu_us``; it shares a CPU with a worker); absent
                          with ``--cluster``.
+    ``latency_dependence``
+                         null unless an open loop was recorded whole; else how dependent
+                         its consecutive latencies were, from every worker's samples in the
+                         order recorded (``echobench.clients._dependence``): ``samples``,
+                         ``spearman_z`` (Lancet's check: the rank correlation of each
+                         latency with the next, as a z; the largest over workers),
+                         ``independent`` (every worker's z under 3), ``lag`` (the shortest
+                         of Lancet's lags, 1 to 1,000 samples, at which the correlation
+                         died away; null beyond), ``batches`` and ``batch_samples`` (the
+                         batch means below: batches over all workers, the shortest batch),
+                         ``design_effect`` (per ``p50``, ``p99``, ``p999``: the variance of
+                         the batches' shares at or under the percentile against the
+                         binomial variance, at least 1; null without enough batches): what
+                         a percentile's confidence interval may assume.
     ``client_rss_peak_bytes``
                          the sum over the client's workers of their peak resident memory
                          (``ru_maxrss``, whole life: connecting, the window, the final

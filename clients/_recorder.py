@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from echobench.clients._dependence import dependence
 from echobench.clients._histogram import Counts, SampleCounts
 from echobench.clients._protocol import ClosedLoopConnection
 
@@ -81,6 +82,7 @@ class Recorder:
         self.max_step_samples = 0
         self.step_cpu_ns = 0  # all the steps' CPU: the client's time not serving sockets
         self.after_ns = 0  # the wall time the steps left for after the window took
+        self.dependence: dict[str, Any] | None = None  # a window recorded whole only
 
     def open(self, now: int) -> None:
         """The window opens at ``now``: what completed before it is warmup."""
@@ -114,6 +116,11 @@ class Recorder:
     def finish(self) -> None:
         """Work off the whole queue now (the window has closed: nothing waits on the loop)."""
         started = monotonic_ns()
+        if self.deferred:
+            # The whole window's samples in the order they were recorded: how dependent
+            # consecutive ones are is what a percentile's interval may assume.
+            raw = b"".join(item[1] for item in self.queue if item[0] == "fold")
+            self.dependence = dependence(np.frombuffer(raw, dtype=np.int64))
         while self.queue:
             self._work()
         self.after_ns = monotonic_ns() - started

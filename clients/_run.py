@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from echobench.clients._config import LoadConfig, validate
 from echobench.clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, connect_field
+from echobench.clients._dependence import merge as merge_dependence
 from echobench.clients._fairness import fairness
 from echobench.clients._histogram import histogram_field, merge_encoded, summarize
 from echobench.clients._idle import idle_field
@@ -390,6 +391,9 @@ def merge_results(
         "latency_us": latency,
         "latency_out_of_range": sum(p["out_of_range"] for p in parts),
         "client_pauses": _pauses(parts),
+        "latency_dependence": merge_dependence(
+            [p["dependence"] for p in parts if p.get("dependence") is not None]
+        ),
         "latency_intervals": None,  # run_load and run_cluster_load fill it in
         "histogram": histogram,
         "errors": errors,

@@ -478,6 +478,7 @@ class Worker:
             "histogram": encode(self.histogram) if self.histogram is not None else None,
             "out_of_range": self.out_of_range,
             "recorder": self.recorder.stats() if self.recorder is not None else None,
+            "dependence": self.recorder.dependence if self.recorder is not None else None,
             "gc": self.gc.stats(),
             "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "user_s": self.cpu_end.ru_utime - self.cpu_start.ru_utime,

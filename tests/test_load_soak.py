@@ -89,11 +89,16 @@ def test_every_sample_folded_in_bounded_steps_and_logged(
     pauses = result["client_pauses"]
     whole = result["rate"] is not None and budget is None
     assert pauses["deferred"] is whole and pauses["gc_disabled"] is whole
+    dependence = result["latency_dependence"]
     if whole:
         # Nothing counted in the window: its steps only moved the raw samples aside.
         assert pauses["max_fold_samples"] == 0 and pauses["gc_collections"] == [0, 0, 0]
         assert pauses["counted_after_ms"] > 0
+        # Held whole, the samples in their order say how dependent they were.
+        assert dependence["samples"] == result["latency_us"]["count"]
+        assert dependence["independent"] in (True, False)
     else:
+        assert dependence is None
         assert 0 < pauses["max_fold_samples"] <= SLICE
         assert pauses["folds"] > 100
     in_flight = 0
