@@ -142,8 +142,8 @@ def network_line(result: dict[str, Any]) -> str | None:
         how = f"{link['out_mbit_per_s']:,.1f} Mbit/s out, {link['in_mbit_per_s']:,.1f} in"
         if link["held_back"]:
             how += (
-                f"; its {link['qdisc']} queue held back {link['held_back']:,} of "
-                f"{link['packets_out']:,} packets"
+                f"; its {link['qdisc']} queue held packets back {link['held_back']:,} times, "
+                f"{link['packets_out']:,} sent"
             )
         if link["speed_mbit"]:
             how += f"; link speed {link['speed_mbit']:,} Mbit/s"

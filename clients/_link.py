@@ -6,8 +6,8 @@ bytes and packets each way, from the kernel's interface statistics, and the root
 discipline's counts of packets it held back (``overlimits``: a shaper such as ``tbf``
 made a packet wait for its rate; ``requeues``: the device's queue was full, a link at
 line rate; ``drops``), from ``tc -s -j qdisc``. The link limited the run when its queue
-held back a share of the packets sent (``HELD_BACK_SHARE``) or it carried nearly its
-nominal speed either way (``LINE_RATE_SHARE``).
+held packets back often enough for the packets sent (``HELD_BACK_SHARE``) or it carried
+nearly its nominal speed either way (``LINE_RATE_SHARE``).
 
 What this cannot see: a bottleneck past this host's own interface (a switch, the
 server's link). There the load's latency and TCP's retransmissions show it, not these
@@ -28,7 +28,8 @@ from typing import Any
 
 import psutil
 
-#: Share of the packets sent that the queue must have held back to call the link the limit.
+#: Times the queue held a packet back, per packet sent, that call the link the limit (a
+#: packet may be held back more than once: a shaper counts each time one had to wait).
 HELD_BACK_SHARE = 0.01
 #: Share of the interface's nominal speed that counts as running at line rate.
 LINE_RATE_SHARE = 0.9

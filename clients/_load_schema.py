@@ -223,9 +223,10 @@ scheduler's address; ``params.workers`` is then the number of shards), and:
                          to the server left by, from the start signal to its result:
                          ``interface``, ``speed_mbit`` (null: unknown), ``qdisc`` (the root
                          queue's kind), ``seconds``, ``out_mbit_per_s``, ``in_mbit_per_s``,
-                         ``packets_out``, ``held_back`` (packets the queue delayed or dropped:
-                         overlimits, requeues, drops), ``held_back_share`` and ``limited``:
-                         1% of the packets held back, or 90% of the speed either way; null
+                         ``packets_out``, ``held_back`` (times the queue delayed or dropped
+                         a packet: overlimits, requeues, drops; one packet may count more
+                         than once), ``held_back_share`` (per packet sent) and ``limited``:
+                         a share of 0.01 or more, or 90% of the speed either way; null
                          where unreadable), ``lost`` (true: its worker died or it
                          failed; every figure above is then null) and ``error`` (why it was
                          lost). The top-level figures are these shards merged exactly as local

@@ -22,6 +22,7 @@ STEPS: dict[str, str] = {
     "run": "echobench.benchmarks.publish._step_run",
     "client-cores": "echobench.benchmarks.publish._step_client_cores",
     "cluster": "echobench.benchmarks.publish._step_cluster",
+    "fleet": "echobench.benchmarks.publish._step_fleet",
     "report": "echobench.benchmarks.publish._step_report",
     "scale": "echobench.benchmarks.publish._step_scale",
     "latency": "echobench.benchmarks.publish._step_latency",
