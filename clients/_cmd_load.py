@@ -106,7 +106,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--hold",
         action="store_true",
         help="once connected, print 'connected N' and wait for a line on stdin before the "
-        "clock starts (for an orchestrator that measures the server meanwhile)",
+        "clock starts (for an orchestrator that measures the server meanwhile); then print "
+        "'window START END', the measured window's nominal edges on the host's monotonic "
+        "clock in ns (local workers only)",
     )
 
 
@@ -170,6 +172,12 @@ def hold_on_stdin(connect: dict[str, Any], stopping: Callable[[], bool]) -> None
             return
 
 
+def announce_window(start_ns: int, end_ns: int) -> None:
+    """``--hold``: when the measured window opens and closes, so that the orchestrator can
+    read the host at its edges."""
+    print(f"window {start_ns} {end_ns}", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from echobench.clients._config import LoadConfig, default_workers
     from echobench.clients._display import RichProgress, print_summary, summary_lines
@@ -223,7 +231,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.cluster_certs is not None:
             raise UserError("--cluster-certs secures a --cluster; give one")
-        result = run_load(config, progress, hold_on_stdin if args.hold else None)
+        result = run_load(
+            config,
+            progress,
+            hold_on_stdin if args.hold else None,
+            announce_window if args.hold else None,
+        )
     if args.json:
         write_json(result, args.json)
     if not args.quiet:

@@ -122,12 +122,17 @@ class _Workers:
 #: field and a function that says whether the run is being stopped. An orchestrator
 #: uses the pause to measure the server with every connection open and idle.
 OnConnected = Callable[[dict[str, Any], Callable[[], bool]], None]
+#: Called once the clock is set, with the measured window's nominal start and end
+#: (``time.monotonic_ns()`` instants, one clock for every process of the host): an
+#: orchestrator reads the host at the window's edges (``echobench run``'s interference).
+OnWindow = Callable[[int, int], None]
 
 
 def run_load(
     config: LoadConfig,
     progress: ProgressSink | None = None,
     on_connected: OnConnected | None = None,
+    on_window: OnWindow | None = None,
 ) -> dict[str, Any]:
     """Run one load test and return its result (schema: ``echobench.clients._load_schema``).
 
@@ -138,7 +143,7 @@ def run_load(
         workers = _Workers(config)
         failed = True
         try:
-            result = _drive(config, workers, signals, progress, on_connected)
+            result = _drive(config, workers, signals, progress, on_connected, on_window)
             failed = False
             return result
         finally:
@@ -151,6 +156,7 @@ def _drive(
     signals: StopSignals,
     progress: ProgressSink | None,
     on_connected: OnConnected | None,
+    on_window: OnWindow | None = None,
 ) -> dict[str, Any]:
     count = config.workers
     by_pipe = {id(pipe): i for i, pipe in enumerate(workers.pipes)}
@@ -191,6 +197,9 @@ def _drive(
     mono_to_wall = time.time_ns() - monotonic_ns()
     t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
     workers.send_all(("start", t0))
+    if on_window is not None:
+        opens = t0 + round(config.warmup * 1e9)
+        on_window(opens, opens + round(config.duration * 1e9))
     if progress is not None:
         progress.started(t0, config.warmup, config.duration)
     intervals = Intervals(

@@ -55,6 +55,12 @@ class CliResult:
     stderr: str
 
 
+#: ``echobench run`` options for a test of the pipeline, not of the host: no host check,
+#: no wait for a quiet host, and a disturbed repeat kept as it came, not measured again
+#: (a shared test machine is often busy). ``test_quiet.py`` tests that discipline.
+AS_MEASURED = ("--host-check", "0", "--quiet-timeout", "0", "--disturbed-retries", "0")
+
+
 def run_echobench(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
     """Run the installed ``echobench`` CLI as a user would."""
     done = subprocess.run(

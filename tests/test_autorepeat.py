@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import scipy.stats
 
+from conftest import AS_MEASURED
 from echobench._cli import main
 from echobench.benchmarks.runner import _autorepeat, _environment, _results
 from echobench.benchmarks.runner._autorepeat import CAP, FAILED, TARGET_MET, decide, median_interval
@@ -199,7 +200,7 @@ def test_auto_repeat_end_to_end_on_a_real_backend(tmp_path: Path) -> None:
     out = tmp_path / "auto.json"
     args = [
         *("run", "--backends", "selectors", "--sizes", "64", "--connections", "1"),
-        *("--duration", "0.2", "--warmup", "0", "--no-verify"),
+        *("--duration", "0.2", "--warmup", "0", "--no-verify", *AS_MEASURED),
         *("--repeat", "auto", "--max-repeat", "6", "--target-ci", "50%", "--out", str(out)),
     ]
     assert main(args) == 0
@@ -208,7 +209,10 @@ def test_auto_repeat_end_to_end_on_a_real_backend(tmp_path: Path) -> None:
     (entry,) = doc["cases"]
     record = entry["auto_repeat"]
     # Never before the minimum of 6 repeats; at 6 the cap stops it if the target did not.
-    assert len(entry["repeats"]) == record["repeats"] == 6 and entry["status"] == "ok"
-    assert record["stop"] == (TARGET_MET if record["relative_ci"] <= 0.5 else CAP)
+    assert len(entry["repeats"]) == 6 and entry["status"] == "ok"
+    # It judged the clean ones (a busy test machine disturbs some; they are kept as they came).
+    assert record["repeats"] == entry["summary"]["clean_repeats"]
+    width = record["relative_ci"]
+    assert record["stop"] == (TARGET_MET if width is not None and width <= 0.5 else CAP)
     assert doc["complete"] is True and doc["not_run"] == []
     assert math.isfinite(entry["summary"]["messages_per_second"]["median"])

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from conftest import assert_one_line_error, run_echobench
+from conftest import AS_MEASURED, assert_one_line_error, run_echobench
 from echobench.clients import LoadConfig
 from echobench.clients._cluster import QUIET_DASK, run_cluster_load
 from echobench.clients._cmd_load import exit_status
@@ -235,6 +235,7 @@ def test_run_drives_a_remote_server_from_the_cluster(
         *("run", "--connect", f"127.0.0.1:{server.port}", "--label", "far"),
         *("--cluster", cluster.ready(), "--sizes", "64", "--connections", "4"),
         *("--duration", "0.5", "--warmup", "0.1", "--repeat", "1", "--out", str(out)),
+        *AS_MEASURED,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CliResult, assert_one_line_error, run_echobench
+from conftest import AS_MEASURED, CliResult, assert_one_line_error, run_echobench
 from echobench.benchmarks.truth import _netns
 from echobench.benchmarks.truth._fleet import CLIENT_HOSTS, DaskFleet, dask_fleet
 from echobench.clients._certs import make_certs
@@ -110,7 +110,7 @@ def test_run_measures_a_connect_server_through_the_server_host_worker(
             *("run", "--connect", f"{fleet.host('server')}:{PORT}", "--label", "far"),
             *fleet.cluster_args(),
             *("--sizes", "64", "--connections", "4", "--duration", "0.5", "--warmup", "0.1"),
-            *("--repeat", "1", "--out", str(out)),
+            *("--repeat", "1", "--out", str(out), *AS_MEASURED),
         ],
         120,
     )

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from _fault_servers import fault_server
 
-from conftest import CliResult, assert_one_line_error, run_echobench
+from conftest import AS_MEASURED, CliResult, assert_one_line_error, run_echobench
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             *("run", "--scenario", "latency", "--connect", f"{server.host}:{server.port}"),
             *("--label", "limited", "--connections", "64", "--slo-p99", TARGET),
             *("--load-fractions", "25,50,90,105,130", "--probe-duration", "1"),
-            *("--duration", "1.5", "--warmup", "0.3", "--out", str(out)),
+            *("--duration", "1.5", "--warmup", "0.3", "--out", str(out), *AS_MEASURED),
             timeout=180,
         )
     assert result.returncode == 0, result.stderr
@@ -116,7 +116,7 @@ def test_a_rate_the_client_cannot_hold_is_client_bound(tmp_path: Path) -> None:
     result = run_echobench(
         *("run", "--backends", "uvloop-protocol", "--rate", "600k", "--sizes", "64"),
         *("--connections", "8", "--duration", "0.5", "--warmup", "0.2", "--repeat", "1"),
-        *("--no-verify", "--out", str(out)),
+        *("--no-verify", "--out", str(out), *AS_MEASURED),
     )
     assert result.returncode == 0, result.stderr
     (case,) = read(out)["cases"]
@@ -138,6 +138,7 @@ def small_sweep(tmp_path: Path, backends: str, *extra: str) -> tuple[CliResult, 
         # One common rate, given: its derivation from the slowest backend is a unit test's.
         *("--rate", "1000"),
         *("--duration", "0.3", "--warmup", "0.1", "--no-verify", "--out", str(out)),
+        *AS_MEASURED,
         timeout=180,
     )
     assert result.returncode == 0, result.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from _chartcheck import assert_units_on_axes, expected_pixels, legend_labels, png_size
 
+from conftest import AS_MEASURED
 from echobench._cli import main
 from echobench.benchmarks.charts import _catalog, _figures
 from echobench.benchmarks.charts._hlogs import log_path, read_intervals
@@ -29,7 +30,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     argv = [
         *echobench_command(), "run", "--backends", ",".join(BACKENDS), "--sizes", "64",
         "--connections", "1,2", "--repeat", "2", "--duration", "1.1", "--warmup", "0.2",
-        "--no-verify", "--order", "fixed", "--out", str(out),
+        "--no-verify", "--order", "fixed", "--out", str(out), *AS_MEASURED,
     ]  # fmt: skip
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]

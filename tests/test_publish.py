@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_echobench
+from conftest import AS_MEASURED, run_echobench
 from echobench._cli import main
 from echobench.benchmarks.publish._cmd_publish import STEPS
 from echobench.benchmarks.publish._pages import page_with, pages, published_block, rewrite
@@ -123,6 +123,7 @@ def test_a_published_run_replaces_the_old_one_only_once_it_finished(tmp_path: Pa
     ctx = Context(root=root)
     small = ("--backends", "asyncio-protocol", "--sizes", "64", "--connections", "1")
     small += ("--duration", "0.3", "--warmup", "0.1", "--repeat", "1", "--no-verify")
+    small += AS_MEASURED
     before = (ctx.published / "run.json").read_bytes()
     with pytest.raises(UserError, match=r"exited with status 2; .*run.json is unchanged"):
         run_into(ctx, "run.json", *small, "--sizes", "0")

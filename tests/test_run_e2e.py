@@ -15,6 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
+from conftest import AS_MEASURED
 from echobench.benchmarks.runner._results_schema import load_results
 from echobench.servers._launch import echobench_command, start_server
 
@@ -82,7 +83,7 @@ def run_cli(
     args: list[str], env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*echobench_command(), "run", *args],
+        [*echobench_command(), "run", *AS_MEASURED, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -171,7 +172,7 @@ def test_sigint_leaves_nothing_behind_and_resume_completes(tmp_path: Path) -> No
         str(out),
     ]
     runner = subprocess.Popen(
-        [*echobench_command(), "run", *args],
+        [*echobench_command(), "run", *AS_MEASURED, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

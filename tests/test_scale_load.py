@@ -11,6 +11,7 @@ from pathlib import Path
 
 from _fault_servers import fault_server
 
+from conftest import AS_MEASURED
 from echobench.benchmarks.runner._results_schema import load_results
 from echobench.clients import LoadConfig, run_load
 from echobench.servers._launch import echobench_command
@@ -60,6 +61,7 @@ def test_the_runner_fails_a_case_that_measured_nothing(tmp_path: Path) -> None:
                 *("--connect", f"127.0.0.1:{server.port}", "--label", "silent"),
                 *("--sizes", "64", "--connections", "2", "--repeat", "1"),
                 *("--duration", "0.5", "--warmup", "0", "--out", str(out)),
+                *AS_MEASURED,
             ],
             capture_output=True,
             text=True,

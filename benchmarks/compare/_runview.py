@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from echobench.benchmarks.runner import _verdict
+from echobench.benchmarks.runner._interference import counted, disturbed
 from echobench.servers._errors import UserError
 
 
@@ -65,6 +66,8 @@ class CaseView:
     repeats: tuple[Repeat, ...]
     summary: dict[str, Any] = field(repr=False)
     idle: int = 0  # extra silent connections held open (``--connections A+I``)
+    #: Repeats in the file that the host disturbed and that ``repeats`` leaves out.
+    disturbed_repeats: int = 0
 
     @property
     def ok(self) -> bool:
@@ -110,6 +113,12 @@ class CaseView:
         if len(values) < 2:
             return None
         return statistics.stdev(values) / statistics.fmean(values)
+
+    @property
+    def disturbed(self) -> bool:
+        """Some repeat stayed disturbed (the host took its CPUs and it could not be measured
+        again cleanly): the case's numbers are not to be compared."""
+        return bool(self.summary.get("disturbed"))
 
     @property
     def unstable(self) -> bool:
@@ -279,7 +288,11 @@ def _family_of(backend: str) -> str:
 
 
 def _case(raw: dict[str, Any]) -> CaseView:
-    repeats = tuple(r for r in (_repeat(x) for x in raw.get("repeats") or ()) if r is not None)
+    # The clean repeats alone, as the runner's summary counts them (every one when none is
+    # clean; the case is then marked disturbed).
+    measured = raw.get("repeats") or ()
+    kept = counted(measured)
+    repeats = tuple(r for r in (_repeat(x) for x in kept) if r is not None)
     rate = _number(raw.get("rate"))
     backend = str(raw["backend"])
     return CaseView(
@@ -297,6 +310,7 @@ def _case(raw: dict[str, Any]) -> CaseView:
         repeats=repeats,
         summary=raw.get("summary") or {},
         idle=int(raw.get("idle") or 0),
+        disturbed_repeats=sum(1 for r in measured if disturbed(r)),
     )
 
 

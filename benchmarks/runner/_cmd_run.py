@@ -105,6 +105,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="skip the conformance check each backend passes before it is measured",
     )
+    quiet = parser.add_argument_group(
+        "interference",
+        "every repeat records the steal and run delay its server's and client's CPUs saw "
+        "over its window; a disturbed one is kept in the file but left out of the case's "
+        "numbers, and measured again once the host is quiet",
+    )
+    quiet.add_argument(
+        "--max-interference",
+        metavar="PCT",
+        help="steal or run delay over this share of the window, on the server's or the "
+        "client's CPUs, makes a repeat disturbed (default 5%%)",
+    )
+    quiet.add_argument(
+        "--disturbed-retries",
+        type=int,
+        metavar="N",
+        help="times a case's disturbed repeats are measured again (default 3 per case; 0: "
+        "keep them as they came)",
+    )
+    quiet.add_argument(
+        "--quiet-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="the most the whole run waits for a quiet host, before the first case and "
+        "before measuring a disturbed repeat again (default 300; 0: never wait)",
+    )
+    quiet.add_argument(
+        "--host-check",
+        type=float,
+        metavar="SECONDS",
+        help="how long the host is measured before the first case (default 2; 0: not at all)",
+    )
     placement = parser.add_argument_group("placement")
     placement.add_argument("--server-cpus", metavar="LIST", help="CPUs for the server, e.g. 0")
     placement.add_argument(

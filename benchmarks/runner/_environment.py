@@ -186,10 +186,6 @@ def system_warnings(env: dict[str, Any], used_cpus: Sequence[int], local_server:
     isolated = env["isolated_cpus"]
     if local_server and not (isolated and set(used_cpus) <= set(isolated)):
         warnings.append("the benchmark CPUs are not isolated (isolcpus): other tasks share them")
-    count = env["cpu"]["count"] or 1
-    if env["load_average"] and env["load_average"][0] > HIGH_LOAD * count:
-        warnings.append(
-            f"load average {env['load_average'][0]} at start: other work is running, "
-            "numbers will be noisy"
-        )
+    # Whether others were busy is measured before the first case (``_quiet.host_warning``),
+    # not guessed from the load average, which lags by a minute.
     return warnings

@@ -40,6 +40,9 @@ read it):
   into an :class:`Interference`, whose :meth:`Interference.as_dict` is the record
   ``{"steal_pct": {side: pct}, "run_delay_pct": {side: pct}, "disturbed", ...}``.
 - :class:`Window` takes the snapshots at a window's edges and gives the result.
+- :func:`disturbed` says whether a repeat's record was disturbed, and :func:`counted`
+  which of a case's repeats its numbers are made of: the clean ones, or, when none is
+  clean, all of them (the case is then marked disturbed, never silently mixed in).
 - :func:`probe` measures the host for a second or two with nothing of ours running
   (steal and others' CPU time per CPU), and :func:`wait_for_quiet` repeats it until the
   host is quiet or a time budget is spent (``_hostcheck`` adds the wake-up latency).
@@ -56,9 +59,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from echobench.benchmarks.runner._matrix import parse_percent
+
+R = TypeVar("R", bound=Mapping[str, Any])
 
 #: Above this share of a window (percent), steal or run delay on either side makes a
 #: repeat disturbed, and a host probe not quiet (``--max-interference``).
@@ -415,6 +420,18 @@ def _side(
     known = [v for v in (wait_pct, others_pct) if v is not None]
     run_delay = min(known) if known else None
     return SideFigures(steal_pct, run_delay, wait_pct, others_pct, threads, tuple(notes))
+
+
+def disturbed(record: Mapping[str, Any]) -> bool:
+    """Whether a repeat's record was disturbed (files without the field were not)."""
+    return bool((record.get("interference") or {}).get("disturbed"))
+
+
+def counted(repeats: Sequence[R]) -> list[R]:
+    """The repeats a case's numbers are made of: the clean ones, or every one when none
+    is clean."""
+    clean = [r for r in repeats if not disturbed(r)]
+    return clean or list(repeats)
 
 
 # -- the host with nothing of ours running ------------------------------------------------

@@ -22,6 +22,8 @@ from typing import IO, Any
 
 from echobench.benchmarks.runner import _environment, _footprint, _verdict
 from echobench.benchmarks.runner._awake import keep_awake
+from echobench.benchmarks.runner._edges import Edges
+from echobench.benchmarks.runner._interference import DEFAULT_THRESHOLD_PCT
 from echobench.benchmarks.runner._isolation import Placement, pin_self
 from echobench.benchmarks.runner._matrix import Case
 from echobench.benchmarks.runner._prime import prime
@@ -86,13 +88,17 @@ class MeasureSettings:
     #: The cluster's worker on the server's host (``_serverhost``): it starts the server
     #: there (or, with ``connect`` to that host, finds it) and measures it.
     server_host: ServerHost | None = None
+    #: Steal or run delay over this percentage of the window on either side makes a
+    #: repeat disturbed (``_interference``).
+    max_interference: float = DEFAULT_THRESHOLD_PCT
 
     def placement_for(self, backend: str) -> Placement:
         return self.placements.get(backend, self.placement)
 
 
-def hlog_name(case: Case, repeat: int) -> str:
-    return f"{case.id.replace('/', '_')}.r{repeat}.hlog"
+def hlog_name(case: Case, repeat: int, attempt: int = 0) -> str:
+    again = f".a{attempt}" if attempt else ""  # a disturbed repeat measured again
+    return f"{case.id.replace('/', '_')}.r{repeat}{again}.hlog"
 
 
 def load_argv(
@@ -178,11 +184,19 @@ def server_args(
 
 
 def measure(
-    case: Case, repeat: int, settings: MeasureSettings, *, stopping: Callable[[], bool]
+    case: Case,
+    repeat: int,
+    settings: MeasureSettings,
+    *,
+    stopping: Callable[[], bool],
+    attempt: int = 0,
 ) -> dict[str, Any]:
-    """Run one repeat and return its record; raise ``CaseFailed`` or ``Interrupted``."""
+    """Run one repeat and return its record; raise ``CaseFailed`` or ``Interrupted``.
+    ``attempt`` counts the times it is measured again after being disturbed."""
     if settings.server_host is not None:
-        return _measure_on_server_host(case, repeat, settings, settings.server_host, stopping)
+        return _measure_on_server_host(
+            case, repeat, settings, settings.server_host, stopping, attempt
+        )
     started_at = _environment.now()
     placement = settings.placement_for(case.backend)
     pin_self(placement.client_cpus)  # the runner samples beside the client, off the server
@@ -221,10 +235,25 @@ def measure(
                 address = f"{host}:{port}"
             hlog = None
             if settings.hlog_dir is not None:
-                hlog = settings.hlog_dir / hlog_name(case, repeat)
+                hlog = settings.hlog_dir / hlog_name(case, repeat, attempt)
+            edges = Edges(
+                settings.max_interference,
+                placement.server_cpus if server is not None else None,
+                placement.client_cpus if settings.cluster is None else None,
+                awake.pids,
+            )
             try:
                 record = _drive(
-                    case, settings, server, host, port, unix_path, scratch, hlog, stopping=stopping
+                    case,
+                    settings,
+                    server,
+                    host,
+                    port,
+                    unix_path,
+                    scratch,
+                    hlog,
+                    stopping=stopping,
+                    edges=edges,
                 )
             except BaseException:
                 if hlog is not None:
@@ -237,6 +266,7 @@ def measure(
                     server.process.stdout.close()  # close() leaves the READY pipe open
     record = {
         "repeat": repeat,
+        "attempt": attempt,
         "started_at": started_at,
         "server_address": address,
         "primed": settings.connect is None,
@@ -244,6 +274,12 @@ def measure(
     }
     record["placement"]["awake_cpus"] = list(awake.cpus)
     record["placement"]["awake_how"] = awake.how
+    record["interference"] = edges.record() or {
+        "steal_pct": {},
+        "run_delay_pct": {},
+        "disturbed": False,
+        "unmeasured": edges.missing,
+    }
     if hlog is not None and hlog.exists():
         record["hlog"] = f"{hlog.parent.name}/{hlog.name}"
     return record
@@ -255,9 +291,11 @@ def _measure_on_server_host(
     settings: MeasureSettings,
     server_host: ServerHost,
     stopping: Callable[[], bool],
+    attempt: int = 0,
 ) -> dict[str, Any]:
     """One repeat against a server the cluster's worker on the server's host started (or,
-    with ``--connect``, found) and measured there."""
+    with ``--connect``, found) and measured there; its interference is the server's CPUs'
+    as that host read them (the load ran on the cluster: no client side here)."""
     started_at = _environment.now()
     if case.transport == "unix":
         raise CaseFailed("a Unix socket does not reach across hosts: use tcp or tls")
@@ -269,7 +307,9 @@ def _measure_on_server_host(
         + 2 * CLIENT_SLACK_SECONDS
         + CONNECT_SECONDS_PER_1000 * case.total_connections / 1000
     )
-    hlog = settings.hlog_dir / hlog_name(case, repeat) if settings.hlog_dir is not None else None
+    hlog = None
+    if settings.hlog_dir is not None:
+        hlog = settings.hlog_dir / hlog_name(case, repeat, attempt)
     try:
         with (
             tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch,
@@ -306,6 +346,7 @@ def _measure_on_server_host(
         raise
     record = {
         "repeat": repeat,
+        "attempt": attempt,
         "started_at": started_at,
         "server_address": f"{remote.address}:{remote.port}",
         "primed": attach is None,
@@ -313,6 +354,12 @@ def _measure_on_server_host(
     }
     record["placement"]["awake_cpus"] = []
     record["placement"]["awake_how"] = None
+    record["interference"] = (record.get("server_host") or {}).get("interference") or {
+        "steal_pct": {},
+        "run_delay_pct": {},
+        "disturbed": False,
+        "unmeasured": "the server's host could not read its CPUs",
+    }
     if hlog is not None and hlog.exists():
         record["hlog"] = f"{hlog.parent.name}/{hlog.name}"
     return record
@@ -330,11 +377,13 @@ def _drive(
     *,
     stopping: Callable[[], bool],
     remote: RemoteServer | None = None,
+    edges: Edges | None = None,
 ) -> dict[str, Any]:
     json_path = os.path.join(scratch, "load.json")
     # The load client pauses once connected so the server's footprint can be read, here
-    # or by the server host's worker.
-    held = server is not None or remote is not None
+    # or by the server host's worker; a local one also says when its window opens, so the
+    # host can be read at its edges (a cluster's shards give no interference here).
+    held = server is not None or remote is not None or settings.cluster is None
     argv = load_argv(
         case,
         settings,
@@ -388,6 +437,12 @@ def _drive(
                     stopping,
                     lambda: None,
                 )
+            elif held:
+                footprint = _hold(client, dict, deadline, stopping, lambda: None)
+            if held and edges is not None and settings.cluster is None and client.poll() is None:
+                sides = edges.sides(sampler.pids() if sampler else (), client.pid)
+                assert client.stdout is not None
+                edges.announced(client.stdout, sides, stopping)
             while client.poll() is None:
                 if stopping():
                     raise Interrupted
@@ -398,7 +453,12 @@ def _drive(
                     )
                 if sampler is not None:
                     sampler.sample()
-                time.sleep(SAMPLE_SECONDS)
+                until_edge = edges.until_next() if edges is not None else None
+                time.sleep(
+                    SAMPLE_SECONDS if until_edge is None else min(SAMPLE_SECONDS, until_edge)
+                )
+                if edges is not None:
+                    edges.read_due()
             if sampler is not None:
                 sampler.sample()
         finally:

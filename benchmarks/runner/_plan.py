@@ -11,7 +11,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from echobench.benchmarks.runner import _autorepeat, _awake, _environment, _isolation, _scenarios
+from echobench.benchmarks.runner import (
+    _autorepeat,
+    _awake,
+    _environment,
+    _interference,
+    _isolation,
+    _quiet,
+    _scenarios,
+)
 from echobench.benchmarks.runner._isolation import Placement
 from echobench.benchmarks.runner._matrix import (
     ORDERS,
@@ -76,6 +84,18 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         given["server_options"] = parse_server_options(args.server_options)
     if args.awake is not None:
         given["awake"] = args.awake
+    if args.max_interference is not None:
+        given["max_interference"] = _interference.parse_threshold(args.max_interference)
+    if args.disturbed_retries is not None:
+        if args.disturbed_retries < 0:
+            raise UserError(f"--disturbed-retries must be 0 or more, not {args.disturbed_retries}")
+        given["disturbed_retries"] = args.disturbed_retries
+    if args.quiet_timeout is not None:
+        if not math.isfinite(args.quiet_timeout) or args.quiet_timeout < 0:
+            raise UserError(
+                f"--quiet-timeout must be 0 or more seconds, not {args.quiet_timeout:g}"
+            )
+        given["quiet_timeout"] = args.quiet_timeout
     if args.load_fractions is not None:
         given["load_fractions"] = parse_percentages(args.load_fractions, "load-fractions")
     if args.slo_p99 is not None:
@@ -331,6 +351,7 @@ def execute(args: argparse.Namespace) -> int:
         hlog_dir=out.with_name(f"{out.stem}-hlog"),
         awake=bool(config.get("awake")),
         server_host=_server_host(args, remote),
+        max_interference=float(config.get("max_interference", _interference.DEFAULT_THRESHOLD_PCT)),
     )
     try:
         return _execute(args, doc, config, cases, settings, out, placement, per_backend, skipped)
@@ -396,12 +417,23 @@ def _execute(
         verify=bool(config["verify"]),
         auto=auto,
     )
+    quiet = _quiet.Quiet(
+        threshold_pct=float(config.get("max_interference", _interference.DEFAULT_THRESHOLD_PCT)),
+        retries=int(config.get("disturbed_retries", _quiet.RETRIES)),
+        budget_s=float(config.get("quiet_timeout", _quiet.QUIET_TIMEOUT_S)),
+        cpus=_run_cpus(placement, per_backend, remote is not None, config.get("cluster")),
+        check_s=_host_check_seconds(args),
+    )
+    quiet.count_used(doc["cases"])
+    runner.quiet = quiet
     if scenario.runner is None:
         _announce(cases, config, out, placement, per_backend, skipped)
     try:
         write_results(out, doc)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror}") from None
+    _check_host(doc, quiet)
+    write_results(out, doc)
     tables: list[Any] = []
     if scenario.runner is None:
         interrupted = runner.run()
@@ -449,6 +481,45 @@ def check_fd_fit(cases: list[Case], workers: int | None, remote: bool) -> None:
             f"under the fd limit of {side} (hard limit {hard}): lower --connections, add "
             "--workers (client side) or raise ulimit -Hn"
         )
+
+
+def _host_check_seconds(args: argparse.Namespace) -> float:
+    seconds = _quiet.HOST_CHECK_S if args.host_check is None else float(args.host_check)
+    if not math.isfinite(seconds) or not 0 <= seconds <= 60:
+        raise UserError(f"--host-check must be from 0 to 60 seconds, not {seconds:g}")
+    return seconds
+
+
+def _run_cpus(
+    placement: Placement,
+    per_backend: dict[str, Placement],
+    remote: bool,
+    cluster: str | None,
+) -> list[int]:
+    """The CPUs of this host the run's servers and load clients use (none when the load
+    runs on a cluster: its servers then run elsewhere too)."""
+    if cluster is not None:
+        return []
+    cpus: set[int] = set()
+    for each in (placement, *per_backend.values()):
+        cpus.update(each.client_cpus)
+        if not remote:
+            cpus.update(each.server_cpus)
+    return sorted(cpus)
+
+
+def _check_host(doc: dict[str, Any], quiet: _quiet.Quiet) -> None:
+    """The host check before the first case, recorded in the environment (a resumed run
+    records its own beside its resumption) with a warning when the host stayed busy."""
+    if not quiet.cpus:
+        return
+    record = quiet.host_check(lambda: False, lambda line: print(line, file=sys.stderr))
+    env = doc["environment"]
+    resumed = env.get("resumed")
+    (resumed[-1] if resumed else env)["host_check"] = record
+    sentence = _quiet.host_warning(record)
+    if sentence is not None:
+        env["warnings"].append(sentence)
 
 
 def _cpu_option(text: str | None, what: str) -> list[int] | None:

@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from echobench.benchmarks.runner import _environment, _stats, _verdict
+from echobench.benchmarks.runner import _environment, _interference, _stats, _verdict
 from echobench.benchmarks.runner._matrix import Case
 from echobench.benchmarks.runner._results_schema import SCHEMA, SCHEMA_VERSION
 
@@ -82,9 +82,12 @@ def attempted(doc: dict[str, Any]) -> set[tuple[str, int]]:
 
 
 def judged_values(entry: dict[str, Any], *, before: int) -> tuple[str, list[float]]:
-    """The metric ``--repeat auto`` judges a case on, and its values from repeats before
-    ``before``: msgs/s in a closed loop; in an open loop, whose rate the client fixes, p99."""
-    repeats = [r for r in entry["repeats"] if r["repeat"] < before]
+    """The metric ``--repeat auto`` judges a case on, and its values from the clean repeats
+    before ``before``: msgs/s in a closed loop; in an open loop, whose rate the client
+    fixes, p99."""
+    repeats = [
+        r for r in entry["repeats"] if r["repeat"] < before and not _interference.disturbed(r)
+    ]
     if entry.get("rate") is not None and all(r.get("p99_us") for r in repeats):
         return "p99_us", [float(r["p99_us"]) for r in repeats]
     return "messages_per_second", [float(r["messages_per_second"]) for r in repeats]
@@ -112,7 +115,8 @@ def finalize(
     for entry in doc["cases"]:
         if entry["id"] not in order:
             continue
-        measured = len(entry["repeats"])
+        # A repeat measured again after a disturbed attempt is still one repeat.
+        measured = len({r["repeat"] for r in entry["repeats"]})
         if auto:
             stopped = (entry.get("auto_repeat") or {}).get("stop")
             finished = stopped is not None and stopped != "failed"
@@ -134,7 +138,14 @@ def finalize(
     doc["environment"]["finished_at"] = _environment.now()
 
 
-def summarize(repeats: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def summarize(measured: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Over the clean repeats (``_interference.counted``): a case some of whose repeats
+    stayed disturbed is ``disturbed``, with how many were left out."""
+    repeats = _interference.counted(measured)
+    left_out = sum(1 for r in measured if _interference.disturbed(r))
+    finals: dict[int, bool] = {}
+    for record in measured:  # each repeat's last attempt says how it ended
+        finals[record["repeat"]] = _interference.disturbed(record)
     rates = [r["messages_per_second"] for r in repeats]
     p99s = [r["p99_us"] for r in repeats if r["p99_us"] is not None]
     rate_spread = _stats.spread(rates)
@@ -149,6 +160,9 @@ def summarize(repeats: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "messages_per_second": rate_spread,
         "p99_us": {k: p99_spread[k] for k in ("median", "min", "max")},
         "unstable": _stats.is_unstable(rate_spread["cv"]),
+        "disturbed": any(finals.values()),
+        "disturbed_repeats": left_out,
+        "clean_repeats": len(measured) - left_out,
         "verdict": verdict,
         "client_bound": _verdict.client_limited(verdict),
         "messages_per_server_cpu_second": (

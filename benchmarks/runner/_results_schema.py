@@ -52,6 +52,17 @@ Top level
     ``vm``              ``true`` in a virtual machine or container hypervisor, ``false``
                         on bare metal, null when unknown.
     ``load_average``    ``[1m, 5m, 15m]`` when the run started.
+    ``host_check``      the host measured before the first case with nothing of ours
+                        running (``_hostcheck``, ``_quiet``): ``{"seconds", "steal_pct"
+                        and "other_work_pct" ({cpu: percent}), "threshold_pct", "quiet",
+                        "busy" (what was over the threshold, in words), "wakeup_us" ({cpu:
+                        {"p50", "p99", "max", "samples"}}: how late a 1-5 ms sleep ended),
+                        "wakeup_wait_us" ({cpu: mean run-queue wait of a wake-up}), "said"
+                        (one line), "waited" (null, or the wait for a quiet host: {"quiet",
+                        "waited_s", "probes", "waited_for", "last", "said"})}``, or
+                        ``{"skipped": why}``. A resumed run's is in its ``resumed`` entry.
+                        Absent from files before it: their busy note came from
+                        ``load_average``.
     ``command_line``    the runner's ``argv``.
     ``git``             ``{"commit", "dirty"}`` of the suite's checkout (nulls outside git).
     ``started_at``, ``finished_at``  ISO times; ``finished_at`` is updated on every write.
@@ -64,7 +75,8 @@ Top level
                         to its own ``{"server_cpus", "client_cpus"}``: a CPU per process.
     ``warnings``        plain sentences about what could not be tuned or may skew numbers
                         (a VM, a governor other than ``performance``, turbo on, no isolated
-                        CPUs, a shared CPU, a high load average).
+                        CPUs, a shared CPU, a host the check found busy; older files: a
+                        high load average).
 
 ``config``
     ``backends``, ``sizes`` (bytes per message), ``connections``, ``rates`` (null is a
@@ -87,9 +99,12 @@ Top level
     ran from with ``--cluster``, else null), ``server_options`` (``{backend: {key:
     value}}``: ``-o`` options given to servers), ``server_cpus``/``client_cpus`` (CPUs
     asked for with ``--server-cpus``/``--client-cpus``, else null). Files written before
-    the last four lack them. ``awake`` (``--awake``: keep the server's CPUs from idling;
-    true by default for ``latency`` only, false with ``--connect``; a file without it ran
-    with it off).
+    the last four lack them. ``max_interference`` (percent: steal or run delay over it
+    makes a repeat disturbed), ``disturbed_retries`` (re-measures per case) and
+    ``quiet_timeout`` (seconds the run may wait for a quiet host) are ``_quiet``'s; files
+    without them measured no interference. ``awake`` (``--awake``: keep the server's CPUs
+    from idling; true by default for ``latency`` only, false with ``--connect``; a file
+    without it ran with it off).
     A ``latency`` run adds ``load_fractions`` (of each backend's
     capacity, 1.0 = 100%), ``slo_p99_us`` (the p99 target) and ``probe_duration`` (seconds
     of the capacity probe); its ``rates`` are the common absolute rates given with
@@ -115,6 +130,8 @@ Top level
                         not finished and is in ``not_run``.
     ``repeats``         the measured repeats, in the order they ran:
         ``repeat``              0-based repeat index.
+        ``attempt``             0, or how many times this repeat had been measured before,
+                                disturbed (the earlier records are kept, before it).
         ``started_at``          ISO time.
         ``server_address``      what the server printed in READY (or the ``--connect`` target).
         ``primed``              true when the runner started the server and echoed one
@@ -207,12 +224,35 @@ Top level
                                 ``echobench load --hlog``), a path relative to the results
                                 file's folder: ``<results stem>-hlog/<case id, / as
                                 _>.r<repeat>.hlog``. Added without a version change; absent
-                                in older files and when no log was written.
-    ``summary``         over the measured repeats (null while there are none):
+                                in older files and when no log was written. A repeat
+                                measured again has ``.a<attempt>`` before ``.hlog``.
+        ``interference``        what the host took over the repeat's measured window
+                                (``_interference``, read at its edges by ``_edges``):
+                                ``{"steal_pct": {"server", "client"}, "run_delay_pct":
+                                {"server", "client"}`` (percent of each side's CPU time;
+                                a side not on this host is absent, a figure the host cannot
+                                give is null), ``"disturbed"`` (either figure on either side
+                                over ``threshold_pct``), ``"threshold_pct"``, ``"window_s"``,
+                                ``"reasons"`` (what was over it, in words), ``"detail"``
+                                (per side: ``wait_pct``, the threads' run-queue wait,
+                                ``others_pct``, other tasks' CPU time on those CPUs, of
+                                which the run delay is the smaller; ``threads``),
+                                ``"notes"`` (what could not be read)``}``; after a disturbed
+                                repeat, ``quiet_wait`` (the wait for a quiet host, as in
+                                ``host_check.waited``) or ``not_remeasured`` (why it was
+                                not measured again). ``{"disturbed": false, "unmeasured":
+                                why}`` when it could not be read (a cluster's load).
+    ``summary``         over the clean repeats, or over every repeat when none is clean
+                        (null while there are none):
         ``messages_per_second``  ``{"median", "min", "max", "cv"}`` (cv: sample standard
                                 deviation / mean; 0 for one repeat).
         ``p99_us``              ``{"median", "min", "max"}`` (nulls without latencies).
         ``unstable``            ``cv > 0.05``.
+        ``disturbed``           some repeat's last attempt was disturbed: fewer clean repeats
+                                than asked, and where none is clean the numbers are the
+                                disturbed ones'. Not to be compared; tables mark it.
+        ``disturbed_repeats``   disturbed repeats in the file, left out of the summary.
+        ``clean_repeats``       the repeats the summary is made of (when not disturbed).
         ``verdict``             the most common repeat verdict (ties: both, client, server,
                                 neither: a tie never hides a saturated client).
         ``client_bound``        ``verdict`` is ``"client"`` or ``"both"``: the numbers measure

@@ -14,9 +14,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from echobench.benchmarks.runner import _autorepeat, _results
+from echobench.benchmarks.runner import _autorepeat, _interference, _results
 from echobench.benchmarks.runner._matrix import Case, repeat_order, schedule
 from echobench.benchmarks.runner._measure import CaseFailed, Interrupted, MeasureSettings, measure
+from echobench.benchmarks.runner._quiet import Quiet
 from echobench.benchmarks.runner._results_schema import write_results
 from echobench.benchmarks.runner._terminal import RunProgress, outcome_line
 
@@ -72,6 +73,9 @@ class Runner:
     final: bool = True
     #: Brings a scenario's own part of the document up to date before each write.
     annotate: Callable[[dict[str, Any]], None] | None = None
+    #: What to do about a busy host: wait before the first case, measure a disturbed
+    #: repeat again (``_quiet``); ``None`` keeps every repeat as it came.
+    quiet: Quiet | None = None
 
     def save(self, *, complete: bool = False) -> None:
         _results.finalize(
@@ -111,9 +115,11 @@ class Runner:
             return False
         metric, values = _results.judged_values(entry, before=repeat)
         failures = [f for f in entry["failures"] if f["repeat"] < repeat]
+        # The cap counts every repeat run (a disturbed one too); the target, clean ones.
+        ran = {r["repeat"] for r in entry["repeats"] if r["repeat"] < repeat}
         decision = _autorepeat.decide(
             values,
-            attempts=len(values) + len(failures),
+            attempts=len(ran) + len(failures),
             failed=bool(failures),
             minimum=self.auto.minimum,
             maximum=self.auto.maximum,
@@ -151,18 +157,8 @@ class Runner:
                     progress.finished(label, f"not measured: {rejected}")
                     self.save()
                     continue
-                progress.starting(label)
-                try:
-                    record = self.measure(case, repeat, self.settings, stopping=signals.stopping)
-                except Interrupted:
+                if not self._repeat(case, repeat, label, signals, progress):
                     break
-                except CaseFailed as exc:
-                    _results.add_failure(self.doc, case, repeat, exc.error, exc.stderr_tail)
-                    progress.finished(label, f"FAILED: {exc.error}")
-                else:
-                    _results.add_repeat(self.doc, case, record)
-                    progress.finished(label, outcome_line(record))
-                self.save()
             if signals.stopping():
                 progress.note(
                     f"interrupted by {signal.Signals(signals.signum or 0).name}: stopped the "
@@ -170,6 +166,38 @@ class Runner:
                 )
         self.save(complete=self.final and signals.signum is None)
         return signals.signum
+
+    def _repeat(
+        self, case: Case, repeat: int, label: str, signals: StopSignals, progress: RunProgress
+    ) -> bool:
+        """Measure one repeat, and again while it is disturbed and ``quiet`` allows; False
+        when interrupted."""
+        attempt = 0
+        while True:
+            progress.starting(label if not attempt else f"{label}, measured again")
+            try:
+                record = self.measure(
+                    case, repeat, self.settings, stopping=signals.stopping, attempt=attempt
+                )
+            except Interrupted:
+                return False
+            except CaseFailed as exc:
+                _results.add_failure(self.doc, case, repeat, exc.error, exc.stderr_tail)
+                progress.finished(label, f"FAILED: {exc.error}")
+                self.save()
+                return True
+            _results.add_repeat(self.doc, case, record)
+            again = (
+                _interference.disturbed(record)
+                and self.quiet is not None
+                and self.quiet.again(case.id, record, signals.stopping, progress.note)
+            )
+            progress.finished(label, outcome_line(record) + (", measuring again" if again else ""))
+            self.save()
+            if not again:
+                return True
+            progress.more(1)
+            attempt += 1
 
     def _gate(self, backend: str, progress: RunProgress) -> str | None:
         """Why ``backend`` may not be measured (it failed verification), or ``None``."""

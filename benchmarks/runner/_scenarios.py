@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from echobench.benchmarks.runner._interference import DEFAULT_THRESHOLD_PCT
+from echobench.benchmarks.runner._quiet import QUIET_TIMEOUT_S, RETRIES
 from echobench.servers._errors import UserError
 
 
@@ -61,6 +63,10 @@ DEFAULTS: dict[str, object] = {
     # The published closed-loop and scale numbers were measured with idle server CPUs;
     # keeping them awake by default would change their basis silently.
     "awake": False,
+    # What a disturbed repeat is, and what the run does about it (``_quiet``).
+    "max_interference": DEFAULT_THRESHOLD_PCT,
+    "disturbed_retries": RETRIES,
+    "quiet_timeout": QUIET_TIMEOUT_S,
 }
 #: Every available backend, one small case each, well under a minute.
 QUICK: dict[str, object] = {

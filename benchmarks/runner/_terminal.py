@@ -65,6 +65,12 @@ class RunProgress:
         else:
             print(f"[{self.done}/{self.total}] {label}: {outcome}", file=sys.stderr, flush=True)
 
+    def more(self, count: int) -> None:
+        """``count`` steps more than planned (a disturbed repeat measured again)."""
+        self.total += count
+        if self._progress is not None:
+            self._progress.update(self._task, total=self.total)
+
     def fewer(self, count: int) -> None:
         """``count`` planned steps will not run after all (``--repeat auto`` stopped a case)."""
         self.total -= count
@@ -84,6 +90,9 @@ def outcome_line(record: dict[str, Any]) -> str:
     if p99 is not None:
         line += f", p99 {format_us(p99)}"
     line = f"{line}, bottleneck: {record['verdict']}"
+    figures = record.get("interference") or {}
+    if figures.get("disturbed"):
+        line += f", DISTURBED ({'; '.join(figures.get('reasons') or [])})"
     if record.get("starved"):
         line += f", STARVED {record['starved']} of {record['load']['params']['connections']}"
     if record.get("idle_dropped"):
@@ -148,6 +157,8 @@ def results_table(doc: dict[str, Any]) -> Table:
                 spread += " UNSTABLE"
         else:
             spread = "- (1 repeat)"
+        if summary.get("disturbed"):
+            spread += " DISTURBED"
         table.add_row(
             entry["backend"],
             case,
@@ -206,6 +217,7 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
             "CPUs were both saturated, so their msgs/s is limited by the client too and is only "
             "a lower bound for the server."
         )
+    notes += _disturbed_notes(doc)
     overloaded = [e for e in doc["cases"] if (e.get("summary") or {}).get("overloaded")]
     if overloaded:
         notes.append(
@@ -245,6 +257,28 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
             f"note: server CPUs {awake} were kept awake by an idle-priority busy loop: in a VM "
             "a halted vCPU takes milliseconds to wake, which dominated p99 at low load "
             "(--no-awake measures without it)."
+        )
+    return notes
+
+
+def _disturbed_notes(doc: dict[str, Any]) -> list[str]:
+    """What the host took from the run: disturbed cases, and repeats measured again."""
+    summaries = [e.get("summary") or {} for e in doc["cases"]]
+    marked = sum(1 for s in summaries if s.get("disturbed"))
+    left_out = sum(int(s.get("disturbed_repeats") or 0) for s in summaries)
+    threshold = (doc.get("config") or {}).get("max_interference", 5.0)
+    notes = []
+    if marked:
+        notes.append(
+            f"{marked} case(s) are DISTURBED: the host took their CPUs (steal or run delay "
+            f"over {threshold:g}% of a window) in a repeat that could not be measured again "
+            "cleanly; their numbers come from their clean repeats, or, where none was clean, "
+            "from the disturbed ones. Do not compare them."
+        )
+    if left_out:
+        notes.append(
+            f"note: {left_out} disturbed repeat(s) are in the file but left out of the "
+            "numbers (each repeat's interference says what the host took)."
         )
     return notes
 

@@ -77,6 +77,12 @@ class TreeSampler:
         system = sum(s for _, s in self._per_pid.values())
         self.samples.append(_Sample(time.monotonic(), user, system, time.time()))
 
+    def pids(self) -> list[int]:
+        """The process tree's pids as last walked (walking it now if never)."""
+        if not self._known:
+            self._known = self._tree()
+        return [process.pid for process in self._known]
+
     @property
     def processes(self) -> int:
         """The most processes the tree had at once."""
