@@ -152,8 +152,12 @@ Top level
     ``rate``             null in closed loop, else ``target`` (messages/s asked for),
                          ``achieved`` (``messages_per_second``), ``met`` (the echoes completed
                          at 99.5% of the target or more, each worker's over its own window),
-                         ``in_flight_at_close`` (messages sent and not yet echoed when the
-                         window closed), ``unsent_at_close`` (messages due and not yet sent
+                         ``late_messages`` (messages sent at least 64, 128, 256 ... µs
+                         behind their schedule, each as late as it was due before the send
+                         that took it, by that threshold in µs; the unsent at the close
+                         counted at their age; summed over workers), ``in_flight_at_close``
+                         (messages sent and not yet echoed when the window closed),
+                         ``unsent_at_close`` (messages due and not yet sent
                          then: the client was behind), ``max_send_lag_us`` (how far the
                          client's actual sends fell behind the schedule inside the window,
                          the last message of a burst included; large values mean the

@@ -375,6 +375,7 @@ def merge_results(
             "met": held >= RATE_MET_SHARE * config.rate,
             "in_flight_at_close": sum(p.get("in_flight_at_close", 0) for p in parts),
             "unsent_at_close": sum(p.get("unsent_at_close", 0) for p in parts),
+            "late_messages": _late([p.get("late") for p in parts]),
             "max_send_lag_us": round(max((p["max_lag_ns"] for p in parts), default=0) / 1e3, 3),
             "max_send_lag_per_second_us": _per_second_max([p["lag_per_second_ns"] for p in parts]),
         }
@@ -439,6 +440,14 @@ def _idle(
         return {"requested": config.idle, "held": None, "dropped": None, "closed": None}
     held = sum(p["idle_held"][0] for p in parts)
     return idle_field(config.idle, held, sum(p["idle_held"][1] for p in parts))
+
+
+def _late(parts: list[dict[str, int] | None]) -> dict[str, int] | None:
+    """The workers' late-message counts summed, by threshold (µs)."""
+    known = [p for p in parts if p is not None]
+    if not known:
+        return None
+    return {key: sum(p.get(key, 0) for p in known) for key in known[0]}
 
 
 def _per_second_max(lists: list[list[int]]) -> list[float]:

@@ -326,6 +326,7 @@ class Worker:
             self.marks = [self.done_at_start]
         elif self.pacer is not None:
             self._in_flight_at_close(now)
+            self.pacer.count_unsent(now)
         if self.pacer is not None:
             self.pacer.stop()
         self.win_end = now
@@ -484,6 +485,7 @@ class Worker:
             "user_s": self.cpu_end.ru_utime - self.cpu_start.ru_utime,
             "system_s": self.cpu_end.ru_stime - self.cpu_start.ru_stime,
             "max_lag_ns": self.pacer.max_lag if self.pacer is not None else 0,
+            "late": self.pacer.late_counts() if self.pacer is not None else None,
             "in_flight_at_close": self.in_flight,
             "unsent_at_close": self.unsent,
             "lag_per_second_ns": self.lags,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from echobench.clients._histogram import (
     record_batch,
     summarize,
 )
+from echobench.clients._pacer import Pacer
 from echobench.servers._launch import RunningServer, start_server
 
 
@@ -257,3 +259,34 @@ def test_stalled_connections_time_out() -> None:
     assert result["errors"]["timeout"] == 4
     assert not result["complete"] and result["messages"] == 0
     assert result["elapsed_s"] < 2.5
+
+
+class _Sink:
+    """A connection as the pacer sees it: alive, and sends go nowhere."""
+
+    def __init__(self) -> None:
+        self.alive = True
+        self.sent: list[int] = []
+
+    def send(self, due: int) -> None:
+        self.sent.append(due)
+
+
+def test_the_pacer_counts_how_late_each_message_left() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        sinks = [_Sink(), _Sink()]
+        pacer = Pacer(loop, sinks, base=0, step=1000.0)  # type: ignore[arg-type]
+        pacer.measuring = True
+        # 200 µs behind a 1M msgs/s schedule: messages 0..200 are due, message i is
+        # 200 - i µs late; 0..136 are 64 µs late or more, 0..72 128 µs or more.
+        pacer.send_due(200_000)
+        assert pacer.sent == 201 == len(sinks[0].sent) + len(sinks[1].sent)
+        late = pacer.late_counts()
+        assert (late["64"], late["128"], late["256"]) == (137, 73, 0)
+        assert pacer.max_lag >= 200_000
+        # Due at the close and never sent: late as well.
+        pacer.count_unsent(300_000)
+        assert pacer.late_counts()["64"] == 137 + (300 - 64 - 201 + 1)
+    finally:
+        loop.close()

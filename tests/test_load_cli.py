@@ -134,6 +134,7 @@ def test_json_to_stdout_has_every_contract_key(capsys: pytest.CaptureFixture[str
         "met",
         "in_flight_at_close",
         "unsent_at_close",
+        "late_messages",
         "max_send_lag_us",
         "max_send_lag_per_second_us",
     }

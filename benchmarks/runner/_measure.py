@@ -688,11 +688,23 @@ def _open_loop(
     if not isinstance(rate, dict):
         return None
     lag = float(rate.get("max_send_lag_us") or 0.0)
+    pause = client_pause_us(load.get("client_pauses") or {})
     return {
         "target": float(rate["target"]),
         "achieved": float(rate["achieved"]),
         "met": bool(rate["met"]),
         "max_send_lag_us": lag,
+        "max_pause_us": pause,
+        "late_messages": rate.get("late_messages"),
+        "messages": int(load.get("messages") or 0),
         "lag_limit_us": round(_verdict.lag_limit_us(window_s, p99_us), 3),
-        "client_behind": _verdict.behind_schedule(lag, window_s, p99_us),
+        # The client's own pauses hold up its sends as its lag does.
+        "client_behind": _verdict.behind_schedule(max(lag, pause), window_s, p99_us),
     }
+
+
+def client_pause_us(pauses: dict[str, Any]) -> float:
+    """The load client's longest own pause in the window [µs]: a step of its recorder,
+    a garbage collection, or its parent's work on an interval."""
+    keys = ("max_fold_us", "gc_max_pause_us", "parent_max_us")
+    return max(float(pauses.get(key) or 0.0) for key in keys)

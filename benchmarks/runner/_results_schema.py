@@ -194,11 +194,17 @@ Top level
                                 polls its schedule and keeps its core busy at any rate.
         ``open_loop``           null in a closed loop, else ``{"target", "achieved" (msgs/s),
                                 "met" (the load's: at least 99.5% of the target),
-                                "max_send_lag_us", "lag_limit_us" (the larger of 1% of the
-                                measured window and half the repeat's p99), "client_behind"
-                                (max_send_lag_us > lag_limit_us: the client fell behind its
+                                "max_send_lag_us", "max_pause_us" (the client's longest
+                                own pause: a recorder step, a collection, its parent's
+                                interval work; ``load.client_pauses``), "late_messages" and
+                                "messages" (the load's), "lag_limit_us" (the larger of 1%
+                                of the measured window and half the repeat's p99),
+                                "client_behind" (the larger of max_send_lag_us and
+                                max_pause_us > lag_limit_us: the client fell behind its
                                 schedule by enough to have made the p99;
-                                ``_verdict.behind_schedule``)}``.
+                                ``_verdict.behind_schedule``)}``; "max_pause_us",
+                                "late_messages" and "messages" were added without a version
+                                change.
         ``connect_seconds``, ``connect_per_second``  from ``load.connect``: how long opening
                                 every connection took, and the rate.
         ``jain``, ``starved``   from ``load.fairness``: Jain's index of the messages each
