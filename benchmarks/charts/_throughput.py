@@ -106,6 +106,7 @@ def _footer(figure: Figure, cases: Iterable[CaseView]) -> None:
 
 
 UNSTABLE_NOTE = "unstable: CV of the\nrepeats over 5%"
+DISTURBED_NOTE = "disturbed: the host took\nthe CPUs in a repeat"
 
 
 FAILED_NOTE = "failed case: no measurement"
@@ -136,7 +137,7 @@ def _grouped_bars(run: Run, metric: Metric, title: str, ylabel: str) -> Figure:
     backends = present(run, cases)
     palette = colours(run.families())
     by_key = {(c.backend, c.transport, c.size, c.connections): c for c in cases}
-    seen_client_bound = seen_unstable = seen_failed = False
+    seen_client_bound = seen_unstable = seen_failed = seen_disturbed = False
     if not panels:
         no_data(figure, axes[0], "no closed-loop cases in this file")
     for ax, (transport, connections) in zip(axes, panels, strict=False):
@@ -195,6 +196,9 @@ def _grouped_bars(run: Run, metric: Metric, title: str, ylabel: str) -> Figure:
                     cv = case.cv
                     notes.append(f"unstable{f' {cv:.0%}' if cv is not None else ''}")
                     seen_unstable = True
+                if case.disturbed:
+                    notes.append("disturbed")
+                    seen_disturbed = True
                 if notes:
                     ax.text(
                         x,
@@ -232,6 +236,8 @@ def _grouped_bars(run: Run, metric: Metric, title: str, ylabel: str) -> Figure:
         )
     if seen_unstable:
         handles.append(Patch(facecolor="none", edgecolor="none", label=UNSTABLE_NOTE))
+    if seen_disturbed:
+        handles.append(Patch(facecolor="none", edgecolor="none", label=DISTURBED_NOTE))
     if seen_failed:
         handles.append(Patch(facecolor="none", edgecolor="none", label=FAILED_NOTE))
     add_legend(figure, handles)

@@ -118,6 +118,8 @@ def marks(case: CaseView) -> list[str]:
     if case.unstable:
         cv = case.cv
         said.append(f"unstable{f' {cv:.0%}' if cv is not None else ''}")
+    if case.disturbed:
+        said.append("disturbed")
     if starved(case):
         said.append(f"starved {starved(case):g}")
     return said
@@ -221,6 +223,8 @@ def takeaway(where: str, metric: Metric, cases: list[CaseView]) -> str:
         if case.unstable:
             cv = case.cv
             clauses.append(f"{case.backend} was unstable{f' (CV {cv:.0%})' if cv else ''}")
+        if case.disturbed:
+            clauses.append(f"{case.backend} was disturbed (the host took its CPUs)")
         if starved(case):
             clauses.append(f"{case.backend} starved {starved(case):g} connection(s)")
         if overloaded(case):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,27 +65,65 @@ def published_block(root: Path, begin: str, end: str) -> str:
     return body if up == "." else body.replace(f"]({up}/results/", "](results/")
 
 
-def header(env: dict[str, Any], shown: str, method: str, *, cpu_model: bool = False) -> str:
+def header(
+    env: dict[str, Any],
+    shown: str,
+    method: str,
+    *,
+    cpu_model: bool = False,
+    cases: Sequence[dict[str, Any]] = (),
+) -> str:
     """The line above a published table: the file, date, commit and machine it comes from.
 
     ``method`` says how the table was measured and comes right after the Python version,
-    with its own leading separator; a run that started on a busy machine says so at the end.
+    with its own leading separator; a run that started on a busy machine says so at the end,
+    and so does one with disturbed ``cases``.
     """
     cpu = env.get("cpu") or {}
     model = f" ({cpu.get('model', '?')})" if cpu_model else ""
     return (
         f"Generated from `{shown}` ({str(env.get('started_at', '?'))[:19]}, commit "
         f"{str((env.get('git') or {}).get('commit', '?'))[:10]}): {cpu.get('count', '?')} CPUs"
-        f"{model}, Python {(env.get('python') or {}).get('version', '?')}{method}" + busy_note(env)
+        f"{model}, Python {(env.get('python') or {}).get('version', '?')}{method}"
+        + busy_note(env)
+        + disturbed_note(cases)
+    )
+
+
+def disturbed_note(cases: Sequence[dict[str, Any]]) -> str:
+    """A sentence for a table some of whose cases were disturbed (``(D)``), else ""."""
+    marked = [c for c in cases if (c.get("summary") or {}).get("disturbed")]
+    if not marked:
+        return ""
+    return (
+        f" **{len(marked)} of {len(cases)} case(s) were disturbed: the host took their CPUs "
+        "in a repeat that could not be measured again, so they are marked (D) and are not "
+        "to be compared.**"
     )
 
 
 def busy_note(env: dict[str, Any]) -> str:
     """A sentence for a published table whose run started on a busy machine, else "".
 
-    The environment keeps the load average at the run's start; a table must not look as
-    trustworthy as a quiet run's when it was not.
+    A run measures the host before its first case (``environment.host_check``); an older
+    file has only its load average at the start. A table must not look as trustworthy as
+    a quiet run's when it was not.
     """
+    check = env.get("host_check")
+    if isinstance(check, dict) and "quiet" in check:
+        if check["quiet"]:
+            return ""
+        waited = check.get("waited") or {}
+        busy = ", ".join(check.get("busy") or [])
+        if waited.get("quiet"):
+            return (
+                f" The host was busy when this run started ({busy}); it waited "
+                f"{waited.get('waited_s', 0):.0f} s for it to be quiet."
+            )
+        return (
+            f" **The host was busy when this run started ({busy}) and did not become quiet: "
+            "its numbers are noisy; compare within a column with care.**"
+        )
     load = env.get("load_average") or []
     count = (env.get("cpu") or {}).get("count") or 1
     if not load or load[0] <= HIGH_LOAD * count:

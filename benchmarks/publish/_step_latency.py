@@ -128,6 +128,7 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
                 if config.get("awake")
                 else "."
             ),
+            cases=doc["cases"],
         ),
         "",
         "| backend | capacity msgs/s | "

@@ -46,6 +46,8 @@ def _cell(case: dict[str, Any]) -> str:
     mark = MARK.get(summary.get("verdict", ""), "")
     if summary.get("unstable"):
         mark += " ~"
+    if summary.get("disturbed"):
+        mark += " (D)"
     return text + mark
 
 
@@ -76,6 +78,7 @@ def render(doc: dict[str, Any], shown: str) -> str:
             f"{config['duration']:g} s after {config['warmup']:g} s warm-up. Each cell: "
             "median msgs/s (min-max), median p99.",
             cpu_model=True,
+            cases=cases,
         ),
         "",
         "| backend | " + " | ".join(labels) + " |",
@@ -91,7 +94,9 @@ def render(doc: dict[str, Any], shown: str) -> str:
         "",
         "Marks: (C) client-bound, (B) both the server and the load client saturated - "
         "these numbers measure the load client at least as much as the server; "
-        "(n) neither side saturated; ~ unstable (CV over 5%); no mark: server-bound. "
+        "(n) neither side saturated; ~ unstable (CV over 5%); (D) disturbed: the host took "
+        "the CPUs in a repeat that could not be measured again, not to be compared; no mark: "
+        "server-bound. "
         "Compare ratios within this table, not with numbers from another machine or run.",
     ]
     return "\n".join(lines)

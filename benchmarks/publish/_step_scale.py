@@ -98,6 +98,7 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
             f"{config.get('warmup')} s warm-up. Throughput: median msgs/s per connection "
             f"count; the last five columns at {top:,} connections (memory per connection: "
             "over every connection open and idle, before the load).",
+            cases=doc["cases"],
         ),
         "",
         "| backend | " + " | ".join(head) + " | p99 | Jain | starved | KiB/conn | connects/s |",

@@ -58,6 +58,8 @@ def render(console: Console, table: Table) -> None:
                 notes.append("client-bound")
             if pair.a.unstable or pair.b.unstable:
                 notes.append("unstable")
+            if pair.a.disturbed or pair.b.disturbed:
+                notes.append("disturbed")
             label = short_text(pair.b) + (f" ({', '.join(notes)})" if notes else "")
             out.add_row(
                 _escaped(label),

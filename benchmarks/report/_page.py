@@ -199,6 +199,7 @@ def _case_row(case: CaseView) -> str:
             ("failed", not case.ok),
             ("client", case.ok and case.client_bound),
             ("unstable", case.ok and case.unstable),
+            ("disturbed", case.ok and case.disturbed),
         )
         if on
     ]
@@ -271,6 +272,14 @@ def notes(run: Run) -> list[str]:
             "were unstable: their repeats varied by more than 5% (coefficient of variation), "
             "so a difference smaller than their spread means nothing",
             lambda c: f"{c.label}, CV {c.cv or 0:.1%}",
+        ),
+        (
+            [c for c in measured if c.disturbed],
+            "were disturbed: the host took their CPUs (steal or run delay over "
+            f"{run.config.get('max_interference', 5.0):g}% of a window) in a repeat that "
+            "could not be measured again cleanly, so their figures are not to be compared "
+            "(they come from the clean repeats, or, where none was clean, the disturbed ones)",
+            lambda c: f"{c.label}, {c.disturbed_repeats} repeat(s) left out",
         ),
     )
     said = [
@@ -362,6 +371,7 @@ def _summary(run: Run) -> str:
         ),
         (sum(c.overloaded for c in measured), "overloaded (open-loop rate not met)"),
         (sum(c.unstable for c in measured), "unstable"),
+        (sum(c.disturbed for c in measured), "disturbed by the host"),
         (sum(starved(c) > 0 for c in measured), "with starved connections"),
         (len(run.cases) - len(measured), "failed"),
         (len(run.not_run), "not run"),
@@ -380,6 +390,7 @@ _MARKS = (
     '<p class="marks"><span class="hatch"></span> hatched: the load client was saturated '
     "(client-bound, or client+server saturated), so the figure is a bound for the server, "
     "not its measurement · unstable N%: the repeats' coefficient of variation is over 5% · "
+    "disturbed: the host took the CPUs in a repeat that could not be measured again · "
     "starved N: N connections completed no echo (median over the repeats) · "
     "overloaded: an open-loop rate that was not met · "
     "failed: no measurement. Hover a bar for its figures.</p>"
