@@ -8,8 +8,9 @@ import math
 import secrets
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from echobench.benchmarks.runner import (
     _autorepeat,
@@ -36,7 +37,7 @@ from echobench.benchmarks.runner._matrix import (
 )
 from echobench.benchmarks.runner._measure import OVERHEAD_SECONDS, MeasureSettings
 from echobench.benchmarks.runner._results import new_document
-from echobench.benchmarks.runner._results_schema import load_results, write_results
+from echobench.benchmarks.runner._results_schema import RunConfig, load_results, write_results
 from echobench.benchmarks.runner._runner import AutoRepeat, Runner
 from echobench.benchmarks.runner._serverhost import NoServerWorker, ServerHost
 from echobench.benchmarks.runner._terminal import print_report
@@ -45,6 +46,8 @@ from echobench.servers._errors import UserError
 
 #: Rough rate of a connect storm plus the memory reading after it, for the estimate.
 CONNECTS_PER_SECOND = 4000
+#: A backend that can run: its name, family and transports.
+Runnable = tuple[str, str, Any]
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,7 +124,7 @@ def _repeat(text: str) -> int | str:
     return value
 
 
-def _auto(config: dict[str, Any], given: dict[str, Any]) -> None:
+def _auto(config: RunConfig, given: dict[str, Any]) -> None:
     """Complete ``config`` for ``--repeat auto``; refuse its options without it."""
     names = ("min_repeat", "max_repeat", "target_ci")
     if config["repeat"] != "auto":
@@ -184,7 +187,7 @@ def _scenario(args: argparse.Namespace) -> _scenarios.Scenario:
     return _scenarios.get("quick" if args.quick else args.scenario or "default")
 
 
-def _resolve(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
+def _resolve(args: argparse.Namespace, given: dict[str, Any]) -> RunConfig:
     scenario = _scenario(args)
     for key in given:
         owners = [s.name for s in _scenarios.SCENARIOS.values() if key in s.own]
@@ -193,9 +196,14 @@ def _resolve(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
                 f"--{key.replace('_', '-')} applies to "
                 + " or ".join(f"--scenario {name}" for name in owners)
             )
-    config: dict[str, Any] = {
-        key: given.get(key, value) for key, value in {**scenario.defaults, **scenario.own}.items()
-    }
+    # The scenario's table holds the config's keys; the options typed override them.
+    config = cast(
+        RunConfig,
+        {
+            key: given.get(key, value)
+            for key, value in {**scenario.defaults, **scenario.own}.items()
+        },
+    )
     config["scenario"] = scenario.name
     config["seed"] = given.get("seed", secrets.randbelow(2**31))
     config["backends"] = given.get("backends")
@@ -204,10 +212,10 @@ def _resolve(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _backends(config: dict[str, Any], remote: bool) -> tuple[list[tuple[str, str, Any]], list[Any]]:
+def _backends(config: RunConfig, remote: bool) -> tuple[list[Runnable], list[dict[str, str]]]:
     """(name, family, transports) to run, and what was left out with the reason."""
     if remote:
-        return [(config["label"], "external", ("tcp", "tls"))], []
+        return [(str(config["label"]), "external", ("tcp", "tls"))], []
     from echobench.servers._registry import discover, get_backend
 
     skipped: list[dict[str, str]] = []
@@ -232,55 +240,92 @@ def _default_out() -> Path:
     return Path("results") / time.strftime("run-%Y%m%d-%H%M%S.json")
 
 
+@dataclass
+class Plan:
+    """What the run is: decided from the options (or the interrupted run's file) before
+    anything starts."""
+
+    config: RunConfig
+    #: The interrupted run's document when resuming, else None (a new one is made).
+    doc: dict[str, Any] | None
+    out: Path
+    #: The ``--connect`` server, else None (the runner starts each backend).
+    remote: tuple[str, int] | None
+    given: dict[str, Any]
+
+    @property
+    def scenario(self) -> _scenarios.Scenario:
+        return _scenarios.get(str(self.config.get("scenario") or "default"))
+
+
+@dataclass
+class Placed:
+    """Where the run's processes go, and what could not be arranged."""
+
+    placement: _isolation.Placement
+    per_backend: dict[str, _isolation.Placement]
+    warnings: list[str]
+
+
 def execute(args: argparse.Namespace) -> int:
+    plan = _resume_or_start(args)
+    _validate(plan)
+    runnable, cases, skipped = _build_cases(plan)
+    placed = _place(args, plan, [name for name, _, _ in runnable])
+    return _run(args, plan, cases, skipped, placed)
+
+
+def _resume_or_start(args: argparse.Namespace) -> Plan:
+    """The interrupted run to go on with (``--resume``), its options checked against the
+    ones typed; or a new run's configuration."""
     given = _given(args)
     remote = _remote(args)
     if remote is not None and "backends" in given:
         raise UserError("--connect measures one remote server; --backends does not apply")
-    if args.resume is not None:
-        doc = load_results(args.resume)
-        config = doc["config"]
-        for key, value in given.items():
-            if config.get(key) != value:
-                raise UserError(
-                    f"--resume: --{key} differs from the interrupted run's "
-                    f"({config.get(key)!r}); leave it out to continue that run"
-                )
-        if (
-            (config.get("connect") is None) != (remote is None)
-            or (remote is not None and config.get("label") != args.label)
-            or config.get("cluster") != args.cluster
-        ):
-            raise UserError(
-                "--resume: --connect/--label/--cluster differ from the interrupted run's"
-            )
-        if (args.scenario or args.quick) and _scenario(args).name != config.get("scenario"):
-            raise UserError("--resume: the scenario differs from the interrupted run's")
-        if doc.get("complete"):
-            raise UserError(f"--resume: {args.resume} is already complete")
-        out = Path(args.out or args.resume)
-    else:
+    if args.resume is None:
         config = _resolve(args, given)
         config["connect"] = args.connect
         config["label"] = args.label
         config["cluster"] = args.cluster
         config["server_cpus"] = _cpu_option(args.server_cpus, "server-cpus")
         config["client_cpus"] = _cpu_option(args.client_cpus, "client-cpus")
-        out = Path(args.out) if args.out else _default_out()
-        doc = None
-    if remote is not None:
+        return Plan(config, None, Path(args.out) if args.out else _default_out(), remote, given)
+    doc = load_results(args.resume)
+    config = doc["config"]
+    for key, value in given.items():
+        if config.get(key) != value:
+            raise UserError(
+                f"--resume: --{key} differs from the interrupted run's "
+                f"({config.get(key)!r}); leave it out to continue that run"
+            )
+    if (
+        (config.get("connect") is None) != (remote is None)
+        or (remote is not None and config.get("label") != args.label)
+        or config.get("cluster") != args.cluster
+    ):
+        raise UserError("--resume: --connect/--label/--cluster differ from the interrupted run's")
+    if (args.scenario or args.quick) and _scenario(args).name != config.get("scenario"):
+        raise UserError("--resume: the scenario differs from the interrupted run's")
+    if doc.get("complete"):
+        raise UserError(f"--resume: {args.resume} is already complete")
+    return Plan(config, doc, Path(args.out or args.resume), remote, given)
+
+
+def _validate(plan: Plan) -> None:
+    """Refuse options that do not go together (and settle what ``--connect`` implies)."""
+    config = plan.config
+    if plan.remote is not None:
         if config.get("transports") and "unix" in config["transports"]:
             raise UserError("--connect reaches a server over tcp or tls, not unix")
         if config.get("server_options"):
             raise UserError("--server-option configures servers the runner starts, not --connect")
-        if given.get("awake"):
+        if plan.given.get("awake"):
             raise UserError("--awake keeps the CPUs of a server the runner starts, not --connect")
         config["verify"] = False
         config["awake"] = False
     if config["order"] not in ORDERS:
         raise UserError(f"unknown order {config['order']!r}")
-
-    scenario = _scenarios.get(str(config.get("scenario") or "default"))
+    scenario = plan.scenario
     if scenario.runner is not None:
         if None in config["rates"]:
             raise UserError(
@@ -292,7 +337,12 @@ def execute(args: argparse.Namespace) -> int:
                 f"--scenario {scenario.name} plans its own cases: --repeat auto and idle "
                 "connections do not apply"
             )
-    runnable, skipped = _backends(config, remote is not None)
+
+
+def _build_cases(plan: Plan) -> tuple[list[Runnable], list[Case], list[dict[str, str]]]:
+    """The backends that can run, the matrix's cases, and what was left out and why."""
+    config, remote = plan.config, plan.remote is not None
+    runnable, skipped = _backends(config, remote)
     if config["backends"] is None:
         config["backends"] = [name for name, _, _ in runnable]
     cases, skipped_transports = build_cases(
@@ -301,63 +351,92 @@ def execute(args: argparse.Namespace) -> int:
         sizes=config["sizes"],
         connections=config["connections"],
         # A scenario with a runner of its own starts from one closed-loop probe per slice.
-        rates=config["rates"] if scenario.runner is None else [None],
+        rates=config["rates"] if plan.scenario.runner is None else [None],
         idle=config.get("idle") or [],
     )
     skipped += skipped_transports
     if not cases:
         raise UserError("the matrix is empty: no backend supports the chosen transports")
-    check_fd_fit(cases, config["workers"], remote is not None)
+    check_fd_fit(cases, config["workers"], remote)
+    return runnable, cases, skipped
 
-    processes = _server_processes(config, [name for name, _, _ in runnable], remote is not None)
-    placement, per_backend = _placement(args, doc, config, processes)
+
+def _place(args: argparse.Namespace, plan: Plan, backends: list[str]) -> Placed:
+    """The server's and the client's CPUs (per backend where they differ); pins this
+    process, the load client's parent, to the client's."""
+    processes = _server_processes(plan.config, backends, plan.remote is not None)
+    placement, per_backend = _placement(args, plan.doc, plan.config, processes)
     pinned = _isolation.pin_self(placement.client_cpus)
     warnings = list(
         dict.fromkeys(w for p in (placement, *per_backend.values()) for w in p.warnings)
     )
     if not pinned:
         warnings.append("could not pin the load client to CPUs (sched_setaffinity unavailable)")
-    unawake = _awake.unavailable() if config.get("awake") else None
+    unawake = _awake.unavailable() if plan.config.get("awake") else None
     if unawake is not None:
         warnings.append(unawake)
+    return Placed(placement, per_backend, warnings)
 
-    if doc is None:
-        pinning: dict[str, Any] = placement.as_dict()
-        if per_backend:
-            pinning["by_backend"] = {name: p.as_dict() for name, p in per_backend.items()}
-        environment = _environment.collect(
-            command_line=sys.argv,
-            pinning=pinning,
-            placement_warnings=warnings,
-            extra_modules=_framework_modules(config["backends"], remote is not None),
-            local_server=remote is None,
-        )
-        environment["loops"] = _loops(config["backends"], remote is not None)
-        doc = new_document(config, environment, skipped)
-    else:
-        doc["environment"].setdefault("resumed", []).append(
+
+def _document(plan: Plan, placed: Placed, skipped: list[dict[str, str]]) -> dict[str, Any]:
+    """The results document: the interrupted run's, noting this resumption, or a new one."""
+    config, remote = plan.config, plan.remote is not None
+    if plan.doc is not None:
+        plan.doc["environment"].setdefault("resumed", []).append(
             {"at": _environment.now(), "command_line": list(sys.argv)}
         )
+        return plan.doc
+    pinning: dict[str, Any] = placed.placement.as_dict()
+    if placed.per_backend:
+        pinning["by_backend"] = {name: p.as_dict() for name, p in placed.per_backend.items()}
+    environment = _environment.collect(
+        command_line=sys.argv,
+        pinning=pinning,
+        placement_warnings=placed.warnings,
+        extra_modules=_framework_modules(config["backends"] or [], remote),
+        local_server=not remote,
+    )
+    environment["loops"] = _loops(config["backends"] or [], remote)
+    return new_document(config, environment, skipped)
+
+
+def _runner(
+    args: argparse.Namespace, plan: Plan, cases: list[Case], placed: Placed, doc: dict[str, Any]
+) -> Runner:
+    config, out = plan.config, plan.out
     settings = MeasureSettings(
         duration=float(config["duration"]),
         warmup=float(config["warmup"]),
         workers=config["workers"],
-        placement=placement,
-        connect=remote,
-        placements=per_backend,
+        placement=placed.placement,
+        connect=plan.remote,
+        placements=placed.per_backend,
         server_options=config.get("server_options") or {},
         cluster=config.get("cluster"),
         cluster_certs=args.cluster_certs,
         hlog_dir=out.with_name(f"{out.stem}-hlog"),
         awake=bool(config.get("awake")),
-        server_host=_server_host(args, remote),
+        server_host=_server_host(args, plan.remote),
         max_interference=float(config.get("max_interference", _interference.DEFAULT_THRESHOLD_PCT)),
     )
-    try:
-        return _execute(args, doc, config, cases, settings, out, placement, per_backend, skipped)
-    finally:
-        if settings.server_host is not None:
-            settings.server_host.close()
+    auto = None
+    if config["repeat"] == "auto":
+        auto = AutoRepeat(
+            int(config["max_repeat"]),
+            float(config["target_ci"]),
+            int(config.get("min_repeat", _autorepeat.MINIMUM)),
+        )
+    return Runner(
+        doc=doc,
+        cases=cases,
+        settings=settings,
+        out=out,
+        repeats=auto.maximum if auto else int(config["repeat"]),
+        seed=int(config["seed"]),
+        order=str(config["order"]),
+        verify=bool(config["verify"]),
+        auto=auto,
+    )
 
 
 def _server_host(args: argparse.Namespace, remote: tuple[str, int] | None) -> ServerHost | None:
@@ -385,63 +464,71 @@ def _server_host(args: argparse.Namespace, remote: tuple[str, int] | None) -> Se
     return found
 
 
-def _execute(
+def _run(
     args: argparse.Namespace,
-    doc: dict[str, Any],
-    config: dict[str, Any],
+    plan: Plan,
     cases: list[Case],
-    settings: MeasureSettings,
-    out: Path,
-    placement: Placement,
-    per_backend: dict[str, Placement],
-    skipped: list[Any],
+    skipped: list[dict[str, str]],
+    placed: Placed,
 ) -> int:
-    remote = settings.connect
-    measured_remotely = remote is not None and settings.server_host is None
-    scenario = _scenarios.get(str(config.get("scenario") or "default"))
-    auto = None
-    if config["repeat"] == "auto":
-        auto = AutoRepeat(
-            int(config["max_repeat"]),
-            float(config["target_ci"]),
-            int(config.get("min_repeat", _autorepeat.MINIMUM)),
-        )
-    runner = Runner(
-        doc=doc,
-        cases=cases,
-        settings=settings,
-        out=out,
-        repeats=auto.maximum if auto else int(config["repeat"]),
-        seed=int(config["seed"]),
-        order=str(config["order"]),
-        verify=bool(config["verify"]),
-        auto=auto,
-    )
-    quiet = _quiet.Quiet(
-        threshold_pct=float(config.get("max_interference", _interference.DEFAULT_THRESHOLD_PCT)),
-        retries=int(config.get("disturbed_retries", _quiet.RETRIES)),
-        budget_s=float(config.get("quiet_timeout", _quiet.QUIET_TIMEOUT_S)),
-        cpus=_run_cpus(placement, per_backend, remote is not None, config.get("cluster")),
-        check_s=_host_check_seconds(args),
-    )
-    quiet.count_used(doc["cases"])
-    runner.quiet = quiet
+    """Write the file, measure every case (or the scenario's passes), report; the exit
+    status. The cluster's server-host worker, if one was found, is let go at the end."""
+    doc = _document(plan, placed, skipped)
+    runner = _runner(args, plan, cases, placed, doc)
+    try:
+        runner.quiet = _quiet_for(args, plan, placed)
+        runner.quiet.count_used(doc["cases"])
+        interrupted, tables = _measure_all(plan, runner, cases, skipped, placed)
+    finally:
+        if runner.settings.server_host is not None:
+            runner.settings.server_host.close()
+    # The server's CPU is the runner's to see unless only the far end of --connect saw it.
+    measured_remotely = plan.remote is not None and runner.settings.server_host is None
+    print_report(doc, str(plan.out), measured_remotely, tables=tables)
+    if runner.auto is not None:
+        print(_autorepeat.summary([e.get("auto_repeat") for e in doc["cases"]]), file=sys.stderr)
+    return _status(doc, plan.out, interrupted)
+
+
+def _measure_all(
+    plan: Plan, runner: Runner, cases: list[Case], skipped: list[dict[str, str]], placed: Placed
+) -> tuple[int | None, list[Any]]:
+    """Every case, or the scenario's own passes: the signal that interrupted it (or None)
+    and the scenario's tables."""
+    scenario, out, doc = plan.scenario, plan.out, runner.doc
     if scenario.runner is None:
-        _announce(cases, config, out, placement, per_backend, skipped)
+        _announce(cases, plan.config, out, placed.placement, placed.per_backend, skipped)
     try:
         write_results(out, doc)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror}") from None
-    _check_host(doc, quiet)
+    assert runner.quiet is not None
+    _check_host(doc, runner.quiet)
     write_results(out, doc)
-    tables: list[Any] = []
     if scenario.runner is None:
-        interrupted = runner.run()
-    else:
-        interrupted, tables = importlib.import_module(scenario.runner).run_scenario(runner, skipped)
-    print_report(doc, str(out), measured_remotely, tables=tables)
-    if auto is not None:
-        print(_autorepeat.summary([e.get("auto_repeat") for e in doc["cases"]]), file=sys.stderr)
+        return runner.run(), []
+    interrupted, tables = importlib.import_module(scenario.runner).run_scenario(runner, skipped)
+    return interrupted, tables
+
+
+def _quiet_for(args: argparse.Namespace, plan: Plan, placed: Placed) -> _quiet.Quiet:
+    """How the run waits out a busy host: the threshold, retries and budget it was given,
+    over the CPUs the run uses."""
+    config = plan.config
+    return _quiet.Quiet(
+        threshold_pct=float(config.get("max_interference", _interference.DEFAULT_THRESHOLD_PCT)),
+        retries=int(config.get("disturbed_retries", _quiet.RETRIES)),
+        budget_s=float(config.get("quiet_timeout", _quiet.QUIET_TIMEOUT_S)),
+        cpus=_run_cpus(
+            placed.placement, placed.per_backend, plan.remote is not None, config.get("cluster")
+        ),
+        check_s=_host_check_seconds(args),
+    )
+
+
+def _status(doc: dict[str, Any], out: Path, interrupted: int | None) -> int:
+    """0 when the run finished and measured something, 1 when nothing was, 128+signal
+    when interrupted."""
     if interrupted is not None:
         print(
             f"interrupted: {len(doc['not_run'])} case(s) not run; continue with: "
@@ -526,9 +613,7 @@ def _cpu_option(text: str | None, what: str) -> list[int] | None:
     return _isolation.parse_cpu_list(text, what) if text else None
 
 
-def _server_processes(
-    config: dict[str, Any], names: list[str], remote: bool
-) -> dict[str, int | None]:
+def _server_processes(config: RunConfig, names: list[str], remote: bool) -> dict[str, int | None]:
     """How many processes each backend serves with (its ``-o`` options from the run)."""
     options: dict[str, dict[str, str]] = config.get("server_options") or {}
     unknown = sorted(set(options) - set(names))
@@ -544,7 +629,7 @@ def _server_processes(
 def _placement(
     args: argparse.Namespace,
     doc: dict[str, Any] | None,
-    config: dict[str, Any],
+    config: RunConfig,
     processes: dict[str, int | None],
 ) -> tuple[_isolation.Placement, dict[str, _isolation.Placement]]:
     """The run's placement (a one-process server's) and the backends' that differ."""
@@ -590,7 +675,7 @@ def _loops(backends: list[str], remote: bool) -> dict[str, dict[str, str | None]
 
 def _announce(
     cases: list[Case],
-    config: dict[str, Any],
+    config: RunConfig,
     out: Path,
     placement: _isolation.Placement,
     per_backend: dict[str, _isolation.Placement],

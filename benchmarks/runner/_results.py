@@ -8,11 +8,11 @@ from typing import Any
 
 from echobench.benchmarks.runner import _environment, _interference, _stats, _verdict
 from echobench.benchmarks.runner._matrix import Case
-from echobench.benchmarks.runner._results_schema import SCHEMA, SCHEMA_VERSION
+from echobench.benchmarks.runner._results_schema import SCHEMA, SCHEMA_VERSION, RunConfig
 
 
 def new_document(
-    config: dict[str, Any], environment: dict[str, Any], skipped: list[dict[str, str]]
+    config: RunConfig, environment: dict[str, Any], skipped: list[dict[str, str]]
 ) -> dict[str, Any]:
     return {
         "schema": SCHEMA,

@@ -326,7 +326,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from echobench.servers._errors import UserError
 
@@ -334,6 +334,44 @@ SCHEMA = "echobench.run"
 SCHEMA_VERSION = 2
 #: Versions this echobench reads: version 1 lacks only fields that readers default.
 READABLE_VERSIONS = (1, 2)
+
+
+class RunConfig(TypedDict, total=False):
+    """The file's ``config``, as the docstring above lists it: the matrix and the measurement
+    settings, typed. Not every file has every key (older ones lack the newer keys; the
+    latency scenario adds its own), so none is required."""
+
+    backends: list[str] | None
+    sizes: list[int]
+    connections: list[int]
+    idle: list[list[int]]
+    rates: list[float | None]
+    transports: list[str]
+    duration: float
+    warmup: float
+    repeat: int | str
+    min_repeat: int
+    max_repeat: int
+    target_ci: float
+    workers: int | None
+    seed: int
+    order: str
+    verify: bool
+    connect: str | None
+    label: str | None
+    scenario: str
+    cluster: str | None
+    server_options: dict[str, dict[str, str]]
+    server_cpus: list[int] | None
+    client_cpus: list[int] | None
+    awake: bool
+    max_interference: float
+    disturbed_retries: int
+    quiet_timeout: float
+    load_fractions: list[float]
+    slo_p99_us: float
+    probe_duration: float
+
 
 _TOP_LEVEL = ("complete", "environment", "config", "cases", "not_run")
 _CASE_KEYS = ("id", "backend", "transport", "size", "connections", "mode", "status", "repeats")
