@@ -4,7 +4,8 @@ The connections are split into one shard per Dask worker process, exactly as loc
 runs split them over workers (shard ``i`` of ``n`` owns ``connections_of(i)``). Each
 shard is a task pinned to its worker that runs one ordinary load worker
 (``echobench.clients._shard``). Dask is the only coordinator: the tasks, the readiness queue,
-the ``go`` event every shard starts from, the ``stop`` event and the worker
+the ``start`` variable (one instant on the scheduler's clock every shard starts
+at), the ``stop`` event and the worker
 membership the parent watches are all the engine's; nothing here opens a socket of
 its own to the workers.
 
@@ -51,7 +52,6 @@ from echobench.clients._connect import CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, co
 from echobench.clients._histogram import Counts, histogram_field, merge_encoded, summarize
 from echobench.clients._intervals import Intervals
 from echobench.clients._run import (
-    START_MARGIN_S,
     OnConnected,
     ProgressSink,
     StopSignals,
@@ -78,6 +78,10 @@ QUIET_DASK = {
 }
 #: Seconds to reach the scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0
+#: How far ahead of the scheduler's clock the shards' common start instant is set: the
+#: time for the word to reach every shard (a busy machine took up to 7 ms; one across
+#: a WAN, tens).
+CLUSTER_START_MARGIN_S = 0.25
 #: Seconds a TLS scheduler has to accept or refuse this client's certificate.
 TLS_VERDICT_S = 2.0
 #: The Dask resource that marks a worker on the server's host (``--resources server=1``):
@@ -333,7 +337,7 @@ class _ClusterRun:
         self.setup_timeout = max(spec.setup_timeout for spec in self.specs)
         spec = self.specs[0]
         self.queue = distributed.Queue(spec.queue_name, client=client)
-        self.go = distributed.Event(spec.go_name, client=client)
+        self.start = distributed.Variable(spec.start_name, client=client)
         self.stop = distributed.Event(spec.stop_name, client=client)
         self.futures = {
             spec.index: client.submit(
@@ -356,7 +360,7 @@ class _ClusterRun:
     def close(self) -> None:
         # Also after a run that went well: the shards' stop watchers return at once.
         self.stop.set()
-        self.go.set()  # releases shards still waiting, which then see ``stop``
+        self.start.set(-1.0)  # releases shards still waiting: no start
         pending = [f for f in self.futures.values() if not f.done()]
         if pending:
             self.client.cancel(pending)
@@ -376,12 +380,12 @@ class _ClusterRun:
 
     def _abort_interrupted(self) -> KeyboardInterrupt:
         self.stop.set()
-        self.go.set()
+        self.start.set(-1.0)
         return KeyboardInterrupt()
 
     def _abort(self, error: str) -> UserError:
         self.stop.set()
-        self.go.set()
+        self.start.set(-1.0)
         return UserError(error)
 
     def _await_ready(self, signals: StopSignals) -> dict[int, dict[str, int]]:
@@ -423,8 +427,10 @@ class _ClusterRun:
             on_connected(connect, lambda: signals.received is not None)
             if signals.received is not None:
                 raise self._abort_interrupted()
-        self.go.set()
-        t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
+        # One instant on the scheduler's clock, far enough ahead for the word to reach
+        # every shard; each starts at it by its own clock (``_shard``).
+        self.start.set(float(self.client.run_on_scheduler(time.time)) + CLUSTER_START_MARGIN_S)
+        t0 = monotonic_ns() + round(CLUSTER_START_MARGIN_S * 1e9)
         if progress is not None:
             progress.started(t0, config.warmup, config.duration)
         outputs: dict[int, dict[str, Any]] = {}

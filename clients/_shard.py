@@ -5,10 +5,14 @@ process of the Dask worker and relays between it and the parent over the engine:
 
 * the child opens its connections and answers ``ready`` over its pipe; the task puts
   ``("ready", shard)`` (or ``("error", shard, message)``) on the run's Dask ``Queue``;
-* the task waits on the run's ``go`` ``Event``; the parent sets it once every shard is
-  ready, so all shards start from one instant agreed through the scheduler, with no
-  clock shared between hosts; the task then hands the child a start instant a fixed
-  margin later on its own monotonic clock;
+* the task waits on the run's ``start`` ``Variable``; once every shard is ready the
+  parent sets it to one instant on the scheduler's clock, a margin ahead; the task turns
+  that instant into one on its own monotonic clock by Dask's estimate of this host's
+  offset from the scheduler (the estimate that also puts its results on the scheduler's
+  clock), and hands it to the child. Shards on one machine thus start at the same
+  instant of their shared clock, and across machines within the clocks' uncertainty,
+  whatever the delay of the message that told each of them (a Dask event woke two
+  shards up to 7 ms apart on a busy machine);
 * the child's per-second ticks go onto the queue for the parent's live display; the
   run's ``stop`` ``Event`` asks the child to stop early;
 * the task returns the child's result untouched, with what the parent needs to put
@@ -42,7 +46,6 @@ from typing import Any
 
 from echobench.clients._config import LoadConfig, check_fd_limit
 from echobench.clients._link import interface_to, link_field, read, reading_dict
-from echobench.clients._run import START_MARGIN_S
 from echobench.clients._worker import worker_main
 from echobench.servers._errors import UserError
 
@@ -66,8 +69,8 @@ class ShardSpec:
         return f"echobench-{self.run_id}-queue"
 
     @property
-    def go_name(self) -> str:
-        return f"echobench-{self.run_id}-go"
+    def start_name(self) -> str:
+        return f"echobench-{self.run_id}-start"
 
     @property
     def stop_name(self) -> str:
@@ -147,10 +150,11 @@ class _Child:
 def run_shard(spec: ShardSpec) -> dict[str, Any]:
     """The Dask task: one load worker driven by the parent through the engine."""
     import dask
-    from distributed import Event, Queue, get_worker
+    from distributed import Event, Queue, Variable, get_worker
 
     worker = get_worker()
-    queue, go, stop = Queue(spec.queue_name), Event(spec.go_name), Event(spec.stop_name)
+    queue, stop = Queue(spec.queue_name), Event(spec.stop_name)
+    start = Variable(spec.start_name)
     where = {
         "worker": worker.address,
         "host": socket.gethostname(),
@@ -176,11 +180,16 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
         on_scheduler = {**connect, "start_ns": connect["start_ns"] + shift}
         on_scheduler["end_ns"] = connect["end_ns"] + shift
         queue.put(("ready", spec.index, on_scheduler))
-        if not go.wait(timeout=spec.setup_timeout + 30):
+        try:
+            start_at = float(start.get(timeout=spec.setup_timeout + 30))
+        except TimeoutError:
             return {**where, "error": "the parent never gave the start signal"}
-        # The start instant: now on this host's monotonic clock plus the same margin as
-        # local workers, so every shard opens its window as soon after the event as it can.
-        t0 = monotonic_ns() + round(START_MARGIN_S * 1e9)
+        if start_at < 0 or stop.is_set():
+            return {**where, "error": "stopped before the start"}
+        # The instant on this host's monotonic clock; one already past (the message came
+        # later than the margin allowed) is now, and the shard's offset shows it.
+        local = start_at - float(worker.scheduler_delay) - time.time()
+        t0 = max(monotonic_ns() + round(local * 1e9), monotonic_ns() + 1_000_000)
         child.send(("start", t0))
         mono_to_wall = time.time_ns() - monotonic_ns()
         # Read within the start margin, before the child's first message goes out.

@@ -6,8 +6,9 @@ the ``server`` resource), it measures:
 
 - **start spread**: ``loads`` runs of ``echobench load --cluster`` (two shards, one per
   client host, each host with its own monotonic clock) against ``native`` on the server
-  host; each run's ``cluster.start_spread_us`` and ``clock_uncertainty_us``. The claim:
-  under 5 ms.
+  host, after one not counted; each run's ``cluster.start_spread_us`` (as recorded, on
+  Dask's clock estimate) and ``clock_uncertainty_us``, and the true spread (the clocks'
+  offsets are known here). The claim: under 5 ms as recorded.
 - **merged = sum of the shards**: in every one of those runs, the merged histogram is
   re-derived from the shards' own histograms (HDR ``decode_and_add``) and compared at
   every recorded value, and the message counts summed.
@@ -42,7 +43,13 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from echobench.benchmarks.runner import _environment, _interference
-from echobench.benchmarks.truth._fleet import CLIENT_HOSTS, DaskFleet, dask_fleet
+from echobench.benchmarks.truth._fleet import (
+    CLIENT_HOSTS,
+    CLOCK_STEP_S,
+    HOSTS,
+    DaskFleet,
+    dask_fleet,
+)
 from echobench.clients._certs import make_certs
 from echobench.servers._errors import UserError
 
@@ -99,9 +106,26 @@ def _load(fleet: DaskFleet, scratch: Path, args: Sequence[str]) -> tuple[dict[st
     return result, done.stderr
 
 
+def _true_spread_us(fleet: DaskFleet, shards: list[dict[str, Any]]) -> float | None:
+    """The shards' real start spread, from their own monotonic clocks and the offsets the
+    fleet gave those clocks (known here, where every host's wall clock is the machine's):
+    what the engine achieved, without the error of Dask's estimate."""
+    names = {fleet.host(name): name for name in CLIENT_HOSTS}
+    starts = []
+    for shard in shards:
+        if shard["lost"]:
+            return None
+        offset_ns = HOSTS.index(names[shard["host"]]) * CLOCK_STEP_S * 10**9
+        local = round(shard["start_offset_us"] * 1e3) - shard["clock_shift_ns"]
+        starts.append(local - offset_ns)
+    return round((max(starts) - min(starts)) / 1e3, 3)
+
+
 def _spreads(fleet: DaskFleet, scratch: Path, params: Params) -> list[dict[str, Any]]:
     rows = []
-    for index in range(params.loads):
+    # One load first, not counted, as a server is primed: the first after the cluster
+    # starts pays for connections and code paths the later ones find ready.
+    for index in range(params.loads + 1):
         result, _ = _load(
             fleet,
             scratch,
@@ -116,10 +140,12 @@ def _spreads(fleet: DaskFleet, scratch: Path, params: Params) -> list[dict[str, 
         summed = _recorded([s["histogram"]["data"] for s in shards if s["histogram"]], highest)
         rows.append(
             {
+                "warmup": index == 0,
                 "complete": result["complete"],
                 "hosts": sorted(s["host"] for s in shards),
                 "clocks": result["cluster"]["hosts"],
                 "start_spread_us": result["cluster"]["start_spread_us"],
+                "true_start_spread_us": _true_spread_us(fleet, shards),
                 "clock_uncertainty_us": result["cluster"]["clock_uncertainty_us"],
                 "messages_per_second": result["messages_per_second"],
                 "messages": result["messages"],
@@ -130,8 +156,9 @@ def _spreads(fleet: DaskFleet, scratch: Path, params: Params) -> list[dict[str, 
             }
         )
         print(
-            f"load {index + 1}/{params.loads}: start spread "
-            f"{result['cluster']['start_spread_us'] / 1000:.2f} ms",
+            f"load {index}/{params.loads}{' (warm-up)' if index == 0 else ''}: start spread "
+            f"{result['cluster']['start_spread_us'] / 1000:.2f} ms, truly "
+            f"{(rows[-1]['true_start_spread_us'] or 0) / 1000:.2f} ms",
             file=sys.stderr,
         )
     return rows
@@ -264,10 +291,18 @@ def check(params: Params) -> dict[str, Any]:
         hosts = {name: fleet.host(name) for name in ("server", "scheduler", *CLIENT_HOSTS)}
     after = _interference.read_stat()
     environment["finished_at"] = _environment.now()
-    values = [r["start_spread_us"] for r in spreads]
+    counted = [r for r in spreads if not r["warmup"]]
+    values = [r["start_spread_us"] for r in counted]
+    true = [r["true_start_spread_us"] for r in counted if r["true_start_spread_us"] is not None]
     summary = {
         "start_spread_median_us": statistics.median(values),
         "start_spread_max_us": max(values),
+        "true_start_spread_median_us": statistics.median(true) if true else None,
+        "true_start_spread_max_us": max(true) if true else None,
+        "clock_uncertainty_median_us": statistics.median(
+            r["clock_uncertainty_us"] for r in counted
+        ),
+        "warmup_start_spread_us": spreads[0]["start_spread_us"],
         "spread_within": max(values) < SPREAD_LIMIT_US,
         "merged_equals_sum": all(r["merged_equals_sum"] for r in spreads),
         "network_named": shaped["named"] and shaped["under_rate"],
@@ -310,6 +345,10 @@ def shortfalls(doc: dict[str, Any]) -> list[str]:
     return found
 
 
+def _ms(us: float | None) -> str:
+    return f"{us / 1000:.2f} ms" if us is not None else "-"
+
+
 def render_table(doc: dict[str, Any]) -> str:
     params, summary = doc["params"], doc["summary"]
     shaped, refused = doc["shaped"], doc["refused"]
@@ -326,10 +365,15 @@ def render_table(doc: dict[str, Any]) -> str:
         "",
         "| measure | claim | measured |",
         "| --- | --- | --- |",
-        f"| start spread, {params['loads']} loads of 2 shards x {params['duration']:g} s | "
-        f"under {SPREAD_LIMIT_US / 1000:g} ms | median "
+        f"| start spread, {params['loads']} loads of 2 shards x {params['duration']:g} s "
+        f"(after one not counted) | under {SPREAD_LIMIT_US / 1000:g} ms | median "
         f"{summary['start_spread_median_us'] / 1000:.2f} ms, max "
-        f"{summary['start_spread_max_us'] / 1000:.2f} ms |",
+        f"{summary['start_spread_max_us'] / 1000:.2f} ms as recorded (Dask's clock estimate, "
+        f"+-{summary['clock_uncertainty_median_us'] / 1000:.1f} ms); truly "
+        + _ms(summary["true_start_spread_median_us"])
+        + ", max "
+        + _ms(summary["true_start_spread_max_us"])
+        + f"; the first load {summary['warmup_start_spread_us'] / 1000:.2f} ms |",
         f"| merged histogram = sum of the shards' | every value, every load | "
         f"{'yes' if summary['merged_equals_sum'] else 'NO'} "
         f"({sum(r['messages'] for r in doc['spreads']):,} messages) |",
