@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -171,12 +172,16 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
     _watch(stop, child, spec)
     profiler = _pause_profiler(worker)
     try:
-        connect = _await_ready(child, spec)
+        # Each heartbeat's estimate of this host's clock offset errs by its own round
+        # trip's asymmetry; their median errs less than any one of them (single ones
+        # erred by up to 4 ms on a busy machine where the offset was truly 0).
+        delays = [float(worker.scheduler_delay)]
+        connect = _await_ready(child, spec, delays, worker)
         if isinstance(connect, str):
             queue.put(("error", spec.index, connect))
             return {**where, "error": connect}
         # Put on the scheduler's clock here, where this host's estimate is at hand.
-        shift = time.time_ns() - monotonic_ns() + round(float(worker.scheduler_delay) * 1e9)
+        shift = time.time_ns() - monotonic_ns() + round(statistics.median(delays) * 1e9)
         on_scheduler = {**connect, "start_ns": connect["start_ns"] + shift}
         on_scheduler["end_ns"] = connect["end_ns"] + shift
         queue.put(("ready", spec.index, on_scheduler))
@@ -188,15 +193,16 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
             return {**where, "error": "stopped before the start"}
         # The instant on this host's monotonic clock; one already past (the message came
         # later than the margin allowed) is now, and the shard's offset shows it.
-        local = start_at - float(worker.scheduler_delay) - time.time()
+        delays.append(float(worker.scheduler_delay))
+        local = start_at - statistics.median(delays) - time.time()
         t0 = max(monotonic_ns() + round(local * 1e9), monotonic_ns() + 1_000_000)
         child.send(("start", t0))
         mono_to_wall = time.time_ns() - monotonic_ns()
         # Read within the start margin, before the child's first message goes out.
         link_before = read(interface) if interface is not None else None
         # Intervals travel on the scheduler's clock, by this host's estimate at the start.
-        shift = mono_to_wall + round(float(worker.scheduler_delay) * 1e9)
-        result = _relay(child, spec, queue, shift)
+        shift = mono_to_wall + round(statistics.median(delays) * 1e9)
+        result = _relay(child, spec, queue, shift, delays, worker)
         if isinstance(result, str):
             return {**where, "error": result}
         link_after = read(interface) if interface is not None else None
@@ -206,8 +212,7 @@ def run_shard(spec: ShardSpec) -> dict[str, Any]:
             "link": link_field(reading_dict(link_before), reading_dict(link_after)),
             "connect": connect,
             "mono_to_wall_ns": mono_to_wall,
-            # Read last: Dask refreshes it on every heartbeat, so it is the freshest estimate.
-            "scheduler_delay_s": float(worker.scheduler_delay),
+            "scheduler_delay_s": statistics.median(delays),
             "latency_s": float(worker.latency),
         }
     finally:
@@ -246,10 +251,14 @@ def _pause_profiler(worker: Any) -> Callable[[], None]:
     return lambda: worker.loop.add_callback(callback.start)
 
 
-def _await_ready(child: _Child, spec: ShardSpec) -> dict[str, int] | str:
-    """The child's connect statistics once it is connected, or why it is not."""
+def _await_ready(
+    child: _Child, spec: ShardSpec, delays: list[float], worker: Any
+) -> dict[str, int] | str:
+    """The child's connect statistics once it is connected, or why it is not; meanwhile
+    Dask's estimates of this host's clock offset go into ``delays``."""
     deadline = time.monotonic() + spec.setup_timeout
     while time.monotonic() < deadline:
+        delays.append(float(worker.scheduler_delay))
         try:
             message = child.receive(POLL_SECONDS)
         except (EOFError, OSError):
@@ -262,8 +271,13 @@ def _await_ready(child: _Child, spec: ShardSpec) -> dict[str, int] | str:
     return f"did not finish connecting to {spec.config.target} in {spec.setup_timeout:.0f}s"
 
 
-def _relay(child: _Child, spec: ShardSpec, queue: Any, shift: int) -> dict[str, Any] | str:
+def _relay(
+    child: _Child, spec: ShardSpec, queue: Any, shift: int, delays: list[float], worker: Any
+) -> dict[str, Any] | str:
+    """Relay the child's messages until its result; meanwhile note Dask's estimate of this
+    host's clock offset (refreshed on every heartbeat) into ``delays``."""
     while True:
+        delays.append(float(worker.scheduler_delay))
         try:
             message = child.receive(POLL_SECONDS)
         except (EOFError, OSError):

@@ -250,6 +250,10 @@ def test_run_drives_a_remote_server_from_the_cluster(
     assert repeat["placement"]["cluster"] == cluster.address
     # The server's CPU is not measured from here: the verdict can only speak of the client.
     assert repeat["server_cpu"] is None and repeat["verdict"] in ("client", "neither")
+    # ... and the report says what is missing, and how to get it.
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "Missing: the server's CPU, RSS, memory per connection and interference" in said
+    assert "--resources server=1" in said and repeat["server_host"] is None
     assert repeat["client_cpu"]["capacity"] == load["cluster"]["client_capacity"] >= 1
 
 
