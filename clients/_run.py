@@ -322,63 +322,13 @@ def merge_results(
     corrupted_bytes = sum(p["corrupted_bytes"] for p in parts)
     lost = sum(p["lost"] for p in parts)
 
-    latency = histogram = None
-    if config.latency and parts:
-        merged = merge_encoded(p["histogram"] for p in parts if p["histogram"] is not None)
-        latency = summarize(merged)
-        histogram = histogram_field(merged)
-
-    width = max((len(p["per_second"]) for p in parts), default=0)
-    per_second = [
-        sum(p["per_second"][k] for p in parts if k < len(p["per_second"])) for k in range(width)
-    ]
-    series_width = max((len(p["series"]) for p in parts), default=0)
-    series = [
-        sum(p["series"][k] for p in parts if k < len(p["series"])) for k in range(series_width)
-    ]
-    user = sum(p["user_s"] for p in parts)
-    system = sum(p["system_s"] for p in parts)
+    per_second = _sum_by_index([p["per_second"] for p in parts])
+    series = _sum_by_index([p["series"] for p in parts])
     rate_per_s = messages / elapsed if elapsed > 0 else 0.0
 
-    reasons: list[str] = []
-    if interrupted is not None:
-        reasons.append(f"interrupted by {signal.Signals(interrupted).name}")
-    if missing and missing_why:
-        reasons += [missing_why.get(i, f"worker {i} sent no result") for i in missing]
-    elif missing:
-        reasons.append(f"worker(s) {', '.join(map(str, missing))} sent no result")
-    if lost:
-        kinds = ", ".join(
-            f"{kind} {errors[kind]}"
-            for kind in ("eof", "reset", "timeout", "other")
-            if errors[kind]
-        )
-        reasons.append(f"{lost} of {config.connections} connections ended early ({kinds})")
-    for part in parts:
-        reason = part["stop_reason"]
-        if reason and not reason.startswith("interrupted") and reason not in reasons:
-            reasons.append(reason)
+    reasons = _stop_reasons(config, parts, missing, errors, lost, interrupted, missing_why)
     complete = not reasons and all(p["complete"] for p in parts)
-
-    rate = None
-    if config.rate is not None:
-        # Each worker's own rate over its own window: the windows open a little apart, and
-        # their span would understate the rate by that much.
-        held = sum(
-            p["messages"] * 1e9 / (p["win_end_ns"] - p["win_start_ns"])
-            for p in parts
-            if p["win_end_ns"] > p["win_start_ns"]
-        )
-        rate = {
-            "target": config.rate,
-            "achieved": round(rate_per_s, 3),
-            "met": held >= RATE_MET_SHARE * config.rate,
-            "in_flight_at_close": sum(p.get("in_flight_at_close", 0) for p in parts),
-            "unsent_at_close": sum(p.get("unsent_at_close", 0) for p in parts),
-            "late_messages": _late([p.get("late") for p in parts]),
-            "max_send_lag_us": round(max((p["max_lag_ns"] for p in parts), default=0) / 1e3, 3),
-            "max_send_lag_per_second_us": _per_second_max([p["lag_per_second_ns"] for p in parts]),
-        }
+    rate = _open_loop_rate(config, parts, rate_per_s)
 
     def iso(ns: int) -> str:
         return datetime.fromtimestamp((ns + mono_to_wall) / 1e9, UTC).isoformat()
@@ -398,14 +348,7 @@ def merge_results(
         "bytes": nbytes,
         "messages_per_second": round(rate_per_s, 3),
         "mib_per_second": round(nbytes / 2**20 / elapsed, 3) if elapsed > 0 else 0.0,
-        "latency_us": latency,
-        "latency_out_of_range": sum(p["out_of_range"] for p in parts),
-        "client_pauses": _pauses(parts),
-        "latency_dependence": merge_dependence(
-            [p["dependence"] for p in parts if p.get("dependence") is not None]
-        ),
-        "latency_intervals": None,  # run_load and run_cluster_load fill it in
-        "histogram": histogram,
+        **_latency_fields(config, parts),
         "errors": errors,
         "error_total": error_total,
         "corrupted_bytes": corrupted_bytes,
@@ -413,13 +356,7 @@ def merge_results(
         "per_second": per_second,
         "series": {"interval_s": SERIES_INTERVAL_NS / 1e9, "counts": series},
         "rate": rate,
-        "client_cpu": {
-            "user_s": round(user, 6),
-            "system_s": round(system, 6),
-            "seconds": round(user + system, 6),
-            "cores_used": round((user + system) / elapsed, 4) if elapsed > 0 else 0.0,
-        },
-        "cpu_us_per_message": round((user + system) / messages * 1e6, 4) if messages else None,
+        **_client_cpu(parts, elapsed, messages),
         "sent": sum(p["sent"] for p in parts) if config.rate is not None else None,
         "connections_lost": lost,
         "client_rss_peak_bytes": sum(p["max_rss_bytes"] for p in parts) if parts else None,
@@ -428,6 +365,106 @@ def merge_results(
         "connect": connect,
         "fairness": fairness([n for p in parts for n in p["per_connection"]]),
         "idle": _idle(config, parts, missing),
+    }
+
+
+def _latency_fields(config: LoadConfig, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The merged latency: the summary and the encoded histogram (the workers' histograms
+    merged exactly), values out of range, the client's own pauses and the latency's
+    dependence on the schedule."""
+    latency = histogram = None
+    if config.latency and parts:
+        merged = merge_encoded(p["histogram"] for p in parts if p["histogram"] is not None)
+        latency = summarize(merged)
+        histogram = histogram_field(merged)
+    return {
+        "latency_us": latency,
+        "latency_out_of_range": sum(p["out_of_range"] for p in parts),
+        "client_pauses": _pauses(parts),
+        "latency_dependence": merge_dependence(
+            [p["dependence"] for p in parts if p.get("dependence") is not None]
+        ),
+        "latency_intervals": None,  # run_load and run_cluster_load fill it in
+        "histogram": histogram,
+    }
+
+
+def _client_cpu(parts: list[dict[str, Any]], elapsed: float, messages: int) -> dict[str, Any]:
+    """The workers' CPU time, over the window and per message."""
+    user = sum(p["user_s"] for p in parts)
+    system = sum(p["system_s"] for p in parts)
+    return {
+        "client_cpu": {
+            "user_s": round(user, 6),
+            "system_s": round(system, 6),
+            "seconds": round(user + system, 6),
+            "cores_used": round((user + system) / elapsed, 4) if elapsed > 0 else 0.0,
+        },
+        "cpu_us_per_message": round((user + system) / messages * 1e6, 4) if messages else None,
+    }
+
+
+def _sum_by_index(lists: list[list[int]]) -> list[int]:
+    """The workers' counts added slot by slot (a shorter list counts 0 past its end)."""
+    width = max((len(counts) for counts in lists), default=0)
+    return [sum(counts[k] for counts in lists if k < len(counts)) for k in range(width)]
+
+
+def _stop_reasons(
+    config: LoadConfig,
+    parts: list[dict[str, Any]],
+    missing: list[int],
+    errors: dict[str, int],
+    lost: int,
+    interrupted: int | None,
+    missing_why: Mapping[int, str] | None,
+) -> list[str]:
+    """Why the run is incomplete, in words: a signal, workers without a report,
+    connections that ended early, and each worker's own reason."""
+    reasons: list[str] = []
+    if interrupted is not None:
+        reasons.append(f"interrupted by {signal.Signals(interrupted).name}")
+    if missing and missing_why:
+        reasons += [missing_why.get(i, f"worker {i} sent no result") for i in missing]
+    elif missing:
+        reasons.append(f"worker(s) {', '.join(map(str, missing))} sent no result")
+    if lost:
+        kinds = ", ".join(
+            f"{kind} {errors[kind]}"
+            for kind in ("eof", "reset", "timeout", "other")
+            if errors[kind]
+        )
+        reasons.append(f"{lost} of {config.connections} connections ended early ({kinds})")
+    for part in parts:
+        reason = part["stop_reason"]
+        if reason and not reason.startswith("interrupted") and reason not in reasons:
+            reasons.append(reason)
+    return reasons
+
+
+def _open_loop_rate(
+    config: LoadConfig, parts: list[dict[str, Any]], rate_per_s: float
+) -> dict[str, Any] | None:
+    """An open loop's ``rate``: target, achieved, whether it was met, and how far the
+    client fell behind its schedule; None in a closed loop."""
+    if config.rate is None:
+        return None
+    # Each worker's own rate over its own window: the windows open a little apart, and
+    # their span would understate the rate by that much.
+    held = sum(
+        p["messages"] * 1e9 / (p["win_end_ns"] - p["win_start_ns"])
+        for p in parts
+        if p["win_end_ns"] > p["win_start_ns"]
+    )
+    return {
+        "target": config.rate,
+        "achieved": round(rate_per_s, 3),
+        "met": held >= RATE_MET_SHARE * config.rate,
+        "in_flight_at_close": sum(p.get("in_flight_at_close", 0) for p in parts),
+        "unsent_at_close": sum(p.get("unsent_at_close", 0) for p in parts),
+        "late_messages": _late([p.get("late") for p in parts]),
+        "max_send_lag_us": round(max((p["max_lag_ns"] for p in parts), default=0) / 1e3, 3),
+        "max_send_lag_per_second_us": _per_second_max([p["lag_per_second_ns"] for p in parts]),
     }
 
 

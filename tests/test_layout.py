@@ -350,6 +350,24 @@ def test_backends_import_the_public_api_as_plugins_do() -> None:
     assert wrong == []
 
 
+#: The longest a function may be; argparse set-up (a command's ``configure``) is a list of
+#: options, longer by nature, and exempt.
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_is_over_80_lines() -> None:
+    long = [
+        f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+        for name, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+        and not (path.stem.startswith("_cmd_") and node.name == "configure")
+    ]
+    assert long == []
+
+
 def test_the_mapping_lists_every_package_on_disk() -> None:
     # setuptools installs only the packages listed; a folder missing there would be left
     # out of the wheel (an editable install would still find it, and hide the gap).

@@ -227,7 +227,7 @@ def latency_vs_load(run: Run) -> Figure:
     palette = colours(run.families())
     target = _slo_target(run)
     capacities = _capacities(run)
-    seen_overloaded = seen_client = seen_capacity = False
+    seen: set[str] = set()
     drawn: list[str] = []
     if not panels:
         axes[0].text(
@@ -246,40 +246,19 @@ def latency_vs_load(run: Run) -> Figure:
         ]
         right = max(p.achieved for b in mine for p in backends[b]) * 1.12
         for other, points in backends.items():
-            if other in mine:
-                continue
-            kept = [p for p in points if p.achieved <= right]
-            xs = [p.achieved for p in kept]
-            ys = [float(p.p99 or 0.0) for p in kept]
-            ax.plot(xs, ys, color="0.82", lw=1.0, zorder=1, gid=f"context:{other}")
+            if other not in mine:
+                kept = [p for p in points if p.achieved <= right]
+                ax.plot([p.achieved for p in kept], [float(p.p99 or 0.0) for p in kept],
+                        color="0.82", lw=1.0, zorder=1, gid=f"context:{other}")  # fmt: skip
         for backend in mine:
-            colour = palette[backend]
             drawn.append(backend)
-            points = backends[backend]
-            for index, percentile in enumerate(PERCENTILES):
-                have = [p for p in points if p.latency[index] is not None]
-                xs = [p.achieved for p in have]
-                ys = [float(p.latency[index] or 0.0) for p in have]
-                if not have:
-                    continue
+            ys = _percentile_curves(ax, key, backend, backends[backend], palette[backend], seen)
+            if ys:
                 low, high = min(low, *ys), max(high, *ys)
-                ax.plot(
-                    xs,
-                    ys,
-                    color=colour,
-                    ls=STYLES[percentile],
-                    lw=1.8 if percentile == 99.0 else 1.1,
-                    zorder=3,
-                    gid=f"curve:{NAMES[percentile]}:{backend}:{'/'.join(map(str, key))}",
-                )
-                for p, y in zip(have, ys, strict=True):
-                    _mark(ax, p.achieved, y, p, colour, "o", 4.5 if percentile == 99.0 else 3.0)
-                    seen_overloaded |= p.case.overloaded
-                    seen_client |= p.case.client_bound
             cap = capacities.get((key, backend))
             if cap is not None:
-                seen_capacity = True
-                ax.axvline(cap, color=colour, ls=(0, (1, 3)), lw=1.2, zorder=2)
+                seen.add("capacity")
+                ax.axvline(cap, color=palette[backend], ls=(0, (1, 3)), lw=1.2, zorder=2)
         if target is not None:
             ax.axhline(target, color=SLO_COLOUR, ls="--", lw=1.2, zorder=2, gid="slo")
         ax.set_xlim(0, right)
@@ -293,6 +272,43 @@ def latency_vs_load(run: Run) -> Figure:
         top = max(high, target or 0.0) * 1.5
         for ax in axes:
             ax.set_ylim(bottom, top)
+    add_legend(figure, _curve_handles(palette, drawn, target, seen))
+    return figure
+
+
+def _percentile_curves(
+    ax: Axes, key: SliceKey, backend: str, points: list[Point], colour: str, seen: set[str]
+) -> list[float]:
+    """One backend's p50, p99 and p99.9 curves, each point marked as measured (``seen``
+    gathers the marks the legend must explain); every latency drawn."""
+    drawn: list[float] = []
+    for index, percentile in enumerate(PERCENTILES):
+        have = [p for p in points if p.latency[index] is not None]
+        if not have:
+            continue
+        ys = [float(p.latency[index] or 0.0) for p in have]
+        drawn += ys
+        ax.plot(
+            [p.achieved for p in have],
+            ys,
+            color=colour,
+            ls=STYLES[percentile],
+            lw=1.8 if percentile == 99.0 else 1.1,
+            zorder=3,
+            gid=f"curve:{NAMES[percentile]}:{backend}:{'/'.join(map(str, key))}",
+        )
+        for p, y in zip(have, ys, strict=True):
+            _mark(ax, p.achieved, y, p, colour, "o", 4.5 if percentile == 99.0 else 3.0)
+            if p.case.overloaded:
+                seen.add("overloaded")
+            if p.case.client_bound:
+                seen.add("client")
+    return drawn
+
+
+def _curve_handles(
+    palette: dict[str, str], drawn: list[str], target: float | None, seen: set[str]
+) -> list[Artist]:
     handles: list[Artist] = [
         Line2D([], [], color=palette[b], marker="o", label=b) for b in dict.fromkeys(drawn)
     ]
@@ -303,13 +319,11 @@ def latency_vs_load(run: Run) -> Figure:
     handles.append(Line2D([], [], color="0.82", lw=1.0, label="other backends' p99"))
     if target is not None:
         handles.append(Line2D([], [], color=SLO_COLOUR, ls="--", label=f"p99 target {_us(target)}"))
-    if seen_capacity:
+    if "capacity" in seen:
         handles.append(
             Line2D([], [], color="black", ls=(0, (1, 3)), label="closed-loop capacity (probe)")
         )
-    handles += _point_notes(seen_overloaded, seen_client)
-    add_legend(figure, handles)
-    return figure
+    return handles + _point_notes("overloaded" in seen, "client" in seen)
 
 
 def _point_notes(overloaded: bool, client: bool) -> list[Artist]:
@@ -356,7 +370,7 @@ def latency_at_equal_load(run: Run) -> Figure:
     )
     palette = colours(run.families())
     target = _slo_target(run)
-    seen_overloaded = seen_client = False
+    seen: set[str] = set()
     if not keys:
         axes[0].text(
             0.5,
@@ -376,21 +390,9 @@ def latency_at_equal_load(run: Run) -> Figure:
         top_rate = max(rates[key])
 
         order = sorted(at, key=lambda b: _rank(at[b].get(top_rate), b))
-        spacing = 0.8 / max(1, len(rates[key]))
         for row, backend in enumerate(order):
-            colour = palette[backend]
             shown.append(backend)
-            for index, rate in enumerate(rates[key]):
-                point = at[backend].get(rate)
-                if point is None or point.p99 is None:
-                    continue
-                y = row + (index - (len(rates[key]) - 1) / 2) * spacing
-                p50, _, p999 = point.latency
-                if p50 is not None and p999 is not None:
-                    ax.plot([p50, p999], [y, y], color=colour, lw=1.2, zorder=2)
-                _mark(ax, point.p99, y, point, colour, MARKERS[index % len(MARKERS)], 6.0)
-                seen_overloaded |= point.case.overloaded
-                seen_client |= point.case.client_bound
+            _rate_marks(ax, row, at[backend], rates[key], palette[backend], seen)
         ax.set_yticks(range(len(order)), order)
         ax.set_ylim(len(order) - 0.5, -0.5)  # the lowest p99 at the highest rate on top
         ax.set_xscale("log")
@@ -419,9 +421,30 @@ def latency_at_equal_load(run: Run) -> Figure:
         )
     if target is not None:
         handles.append(Line2D([], [], color=SLO_COLOUR, ls="--", label=f"p99 target {_us(target)}"))
-    handles += _point_notes(seen_overloaded, seen_client)
+    handles += _point_notes("overloaded" in seen, "client" in seen)
     add_legend(figure, handles)
     return figure
+
+
+def _rate_marks(
+    ax: Axes, row: int, at: dict[float, Point], rates: list[float], colour: str, seen: set[str]
+) -> None:
+    """One backend's row: at each common rate its p99 (a marker per rate) and its p50 to
+    p99.9 (a line); ``seen`` gathers the marks the legend must explain."""
+    spacing = 0.8 / max(1, len(rates))
+    for index, rate in enumerate(rates):
+        point = at.get(rate)
+        if point is None or point.p99 is None:
+            continue
+        y = row + (index - (len(rates) - 1) / 2) * spacing
+        p50, _, p999 = point.latency
+        if p50 is not None and p999 is not None:
+            ax.plot([p50, p999], [y, y], color=colour, lw=1.2, zorder=2)
+        _mark(ax, point.p99, y, point, colour, MARKERS[index % len(MARKERS)], 6.0)
+        if point.case.overloaded:
+            seen.add("overloaded")
+        if point.case.client_bound:
+            seen.add("client")
 
 
 def _rank(point: Point | None, backend: str) -> tuple[float, str]:
@@ -468,7 +491,7 @@ def slo_capacity(run: Run) -> Figure:
         ha="left",
     )
     palette = colours({r["backend"]: r["family"] for r in rows})
-    seen_client = seen_interpolated = False
+    seen: set[str] = set()
     labels = []
     right = 0.0
     for row, sweep in enumerate(rows):
@@ -479,39 +502,7 @@ def slo_capacity(run: Run) -> Figure:
             else f"{name} ({slice_text((sweep['transport'], sweep['size'], sweep['connections']))})"
         )
         labels.append(label)
-        cap = (sweep.get("capacity") or {}).get("messages_per_second")
-        if cap:
-            right = max(right, cap)
-            ax.barh(row, cap, 0.8, color="none", edgecolor=palette[name], lw=1.0, ls="--")
-        slo = sweep["slo"]
-        value = slo.get("messages_per_second")
-        if value is None:
-            why = slo.get("reason") or sweep.get("error") or "not measured"
-            ax.text(0, row, f"  none: {why}", va="center", fontsize=8, color=SLO_COLOUR)
-            continue
-        right = max(right, value)
-        client = bool(slo.get("client_bound"))
-        seen_client |= client
-        seen_interpolated |= bool(slo.get("interpolated"))
-        ax.barh(
-            row,
-            value,
-            0.62,
-            color=palette[name],
-            hatch=HATCH if client else None,
-            edgecolor="black" if client else palette[name],
-            gid=f"slo:{name}",
-        )
-        notes = [f"{'≥ ' if slo.get('at_least') else ''}{value:,.0f}"]
-        if slo.get("interpolated"):
-            notes.append("interpolated")
-        if client:
-            notes.append(
-                "client could go no higher"
-                if slo.get("at_least")
-                else "across points the client could not hold"
-            )
-        ax.text(value, row, "  " + ", ".join(notes), va="center", fontsize=8)
+        right = max(right, _slo_bar(ax, row, sweep, palette[name], seen))
     ax.set_yticks(range(len(rows)), labels)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, (right or 1.0) * 1.3)
@@ -524,7 +515,7 @@ def slo_capacity(run: Run) -> Figure:
             facecolor="none", edgecolor="black", ls="--", label="closed-loop capacity\n(the probe)"
         )
     )
-    if seen_interpolated:
+    if "interpolated" in seen:
         handles.append(
             Patch(
                 facecolor="none",
@@ -533,7 +524,7 @@ def slo_capacity(run: Run) -> Figure:
                 "the next, linearly in p99",
             )
         )
-    if seen_client:
+    if "client" in seen:
         handles.append(
             Patch(
                 facecolor="white",
@@ -544,3 +535,44 @@ def slo_capacity(run: Run) -> Figure:
         )
     add_legend(figure, handles)
     return figure
+
+
+def _slo_bar(ax: Axes, row: int, sweep: dict[str, Any], colour: str, seen: set[str]) -> float:
+    """One backend's capacity at the target (a bar, or why it has none) over its
+    closed-loop capacity (a dashed outline); how far right it reaches."""
+    right = 0.0
+    cap = (sweep.get("capacity") or {}).get("messages_per_second")
+    if cap:
+        right = cap
+        ax.barh(row, cap, 0.8, color="none", edgecolor=colour, lw=1.0, ls="--")
+    slo = sweep["slo"]
+    value = slo.get("messages_per_second")
+    if value is None:
+        why = slo.get("reason") or sweep.get("error") or "not measured"
+        ax.text(0, row, f"  none: {why}", va="center", fontsize=8, color=SLO_COLOUR)
+        return right
+    client = bool(slo.get("client_bound"))
+    if client:
+        seen.add("client")
+    if slo.get("interpolated"):
+        seen.add("interpolated")
+    ax.barh(
+        row,
+        value,
+        0.62,
+        color=colour,
+        hatch=HATCH if client else None,
+        edgecolor="black" if client else colour,
+        gid=f"slo:{sweep['backend']}",
+    )
+    notes = [f"{'≥ ' if slo.get('at_least') else ''}{value:,.0f}"]
+    if slo.get("interpolated"):
+        notes.append("interpolated")
+    if client:
+        notes.append(
+            "client could go no higher"
+            if slo.get("at_least")
+            else "across points the client could not hold"
+        )
+    ax.text(value, row, "  " + ", ".join(notes), va="center", fontsize=8)
+    return max(right, value)

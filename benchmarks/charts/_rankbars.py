@@ -11,7 +11,7 @@ range and whether it is significant.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 
 from echobench.benchmarks.compare._comparison import (
@@ -161,31 +161,10 @@ def ranking_svg(
         f"{'; whiskers: min to max over the repeats' if ranking.metric.spread else ''}</text>"
     )
     if pairs is not None:
-        ratios = [
-            v
-            for p in pairs.values()
-            for r in [_effect_of(ranking, p).ratio]
-            for v in (r.low, r.high, r.median)
-            if v is not None and v > 0
-        ]
-        spread = max([abs(math.log(v)) for v in ratios] + [math.log(1.25)])
-        lo, hi = math.exp(-spread), math.exp(spread)
-        x0 = LABEL_W + BAR_W + NOTE_W
-        one = x0 + 8 + 75
-        out.append(
-            f'<line x1="{one}" x2="{one}" y1="{TOP}" y2="{axis_y}" class="one"/>'
-            f'<text x="{x0 + 8}" y="{axis_y + 13}" class="tick" text-anchor="start">'
-            f"{lo:.2f}</text>"
-            f'<text x="{one}" y="{axis_y + 13}" class="tick">1</text>'
-            f'<text x="{x0 + 158}" y="{axis_y + 13}" class="tick" text-anchor="end">'
-            f"{hi:.2f}</text>"
-            f'<text x="{x0 + 8}" y="{axis_y + 28}" class="axis">'
-            f"{escape(ranking.metric.unit)} B/A: dot median, line range, grey bar CI; "
-            "filled: changed</text>"
-        )
+        lo, hi = _ratio_span(ranking, pairs)
+        out.append(_ratio_axis(ranking, lo, hi, axis_y))
     for i, case in enumerate(rows):
         y = TOP + i * ROW
-        values = ranking.values(case)
         colour = palette.get(case.backend, GREY)
         row = [
             f'<g class="row" data-backend="{escape(case.backend)}">'
@@ -194,31 +173,7 @@ def ranking_svg(
             'class="band"/>'
             f'<text x="{LABEL_W - 6}" y="{y + 14}" class="name">{escape(case.backend)}</text>'
         ]
-        said = marks(case)
-        if values is None:
-            why = ranking.metric.missing(case)
-            short = why if len(why) <= 70 else why[:69] + "…"  # the whole of it on hover
-            row.append(
-                f'<text x="{LABEL_W + 4}" y="{y + 14}" class="failed">{escape(short)}</text>'
-            )
-        else:
-            median, low, high = values
-            bar = x(median) - LABEL_W
-            row.append(
-                f'<rect x="{LABEL_W}" y="{y + 3}" width="{bar:.1f}" height="{ROW - 6}" '
-                f'fill="{colour}"/>'
-            )
-            if ranking.metric.bounded(case):
-                row.append(
-                    f'<rect x="{LABEL_W}" y="{y + 3}" width="{bar:.1f}" height="{ROW - 6}" '
-                    f'fill="url(#{hatch})" stroke="black" stroke-width="0.8"/>'
-                )
-            row.append(
-                f'<path d="M{x(low):.1f} {y + 10}H{x(high):.1f}M{x(low):.1f} {y + 6}V{y + 14}'
-                f'M{x(high):.1f} {y + 6}V{y + 14}" class="whisker"/>'
-                f'<text x="{x(high) + 5:.1f}" y="{y + 14}" class="value">{compact(median)}'
-                f"{escape(' · ' + ', '.join(said)) if said else ''}</text>"
-            )
+        row.append(_bar(ranking, case, y, colour, x, hatch))
         if pairs is not None:
             row.append(
                 _ratio_panel(ranking, LABEL_W + BAR_W + NOTE_W, y, pairs.get(case.id), lo, hi)
@@ -227,3 +182,67 @@ def ranking_svg(
         out.append("".join(row))
     out.append("</svg>")
     return "".join(out)
+
+
+def _ratio_span(ranking: Ranking, pairs: Mapping[str, Pair]) -> tuple[float, float]:
+    """The B/A axis: symmetric around 1 on a log scale, at least 0.8 to 1.25."""
+    ratios = [
+        v
+        for p in pairs.values()
+        for r in [_effect_of(ranking, p).ratio]
+        for v in (r.low, r.high, r.median)
+        if v is not None and v > 0
+    ]
+    spread = max([abs(math.log(v)) for v in ratios] + [math.log(1.25)])
+    return math.exp(-spread), math.exp(spread)
+
+
+def _ratio_axis(ranking: Ranking, lo: float, hi: float, axis_y: int) -> str:
+    x0 = LABEL_W + BAR_W + NOTE_W
+    one = x0 + 8 + 75
+    return (
+        f'<line x1="{one}" x2="{one}" y1="{TOP}" y2="{axis_y}" class="one"/>'
+        f'<text x="{x0 + 8}" y="{axis_y + 13}" class="tick" text-anchor="start">'
+        f"{lo:.2f}</text>"
+        f'<text x="{one}" y="{axis_y + 13}" class="tick">1</text>'
+        f'<text x="{x0 + 158}" y="{axis_y + 13}" class="tick" text-anchor="end">'
+        f"{hi:.2f}</text>"
+        f'<text x="{x0 + 8}" y="{axis_y + 28}" class="axis">'
+        f"{escape(ranking.metric.unit)} B/A: dot median, line range, grey bar CI; "
+        "filled: changed</text>"
+    )
+
+
+def _bar(
+    ranking: Ranking,
+    case: CaseView,
+    y: int,
+    colour: str,
+    x: Callable[[float], float],
+    hatch: str,
+) -> str:
+    """One case's bar, hatched when its bound is the client's, with its whisker and its
+    value and marks; or why it has none."""
+    values = ranking.values(case)
+    if values is None:
+        why = ranking.metric.missing(case)
+        short = why if len(why) <= 70 else why[:69] + "…"  # the whole of it on hover
+        return f'<text x="{LABEL_W + 4}" y="{y + 14}" class="failed">{escape(short)}</text>'
+    said = marks(case)
+    median, low, high = values
+    bar = x(median) - LABEL_W
+    parts = [
+        f'<rect x="{LABEL_W}" y="{y + 3}" width="{bar:.1f}" height="{ROW - 6}" fill="{colour}"/>'
+    ]
+    if ranking.metric.bounded(case):
+        parts.append(
+            f'<rect x="{LABEL_W}" y="{y + 3}" width="{bar:.1f}" height="{ROW - 6}" '
+            f'fill="url(#{hatch})" stroke="black" stroke-width="0.8"/>'
+        )
+    parts.append(
+        f'<path d="M{x(low):.1f} {y + 10}H{x(high):.1f}M{x(low):.1f} {y + 6}V{y + 14}'
+        f'M{x(high):.1f} {y + 6}V{y + 14}" class="whisker"/>'
+        f'<text x="{x(high) + 5:.1f}" y="{y + 14}" class="value">{compact(median)}'
+        f"{escape(' · ' + ', '.join(said)) if said else ''}</text>"
+    )
+    return "".join(parts)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable
 
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -137,7 +139,7 @@ def _grouped_bars(run: Run, metric: Metric, title: str, ylabel: str) -> Figure:
     backends = present(run, cases)
     palette = colours(run.families())
     by_key = {(c.backend, c.transport, c.size, c.connections): c for c in cases}
-    seen_client_bound = seen_unstable = seen_failed = seen_disturbed = False
+    seen: set[str] = set()
     if not panels:
         no_data(figure, axes[0], "no closed-loop cases in this file")
     for ax, (transport, connections) in zip(axes, panels, strict=False):
@@ -149,66 +151,9 @@ def _grouped_bars(run: Run, metric: Metric, title: str, ylabel: str) -> Figure:
         for j, backend in enumerate(backends):
             for i, size in enumerate(sizes):
                 case = by_key.get((backend, transport, size, connections))
-                if case is None:
-                    continue
-                x = i + (j - (len(backends) - 1) / 2) * width
-                values = metric(case) if case.ok else None
-                if values is None:
-                    ax.text(
-                        x,
-                        0,
-                        " failed",
-                        rotation=90,
-                        ha="center",
-                        va="bottom",
-                        fontsize=7,
-                        color="#b00020",
-                    )
-                    seen_failed = True
-                    continue
-                median, low, high = values
-                top = max(top, high)
-                client_bound = case.client_bound
-                ax.bar(
-                    x,
-                    median,
-                    width * 0.92,
-                    color=palette[backend],
-                    hatch=HATCH if client_bound else None,
-                    edgecolor="black" if client_bound else palette[backend],
-                    linewidth=0.6,
-                    gid=f"bar:{case.id}",
-                )
-                ax.errorbar(
-                    x,
-                    median,
-                    yerr=[[median - low], [high - median]],
-                    fmt="none",
-                    ecolor="black",
-                    elinewidth=0.9,
-                    capsize=2,
-                )
-                notes = []
-                if client_bound:
-                    notes.append(_client_mark(case))
-                    seen_client_bound = True
-                if case.unstable:
-                    cv = case.cv
-                    notes.append(f"unstable{f' {cv:.0%}' if cv is not None else ''}")
-                    seen_unstable = True
-                if case.disturbed:
-                    notes.append("disturbed")
-                    seen_disturbed = True
-                if notes:
-                    ax.text(
-                        x,
-                        high,
-                        " " + ", ".join(notes),
-                        rotation=90,
-                        ha="center",
-                        va="bottom",
-                        fontsize=7,
-                    )
+                if case is not None:
+                    x = i + (j - (len(backends) - 1) / 2) * width
+                    top = max(top, _bar(ax, x, width, case, metric, palette[backend], seen))
         ax.set_xticks(range(len(sizes)), [f"{s} B" for s in sizes])
         ax.set_xlim(-0.5, len(sizes) - 0.5)
         ax.set_ylim(0, (top or 1.0) * 1.35)
@@ -225,23 +170,75 @@ def _grouped_bars(run: Run, metric: Metric, title: str, ylabel: str) -> Figure:
     handles = backend_handles(run, backends, "bar")
     handles.append(_error_bar_handle(cases))
     _footer(figure, cases)
-    if seen_client_bound:
-        handles.append(
-            Patch(
-                facecolor="white",
-                edgecolor="black",
-                hatch=HATCH,
-                label=client_bound_note("hatched"),
-            )
-        )
-    if seen_unstable:
-        handles.append(Patch(facecolor="none", edgecolor="none", label=UNSTABLE_NOTE))
-    if seen_disturbed:
-        handles.append(Patch(facecolor="none", edgecolor="none", label=DISTURBED_NOTE))
-    if seen_failed:
-        handles.append(Patch(facecolor="none", edgecolor="none", label=FAILED_NOTE))
-    add_legend(figure, handles)
+    add_legend(figure, handles + _bar_notes(seen))
     return figure
+
+
+def _bar(
+    ax: Axes, x: float, width: float, case: CaseView, metric: Metric, colour: str, seen: set[str]
+) -> float:
+    """One case's bar, its min-max error bar and its notes (``seen`` gathers which notes
+    the legend must explain); how high it reaches."""
+    values = metric(case) if case.ok else None
+    if values is None:
+        ax.text(x, 0, " failed", rotation=90, ha="center", va="bottom", fontsize=7,
+                color="#b00020")  # fmt: skip
+        seen.add("failed")
+        return 0.0
+    median, low, high = values
+    client_bound = case.client_bound
+    ax.bar(
+        x,
+        median,
+        width * 0.92,
+        color=colour,
+        hatch=HATCH if client_bound else None,
+        edgecolor="black" if client_bound else colour,
+        linewidth=0.6,
+        gid=f"bar:{case.id}",
+    )
+    ax.errorbar(
+        x,
+        median,
+        yerr=[[median - low], [high - median]],
+        fmt="none",
+        ecolor="black",
+        elinewidth=0.9,
+        capsize=2,
+    )
+    notes = []
+    if client_bound:
+        notes.append(_client_mark(case))
+        seen.add("client")
+    if case.unstable:
+        cv = case.cv
+        notes.append(f"unstable{f' {cv:.0%}' if cv is not None else ''}")
+        seen.add("unstable")
+    if case.disturbed:
+        notes.append("disturbed")
+        seen.add("disturbed")
+    if notes:
+        ax.text(x, high, " " + ", ".join(notes), rotation=90, ha="center", va="bottom",
+                fontsize=7)  # fmt: skip
+    return high
+
+
+def _bar_notes(seen: set[str]) -> list[Artist]:
+    """The legend entries that explain the notes written on the bars."""
+    handles: list[Artist] = []
+    if "client" in seen:
+        handles.append(
+            Patch(facecolor="white", edgecolor="black", hatch=HATCH,
+                  label=client_bound_note("hatched"))
+        )  # fmt: skip
+    for note, label in (
+        ("unstable", UNSTABLE_NOTE),
+        ("disturbed", DISTURBED_NOTE),
+        ("failed", FAILED_NOTE),
+    ):
+        if note in seen:
+            handles.append(Patch(facecolor="none", edgecolor="none", label=label))
+    return handles
 
 
 def throughput_by_size(run: Run) -> Figure:
@@ -273,74 +270,16 @@ def by_connections(run: Run) -> Figure:
     )
     backends = present(run, cases)
     palette = colours(run.families())
-    seen_client_bound = seen_failed = False
+    seen: set[str] = set()
     if not panels:
         no_data(figure, axes[0], "no closed-loop cases in this file")
     for ax, (transport, size) in zip(axes, panels, strict=False):
         panel = [c for c in cases if (c.transport, c.size) == (transport, size)]
-        counts = sorted({c.connections for c in panel})
         top = 0.0
         for backend in backends:
             mine = sorted((c for c in panel if c.backend == backend), key=lambda c: c.connections)
-            measured = [(c, v) for c in mine if (v := _throughput(c)) is not None]
-            if measured:
-                xs = [c.connections for c, _ in measured]
-                ys = [v[0] for _, v in measured]
-                low = [v[0] - v[1] for _, v in measured]
-                high = [v[2] - v[0] for _, v in measured]
-                top = max(top, *(v[2] for _, v in measured))
-                ax.errorbar(
-                    xs,
-                    ys,
-                    yerr=[low, high],
-                    color=palette[backend],
-                    marker="o",
-                    markersize=4,
-                    capsize=3,
-                    lw=1.6,
-                    label=backend,
-                    gid="connections:" + ",".join(c.id for c, _ in measured),
-                )
-                for c, v in measured:
-                    if c.client_bound:
-                        seen_client_bound = True
-                        ax.plot(
-                            [c.connections],
-                            [v[0]],
-                            marker="s",
-                            markersize=12,
-                            mfc="none",
-                            mec="black",
-                            ls="none",
-                            gid=f"client-bound:{c.id}",
-                        )
-            for c in mine:
-                if not c.ok:
-                    seen_failed = True
-                    ax.plot(
-                        [c.connections],
-                        [0],
-                        marker="x",
-                        color="black",
-                        markersize=9,
-                        mew=2,
-                        clip_on=False,
-                        ls="none",
-                        gid=f"failed:{c.id}",
-                    )
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(FixedLocator(counts))
-        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-        ax.xaxis.set_minor_locator(NullLocator())
-        if len(counts) == 1:
-            ax.set_xlim(counts[0] / 2, counts[0] * 2)
-        else:
-            ax.set_xlim(counts[0] / 1.5, counts[-1] * 1.5)
-        ax.set_ylim(0, (top or 1.0) * 1.15)
-        ax.set_xlabel("concurrent connections [count, log scale]")
-        ax.set_ylabel("throughput [msg/s]")
-        ax.yaxis.set_major_formatter(EngFormatter(sep=""))
-        ax.grid(alpha=0.3)
+            top = max(top, _connections_line(ax, backend, mine, palette[backend], seen))
+        _connections_axes(ax, sorted({c.connections for c in panel}), top)
         ax.set_title(
             f"{size} B messages, closed loop" + ("" if transport == "tcp" else f", {transport}"),
             fontsize=10,
@@ -348,10 +287,60 @@ def by_connections(run: Run) -> Figure:
     handles = backend_handles(run, backends, "line")
     handles.append(_error_bar_handle(cases))
     _footer(figure, cases)
-    handles += client_bound_handles(seen_client_bound, boxed=True)
-    if seen_failed:
+    handles += client_bound_handles("client" in seen, boxed=True)
+    if "failed" in seen:
         handles.append(
             Line2D([], [], color="black", marker="x", ls="none", mew=2, label=FAILED_NOTE)
         )
     add_legend(figure, handles)
     return figure
+
+
+def _connections_line(
+    ax: Axes, backend: str, mine: list[CaseView], colour: str, seen: set[str]
+) -> float:
+    """One backend's throughput against connections, client-bound points boxed and failed
+    ones crossed at zero; how high its error bars reach."""
+    top = 0.0
+    measured = [(c, v) for c in mine if (v := _throughput(c)) is not None]
+    if measured:
+        top = max(v[2] for _, v in measured)
+        ax.errorbar(
+            [c.connections for c, _ in measured],
+            [v[0] for _, v in measured],
+            yerr=[[v[0] - v[1] for _, v in measured], [v[2] - v[0] for _, v in measured]],
+            color=colour,
+            marker="o",
+            markersize=4,
+            capsize=3,
+            lw=1.6,
+            label=backend,
+            gid="connections:" + ",".join(c.id for c, _ in measured),
+        )
+        for c, v in measured:
+            if c.client_bound:
+                seen.add("client")
+                ax.plot([c.connections], [v[0]], marker="s", markersize=12, mfc="none",
+                        mec="black", ls="none", gid=f"client-bound:{c.id}")  # fmt: skip
+    for c in mine:
+        if not c.ok:
+            seen.add("failed")
+            ax.plot([c.connections], [0], marker="x", color="black", markersize=9, mew=2,
+                    clip_on=False, ls="none", gid=f"failed:{c.id}")  # fmt: skip
+    return top
+
+
+def _connections_axes(ax: Axes, counts: list[int], top: float) -> None:
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(counts))
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.xaxis.set_minor_locator(NullLocator())
+    if len(counts) == 1:
+        ax.set_xlim(counts[0] / 2, counts[0] * 2)
+    else:
+        ax.set_xlim(counts[0] / 1.5, counts[-1] * 1.5)
+    ax.set_ylim(0, (top or 1.0) * 1.15)
+    ax.set_xlabel("concurrent connections [count, log scale]")
+    ax.set_ylabel("throughput [msg/s]")
+    ax.yaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.grid(alpha=0.3)

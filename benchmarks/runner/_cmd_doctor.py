@@ -52,9 +52,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _checks(check: Any, env: dict[str, Any], cpus: list[int], threshold: float) -> list[Check]:
-    from echobench.benchmarks.runner._environment import HIGH_LOAD
-    from echobench.benchmarks.runner._hostcheck import SLOW_WAKEUP_US
+    checks = _cpu_checks(check, threshold)
+    checks += _load_check(env, cpus)
+    checks += _wakeup_check(check, threshold)
+    return checks + _machine_checks(env, cpus)
 
+
+def _cpu_checks(check: Any, threshold: float) -> list[Check]:
+    """Steal and run delay on the run's CPUs, against the threshold."""
     sample = check.sample
     limit = f"(limit {threshold:g}%)"
     steal = {c: v for c, v in sample.steal_pct.items() if v is not None}
@@ -83,6 +88,13 @@ def _checks(check: Any, env: dict[str, Any], cpus: list[int], threshold: float) 
             + (": a benchmark would wait behind them" if others[busiest] > threshold else ""),
         )
     )
+    return checks
+
+
+def _load_check(env: dict[str, Any], cpus: list[int]) -> list[Check]:
+    from echobench.benchmarks.runner._environment import HIGH_LOAD
+
+    checks: list[Check] = []
     load = env["load_average"]
     if load:
         high = load[0] > HIGH_LOAD * len(cpus)
@@ -94,6 +106,15 @@ def _checks(check: Any, env: dict[str, Any], cpus: list[int], threshold: float) 
                 + (" (it lags: others were busy within the last minute)" if high else ""),
             )
         )
+    return checks
+
+
+def _wakeup_check(check: Any, threshold: float) -> list[Check]:
+    """How late a sleeping thread woke on the slowest CPU, and why."""
+    from echobench.benchmarks.runner._hostcheck import SLOW_WAKEUP_US
+
+    others = check.sample.others_pct
+    checks: list[Check] = []
     slowest = check.slowest_wakeup()
     if slowest is not None:
         cpu, figures = slowest
@@ -115,6 +136,12 @@ def _checks(check: Any, env: dict[str, Any], cpus: list[int], threshold: float) 
                 f"{figures['p99']:.0f} µs at p99 (CPU {cpu}){why}",
             )
         )
+    return checks
+
+
+def _machine_checks(env: dict[str, Any], cpus: list[int]) -> list[Check]:
+    """What the machine is set to: governor, turbo, isolated CPUs, a VM."""
+    checks: list[Check] = []
     governor = env["governor"]
     checks.append(
         Check(

@@ -207,32 +207,11 @@ def measure(
         tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch,
     ):
         unix_path = os.path.join(scratch, "echo.sock") if case.transport == "unix" else None
-        server: RunningServer | None = None
-        if settings.connect is None:
-            try:
-                server = start_server(
-                    case.backend,
-                    cpus=placement.server_cpus,
-                    extra_args=server_args(
-                        case, unix_path, settings.server_options.get(case.backend)
-                    ),
-                )
-            except ServerStartError as exc:
-                raise CaseFailed(str(exc), exc.stderr) from None
+        server = _local_server(case, settings, placement.server_cpus, unix_path)
         try:
             if stopping():
                 raise Interrupted
-            if server is not None:
-                host, port = ("", 0) if unix_path else (server.host, server.port)
-                address = server.address
-                try:
-                    prime(host, port, unix_path, case.transport == "tls")
-                except UserError as exc:
-                    raise CaseFailed(str(exc), server.stderr_tail()) from None
-            else:
-                assert settings.connect is not None
-                host, port = settings.connect
-                address = f"{host}:{port}"
+            host, port, address = _reach(case, settings, server, unix_path)
             hlog = None
             if settings.hlog_dir is not None:
                 hlog = settings.hlog_dir / hlog_name(case, repeat, attempt)
@@ -283,6 +262,39 @@ def measure(
     if hlog is not None and hlog.exists():
         record["hlog"] = f"{hlog.parent.name}/{hlog.name}"
     return record
+
+
+def _local_server(
+    case: Case, settings: MeasureSettings, cpus: tuple[int, ...], unix_path: str | None
+) -> RunningServer | None:
+    """The case's server, started here on its CPUs; None for a ``--connect`` server."""
+    if settings.connect is not None:
+        return None
+    try:
+        return start_server(
+            case.backend,
+            cpus=cpus,
+            extra_args=server_args(case, unix_path, settings.server_options.get(case.backend)),
+        )
+    except ServerStartError as exc:
+        raise CaseFailed(str(exc), exc.stderr) from None
+
+
+def _reach(
+    case: Case, settings: MeasureSettings, server: RunningServer | None, unix_path: str | None
+) -> tuple[str, int, str]:
+    """Where the load goes (host, port, and the address to record); a server started here
+    is primed first (``_prime``)."""
+    if server is None:
+        assert settings.connect is not None
+        host, port = settings.connect
+        return host, port, f"{host}:{port}"
+    host, port = ("", 0) if unix_path else (server.host, server.port)
+    try:
+        prime(host, port, unix_path, case.transport == "tls")
+    except UserError as exc:
+        raise CaseFailed(str(exc), server.stderr_tail()) from None
+    return host, port, server.address
 
 
 def _measure_on_server_host(
@@ -418,55 +430,97 @@ def _drive(
                 + CONNECT_SECONDS_PER_1000 * case.total_connections / 1000
             )
             deadline = time.monotonic() + allowed
-            if server is not None and before is not None:
-                pid = server.pid
-                footprint = _hold(
-                    client,
-                    lambda: _footprint.read_connected(
-                        pid, before, case.total_connections, stopping
-                    ),
-                    deadline,
-                    stopping,
-                    server.stderr_tail,
+            if held:
+                footprint = _connected_footprint(
+                    case, client, server, remote, before, deadline, stopping
                 )
-            elif remote is not None:
-                footprint = _hold(
-                    client,
-                    lambda: remote.footprint(case.total_connections),
-                    deadline,
-                    stopping,
-                    lambda: None,
-                )
-            elif held:
-                footprint = _hold(client, dict, deadline, stopping, lambda: None)
             if held and edges is not None and settings.cluster is None and client.poll() is None:
                 sides = edges.sides(sampler.pids() if sampler else (), client.pid)
                 assert client.stdout is not None
                 edges.announced(client.stdout, sides, stopping)
-            while client.poll() is None:
-                if stopping():
-                    raise Interrupted
-                if time.monotonic() > deadline:
-                    raise CaseFailed(
-                        f"the load client did not finish within {allowed:.0f}s; killed it",
-                        server.stderr_tail() if server else None,
-                    )
-                if sampler is not None:
-                    sampler.sample()
-                until_edge = edges.until_next() if edges is not None else None
-                time.sleep(
-                    SAMPLE_SECONDS if until_edge is None else min(SAMPLE_SECONDS, until_edge)
-                )
-                if edges is not None:
-                    edges.read_due()
-            if sampler is not None:
-                sampler.sample()
+            _wait(client, server, sampler, edges, deadline, allowed, stopping)
         finally:
             _kill_group(client)  # after a normal exit it still catches a stray grandchild
             for pipe in (client.stdin, client.stdout):
                 if pipe is not None:
                     pipe.close()
         client_tail = _tail(client_stderr)
+    load = _read_load(Path(json_path))
+    figures = _check_load(case, server, remote, load, client.returncode, client_tail)
+    assert load is not None
+    return {**_record(load, sampler, server, settings, placement, remote, figures), **footprint}
+
+
+def _connected_footprint(
+    case: Case,
+    client: subprocess.Popen[bytes],
+    server: RunningServer | None,
+    remote: RemoteServer | None,
+    before: Any,
+    deadline: float,
+    stopping: Callable[[], bool],
+) -> dict[str, Any]:
+    """Hold the load client once connected and read the server's footprint meanwhile:
+    here, on the server's host, or (a remote server) nothing."""
+    if server is not None and before is not None:
+        pid = server.pid
+        return _hold(
+            client,
+            lambda: _footprint.read_connected(pid, before, case.total_connections, stopping),
+            deadline,
+            stopping,
+            server.stderr_tail,
+        )
+    if remote is not None:
+        return _hold(
+            client,
+            lambda: remote.footprint(case.total_connections),
+            deadline,
+            stopping,
+            lambda: None,
+        )
+    return _hold(client, dict, deadline, stopping, lambda: None)
+
+
+def _wait(
+    client: subprocess.Popen[bytes],
+    server: RunningServer | None,
+    sampler: TreeSampler | None,
+    edges: Edges | None,
+    deadline: float,
+    allowed: float,
+    stopping: Callable[[], bool],
+) -> None:
+    """Until the load client exits: sample the server's usage and read the host at the
+    window's edges; stop at the deadline or when asked to."""
+    while client.poll() is None:
+        if stopping():
+            raise Interrupted
+        if time.monotonic() > deadline:
+            raise CaseFailed(
+                f"the load client did not finish within {allowed:.0f}s; killed it",
+                server.stderr_tail() if server else None,
+            )
+        if sampler is not None:
+            sampler.sample()
+        until_edge = edges.until_next() if edges is not None else None
+        time.sleep(SAMPLE_SECONDS if until_edge is None else min(SAMPLE_SECONDS, until_edge))
+        if edges is not None:
+            edges.read_due()
+    if sampler is not None:
+        sampler.sample()
+
+
+def _check_load(
+    case: Case,
+    server: RunningServer | None,
+    remote: RemoteServer | None,
+    load: dict[str, Any] | None,
+    status: int | None,
+    client_tail: str,
+) -> dict[str, Any] | None:
+    """Raise ``CaseFailed`` unless the server lived and the load client measured, whole
+    and uncorrupted; a server host's figures, if it has one."""
     if server is not None and not server.alive():
         tail = server.stderr_tail()
         raise CaseFailed(
@@ -474,7 +528,6 @@ def _drive(
             f"{_last_line(tail)}",
             tail,
         )
-    load = _read_load(Path(json_path))
     figures = None
     if remote is not None:
         figures = remote.finish(_window(load), float((load or {}).get("elapsed_s") or 0.0))
@@ -485,7 +538,6 @@ def _drive(
                 f"{figures['exit_status']}): {_last_line(tail)}",
                 tail,
             )
-    status = client.returncode
     if status == EXIT_CORRUPTED or (load is not None and load.get("corrupted")):
         raise CaseFailed(
             f"the load client found corrupted echoes: {_last_line(client_tail)}",
@@ -512,7 +564,7 @@ def _drive(
             f"the load client stopped early: {load.get('stop_reason') or 'no reason given'}",
             server.stderr_tail() if server else None,
         )
-    return {**_record(load, sampler, server, settings, placement, remote, figures), **footprint}
+    return figures
 
 
 def _hold(

@@ -148,12 +148,9 @@ def _summary(values: list[float | None]) -> dict[str, Any]:
     }
 
 
-def measure(quick: bool) -> dict[str, Any]:
-    from echobench.servers._launch import start_server
-
-    started = time.monotonic()
-    rounds, duration = (2, 1.5) if quick else (3, 3.0)
-    server_cpus, client_cpus = _split_cpus()
+def _ours_variants(client_cpus: list[int] | None, duration: float) -> tuple[Variants, list[str]]:
+    """``echobench load`` with 1 worker and with one per client CPU (at least 2), with
+    verification and latency on and off; and the notes on how they share CPUs."""
     many = max(2, len(client_cpus or []))
     one = client_cpus[:1] if client_cpus else None
     on, off = "verify+latency on", "verify+latency off"
@@ -161,11 +158,7 @@ def measure(quick: bool) -> dict[str, Any]:
     # client CPU, workers are spread over all of them.
     variants: Variants = {
         "ours-1w": (f"echobench load, 1 worker, {on}", one, _ours(1, True, one, duration)),
-        "ours-1w-off": (
-            f"echobench load, 1 worker, {off}",
-            one,
-            _ours(1, False, one, duration),
-        ),
+        "ours-1w-off": (f"echobench load, 1 worker, {off}", one, _ours(1, False, one, duration)),
         f"ours-{many}w": (
             f"echobench load, {many} workers, {on}",
             client_cpus,
@@ -185,6 +178,26 @@ def measure(quick: bool) -> dict[str, Any]:
             f"({client_cpus}), so they can only be slower than 1 worker here: they show "
             "the cost of splitting the work, not the gain more cores would bring"
         )
+    return variants, notes
+
+
+def _ratio(table: dict[str, dict[str, Any]], a: str, b: str) -> float | None:
+    """Median msgs/s of variant ``a`` over ``b``'s, when both were measured."""
+    if a not in table or b not in table:
+        return None
+    top = table[a]["messages_per_second"]["median"]
+    bottom = table[b]["messages_per_second"]["median"]
+    return round(top / bottom, 3) if top and bottom else None
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    from echobench.servers._launch import start_server
+
+    started = time.monotonic()
+    rounds, duration = (2, 1.5) if quick else (3, 3.0)
+    server_cpus, client_cpus = _split_cpus()
+    one = client_cpus[:1] if client_cpus else None
+    variants, notes = _ours_variants(client_cpus, duration)
     _add_references(variants, one, duration, notes)
 
     server_name = _pick_server()
@@ -198,11 +211,7 @@ def measure(quick: bool) -> dict[str, Any]:
             server.process.stdout.close()
 
     def ratio(a: str, b: str) -> float | None:
-        if a not in table or b not in table:
-            return None
-        top = table[a]["messages_per_second"]["median"]
-        bottom = table[b]["messages_per_second"]["median"]
-        return round(top / bottom, 3) if top and bottom else None
+        return _ratio(table, a, b)
 
     return {
         "benchmark": "client_ceiling",

@@ -235,26 +235,7 @@ def measure(args: SoakSettings, hlog: Path) -> dict[str, Any]:
                 f"soak: noise floor, native client, {args.noise_s:g} s", file=sys.stderr, flush=True
             )
             noise = _noise(server.host, server.port, args, client_cpus)
-            with tempfile.TemporaryDirectory(prefix="echobench-soak-") as scratch:
-                basis = None
-                rate = args.rate
-                if rate is None:
-                    print(
-                        f"soak: the client's capacity, {CAPACITY_S:g} s",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    closed, _ = _load(
-                        server.port, args, None, CAPACITY_S, client_cpus, Path(scratch) / "c"
-                    )
-                    _check_complete("capacity run", closed)
-                    capacity = float(closed["messages_per_second"])
-                    rate = max(100.0, round(RATE_SHARE * capacity, -2))
-                    basis = {"closed_loop_messages_per_second": capacity, "share": RATE_SHARE}
-                print(f"soak: short run, {args.short:g} s", file=sys.stderr, flush=True)
-                short, _ = _load(
-                    server.port, args, rate, args.short, client_cpus, Path(scratch) / "s.hlog"
-                )
+            rate, basis, short = _rate_and_short_run(server.port, args, client_cpus)
             print(
                 f"soak: the soak at {rate:,.0f} msgs/s, {args.duration:g} s",
                 file=sys.stderr,
@@ -300,6 +281,27 @@ def measure(args: SoakSettings, hlog: Path) -> dict[str, Any]:
     data["verdicts"] = verdicts(data)
     data["wall_s"] = round(time.monotonic() - started, 1)
     return data
+
+
+def _rate_and_short_run(
+    port: int, args: SoakSettings, client_cpus: tuple[int, ...]
+) -> tuple[float, dict[str, Any] | None, dict[str, Any]]:
+    """The soak's rate (``--rate``, else ``RATE_SHARE`` of the client's closed-loop
+    capacity, measured first: then what it was based on), and the short run at that rate
+    that the soak's memory is compared with."""
+    with tempfile.TemporaryDirectory(prefix="echobench-soak-") as scratch:
+        basis = None
+        rate = args.rate
+        if rate is None:
+            print(f"soak: the client's capacity, {CAPACITY_S:g} s", file=sys.stderr, flush=True)
+            closed, _ = _load(port, args, None, CAPACITY_S, client_cpus, Path(scratch) / "c")
+            _check_complete("capacity run", closed)
+            capacity = float(closed["messages_per_second"])
+            rate = max(100.0, round(RATE_SHARE * capacity, -2))
+            basis = {"closed_loop_messages_per_second": capacity, "share": RATE_SHARE}
+        print(f"soak: short run, {args.short:g} s", file=sys.stderr, flush=True)
+        short, _ = _load(port, args, rate, args.short, client_cpus, Path(scratch) / "s.hlog")
+    return rate, basis, short
 
 
 def _check_complete(name: str, result: dict[str, Any]) -> None:
