@@ -455,31 +455,8 @@ class _ClusterRun:
                 self.stop.set()
                 stop_sent = True
                 overdue = monotonic_ns() + 5_000_000_000
-            for index, future in list(pending.items()):
-                if not future.done():
-                    continue
-                del pending[index]
-                if future.status != "finished":
-                    self._lose(index, f"{self.describe(index)} failed: {_failure(future)}")
-                    continue
-                output = future.result()
-                if "error" in output:
-                    self._lose(index, f"{self.describe(index)}: {output['error']}")
-                else:
-                    outputs[index] = output
-            for index in self._gone():
-                if index in pending:
-                    del pending[index]
-                    self._lose(index, f"{self.describe(index)} was lost mid-run")
-            for message in self.queue.get(batch=True):
-                if message[0] == "tick":
-                    got = ticks.setdefault(int(message[2]), [])
-                    got.append(int(message[3]))
-                    if progress is not None and len(got) == len(self.chosen) - len(self.lost):
-                        progress.second(int(message[2]), sum(got))
-                elif message[0] == "interval" and int(message[1]) not in self.lost:
-                    _, _, k, wire, start, end = message
-                    self.intervals.add(int(k), Counts.from_wire(wire), int(start), int(end))
+            self._collect(pending, outputs)
+            self._relay(ticks, progress)
             if progress is not None:
                 progress.refresh()
             if pending:
@@ -492,6 +469,39 @@ class _ClusterRun:
         if config.latency:
             result["latency_intervals"] = self.intervals.summary(config.interval)
         return result
+
+    def _collect(self, pending: dict[int, Any], outputs: dict[int, dict[str, Any]]) -> None:
+        """Take the shards that finished (or failed, or were lost) out of ``pending``; their
+        results into ``outputs``."""
+        for index, future in list(pending.items()):
+            if not future.done():
+                continue
+            del pending[index]
+            if future.status != "finished":
+                self._lose(index, f"{self.describe(index)} failed: {_failure(future)}")
+                continue
+            output = future.result()
+            if "error" in output:
+                self._lose(index, f"{self.describe(index)}: {output['error']}")
+            else:
+                outputs[index] = output
+        for index in self._gone():
+            if index in pending:
+                del pending[index]
+                self._lose(index, f"{self.describe(index)} was lost mid-run")
+
+    def _relay(self, ticks: dict[int, list[int]], progress: ProgressSink | None) -> None:
+        """The shards' messages: each second's count to the progress line once every shard
+        has sent it, and each latency interval into the log."""
+        for message in self.queue.get(batch=True):
+            if message[0] == "tick":
+                got = ticks.setdefault(int(message[2]), [])
+                got.append(int(message[3]))
+                if progress is not None and len(got) == len(self.chosen) - len(self.lost):
+                    progress.second(int(message[2]), sum(got))
+            elif message[0] == "interval" and int(message[1]) not in self.lost:
+                _, _, k, wire, start, end = message
+                self.intervals.add(int(k), Counts.from_wire(wire), int(start), int(end))
 
     def _lose(self, index: int, why: str) -> None:
         self.lost[index] = why
