@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "compare": "echobench.benchmarks.report._cmd_compare",
     "ceiling": "echobench.benchmarks.truth._cmd_ceiling",
     "agreement": "echobench.benchmarks.truth._cmd_agreement",
+    "repeatability": "echobench.benchmarks.truth._cmd_repeatability",
     "publish": "echobench.benchmarks.publish._cmd_publish",
     "soak": "echobench.benchmarks.truth._cmd_soak",
 }

@@ -18,6 +18,7 @@ HELP = "regenerate every published number, chart and table (on a quiet machine)"
 STEPS: dict[str, str] = {
     "ceiling": "echobench.benchmarks.publish._step_ceiling",
     "agreement": "echobench.benchmarks.publish._step_agreement",
+    "repeatability": "echobench.benchmarks.publish._step_repeatability",
     "soak": "echobench.benchmarks.publish._step_soak",
     "run": "echobench.benchmarks.publish._step_run",
     "client-cores": "echobench.benchmarks.publish._step_client_cores",

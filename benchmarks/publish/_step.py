@@ -126,9 +126,10 @@ class Step:
     measure: Callable[[Context], list[str]] | None = None
 
 
-def run_into(ctx: Context, name: str, *options: str) -> None:
+def run_into(ctx: Context, name: str, *options: str) -> list[str]:
     """``echobench run OPTIONS`` as users run it, into ``results/published/NAME``; the
-    published file is replaced only by a run that finished."""
+    published file is replaced only by a run that finished. Returns what makes its numbers
+    noisy (``noise``): the step reports it, and publish exits 1, while the tables mark it."""
     path = ctx.published / name
     partial = ctx.published / f".{name}.publishing.json"
     process = subprocess.Popen([*echobench_command(), "run", *options, "--out", str(partial)])
@@ -149,6 +150,28 @@ def run_into(ctx: Context, name: str, *options: str) -> None:
         )
     os.replace(partial, path)
     _move_interval_logs(partial, path)
+    return noise(json.loads(path.read_text()), name)
+
+
+def noise(doc: dict[str, Any], name: str) -> list[str]:
+    """Why a run's numbers were measured in a noisy period: a host that was busy when it
+    started and did not become quiet, and cases the host disturbed (each a line)."""
+    said = []
+    check = (doc.get("environment") or {}).get("host_check") or {}
+    if check.get("quiet") is False and not (check.get("waited") or {}).get("quiet"):
+        busy = ", ".join(check.get("busy") or [])
+        said.append(
+            f"{name}: the host was busy when the run started ({busy}) and did not become "
+            "quiet: its table says so; publish again on a quiet host"
+        )
+    cases = doc.get("cases") or []
+    marked = [c["id"] for c in cases if (c.get("summary") or {}).get("disturbed")]
+    if marked:
+        said.append(
+            f"{name}: {len(marked)} of {len(cases)} case(s) disturbed by the host, marked (D) "
+            f"(first: {marked[0]}); publish again on a quiet host"
+        )
+    return said
 
 
 def _move_interval_logs(partial: Path, path: Path) -> None:

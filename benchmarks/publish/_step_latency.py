@@ -213,8 +213,7 @@ def takeaways(doc: dict[str, Any]) -> list[str]:
 
 def _measure(ctx: Context) -> list[str]:
     options = QUICK if ctx.quick else ("--backends", ",".join(BACKENDS))
-    run_into(ctx, FILE, "--scenario", "latency", *options)
-    return []
+    return run_into(ctx, FILE, "--scenario", "latency", *options)
 
 
 def _render(ctx: Context) -> None:

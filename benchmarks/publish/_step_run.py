@@ -116,8 +116,7 @@ def render_self_check(run_path: Path, shown: str) -> str:
 
 
 def _measure(ctx: Context) -> list[str]:
-    run_into(ctx, FILE, *(["--quick"] if ctx.quick else []))
-    return []
+    return run_into(ctx, FILE, *(["--quick"] if ctx.quick else []))
 
 
 def _render(ctx: Context) -> None:

@@ -194,13 +194,11 @@ def takeaways(doc: dict[str, Any]) -> list[str]:
 def _measure(ctx: Context) -> list[str]:
     if ctx.quick:
         # The pipeline end to end, scale charts included, in about a minute.
-        run_into(
+        return run_into(
             ctx, FILE, "--scenario", "scale", "--backends", "asyncio-protocol,threads",
             "--connections", "1,10,100,1000,10+1000", "--duration", "0.5", "--warmup", "0.3",
         )  # fmt: skip
-    else:
-        run_into(ctx, FILE, "--scenario", "scale")
-    return []
+    return run_into(ctx, FILE, "--scenario", "scale")
 
 
 def _render(ctx: Context) -> None:

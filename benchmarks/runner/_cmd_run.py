@@ -112,6 +112,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "numbers, and measured again once the host is quiet",
     )
     quiet.add_argument(
+        "--interference",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read /proc at each window's edges (default); --no-interference does not, so "
+        "nothing is disturbed or measured again: to measure what the reading costs",
+    )
+    quiet.add_argument(
         "--max-interference",
         metavar="PCT",
         help="steal or run delay over this share of the window, on the server's or the "

@@ -64,7 +64,7 @@ class Edges:
         """Read the client's ``window`` line (it follows the go line at once) and plan the
         readings; without one, the repeat gets no record and says why."""
         if not sides:
-            self.missing = "neither side runs on this host"
+            self.missing = "not measured (--no-interference, or no side runs on this host)"
             return
         deadline = time.monotonic() + ANNOUNCE_SECONDS
         while time.monotonic() < deadline and not stopping():

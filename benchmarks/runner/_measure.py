@@ -91,6 +91,9 @@ class MeasureSettings:
     #: Steal or run delay over this percentage of the window on either side makes a
     #: repeat disturbed (``_interference``).
     max_interference: float = DEFAULT_THRESHOLD_PCT
+    #: False (``--no-interference``): /proc is not read at the windows' edges, to measure
+    #: what reading it costs.
+    interference: bool = True
 
     def placement_for(self, backend: str) -> Placement:
         return self.placements.get(backend, self.placement)
@@ -215,10 +218,11 @@ def measure(
             hlog = None
             if settings.hlog_dir is not None:
                 hlog = settings.hlog_dir / hlog_name(case, repeat, attempt)
+            measured = settings.interference
             edges = Edges(
                 settings.max_interference,
-                placement.server_cpus if server is not None else None,
-                placement.client_cpus if settings.cluster is None else None,
+                placement.server_cpus if server is not None and measured else None,
+                placement.client_cpus if settings.cluster is None and measured else None,
                 awake.pids,
             )
             try:

@@ -87,6 +87,8 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         given["server_options"] = parse_server_options(args.server_options)
     if args.awake is not None:
         given["awake"] = args.awake
+    if args.interference is not None:
+        given["interference"] = args.interference
     if args.max_interference is not None:
         given["max_interference"] = _interference.parse_threshold(args.max_interference)
     if args.disturbed_retries is not None:
@@ -417,6 +419,7 @@ def _runner(
         hlog_dir=out.with_name(f"{out.stem}-hlog"),
         awake=bool(config.get("awake")),
         server_host=_server_host(args, plan.remote),
+        interference=bool(config.get("interference", True)),
         max_interference=float(config.get("max_interference", _interference.DEFAULT_THRESHOLD_PCT)),
     )
     auto = None
@@ -476,8 +479,10 @@ def _run(
     doc = _document(plan, placed, skipped)
     runner = _runner(args, plan, cases, placed, doc)
     try:
-        runner.quiet = _quiet_for(args, plan, placed)
-        runner.quiet.count_used(doc["cases"])
+        quiet = _quiet_for(args, plan, placed)
+        quiet.count_used(doc["cases"])
+        if runner.settings.interference:  # --no-interference: nothing read, nothing waited
+            runner.quiet = quiet
         interrupted, tables = _measure_all(plan, runner, cases, skipped, placed)
     finally:
         if runner.settings.server_host is not None:
@@ -502,8 +507,8 @@ def _measure_all(
         write_results(out, doc)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror}") from None
-    assert runner.quiet is not None
-    _check_host(doc, runner.quiet)
+    if runner.quiet is not None:
+        _check_host(doc, runner.quiet)
     write_results(out, doc)
     if scenario.runner is None:
         return runner.run(), []

@@ -99,7 +99,8 @@ Top level
     ran from with ``--cluster``, else null), ``server_options`` (``{backend: {key:
     value}}``: ``-o`` options given to servers), ``server_cpus``/``client_cpus`` (CPUs
     asked for with ``--server-cpus``/``--client-cpus``, else null). Files written before
-    the last four lack them. ``max_interference`` (percent: steal or run delay over it
+    the last four lack them. ``interference`` (false: ``--no-interference``, nothing read),
+    ``max_interference`` (percent: steal or run delay over it
     makes a repeat disturbed), ``disturbed_retries`` (re-measures per case) and
     ``quiet_timeout`` (seconds the run may wait for a quiet host) are ``_quiet``'s; files
     without them measured no interference. ``awake`` (``--awake``: keep the server's CPUs
@@ -365,6 +366,7 @@ class RunConfig(TypedDict, total=False):
     server_cpus: list[int] | None
     client_cpus: list[int] | None
     awake: bool
+    interference: bool
     max_interference: float
     disturbed_retries: int
     quiet_timeout: float

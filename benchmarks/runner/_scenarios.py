@@ -64,6 +64,7 @@ DEFAULTS: dict[str, object] = {
     # keeping them awake by default would change their basis silently.
     "awake": False,
     # What a disturbed repeat is, and what the run does about it (``_quiet``).
+    "interference": True,
     "max_interference": DEFAULT_THRESHOLD_PCT,
     "disturbed_retries": RETRIES,
     "quiet_timeout": QUIET_TIMEOUT_S,
