@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 def _pytest(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "benchmarks/suites", "-q", *QUICK, "-k", SELECT, *args],
+        [sys.executable, "-m", "pytest", "benchmarks/suites", *QUICK, "-k", SELECT, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -43,6 +43,9 @@ def bench_json(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
         f"--benchmark-storage=file://{storage}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # Rooted in benchmarks/suites (its pytest.ini), pytest never collects benchmarks/ as a
+    # package, which would import its __init__.py a second time as top-level ``benchmarks``.
+    assert f"rootdir: {ROOT / 'benchmarks' / 'suites'}" in result.stdout
     return out, json.loads((out / "bench.json").read_text())
 
 

@@ -404,18 +404,3 @@ def test_no_file_is_a_link() -> None:
         dirs[:] = [d for d in dirs if d not in {".git", ".venv", "node_modules"}]
         links += [Path(directory, n) for n in dirs + files if Path(directory, n).is_symlink()]
     assert links == []
-
-
-def test_the_suites_are_collected_alone(tmp_path: Path) -> None:
-    # Rooted in benchmarks/suites (its pytest.ini), pytest never collects benchmarks/ as a
-    # package, which would import its __init__.py a second time as top-level ``benchmarks``.
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "benchmarks/suites", "--co", "-p", "no:cacheprovider"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout[-2000:]
-    assert f"rootdir: {ROOT / 'benchmarks' / 'suites'}" in done.stdout
-    assert "<Dir suites>" in done.stdout and "<Package" not in done.stdout
