@@ -20,6 +20,19 @@ from echobench.servers._conformance import (
 from echobench.servers._launch import echobench_command
 from echobench.servers._registry import PATH_VARIABLE, available_backends, discover
 
+
+@pytest.fixture(autouse=True)
+def _cpu_affinity_restored() -> Iterator[None]:
+    """A test leaves the test process on the CPUs it found it on: the runner pins its own
+    process to the load client's CPUs (``_isolation.pin_self``), and a test that runs it
+    in-process would otherwise leave every later test, and the commands they start,
+    pinned there."""
+    before = os.sched_getaffinity(0)
+    yield
+    if os.sched_getaffinity(0) != before:
+        os.sched_setaffinity(0, before)
+
+
 #: Deliberately broken backends, one file each, for showing that checks can fail.
 BROKEN_BACKENDS = Path(__file__).parent / "broken_backends"
 
