@@ -91,7 +91,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     latency.add_argument(
         "--slo-p99",
         metavar="TIME",
-        help="the p99 target of the capacity at a latency target, e.g. 1ms, 500us (default 1ms)",
+        help="the p99 target of the capacity at a latency target, e.g. 1ms, 500us, or auto: "
+        "4x the floor's p99 (the same client against native) at half its capacity "
+        "(default 1ms)",
+    )
+    latency.add_argument(
+        "--max-windows",
+        type=int,
+        metavar="N",
+        help="the most windows a point whose p99 interval straddles the target gets (default 5)",
+    )
+    latency.add_argument(
+        "--remeasure-budget",
+        type=float,
+        metavar="SECONDS",
+        help="seconds the sweep may spend measuring undecided points again (default 120)",
     )
     latency.add_argument(
         "--probe-duration",

@@ -71,7 +71,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
             given[name] = value
     if args.repeat is not None:
         given["repeat"] = _repeat(args.repeat)
-    for name in ("workers", "min_repeat", "max_repeat"):
+    for name in ("workers", "min_repeat", "max_repeat", "max_windows"):
         value = getattr(args, name)
         if value is not None:
             if value < 1:
@@ -96,22 +96,28 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
             raise UserError(f"--disturbed-retries must be 0 or more, not {args.disturbed_retries}")
         given["disturbed_retries"] = args.disturbed_retries
     if args.quiet_timeout is not None:
-        if not math.isfinite(args.quiet_timeout) or args.quiet_timeout < 0:
-            raise UserError(
-                f"--quiet-timeout must be 0 or more seconds, not {args.quiet_timeout:g}"
-            )
-        given["quiet_timeout"] = args.quiet_timeout
+        given["quiet_timeout"] = _seconds(args.quiet_timeout, "quiet-timeout", 0.0)
     if args.load_fractions is not None:
         given["load_fractions"] = parse_percentages(args.load_fractions, "load-fractions")
     if args.slo_p99 is not None:
-        given["slo_p99_us"] = parse_duration_us(args.slo_p99, "slo-p99")
+        given["slo_p99_us"] = (
+            "auto"
+            if args.slo_p99.strip().lower() == "auto"
+            else parse_duration_us(args.slo_p99, "slo-p99")
+        )
+    if args.remeasure_budget is not None:
+        given["remeasure_budget"] = _seconds(args.remeasure_budget, "remeasure-budget", 0.0)
     if args.probe_duration is not None:
-        if not math.isfinite(args.probe_duration) or args.probe_duration < 0.1:
-            raise UserError(
-                f"--probe-duration must be at least 0.1 seconds, not {args.probe_duration:g}"
-            )
-        given["probe_duration"] = args.probe_duration
+        given["probe_duration"] = _seconds(args.probe_duration, "probe-duration", 0.1)
     return given
+
+
+def _seconds(value: float, name: str, minimum: float) -> float:
+    """A ``--name SECONDS`` option's value, refused in one line below ``minimum``."""
+    if not math.isfinite(value) or value < minimum:
+        least = "0 or more" if minimum == 0 else f"at least {minimum:g}"
+        raise UserError(f"--{name} must be {least} seconds, not {value:g}")
+    return value
 
 
 def _repeat(text: str) -> int | str:

@@ -199,13 +199,16 @@ def interval(windows: Sequence[Window], name: str) -> dict[str, Any]:
 
 
 def point_intervals(windows: Sequence[Window]) -> dict[str, Any]:
-    """Every percentile's interval: ``{p50_ci_us, p99_ci_us, p999_ci_us, ci_method}``
-    (``ci_method`` per percentile; an interval is [low, high], high null when open)."""
+    """Every percentile with its interval: ``{p50_us, p50_ci_us, p99_us, ...,
+    ci_method}`` (``ci_method`` per percentile; an interval is [low, high], high null
+    when open; all null without samples)."""
     found: dict[str, Any] = {"windows": len(windows), "ci_method": {}}
     for name in QUANTILES:
-        result = interval(windows, name)
+        result = interval(windows, name) if windows else {"value_us": None, "ci_us": None}
+        value = result["value_us"]
+        found[f"{name}_us"] = None if value is None else round(value, 3)
         found[f"{name}_ci_us"] = _rounded(result["ci_us"])
-        found["ci_method"][name] = result["method"]
+        found["ci_method"][name] = result.get("method")
     return found
 
 

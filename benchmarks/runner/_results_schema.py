@@ -279,45 +279,98 @@ Top level
         ``idle_dropped``        the most idle connections dropped in any repeat (null
                                 without idle connections).
 
-``latency`` (``_sweep``, ``_sweepplan``)
-    ``slo_p99_us``, ``load_fractions``, ``probe_duration``  as in ``config``.
+``latency`` (``_sweep``, ``_sweepplan``, ``_sweepsummary``, ``_quantiles``)
+    ``slo_p99_us``      the p99 target in µs: ``--slo-p99``, or with ``--slo-p99 auto`` the
+                        one set from the floor (null until the floor's half-load point is
+                        measured); ``slo_auto_requested`` says which, and ``slo_auto`` is
+                        null or ``{"factor" (4), "floor_case", "floor_fraction",
+                        "floor_p99_us", "floor_p99_ci_us", "p99_us"}``.
+    ``slo_rule``        ``"first-crossing"``.
+    ``load_fractions``, ``probe_duration``  as in ``config``; ``probe_ci`` (0.05): the
+                        share of its median within which a probe's interval must lie.
     ``common_fractions``  fractions of the slowest backend's base rate that give the
                         common rates when ``--rate`` is not given.
-    ``phase``           ``"probe"``, ``"hold-check"``, ``"sweep"`` while running, ``"done"``.
+    ``floor_backend``   ``"native"``; ``floor``: per slice ``{"transport", "size",
+                        "connections", "reason"}``, ``reason`` null when the slice has a
+                        floor (its ``native`` sweep), else why not (``--connect``, no
+                        compiler, a transport native does not serve).
+    ``phase``           ``"probe"``, ``"hold-check"``, ``"sweep"``, ``"remeasure"`` while
+                        running, ``"done"``.
     ``common``          per slice ``{"transport", "size", "connections", "rates" (msgs/s),
-                        "from_backend", "from_rate" (the slowest backend and its base rate;
-                        null when given), "explicit" (given with --rate)}``.
+                        "from_backend", "from_rate" (the slowest backend and the low end of
+                        its probe's interval, as a share of its base rate; null when
+                        given), "explicit" (given with --rate)}``.
+    ``remeasure``       null until the sweep pass ends, else ``{"budget_s", "max_windows",
+                        "rounds", "windows_added", "spent_s" (wall time, or the windows'
+                        estimated cost if more), "stopped" ("decided", "max-windows",
+                        "budget" or "interrupted"), "undecided" (the points still in doubt
+                        that could move a capacity)}``.
     ``sweeps``          one per backend and slice:
         ``backend``, ``family``, ``transport``, ``size``, ``connections``.
+        ``floor_only``          true for ``native`` measured only as the floor (not asked
+                                for): drawn as the floor, never ranked.
         ``probe``               the id of its closed-loop capacity probe (a case above).
         ``capacity``            null when the probe failed, else ``{"case",
-                                "messages_per_second" (C: the median of the probe's per-second
-                                throughputs, or of its 100 ms ones for a probe under 2 s),
-                                "samples", "sample" (their length), "verdict",
-                                "client_bound" (C is the load client's: the server's capacity
-                                is at least C)}``.
+                                "messages_per_second" (C: the median of the per-second
+                                throughputs of the probe's clean repeats, or of its 100 ms
+                                ones for a probe under 2 s), "ci" ([low, high]: the
+                                distribution-free 95% interval of that median from its
+                                order statistics; null with fewer than 6 samples),
+                                "within_target" (the interval lies within ``probe_ci`` of C
+                                either side), "repeats", "samples", "sample" (their length),
+                                "verdict", "client_bound" (C is the load client's: the
+                                server's capacity is at least C)}``.
         ``hold_check``          with a client-bound C, the id of the open-loop case that
                                 offered the top fraction of C first; else null.
-        ``base``                ``{"messages_per_second", "capped", "client_ceiling"}``: the
-                                rate the fractions apply to: C, or, when the hold check's
-                                client fell behind (``capped``), the rate it held
-                                (``client_ceiling``) divided by the top fraction, so that the
-                                sweep stops at what the open-loop client can hold.
+        ``base``                ``{"messages_per_second", "low" (the same at the low end of
+                                C's interval), "capped", "client_ceiling"}``: the rate the
+                                fractions apply to: C, or, when the hold check's client fell
+                                behind (``capped``), the rate it held (``client_ceiling``)
+                                divided by the top fraction, so that the sweep stops at what
+                                the open-loop client can hold.
         ``points``              the sweep's open-loop cases by rate: ``{"case", "rate",
                                 "fraction" (of the base; null for a common rate only),
-                                "share_of_base", "common", "hold_check"}``.
+                                "share_of_base", "common", "hold_check", "stats"}``;
+                                ``stats`` is null until measured, else the point over its
+                                windows (repeats): ``windows`` (kept), ``windows_measured``,
+                                ``disturbed_windows`` (the host's, ``_interference``),
+                                ``client_windows`` (left out: more than 0.1% of their
+                                messages left a quarter of the target or more late, or one of
+                                the client's own pauses lasted that long), ``client_bound``
+                                (no window left; the figures are then those of all),
+                                ``client_lag_us`` (the largest lateness threshold over 0.1%
+                                of a window's messages), ``max_send_lag_us``,
+                                ``max_pause_us``, ``p50_us``, ``p99_us``, ``p999_us`` (from
+                                the kept windows' histograms merged), ``p50_ci_us``,
+                                ``p99_ci_us``, ``p999_ci_us`` (95% intervals ``[low, high]``,
+                                high null when open upward; null when none can be given),
+                                ``ci_method`` (per percentile: ``"order-statistics"``,
+                                ``"batches"`` or ``"windows"``), ``overloaded`` (the rate was
+                                not met in most kept windows), ``achieved_share``,
+                                ``decision`` (``"meets"``, ``"fails"``, ``"undecided"`` or
+                                ``"client-bound"`` against the target), ``floor_p99_ci_us``
+                                (the floor's p99 interval at this rate, interpolated between
+                                its rates; null outside them) and ``at_floor`` (the intervals
+                                overlap; null when unknown).
         ``error``               why there is no sweep (the probe failed), else null.
         ``summary``             ``{"points", "measured", "overloaded", "client_bound",
-                                "slo_capacity"}``; ``slo_capacity`` is ``{"p99_us" (the
-                                target), "messages_per_second" (the highest offered rate
-                                with p99 under the target and the rate met, among points
-                                whose client kept its schedule; null when none),
-                                "interpolated" (linearly in p99 toward the next higher
-                                point), "at_least" (every measured point met the target: a
+                                "undecided", "at_floor", "slo_capacity"}``; ``slo_capacity``
+                                is ``{"rule" ("first-crossing"), "p99_us" (the target),
+                                "messages_per_second" (the load up to which every point met
+                                the target: interpolated linearly in p99 between the last
+                                point under the target and the first over it or overloaded,
+                                within ``range``; points the client could have made are left
+                                out; null when none), "range" ([the highest rate under which
+                                every point surely met the target, the lowest that surely
+                                failed it]; either null when there is none: open), "undecided"
+                                (points in doubt within the range), "interpolated",
+                                "at_least" (every point counted was under the target: a
                                 lower bound), "client_bound" (the sweep could not go higher,
-                                or the interpolation ran over points the client could not
-                                hold), "between" ([lower case id, higher
-                                case id or null]), "reason" (why it is null)}``.
+                                or the interpolation ran over points the client could have
+                                made), "between" ([lower case id, higher case id or null]),
+                                "reason" (why it is null)}``. Older files (before the first
+                                crossing) lack ``rule``, ``range``, ``undecided`` and the
+                                points' ``stats``, and took the highest passing point.
 """
 
 from __future__ import annotations

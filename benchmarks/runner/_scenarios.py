@@ -143,6 +143,8 @@ register(
             "load_fractions": [f / 100 for f in LOAD_PERCENTS],
             "slo_p99_us": 1000.0,
             "probe_duration": 3.0,
+            "max_windows": 5,
+            "remeasure_budget": 120.0,
         },
     )
 )
