@@ -103,7 +103,7 @@ class Edges:
         if result is None:
             self.missing = self.window.error or "the window was not read"
             return None
-        return result.as_dict()
+        return {**result.as_dict(), "read_ms": round(1e3 * sum(self.window.costs), 3)}
 
 
 def _tree(pid: int) -> tuple[int, ...]:

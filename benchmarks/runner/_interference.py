@@ -583,12 +583,16 @@ class Window:
     proc: Path = PROC
     edges: list[Snapshot] = field(default_factory=list)
     error: str | None = None
+    #: How long each reading took (s): what the measurement costs the CPU it runs on.
+    costs: list[float] = field(default_factory=list)
 
     def edge(self) -> None:
+        began = time.perf_counter()
         try:
             self.edges.append(snapshot(self.sides, self.proc))
         except (OSError, ValueError) as exc:
             self.error = f"cannot read /proc: {exc}"
+        self.costs.append(time.perf_counter() - began)
 
     def result(self) -> Interference | None:
         if self.error is not None or len(self.edges) < 2:

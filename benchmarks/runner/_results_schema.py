@@ -244,7 +244,8 @@ Top level
                                 (per side: ``wait_pct``, the threads' run-queue wait,
                                 ``others_pct``, other tasks' CPU time on those CPUs, of
                                 which the run delay is the smaller; ``threads``),
-                                ``"notes"`` (what could not be read)``}``; after a disturbed
+                                ``"notes"`` (what could not be read), ``"read_ms"`` (what the
+                                two readings took, outside the window)``}``; after a disturbed
                                 repeat, ``quiet_wait`` (the wait for a quiet host, as in
                                 ``host_check.waited``) or ``not_remeasured`` (why it was
                                 not measured again). ``{"disturbed": false, "unmeasured":

@@ -20,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backends", metavar="A,B", help="the A/A matrix's backends")
     parser.add_argument("--repeat", type=int, help="repeats per case (default 6; at least 6)")
     parser.add_argument("--duration", type=float, help="seconds measured per repeat (default 1)")
-    parser.add_argument("--pairs", type=int, help="overhead: runs with and without (default 10)")
+    parser.add_argument("--pairs", type=int, help="overhead: runs with and without (default 20)")
     parser.add_argument(
         "--quick",
         action="store_true",

@@ -12,7 +12,10 @@ kept beside the result:
   The claim: the repeats it overlapped are disturbed and measured again once it stopped,
   and the case's median lands within 10% of the clean run's.
 - **overhead**: alternating runs of one case with the measurement on and off
-  (``--no-interference``), ``pairs`` of each. The claim: median msgs/s on/off within 1%.
+  (``--no-interference``), ``pairs`` of each. The claim: the measurement costs under 1%
+  of the msgs/s: it holds when the 95% interval of on/off (Hodges-Lehmann) lies above
+  0.99, fails when it lies below, and is not settled in between (more pairs narrow it).
+  The readings' own cost (``read_ms`` of each repeat) is reported beside it.
 
 Numbers measured in a noisy period are not judged: a part whose host check found the host
 busy, or most of whose repeats were disturbed, says so instead of passing or failing
@@ -71,7 +74,7 @@ class Params:
     #: The busy loop starts this long after the run's first repeat, for this long.
     busy_after_s: float = 0.5
     busy_s: float = 8.0
-    pairs: int = 10
+    pairs: int = 20
     parts: tuple[str, ...] = PARTS
     #: ``--quiet-timeout`` of the A/A runs (None: the runner's default).
     quiet_timeout: float | None = None
@@ -340,6 +343,7 @@ def overhead(params: Params, runs: Runs) -> dict[str, Any]:
     base = [*params.one_case(1), "--quiet-timeout", "0", "--disturbed-retries", "0"]
     on: list[float] = []
     off: list[float] = []
+    reads: list[float] = []
     seen = []
     for index in range(params.pairs):
         # Alternate which goes first, so that a drift favours neither.
@@ -351,15 +355,22 @@ def overhead(params: Params, runs: Runs) -> dict[str, Any]:
             (on if mode == "on" else off).append(float(rate))
             if mode == "on":
                 seen.append(interference_of(doc))
+                reads += [
+                    float((r.get("interference") or {}).get("read_ms") or 0.0)
+                    for r in doc["cases"][0]["repeats"]
+                ]
     figures = effect("messages_per_second", off, on, statistics.median(off), statistics.median(on))
-    ratio = figures.ratio.median
+    low, high = figures.interval.low, figures.interval.high
+    floor = 1.0 - OVERHEAD_TOLERANCE
     return {
         "runs": seen,
         "on": on,
         "off": off,
-        "ratio": ratio,
-        "interval": [figures.interval.low, figures.interval.high],
-        "holds": ratio is not None and abs(ratio - 1.0) <= OVERHEAD_TOLERANCE,
+        "ratio": figures.ratio.median,
+        "interval": [low, high],
+        "read_ms": reads,
+        "holds": low is not None and low >= floor,
+        "unsettled": low is None or high is None or low < floor <= high,
         "noisy": _noisy(seen),
     }
 
@@ -393,13 +404,15 @@ def verdicts(doc: dict[str, Any]) -> list[str]:
     for part, claim in (
         ("aa", f"two runs' medians within {AA_BAND[0]:.2f}-{AA_BAND[1]:.2f}"),
         ("contention", "the busy loop's repeats flagged, measured again, median within 10%"),
-        ("overhead", "msgs/s with the measurement within 1% of without"),
+        ("overhead", "the measurement costs under 1% of the msgs/s"),
     ):
         result = doc.get(part)
         if result is None:
             continue
         if result.get("noisy"):
             said.append(f"{part}: not judged, measured in a noisy period: {result['noisy']}")
+        elif result.get("unsettled"):
+            said.append(f"{part}: not settled: its interval spans the claim; measure more pairs")
         elif not result["holds"]:
             said.append(f"{part}: the claim ({claim}) does not hold")
     return said
@@ -475,10 +488,17 @@ def render_table(doc: dict[str, Any]) -> str:
     if part:
         low, high = part["interval"]
         span = "" if low is None or high is None else f", 95% interval {low:.3f}-{high:.3f}"
+        reads = part.get("read_ms") or []
+        cost = (
+            f"; the two readings of a repeat took {statistics.median(reads):.2f} ms (median), "
+            "outside its window"
+            if reads
+            else ""
+        )
         lines += [
             f"**Overhead** ({_verdict(part)}): {len(part['on'])} runs with the measurement "
             f"and {len(part['off'])} without, alternately: median msgs/s on/off "
-            f"{part['ratio']:.3f}{span}; {_seen(part['runs'])}.",
+            f"{part['ratio']:.3f}{span}{cost}; {_seen(part['runs'])}.",
         ]
     return "\n".join(lines).rstrip()
 
@@ -486,4 +506,6 @@ def render_table(doc: dict[str, Any]) -> str:
 def _verdict(part: dict[str, Any]) -> str:
     if part.get("noisy"):
         return f"not judged: measured in a noisy period, {part['noisy']}"
+    if part.get("unsettled"):
+        return "not settled: the interval spans 0.99; more pairs narrow it"
     return "holds" if part["holds"] else "does NOT hold"
