@@ -405,12 +405,17 @@ def test_scenarios_are_defaults_that_options_override() -> None:
     assert quick["connections"] == SCENARIOS["quick"].defaults["connections"]
     assert _resolve(*_parsed(parser))["scenario"] == "default"
     assert _given(parser.parse_args([])) == {}
-    # Server CPUs are kept awake by default only where the latency scenario measures.
+    # Server CPUs are kept awake by default in the latency scenario, and where the server
+    # idles between messages (one connection, an open loop) in the others.
     assert [_resolve(*_parsed(parser, "--scenario", s))["awake"] for s in SCENARIOS] == [
-        s == "latency" for s in SCENARIOS
+        "auto",
+        "auto",
+        "auto",
+        "auto",
     ]
     assert _resolve(*_parsed(parser, "--scenario", "latency", "--no-awake"))["awake"] is False
     assert _resolve(*_parsed(parser, "--scenario", "scale", "--awake"))["awake"] is True
+    assert _resolve(*_parsed(parser, "--scenario", "latency", "--awake"))["awake"] is True
 
 
 def _parsed(parser: argparse.ArgumentParser, *argv: str) -> tuple[argparse.Namespace, dict]:

@@ -124,7 +124,8 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
             # A file from before ``--awake`` ran with the server's CPUs idling.
             + (
                 "; the server's CPUs kept awake by an idle-priority busy loop (a halted vCPU's "
-                "wake-up otherwise dominates p99 at low load)."
+                "wake-up otherwise dominates p99 at low load)"
+                + (", the open-loop points only." if config.get("awake") == "auto" else ".")
                 if config.get("awake")
                 else "."
             ),

@@ -20,6 +20,7 @@ from typing import Any
 from echobench.benchmarks.charts._figures import charts_for
 from echobench.benchmarks.publish._pages import header
 from echobench.benchmarks.publish._step import Context, Step, draw, run_into
+from echobench.benchmarks.runner._verdict import wakeup_bound_case
 
 FILE = "run.json"
 SHOWN = f"results/published/{FILE}"
@@ -44,6 +45,8 @@ def _cell(case: dict[str, Any]) -> str:
     if p99 is not None:
         text += f", p99 {p99:,.0f} µs"
     mark = MARK.get(summary.get("verdict", ""), "")
+    if wakeup_bound_case(case):
+        mark = " (w)"
     if summary.get("unstable"):
         mark += " ~"
     if summary.get("disturbed"):
@@ -94,7 +97,10 @@ def render(doc: dict[str, Any], shown: str) -> str:
         "",
         "Marks: (C) client-bound, (B) both the server and the load client saturated - "
         "these numbers measure the load client at least as much as the server; "
-        "(n) neither side saturated; ~ unstable (CV over 5%); (D) disturbed: the host took "
+        "(n) neither side saturated; (w) neither saturated, and the server's CPU was let "
+        "idle between messages (no --awake): in a VM each round trip waited for a halted "
+        "vCPU to wake, which dominates the figure at one connection; "
+        "~ unstable (CV over 5%); (D) disturbed: the host took "
         "the CPUs in a repeat that could not be measured again, not to be compared; no mark: "
         "server-bound. "
         "Compare ratios within this table, not with numbers from another machine or run.",

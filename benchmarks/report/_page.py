@@ -312,13 +312,23 @@ def notes(run: Run) -> list[str]:
         said.append(f"{len(run.not_run)} case(s) were not run: {', '.join(run.not_run)}.")
     if not said:
         said.append("Every case ran, no load client was saturated and none was unstable.")
-    if run.config.get("awake") and not run.config.get("connect"):
-        said.append(
-            "The server's CPUs were kept awake by an idle-priority busy loop (--awake): in a "
-            "virtual machine a halted vCPU takes milliseconds to wake, which otherwise "
-            "dominates p99 at low load."
-        )
-    return said
+    return said + _awake_note(run)
+
+
+def _awake_note(run: Run) -> list[str]:
+    awake = run.config.get("awake")
+    if not awake or run.config.get("connect"):
+        return []
+    which = (
+        "for the cases at one connection and in an open loop (--awake auto)"
+        if awake == "auto"
+        else "(--awake)"
+    )
+    return [
+        f"The server's CPUs were kept awake by an idle-priority busy loop {which}: in a "
+        "virtual machine a halted vCPU takes milliseconds to wake, which otherwise "
+        "dominates a 1-connection round trip and p99 at low load."
+    ]
 
 
 def sweep_notes(run: Run) -> list[str]:

@@ -162,12 +162,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     placement.add_argument("--server-cpus", metavar="LIST", help="CPUs for the server, e.g. 0")
     placement.add_argument(
         "--awake",
-        action=argparse.BooleanOptionalAction,
+        nargs="?",
+        const="on",
+        choices=("on", "off", "auto"),
         default=None,
         help="keep the server's CPUs from idling while it is measured: an idle-priority busy "
         "loop on each, which yields to the server at once (in a VM a halted vCPU takes "
-        "milliseconds to wake, which dominates p99 at low load). Default: on for --scenario "
-        "latency, off for the others, whose published numbers were measured without it",
+        "milliseconds to wake, which dominates a 1-connection round trip and p99 at low "
+        "load). 'auto': for closed-loop cases at one connection and open-loop cases only (at "
+        "more connections the server seldom idles and the loop cost a fast one up to 15%%). "
+        "Default: on for --scenario latency, auto for the others",
+    )
+    placement.add_argument(
+        "--no-awake", dest="awake", action="store_const", const="off", help="--awake off"
     )
     placement.add_argument(
         "--client-cpus", metavar="LIST", help="CPUs for the load client, e.g. 1-3"

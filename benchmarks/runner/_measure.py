@@ -83,8 +83,9 @@ class MeasureSettings:
     #: Where each repeat's HdrHistogram interval log goes (``echobench load --hlog``): a
     #: folder beside the results file, so the file refers to it by a relative path.
     hlog_dir: Path | None = None
-    #: Keep the server's CPUs from idling while it is measured (``_awake``).
-    awake: bool = False
+    #: Keep the server's CPUs from idling while it is measured (``_awake``): always, never,
+    #: or ``"auto"``: for the cases whose server idles between messages (``awake_for``).
+    awake: bool | str = False
     #: The cluster's worker on the server's host (``_serverhost``): it starts the server
     #: there (or, with ``connect`` to that host, finds it) and measures it.
     server_host: ServerHost | None = None
@@ -97,6 +98,22 @@ class MeasureSettings:
 
     def placement_for(self, backend: str) -> Placement:
         return self.placements.get(backend, self.placement)
+
+
+def unmeasured(why: str | None) -> dict[str, Any]:
+    """The ``interference`` of a repeat whose host could not be read, and why."""
+    return {"steal_pct": {}, "run_delay_pct": {}, "disturbed": False, "unmeasured": why}
+
+
+def awake_for(case: Case, awake: bool | str) -> bool:
+    """Whether ``--awake`` keeps the server's CPUs awake for ``case``. ``"auto"`` does for a
+    closed loop at one connection and an open loop, where the server idles between messages
+    and a halted vCPU's wake-up dominated the figure, and not for a closed loop at more
+    connections, where the server seldom idles and the busy loop cost a fast one up to 15%
+    (docs/interference.md, "The 1-connection column")."""
+    if awake == "auto":
+        return case.rate is not None or case.connections == 1
+    return bool(awake)
 
 
 def hlog_name(case: Case, repeat: int, attempt: int = 0) -> str:
@@ -203,7 +220,8 @@ def measure(
     started_at = _environment.now()
     placement = settings.placement_for(case.backend)
     pin_self(placement.client_cpus)  # the runner samples beside the client, off the server
-    awake_cpus = placement.server_cpus if settings.awake and settings.connect is None else ()
+    kept = awake_for(case, settings.awake) and settings.connect is None
+    awake_cpus = placement.server_cpus if kept else ()
     # The spinners stop with the case, however it ends (an interrupted runner included).
     with (
         keep_awake(awake_cpus) as awake,
@@ -257,12 +275,7 @@ def measure(
     }
     record["placement"]["awake_cpus"] = list(awake.cpus)
     record["placement"]["awake_how"] = awake.how
-    record["interference"] = edges.record() or {
-        "steal_pct": {},
-        "run_delay_pct": {},
-        "disturbed": False,
-        "unmeasured": edges.missing,
-    }
+    record["interference"] = edges.record() or unmeasured(edges.missing)
     if hlog is not None and hlog.exists():
         record["hlog"] = f"{hlog.parent.name}/{hlog.name}"
     return record
@@ -370,12 +383,9 @@ def _measure_on_server_host(
     }
     record["placement"]["awake_cpus"] = []
     record["placement"]["awake_how"] = None
-    record["interference"] = (record.get("server_host") or {}).get("interference") or {
-        "steal_pct": {},
-        "run_delay_pct": {},
-        "disturbed": False,
-        "unmeasured": "the server's host could not read its CPUs",
-    }
+    record["interference"] = (record.get("server_host") or {}).get("interference") or unmeasured(
+        "the server's host could not read its CPUs"
+    )
     if hlog is not None and hlog.exists():
         record["hlog"] = f"{hlog.parent.name}/{hlog.name}"
     return record

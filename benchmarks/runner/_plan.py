@@ -86,7 +86,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     if args.server_options:
         given["server_options"] = parse_server_options(args.server_options)
     if args.awake is not None:
-        given["awake"] = args.awake
+        given["awake"] = {"on": True, "off": False, "auto": "auto"}[args.awake]
     if args.interference is not None:
         given["interference"] = args.interference
     if args.max_interference is not None:
@@ -423,7 +423,7 @@ def _runner(
         cluster=config.get("cluster"),
         cluster_certs=args.cluster_certs,
         hlog_dir=out.with_name(f"{out.stem}-hlog"),
-        awake=bool(config.get("awake")),
+        awake="auto" if config.get("awake") == "auto" else bool(config.get("awake")),
         server_host=_server_host(args, plan.remote),
         interference=bool(config.get("interference", True)),
         max_interference=float(config.get("max_interference", _interference.DEFAULT_THRESHOLD_PCT)),

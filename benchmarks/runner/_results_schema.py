@@ -104,8 +104,10 @@ Top level
     makes a repeat disturbed), ``disturbed_retries`` (re-measures per case) and
     ``quiet_timeout`` (seconds the run may wait for a quiet host) are ``_quiet``'s; files
     without them measured no interference. ``awake`` (``--awake``: keep the server's CPUs
-    from idling; true by default for ``latency`` only, false with ``--connect``; a file
-    without it ran with it off).
+    from idling: true, false, or ``"auto"``, every scenario's default since it was added
+    without a version change: for closed loops at one connection and open loops only
+    (``_measure.awake_for``); false with ``--connect``; files before ``"auto"`` kept it
+    true for ``latency`` only, and a file without it ran with it off).
     A ``latency`` run adds ``load_fractions`` (of each backend's
     capacity, 1.0 = 100%), ``slo_p99_us`` (the p99 target) and ``probe_duration`` (seconds
     of the capacity probe); its ``rates`` are the common absolute rates given with
@@ -419,7 +421,7 @@ class RunConfig(TypedDict, total=False):
     server_options: dict[str, dict[str, str]]
     server_cpus: list[int] | None
     client_cpus: list[int] | None
-    awake: bool
+    awake: bool | str
     interference: bool
     max_interference: float
     disturbed_retries: int

@@ -17,6 +17,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from echobench.benchmarks.runner import _verdict
+
 
 class RunProgress:
     """case i/N, the current case, and the ETA; plain lines when stderr is not a terminal.
@@ -165,7 +167,10 @@ def results_table(doc: dict[str, Any]) -> Table:
             f"{rate['median']:,.0f}",
             spread,
             format_us(summary["p99_us"]["median"]),
-            VERDICT_TEXT[summary["verdict"]] + starved_text(summary) + _open_loop_text(entry),
+            VERDICT_TEXT[summary["verdict"]]
+            + (", WAKE-UP BOUND" if _verdict.wakeup_bound_case(entry) else "")
+            + starved_text(summary)
+            + _open_loop_text(entry),
             _status(entry),
         )
     return table
@@ -218,6 +223,13 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
             "a lower bound for the server."
         )
     notes += _disturbed_notes(doc)
+    waking = sum(1 for e in doc["cases"] if e.get("summary") and _verdict.wakeup_bound_case(e))
+    if waking:
+        notes.append(
+            f"{waking} case(s) are WAKE-UP BOUND: neither side was saturated and the server's "
+            "CPUs were let idle between messages, so each round trip waited for a halted CPU "
+            "to wake (in a VM, most of it at one connection); --awake keeps them awake."
+        )
     overloaded = [e for e in doc["cases"] if (e.get("summary") or {}).get("overloaded")]
     if overloaded:
         notes.append(

@@ -18,6 +18,8 @@ fell behind makes the case client-bound, whatever the server did.
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Utilization (CPU-seconds per second over the cores a side can use) that counts
 #: as saturated; scheduling and measurement noise keep a busy process a little below 1.
 SATURATED = 0.9
@@ -129,3 +131,26 @@ def overall(verdicts: list[str]) -> str:
         return "neither"
     known = [v for v in _TIE_ORDER if v in verdicts] or ["neither"]
     return max(known, key=lambda v: (verdicts.count(v), -_TIE_ORDER.index(v)))
+
+
+def let_idle(entry: dict[str, Any]) -> bool:
+    """Whether a results file's case ran on a local server whose CPUs were let idle (not
+    kept awake: ``placement.awake_cpus`` empty or, in files before it, absent)."""
+    placements = [r.get("placement") or {} for r in entry.get("repeats") or ()]
+    if not placements or any(p.get("server_cpus") is None for p in placements):
+        return False  # a server elsewhere: its CPUs are not this run's to judge
+    return not any(p.get("awake_cpus") for p in placements)
+
+
+def wakeup_bound_case(entry: dict[str, Any]) -> bool:
+    """:func:`wakeup_bound` of a results file's case."""
+    verdict = (entry.get("summary") or {}).get("verdict")
+    return wakeup_bound(verdict, entry.get("mode") or "closed", not let_idle(entry))
+
+
+def wakeup_bound(verdict: str | None, mode: str | None, kept_awake: bool) -> bool:
+    """A closed-loop case neither side saturated, whose server CPUs were let idle between
+    messages: each round trip then waits for a halted CPU to wake, and in a VM that wake-up
+    is most of it (at one connection on a 2-core VM, 40% of ``native``'s round trip: 12.8k
+    msgs/s idle against 21.5k kept awake). ``echobench run --awake`` keeps them awake."""
+    return verdict == "neither" and mode == "closed" and not kept_awake
