@@ -155,3 +155,27 @@ def test_publish_reports_a_run_measured_in_a_noisy_period() -> None:
 )
 def test_bad_options_get_one_line(argv: list[str], message: str) -> None:
     assert_one_line_error(run_echobench("repeatability", *argv), message)
+
+
+def test_an_instrument_outside_the_runner_records_its_host() -> None:
+    import os
+
+    from echobench.benchmarks.runner._hostcheck import host_line, host_noise, watched
+
+    cpus = sorted(os.sched_getaffinity(0))
+    with watched(cpus, check_s=0.2) as host:
+        pass
+    assert set(host["before"]) >= {"steal_pct", "other_work_pct", "wakeup_us", "said", "quiet"}
+    assert sorted(host["during"]["steal_pct"]) == [str(c) for c in cpus]
+    assert "noisy" in host
+    quiet = {
+        "before": {"quiet": True, "said": "steal up to 0.0%"},
+        "during": {"steal_pct": {"0": 1.0}},
+    }
+    assert host_noise(quiet) is None
+    assert host_line(quiet) == " Host before it: steal up to 0.0%; steal while it ran up to 1.0%."
+    stolen = {**quiet, "during": {"steal_pct": {"0": 1.0, "1": 23.5}}}
+    assert host_noise(stolen) == "steal reached 23.5% of a CPU while it ran"
+    busy = {"before": {"quiet": False, "busy": ["other work 40% on CPU 1"]}}
+    assert host_noise(busy) == "the host was busy before it (other work 40% on CPU 1)"
+    assert host_line(None) == ""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from echobench.benchmarks.publish._step import Context, Step
+from echobench.benchmarks.runner._hostcheck import host_line, watched
+from echobench.benchmarks.runner._isolation import usable_cpus
 from echobench.benchmarks.truth._agreement import (
     BEGIN,
     END,
@@ -16,13 +18,16 @@ from echobench.benchmarks.truth._agreement import (
 
 
 def _measure(ctx: Context) -> list[str]:
-    doc = agreement(QUICK if ctx.quick else Params())
-    ctx.write(FILE, doc)
-    return contradictions(doc)
+    with watched(usable_cpus()) as host:
+        doc = agreement(QUICK if ctx.quick else Params())
+    ctx.write(FILE, {**doc, "host": host})
+    noisy = [f"agreement: measured in a noisy period: {host['noisy']}"] if host["noisy"] else []
+    return contradictions(doc) + noisy
 
 
 def _render(ctx: Context) -> None:
-    ctx.rewrite(BEGIN, END, render_table(ctx.read(FILE, "agreement")))
+    doc = ctx.read(FILE, "agreement")
+    ctx.rewrite(BEGIN, END, render_table(doc) + host_line(doc.get("host")))
 
 
 STEP = Step(

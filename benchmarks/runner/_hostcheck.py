@@ -14,6 +14,10 @@ CPU:
 
 The figures of a Python thread include tens of microseconds of its own; they rank hosts
 and show the halt effect (milliseconds), not a bare timer's precision.
+
+:func:`watched` wraps an instrument that does not run through the runner (the client's
+ceiling, the runner's agreement): the host checked before it and the steal while it ran,
+for its published file (``host``) and table (:func:`host_line`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,3 +203,55 @@ def _latency(values: list[float]) -> dict[str, float]:
         "max": round(ordered[-1], 1),
         "samples": len(ordered),
     }
+
+
+@contextmanager
+def watched(
+    cpus: Sequence[int], threshold_pct: float = DEFAULT_THRESHOLD_PCT, check_s: float = 2.0
+) -> Iterator[dict[str, Any]]:
+    """The ``host`` record of an instrument that does not run through the runner: the host
+    checked before it (nothing of ours running yet) and the steal each CPU saw while it ran
+    (``others`` is meaningless there: the instrument's own work is on those CPUs). Filled in
+    when the block ends; ``noisy`` says why its numbers were measured in a noisy period."""
+    record: dict[str, Any] = {}
+    try:
+        check = examine(cpus, check_s, threshold_pct)
+        record["before"] = {**check.as_dict(), "said": check.sentence()}
+    except ProbeError as exc:
+        record["before"] = {"skipped": str(exc)}
+    first = Snapshot(time.monotonic_ns(), read_stat(), {}, clock_ticks())
+    try:
+        yield record
+    finally:
+        last = Snapshot(time.monotonic_ns(), read_stat(), {}, clock_ticks())
+        during = host_sample(first, last, cpus, 0.0, threshold_pct)
+        steal = {str(c): None if v is None else round(v, 2) for c, v in during.steal_pct.items()}
+        record["during"] = {"seconds": round(during.seconds, 1), "steal_pct": steal}
+        record["noisy"] = host_noise(record)
+
+
+def host_noise(record: dict[str, Any]) -> str | None:
+    """Why an instrument's ``host`` record says its numbers are noisy, or None."""
+    before = record.get("before") or {}
+    if before.get("quiet") is False:
+        return f"the host was busy before it ({', '.join(before.get('busy') or [])})"
+    threshold = before.get("threshold_pct", DEFAULT_THRESHOLD_PCT)
+    steal = (record.get("during") or {}).get("steal_pct") or {}
+    worst = max((v for v in steal.values() if v is not None), default=None)
+    if worst is not None and worst > threshold:
+        return f"steal reached {worst:.1f}% of a CPU while it ran"
+    return None
+
+
+def host_line(record: dict[str, Any] | None) -> str:
+    """The sentence a published table carries about its ``host`` record ("" for none)."""
+    if not record:
+        return ""
+    before = (record.get("before") or {}).get("said") or "not checked"
+    steal = [
+        v for v in ((record.get("during") or {}).get("steal_pct") or {}).values() if v is not None
+    ]
+    during = f"; steal while it ran up to {max(steal):.1f}%" if steal else ""
+    noisy = record.get("noisy")
+    tail = f" **Measured in a noisy period: {noisy}.**" if noisy else ""
+    return f" Host before it: {before}{during}.{tail}"
