@@ -179,3 +179,29 @@ def test_an_instrument_outside_the_runner_records_its_host() -> None:
     busy = {"before": {"quiet": False, "busy": ["other work 40% on CPU 1"]}}
     assert host_noise(busy) == "the host was busy before it (other work 40% on CPU 1)"
     assert host_line(None) == ""
+
+
+def test_the_awake_study_renders_each_run_and_judges_nothing() -> None:
+    idle = [
+        {"native": 12_800.0, "anyio-asyncio": 14_900.0},
+        {"native": 13_500.0, "anyio-asyncio": 14_400.0},
+    ]
+    kept = [
+        {"native": 21_500.0, "anyio-asyncio": 16_300.0},
+        {"native": 19_800.0, "anyio-asyncio": 16_100.0},
+    ]
+    part = {
+        "runs": [QUIET_RUN],
+        "one_connection": {
+            "idle": {"medians": idle, "rho": 1.0, "leader": ["anyio-asyncio", "anyio-asyncio"]},
+            "awake": {"medians": kept, "rho": 1.0, "leader": ["native", "native"]},
+        },
+        "cost_at_32": {"native": 0.855},
+        "noisy": None,
+    }
+    doc = _doc(awake=part)
+    assert verdicts(doc) == []
+    table = render_table(doc)
+    assert "| `native` | 12.8k | 13.5k | 21.5k | 19.8k |" in table
+    assert "led by `anyio-asyncio` and `anyio-asyncio`; awake, rho 1.00, led by `native`" in table
+    assert "At 32 connections, awake against idle: `native` 0.85x." in table

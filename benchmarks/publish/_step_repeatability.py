@@ -38,7 +38,8 @@ def _render(ctx: Context) -> None:
 STEP = Step(
     name="repeatability",
     help="two runs of the same code against each other (A/A), a busy loop on the server's "
-    "CPU caught, and what measuring interference costs",
+    "CPU caught, what measuring interference costs, and the 1-connection column idle and "
+    "awake (about 12 minutes)",
     files=(FILE, f"{RUNS}/*.json"),
     measure=_measure,
     render=_render,

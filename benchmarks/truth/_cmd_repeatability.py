@@ -15,7 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--parts",
         metavar="P,P",
-        help="aa, contention and/or overhead (default all three)",
+        help="aa, contention, overhead and/or awake (the 1-connection study; default all four)",
     )
     parser.add_argument("--backends", metavar="A,B", help="the A/A matrix's backends")
     parser.add_argument("--repeat", type=int, help="repeats per case (default 6; at least 6)")

@@ -11,6 +11,11 @@ kept beside the result:
   pinned to the server's CPU runs for ``busy_s`` seconds, starting ``busy_after_s`` in.
   The claim: the repeats it overlapped are disturbed and measured again once it stopped,
   and the case's median lands within 10% of the clean run's.
+- **awake** (the 1-connection column): 64 B at one connection over ``AWAKE_BACKENDS``,
+  two runs with the server's CPUs let idle and two kept awake (``--awake``), alternately;
+  whether each ranking repeats (Spearman's rho between its two runs) and which backend
+  leads; and at 32 connections what the busy loop costs (awake/idle medians). It judges
+  nothing: it is the evidence ``--awake auto`` was chosen on.
 - **overhead**: alternating runs of one case with the measurement on and off
   (``--no-interference``), ``pairs`` of each. The claim: the measurement costs under 1%
   of the msgs/s: it holds when the 95% interval of on/off (Hodges-Lehmann) lies above
@@ -54,7 +59,21 @@ BEGIN, END = "<!-- repeatability:begin -->", "<!-- repeatability:end -->"
 AA_BAND = (0.90, 1.10)
 CONTENTION_TOLERANCE = 0.10
 OVERHEAD_TOLERANCE = 0.01
-PARTS = ("aa", "contention", "overhead")
+PARTS = ("aa", "contention", "overhead", "awake")
+#: The 1-connection study's backends: the one that "led" the published column idle, its
+#: family's plainest, the fastest loops, a thread per connection, and the native ceiling.
+AWAKE_BACKENDS = (
+    "anyio-asyncio",
+    "asyncio-streams",
+    "asyncio-protocol",
+    "uvloop-protocol",
+    "trio",
+    "native",
+    "selectors",
+    "threads",
+)
+#: And the ones whose 32-connection cost of the busy loop it measures.
+AWAKE_COST_BACKENDS = ("asyncio-protocol", "uvloop-protocol", "native")
 #: A part most of whose repeats were disturbed measured the host, not the claim.
 NOISY_SHARE = 0.5
 
@@ -375,6 +394,60 @@ def overhead(params: Params, runs: Runs) -> dict[str, Any]:
     }
 
 
+def _spearman(a: dict[str, float], b: dict[str, float]) -> float | None:
+    names = sorted(set(a) & set(b))
+    n = len(names)
+    if n < 3:
+        return None
+    rank_a = {x: i for i, x in enumerate(sorted(names, key=lambda x: -a[x]))}
+    rank_b = {x: i for i, x in enumerate(sorted(names, key=lambda x: -b[x]))}
+    return 1 - 6 * sum((rank_a[x] - rank_b[x]) ** 2 for x in names) / (n * (n * n - 1))
+
+
+def _medians(doc: dict[str, Any]) -> dict[str, float]:
+    return {
+        c["backend"]: float(c["summary"]["messages_per_second"]["median"])
+        for c in doc["cases"]
+        if c.get("summary")
+    }
+
+
+def awake(params: Params, runs: Runs) -> dict[str, Any]:
+    """The evidence for ``--awake auto``: the 1-connection ranking idle and awake, and the
+    busy loop's cost at 32 connections."""
+    common = [
+        *("--sizes", "64", "--repeat", "3", "--duration", "1", "--warmup", "0.3"),
+        *(*_pinned(), "--no-verify", "--host-check", "1"),
+        *("--quiet-timeout", "20", "--disturbed-retries", "1"),
+    ]
+    one = [*common, "--backends", ",".join(AWAKE_BACKENDS), "--connections", "1"]
+    many = [*common, "--backends", ",".join(AWAKE_COST_BACKENDS), "--connections", "32"]
+    found: dict[str, list[dict[str, float]]] = {}
+    seen = []
+    for label, options in (("one", one), ("many", many)):
+        for index in range(2):
+            for mode in ("idle", "awake"):
+                flag = "--awake" if mode == "awake" else "--no-awake"
+                doc = runs.run(f"awake-{label}-{mode}-{index}", [*options, flag])
+                found.setdefault(f"{label}-{mode}", []).append(_medians(doc))
+                seen.append(interference_of(doc))
+    column = {}
+    for mode in ("idle", "awake"):
+        first, second = found[f"one-{mode}"]
+        column[mode] = {
+            "medians": found[f"one-{mode}"],
+            "rho": _spearman(first, second),
+            "leader": [max(m, key=lambda b: m[b]) for m in (first, second)],
+        }
+    cost = {}
+    for backend in AWAKE_COST_BACKENDS:
+        idle = [m[backend] for m in found["many-idle"] if backend in m]
+        kept = [m[backend] for m in found["many-awake"] if backend in m]
+        if idle and kept:
+            cost[backend] = statistics.median(kept) / statistics.median(idle)
+    return {"runs": seen, "one_connection": column, "cost_at_32": cost, "noisy": _noisy(seen)}
+
+
 def repeatability(params: Params, folder: Path | None = None) -> dict[str, Any]:
     """Measure the parts asked for; their runs' files go to ``folder`` (else a temporary
     folder, removed after)."""
@@ -384,7 +457,9 @@ def repeatability(params: Params, folder: Path | None = None) -> dict[str, Any]:
         where.mkdir(parents=True, exist_ok=True)
         runs = Runs(where)
         parts = {
-            name: {"aa": aa, "contention": contention, "overhead": overhead}[name](params, runs)
+            name: {"aa": aa, "contention": contention, "overhead": overhead, "awake": awake}[name](
+                params, runs
+            )
             for name in params.parts
         }
     return {
@@ -407,7 +482,7 @@ def verdicts(doc: dict[str, Any]) -> list[str]:
         ("overhead", "the measurement costs under 1% of the msgs/s"),
     ):
         result = doc.get(part)
-        if result is None:
+        if result is None or part == "awake":
             continue
         if result.get("noisy"):
             said.append(f"{part}: not judged, measured in a noisy period: {result['noisy']}")
@@ -484,6 +559,9 @@ def render_table(doc: dict[str, Any]) -> str:
             f"{_seen(part['runs'][:1])}.",
             "",
         ]
+    part = doc.get("awake")
+    if part:
+        lines += _awake_lines(part)
     part = doc.get("overhead")
     if part:
         low, high = part["interval"]
@@ -509,3 +587,42 @@ def _verdict(part: dict[str, Any]) -> str:
     if part.get("unsettled"):
         return "not settled: the interval spans 0.99; more pairs narrow it"
     return "holds" if part["holds"] else "does NOT hold"
+
+
+def _awake_lines(part: dict[str, Any]) -> list[str]:
+    """The 1-connection study: each backend's median per run, idle and awake."""
+    idle, kept = part["one_connection"]["idle"], part["one_connection"]["awake"]
+    names = sorted(kept["medians"][0], key=lambda b: -kept["medians"][0][b])
+    noisy = (
+        f" Not to be read: measured in a noisy period, {part['noisy']}."
+        if part.get("noisy")
+        else ""
+    )
+    lines = [
+        f"**The 1-connection column** (64 B, one connection, 3 repeats of 1 s; two runs "
+        f"each way, alternately; {_seen(part['runs'])}).{noisy}",
+        "",
+        "| backend | idle run 1 | idle run 2 | awake run 1 | awake run 2 |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in names:
+        cells = [m.get(name) for m in (*idle["medians"], *kept["medians"])]
+        lines.append(
+            f"| `{name}` | "
+            + " | ".join("-" if v is None else f"{v / 1000:,.1f}k" for v in cells)
+            + " |"
+        )
+
+    def rho(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    cost = ", ".join(f"`{b}` {r:.2f}x" for b, r in part["cost_at_32"].items())
+    lines += [
+        "",
+        f"Idle, the ranking's two runs agree with Spearman's rho {rho(idle['rho'])}, led by "
+        f"`{idle['leader'][0]}` and `{idle['leader'][1]}`; awake, rho {rho(kept['rho'])}, led "
+        f"by `{kept['leader'][0]}` and `{kept['leader'][1]}`. At 32 connections, awake "
+        f"against idle: {cost}.",
+        "",
+    ]
+    return lines
