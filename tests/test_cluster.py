@@ -160,7 +160,9 @@ def test_the_merged_result_is_the_sum_of_the_shards(
     assert result["cluster"]["start_spread_us"] == max(s["start_offset_us"] for s in shards)
     assert result["cluster"]["start_spread_us"] < 0.5 * 1e6
     # The window spans the shards' windows, each about the asked duration.
-    assert 1.0 <= result["elapsed_s"] < 1.0 + 0.5
+    # Shards on one clock now open theirs at one instant, so the span is one window; an
+    # event loop may run its closing timer up to its clock's resolution (1 ms) early.
+    assert 1.0 - 0.001 <= result["elapsed_s"] < 1.0 + 0.5
 
     # The histogram merge is exact: re-merging the shards' own histograms independently
     # gives the same counts at every value, hence the same percentiles.
