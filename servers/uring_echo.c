@@ -3,7 +3,8 @@
  * completion-based counterpart of native_echo.c (its epoll ceiling).
  *
  * Usage:
- *   uring_echo --listen-fd FD [--buffers N]   serve a listener inherited from echobench
+ *   uring_echo --listen-fd FD [--buffers N] [--taskrun defer|coop|signal]
+ *       serve a listener inherited from echobench (the modes: see uring_python.py)
  *
  * Honours the echobench contract: prints one "READY host:port" line (or "READY
  * unix:PATH") once its accept is armed; echoes every byte in order; on the peer's EOF
@@ -248,12 +249,19 @@ static void setup_buffers(void) {
     io_uring_buf_ring_advance(buffer_ring, buffer_count);
 }
 
-static void setup_ring(void) {
-    struct io_uring_params params;
-    memset(&params, 0, sizeof params);
-    params.flags = IORING_SETUP_CQSIZE;
-    params.cq_entries = CQ_ENTRIES;
-    int rc = io_uring_queue_init_params(RING_ENTRIES, &ring, &params);
+/* The task-work mode asked for, or the next one this kernel accepts (defer: 6.1, coop: 5.19). */
+static void setup_ring(int mode) {
+    static const unsigned modes[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_COOP_TASKRUN, 0};
+    int rc = -EINVAL;
+    for (; mode < 3; mode++) {
+        struct io_uring_params params;
+        memset(&params, 0, sizeof params);
+        params.flags = IORING_SETUP_CQSIZE | modes[mode];
+        params.cq_entries = CQ_ENTRIES;
+        rc = io_uring_queue_init_params(RING_ENTRIES, &ring, &params);
+        if (rc != -EINVAL) break;
+    }
     if (rc < 0) {
         errno = -rc;
         die("io_uring_queue_init");
@@ -262,13 +270,20 @@ static void setup_ring(void) {
 
 int main(int argc, char **argv) {
     echo_program = "uring_echo";
+    int mode = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--listen-fd") == 0) listener = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--buffers") == 0) buffer_count = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--taskrun") == 0)
+            mode = strcmp(argv[i + 1], "defer") == 0  ? 0
+                   : strcmp(argv[i + 1], "coop") == 0 ? 1
+                   : strcmp(argv[i + 1], "signal") == 0 ? 2
+                                                        : -1;
     }
     if (listener < 0 || argc % 2 == 0 || buffer_count < 2 || buffer_count > 32768 ||
-        (buffer_count & (buffer_count - 1))) {
-        fprintf(stderr, "usage: %s --listen-fd FD [--buffers POWER_OF_TWO]\n", argv[0]);
+        (buffer_count & (buffer_count - 1)) || mode < 0) {
+        fprintf(stderr, "usage: %s --listen-fd FD [--buffers POWER_OF_TWO] [--taskrun defer|coop|signal]\n",
+                argv[0]);
         return 2;
     }
     fcntl(listener, F_SETFD, FD_CLOEXEC);
@@ -276,7 +291,7 @@ int main(int argc, char **argv) {
 
     int sfd = stop_signal_fd();
 
-    setup_ring();
+    setup_ring(mode);
     setup_buffers();
     arm_signal(sfd);
     arm_accept();

@@ -6,8 +6,9 @@ liburing's headers (Debian: ``liburing-dev``, 2.2 or newer for provided-buffer r
 and multishot accept) and a kernel that lets this process use io_uring; without
 either it is unavailable, with the reason.
 
-Option: ``-o buffers=N`` (the provided-buffer ring's size, a power of two; default
-256 buffers of 64 KiB), as for uring-python.
+Options: ``-o buffers=N`` (the provided-buffer ring's size, a power of two; default
+256 buffers of 64 KiB) and ``-o taskrun=defer|coop|signal`` (default ``defer``), as for
+uring-python.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from echobench.servers import Backend, ServeContext
 from echobench.servers._cbuild import build, compiler, missing_compiler_reason
 from echobench.servers._uring import refusal
-from echobench.servers.uring_python import buffers_option
+from echobench.servers.uring_python import buffers_option, taskrun_option
 
 SOURCE = Path(__file__).with_name("uring_echo.c")
 HEADERS = (Path(__file__).with_name("echo_common.h"),)
@@ -75,12 +76,14 @@ def unavailable_reason() -> str | None:
 
 def serve(ctx: ServeContext) -> None:
     buffers = buffers_option(ctx.config.options)
+    taskrun = taskrun_option(ctx.config.options)
     path = binary()
     fd = ctx.listener.fileno()
     os.set_inheritable(fd, True)
     sys.stdout.flush()
     # The C server prints READY itself once its accept is armed.
-    os.execv(path, [str(path), "--listen-fd", str(fd), "--buffers", str(buffers)])
+    argv = [str(path), "--listen-fd", str(fd), "--buffers", str(buffers), "--taskrun", taskrun]
+    os.execv(path, argv)
 
 
 BACKEND = Backend(
@@ -91,5 +94,8 @@ BACKEND = Backend(
     serve=serve,
     probe=unavailable_reason,
     transports=frozenset({"tcp", "unix"}),
-    options={"buffers": "provided receive buffers of 64 KiB, a power of two (default 256)"},
+    options={
+        "buffers": "provided receive buffers of 64 KiB, a power of two (default 256)",
+        "taskrun": "how completions are delivered: defer (default), coop or signal",
+    },
 )
