@@ -28,7 +28,7 @@ def client_bound_note(how: str) -> str:
     return f"client saturated ({how}):\nmeasures the load client,\nnot (only) the server"
 
 
-SliceKey = tuple[str, int, int, float | None, int]
+SliceKey = tuple[str, int, int, float | None, int, int]
 
 
 def backend_handles(run: Run, backends: Iterable[str], kind: str) -> list[Artist]:
@@ -44,7 +44,9 @@ def present(run: Run, cases: Iterable[CaseView]) -> list[str]:
 
 
 def closed_cases(run: Run) -> list[CaseView]:
-    return [c for c in run.cases if c.rate is None]
+    """The closed-loop cases; those in vmbench's readline mode (another workload: a
+    message is several lines) are left to the vmbench chart."""
+    return [c for c in run.cases if c.rate is None and not c.readline]
 
 
 def no_data(figure: Figure, ax: Axes, why: str) -> None:

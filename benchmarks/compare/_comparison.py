@@ -41,7 +41,7 @@ NOT_ENOUGH = "not enough repetitions"
 NOT_SIGNIFICANT = "not significant"
 WITHIN_NOISE = "within noise band"
 CHANGED = "changed"
-CaseKey = tuple[str, str, int, int, float | None, int]
+CaseKey = tuple[str, str, int, int, float | None, int, int]
 
 
 @dataclass(frozen=True)

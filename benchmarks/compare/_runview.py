@@ -68,15 +68,16 @@ class CaseView:
     idle: int = 0  # extra silent connections held open (``--connections A+I``)
     #: Repeats in the file that the host disturbed and that ``repeats`` leaves out.
     disturbed_repeats: int = 0
+    readline: int = 0  # vmbench's readline mode: lines per message (0: plain bytes)
 
     @property
     def ok(self) -> bool:
         return bool(self.repeats)
 
     @property
-    def slice_key(self) -> tuple[str, int, int, float | None, int]:
+    def slice_key(self) -> tuple[str, int, int, float | None, int, int]:
         """The case's parameters without the backend: what backends are compared on."""
-        return (self.transport, self.size, self.connections, self.rate, self.idle)
+        return (self.transport, self.size, self.connections, self.rate, self.idle, self.readline)
 
     @property
     def throughputs(self) -> list[float]:
@@ -174,12 +175,13 @@ class CaseView:
         return slice_label(self.slice_key)
 
 
-def slice_label(key: tuple[str, int, int, float | None, int]) -> str:
-    transport, size, connections, rate, idle = key
+def slice_label(key: tuple[str, int, int, float | None, int, int]) -> str:
+    transport, size, connections, rate, idle, readline = key
     loop = "closed loop" if rate is None else f"open loop {rate:g} msg/s"
     plural = "" if connections == 1 else "s"
     held = f" (+{idle:,} idle)" if idle else ""
-    return f"{size} B, {connections} connection{plural}{held}, {loop}" + (
+    message = f"{readline} lines of {size} B (readline)" if readline else f"{size} B"
+    return f"{message}, {connections} connection{plural}{held}, {loop}" + (
         "" if transport == "tcp" else f", {transport}"
     )
 
@@ -194,6 +196,12 @@ class Run:
     complete: bool
     #: The latency scenario's plan and summary (``runner._results_schema``); {} in other runs.
     latency: dict[str, Any] = field(default_factory=dict)
+    #: The conformance gate's outcome per backend (``_schema``); {} without it.
+    verification: dict[str, Any] = field(default_factory=dict)
+
+    def known_failures(self, backend: str) -> list[str]:
+        """The checks ``backend`` failed through a known defect of its framework."""
+        return [str(c) for c in (self.verification.get(backend) or {}).get("known_failures") or ()]
 
     def backends(self) -> list[str]:
         """Backends in chart order: by family, then registry order (see ``_palette``)."""
@@ -311,6 +319,7 @@ def _case(raw: dict[str, Any]) -> CaseView:
         summary=raw.get("summary") or {},
         idle=int(raw.get("idle") or 0),
         disturbed_repeats=sum(1 for r in measured if disturbed(r)),
+        readline=int(raw.get("readline") or 0),
     )
 
 
@@ -349,6 +358,7 @@ def run_from_doc(doc: object, where: str) -> Run:
         not_run=tuple(str(x) for x in valid.get("not_run") or ()),
         complete=bool(valid.get("complete")),
         latency=valid.get("latency") or {},
+        verification=valid.get("verification") or {},
     )
 
 

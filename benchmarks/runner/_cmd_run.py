@@ -29,6 +29,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(default: closed only)",
     )
     matrix.add_argument("--transports", metavar="T,T", help="tcp, unix and/or tls (default tcp)")
+    matrix.add_argument(
+        "--readline",
+        type=int,
+        metavar="LINES",
+        help="also measure the backends that have vmbench's readline mode (the streams "
+        "backends) in it: each message LINES newline-terminated lines of SIZE bytes, read "
+        "with readline() (vmbench: 5; default 0, off)",
+    )
     measure = parser.add_argument_group("measurement")
     measure.add_argument("--duration", type=float, help="seconds measured per repeat (default 2)")
     measure.add_argument("--warmup", type=float, help="seconds of warm-up per repeat (default 0.5)")

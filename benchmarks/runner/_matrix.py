@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -25,6 +25,8 @@ class Case:
     connections: int
     rate: float | None
     idle: int = 0  # extra connections held open and silent (``--idle``)
+    #: vmbench's readline mode: each message this many lines of ``size`` bytes (0: off).
+    readline: int = 0
 
     @property
     def mode(self) -> str:
@@ -34,7 +36,8 @@ class Case:
     def id(self) -> str:
         load = "closed" if self.rate is None else f"{format_rate(self.rate)}rps"
         count = f"{self.connections}c" + (f"+{self.idle}idle" if self.idle else "")
-        return f"{self.backend}/{self.transport}/{self.size}B/{count}/{load}"
+        lines = f"/readline{self.readline}" if self.readline else ""
+        return f"{self.backend}/{self.transport}/{self.size}B/{count}/{load}{lines}"
 
     @property
     def total_connections(self) -> int:
@@ -53,11 +56,15 @@ def build_cases(
     connections: Sequence[int],
     rates: Sequence[float | None],
     idle: Sequence[Sequence[int]] = (),
+    readline: int = 0,
+    readline_backends: Collection[str] = (),
 ) -> tuple[list[Case], list[dict[str, str]]]:
     """Every combination, in matrix order; also the (backend, transport) pairs left out.
 
     ``backends`` holds ``(name, family, supported transports)``; ``idle`` holds
-    ``(active, idle)`` pairs, measured after the plain connection counts.
+    ``(active, idle)`` pairs, measured after the plain connection counts. With
+    ``readline`` lines, each of ``readline_backends`` (those with vmbench's readline
+    mode) also gets every case in that mode, after its plain ones.
     """
     counts = [(count, 0) for count in connections] + [(a, i) for a, i in idle]
     cases: list[Case] = []
@@ -74,10 +81,14 @@ def build_cases(
                     }
                 )
                 continue
-            for size in sizes:
-                for count, held in counts:
-                    for rate in rates:
-                        cases.append(Case(name, family, transport, size, count, rate, held))
+            modes = [0, readline] if readline and name in readline_backends else [0]
+            for lines in modes:
+                for size in sizes:
+                    for count, held in counts:
+                        for rate in rates:
+                            cases.append(
+                                Case(name, family, transport, size, count, rate, held, lines)
+                            )
     return cases, skipped
 
 

@@ -149,6 +149,8 @@ def load_argv(
     ]
     if case.idle:
         argv += ["--idle", str(case.idle)]
+    if case.readline:
+        argv += ["--readline", str(case.readline)]
     if case.rate is not None:
         argv += ["--rate", f"{case.rate:g}"]
     if settings.cluster is not None:
@@ -197,6 +199,8 @@ def server_args(
     case: Case, unix_path: str | None, options: Mapping[str, str] | None = None
 ) -> list[str]:
     args = [arg for key, value in (options or {}).items() for arg in ("-o", f"{key}={value}")]
+    if case.readline:
+        args.append("--readline")
     if case.transport == "unix":
         assert unix_path is not None
         return [*args, "--unix", unix_path]

@@ -97,6 +97,10 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         given["disturbed_retries"] = args.disturbed_retries
     if args.quiet_timeout is not None:
         given["quiet_timeout"] = _seconds(args.quiet_timeout, "quiet-timeout", 0.0)
+    if args.readline is not None:
+        if args.readline < 0:
+            raise UserError(f"--readline takes a number of lines, not {args.readline}")
+        given["readline"] = args.readline
     if args.load_fractions is not None:
         given["load_fractions"] = parse_percentages(args.load_fractions, "load-fractions")
     if args.slo_p99 is not None:
@@ -214,7 +218,8 @@ def _resolve(args: argparse.Namespace, given: dict[str, Any]) -> RunConfig:
     )
     config["scenario"] = scenario.name
     config["seed"] = given.get("seed", secrets.randbelow(2**31))
-    config["backends"] = given.get("backends")
+    # A scenario may name its backends (those not available here are skipped, with why).
+    config["backends"] = given.get("backends", scenario.defaults.get("backends"))
     config["verify"] = bool(args.verify)
     _auto(config, given)
     return config
@@ -242,6 +247,15 @@ def _backends(config: RunConfig, remote: bool) -> tuple[list[Runnable], list[dic
         why = "; ".join(f"{s['backend']}: {s['reason']}" for s in skipped) or "none found"
         raise UserError(f"no backend can run here ({why})")
     return runnable, skipped
+
+
+def _readline_backends(config: RunConfig, runnable: list[Runnable], remote: bool) -> set[str]:
+    """The runnable backends with vmbench's readline mode, when the run asks for it."""
+    if not config.get("readline") or remote:
+        return set()
+    from echobench.servers._registry import get_backend
+
+    return {name for name, _, _ in runnable if get_backend(name).readline}
 
 
 def _default_out() -> Path:
@@ -361,6 +375,8 @@ def _build_cases(plan: Plan) -> tuple[list[Runnable], list[Case], list[dict[str,
         # A scenario with a runner of its own starts from one closed-loop probe per slice.
         rates=config["rates"] if plan.scenario.runner is None else [None],
         idle=config.get("idle") or [],
+        readline=int(config.get("readline") or 0),
+        readline_backends=_readline_backends(config, runnable, remote),
     )
     skipped += skipped_transports
     if not cases:

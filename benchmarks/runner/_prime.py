@@ -15,7 +15,9 @@ import socket
 
 from echobench.servers._errors import UserError
 
-PRIMING_PAYLOAD = bytes(range(64))
+#: 64 bytes: each value below 64 but the newline once, then a newline; one line to a
+#: server in vmbench's readline mode, plain bytes to the others.
+PRIMING_PAYLOAD = bytes(b for b in range(64) if b != 10) + b"\n"
 PRIMING_TIMEOUT = 5.0
 
 

@@ -46,6 +46,7 @@ def _entry(doc: dict[str, Any], case: Case) -> dict[str, Any]:
         "size": case.size,
         "connections": case.connections,
         "idle": case.idle,
+        "readline": case.readline,
         "rate": case.rate,
         "mode": case.mode,
         "status": "partial",

@@ -107,7 +107,9 @@ Top level
     from idling: true, false, or ``"auto"``, every scenario's default since it was added
     without a version change: for closed loops at one connection and open loops only
     (``_measure.awake_for``); false with ``--connect``; files before ``"auto"`` kept it
-    true for ``latency`` only, and a file without it ran with it off).
+    true for ``latency`` only, and a file without it ran with it off). ``readline``
+    (``--readline LINES``: the backends with vmbench's readline mode are also measured in
+    it, each message LINES lines; 0 or absent: off).
     A ``latency`` run adds ``load_fractions`` (of each backend's
     capacity, 1.0 = 100%), ``slo_p99_us`` (the p99 target) and ``probe_duration`` (seconds
     of the capacity probe); its ``rates`` are the common absolute rates given with
@@ -115,10 +117,12 @@ Top level
 
 ``cases[]``
     ``id``              ``backend/transport/<size>B/<connections>c[+<idle>idle]/<closed |
-                        <rate>rps>``.
+                        <rate>rps>[/readline<lines>]``.
     ``backend``, ``family``, ``transport``, ``size``, ``connections``, ``rate``, ``mode``
                         (``"closed"`` or ``"open"``), ``idle`` (extra silent connections,
-                        0 for most cases).
+                        0 for most cases), ``readline`` (vmbench's readline mode: each
+                        message that many lines of ``size`` bytes, read by the server with
+                        ``readline()``; 0, or absent in older files, for plain bytes).
     ``status``          ``"ok"``: every repeat measured (with ``--repeat auto``: stopped at
                         the target or the cap); ``"failed"``: none was; ``"partial"``:
                         some were, others failed or have not run yet.
@@ -422,6 +426,7 @@ class RunConfig(TypedDict, total=False):
     server_cpus: list[int] | None
     client_cpus: list[int] | None
     awake: bool | str
+    readline: int
     interference: bool
     max_interference: float
     disturbed_retries: int

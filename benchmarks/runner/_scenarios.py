@@ -60,6 +60,7 @@ DEFAULTS: dict[str, object] = {
     "workers": None,
     "order": "shuffle",
     "server_options": {},
+    "readline": 0,
     # Keep the server's CPUs awake where it idles between messages (one connection, an
     # open loop): idle, a halted vCPU's wake-up was most of such a figure; at more
     # connections the busy loop cost a fast server up to 15% (``_measure.awake_for``).
@@ -131,6 +132,44 @@ LATENCY: dict[str, object] = {
     # open-loop points keep the server's CPUs awake; the closed-loop capacity probe (32
     # connections) does not, as a busy loop there cost a fast server 15% (``auto``).
 }
+#: vmbench's uvloop chart (MagicStack/vmbench run_benchmarks, the chart in uvloop's README):
+#: 1, 10 and 100 KiB messages at concurrency 10, closed loop, over TCP; asyncio's
+#: sockets, streams and protocol servers on asyncio and on uvloop, with every newer
+#: loop and the native ceilings beside them. As vmbench, the streams servers are
+#: measured in readline mode, each request 5 lines of the size (``--mpr=5``), and also
+#: plainly. vmbench ran each server once, 30 s per size after a 10 s warm-up; here
+#: every case gets 3 interleaved repeats of 4 s after 1 s, so drift hits all alike.
+#: Cost: 12 backends x 3 sizes + 3 streams x 3 sizes in readline mode = 45 cases x 3
+#: repeats x about 7 s (start, prime, warm-up, window, stop) + 12 gates x 3 s, about 17
+#: minutes on a 2-core machine.
+#: The three asyncio APIs of the chart, in its order.
+VMBENCH_APIS = ("sockets", "streams", "protocol")
+VMBENCH_BACKENDS = [
+    *(f"{loop}-{api}" for loop in ("asyncio", "uvloop", "rloop") for api in VMBENCH_APIS),
+    "uring-python",
+    "uring-native",
+    "native",
+]
+VMBENCH: dict[str, object] = {
+    **DEFAULTS,
+    "backends": VMBENCH_BACKENDS,
+    "sizes": [1024, 10240, 102400],
+    "connections": [10],
+    "readline": 5,
+    "duration": 4.0,
+    "warmup": 1.0,
+    "repeat": 3,
+}
+register(
+    Scenario(
+        "vmbench",
+        "vmbench's uvloop chart: 1, 10, 100 KiB at concurrency 10; asyncio, uvloop and rloop "
+        "sockets, streams (readline, 5 lines a request, and plain) and protocol; io_uring "
+        "and native beside them",
+        VMBENCH,
+    )
+)
+
 #: Percent of each backend's capacity that the latency sweep offers by default.
 LOAD_PERCENTS = (10, 25, 50, 70, 80, 90, 95, 100)
 
