@@ -19,7 +19,14 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from echobench.benchmarks.charts import _latency, _overtime, _scale, _spectrum, _throughput
+from echobench.benchmarks.charts import (
+    _latency,
+    _overtime,
+    _scale,
+    _spectrum,
+    _throughput,
+    _vmbench,
+)
 from echobench.benchmarks.compare._runview import Run
 
 Why = Callable[[Run], str | None]
@@ -43,6 +50,7 @@ class Chart:
 #: The scale charts' kind: a run that reaches ``_scale.SCALE_FROM`` connections.
 SCALE_RUN = _scale.not_a_scale_run
 CHARTS: tuple[Chart, ...] = (
+    Chart("vmbench", _vmbench.vmbench_chart, _vmbench.no_case, _vmbench.not_a_vmbench_run),
     Chart("throughput-by-size", _throughput.throughput_by_size, _throughput.no_closed_loop),
     Chart("throughput-vs-connections", _throughput.by_connections, _throughput.one_count),
     # At equal load first: the closed-loop spectrum compares latencies at different loads.

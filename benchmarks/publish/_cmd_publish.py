@@ -27,6 +27,8 @@ STEPS: dict[str, str] = {
     "report": "echobench.benchmarks.publish._step_report",
     "scale": "echobench.benchmarks.publish._step_scale",
     "latency": "echobench.benchmarks.publish._step_latency",
+    "vmbench": "echobench.benchmarks.publish._step_vmbench",
+    "uring": "echobench.benchmarks.publish._step_uring",
 }
 
 
