@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, clean_env, run_echobench
+from conftest import AS_MEASURED, assert_one_line_error, clean_env, run_echobench
 from echobench.benchmarks.runner._results_schema import load_results
 from echobench.servers._launch import echobench_command
 
@@ -79,7 +79,7 @@ def test_a_loop_is_served_verified_recorded_and_failed_with_the_check(
             "run",
             *("--backends", f"{good},{bad}"),
             *("--duration", "0.4", "--warmup", "0.1", "--repeat", "1"),
-            *("--sizes", "64", "--connections", "2", "--out", str(out)),
+            *("--sizes", "64", "--connections", "2", "--out", str(out), *AS_MEASURED),
         ],
         capture_output=True,
         text=True,
