@@ -3,15 +3,18 @@
 Open-loop latency counts from each message's scheduled send time, so a server
 that falls behind shows it. Every point is a case: overloaded ones (the target
 rate was not met; x is then the rate achieved) are hollow, and points whose
-client fell behind its schedule (their latency is not the server's) are boxed.
-Percentiles come from the repeats' HDR histograms merged, never from averaged
-percentiles.
+client could have made their latency are boxed. Percentiles come from the repeats'
+HDR histograms merged, never from averaged percentiles; a latency sweep's points also
+carry the 95% interval of their p99 (``runner._quantiles``), drawn as a whisker, and
+its floor (the same client against ``native`` at the same rates) is drawn as a grey
+band under every backend's curve. At equal load, backends are ranked by p99 only where
+their intervals part, and points at the floor are never ranked above one another.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from matplotlib.artist import Artist
@@ -43,7 +46,9 @@ NAMES = {50.0: "p50", 99.0: "p99", 99.9: "p99.9"}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 SLO_COLOUR = "#b00020"
 OVERLOADED_NOTE = "hollow: overloaded (target rate\nnot met; x is the rate achieved)"
-CLIENT_NOTE = "boxed: the client fell behind its\nschedule: not the server's latency"
+CLIENT_NOTE = "boxed: the client could have made\nit: not the server's latency"
+FLOOR_COLOUR = "0.55"
+FLOOR_NOTE = "the floor: the same client against\nnative (p99, 95% interval)"
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,26 @@ class Point:
     achieved: float
     #: p50, p99 and p99.9 [µs]; p50 and p99.9 are None without a histogram.
     latency: tuple[float | None, float | None, float | None]
+    #: A latency sweep's figures for the point (``stats``): its p99's interval, whether
+    #: it is at the floor, whether its client could have made it. Empty elsewhere.
+    stats: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def p99(self) -> float | None:
         return self.latency[1]
+
+    @property
+    def p99_ci(self) -> tuple[float, float | None] | None:
+        ci = self.stats.get("p99_ci_us")
+        return (float(ci[0]), None if ci[1] is None else float(ci[1])) if ci else None
+
+    @property
+    def client_bound(self) -> bool:
+        return bool(self.stats.get("client_bound", self.case.client_bound))
+
+    @property
+    def at_floor(self) -> bool:
+        return bool(self.stats.get("at_floor"))
 
 
 def slice_text(key: SliceKey) -> str:
@@ -67,7 +88,46 @@ def slice_text(key: SliceKey) -> str:
     )
 
 
-def _point(case: CaseView) -> Point | None:
+def sweep_stats(run: Run) -> dict[str, dict[str, Any]]:
+    """A latency sweep's figures per point, by case id."""
+    return {
+        str(point["case"]): point["stats"]
+        for sweep in run.latency.get("sweeps") or ()
+        for point in sweep.get("points") or ()
+        if point.get("stats")
+    }
+
+
+def floor_only(run: Run) -> set[tuple[SliceKey, str]]:
+    """The sweeps measured only as the floor: drawn as the band, never as a backend."""
+    return {
+        ((str(s["transport"]), int(s["size"]), int(s["connections"])), str(s["backend"]))
+        for s in run.latency.get("sweeps") or ()
+        if s.get("floor_only")
+    }
+
+
+def floor_band(run: Run) -> dict[SliceKey, list[tuple[float, float, float]]]:
+    """Per slice, the floor's p99 interval at each of its rates: (rate, low, high); an
+    interval open upward reaches to the p99 itself."""
+    found: dict[SliceKey, list[tuple[float, float, float]]] = {}
+    for sweep in run.latency.get("sweeps") or ():
+        if sweep["backend"] != run.latency.get("floor_backend", "native"):
+            continue
+        key = (str(sweep["transport"]), int(sweep["size"]), int(sweep["connections"]))
+        band = []
+        for point in sweep.get("points") or ():
+            stats = point.get("stats") or {}
+            ci = stats.get("p99_ci_us")
+            if ci and ci[0] is not None and stats.get("p99_us") is not None:
+                high = ci[1] if ci[1] is not None else stats["p99_us"]
+                band.append((float(point["rate"]), float(ci[0]), float(high)))
+        if len(band) >= 2:
+            found[key] = sorted(band)
+    return found
+
+
+def _point(case: CaseView, stats: dict[str, Any]) -> Point | None:
     if not case.ok or case.rate is None:
         return None
     achieved = case.throughput()
@@ -75,19 +135,26 @@ def _point(case: CaseView) -> Point | None:
         return None
     values = _spectra.percentiles((r.histogram for r in case.repeats if r.histogram), PERCENTILES)
     latency: tuple[float | None, float | None, float | None]
-    if values is not None:
+    if stats.get("p99_us") is not None:  # over the windows the sweep kept
+        latency = (stats.get("p50_us"), stats["p99_us"], stats.get("p999_us"))
+    elif values is not None:
         latency = (values[0], values[1], values[2])
     else:
         latency = (None, case.p99(), None)
-    return Point(case, float(case.rate), achieved, latency)
+    return Point(case, float(case.rate), achieved, latency, stats)
 
 
 def open_loop_points(run: Run) -> dict[SliceKey, dict[str, list[Point]]]:
-    """Measured open-loop points by slice and backend, by offered rate."""
+    """Measured open-loop points by slice and backend, by offered rate (a floor measured
+    only as the floor is left out)."""
     found: dict[SliceKey, dict[str, list[Point]]] = {}
+    stats = sweep_stats(run)
+    hidden = floor_only(run)
     for case in run.cases:
-        point = _point(case)
+        point = _point(case, stats.get(case.id, {}))
         if point is None or point.p99 is None:
+            continue
+        if ((case.transport, case.size, case.connections), case.backend) in hidden:
             continue
         key = (case.transport, case.size, case.connections)
         found.setdefault(key, {}).setdefault(case.backend, []).append(point)
@@ -187,7 +254,7 @@ def _mark(
         ls="none",
         gid=f"{'overloaded' if hollow else 'point'}:{point.case.id}",
     )
-    if point.case.client_bound:
+    if point.client_bound:
         ax.plot(
             [x],
             [y],
@@ -227,6 +294,7 @@ def latency_vs_load(run: Run) -> Figure:
     palette = colours(run.families())
     target = _slo_target(run)
     capacities = _capacities(run)
+    bands = floor_band(run)
     seen: set[str] = set()
     drawn: list[str] = []
     if not panels:
@@ -250,6 +318,8 @@ def latency_vs_load(run: Run) -> Figure:
                 kept = [p for p in points if p.achieved <= right]
                 ax.plot([p.achieved for p in kept], [float(p.p99 or 0.0) for p in kept],
                         color="0.82", lw=1.0, zorder=1, gid=f"context:{other}")  # fmt: skip
+        if _draw_floor(ax, key, bands.get(key), right):
+            seen.add("floor")
         for backend in mine:
             drawn.append(backend)
             ys = _percentile_curves(ax, key, backend, backends[backend], palette[backend], seen)
@@ -299,11 +369,49 @@ def _percentile_curves(
         )
         for p, y in zip(have, ys, strict=True):
             _mark(ax, p.achieved, y, p, colour, "o", 4.5 if percentile == 99.0 else 3.0)
+            if percentile == 99.0 and _whisker(ax, p.achieved, y, p, colour):
+                seen.add("ci")
             if p.case.overloaded:
                 seen.add("overloaded")
-            if p.case.client_bound:
+            if p.client_bound:
                 seen.add("client")
     return drawn
+
+
+def _whisker(ax: Axes, x: float, y: float, point: Point, colour: str) -> bool:
+    """The p99's 95% interval as a vertical whisker; open upward: to 3x the p99, with a
+    caret. Whether there was one to draw."""
+    ci = point.p99_ci
+    if ci is None:
+        return False
+    low, high = ci
+    top = high if high is not None else 3 * y
+    ax.plot(
+        [x, x], [low, top], color=colour, lw=1.0, alpha=0.8, zorder=2, gid=f"ci:p99:{point.case.id}"
+    )
+    if high is None:
+        ax.plot([x], [top], marker="^", markersize=4, color=colour, ls="none", zorder=2)
+    return True
+
+
+def _draw_floor(
+    ax: Axes, key: SliceKey, band: list[tuple[float, float, float]] | None, right: float
+) -> bool:
+    """The floor's p99 interval across its rates, as a grey band; whether drawn."""
+    if not band:
+        return False
+    kept = [b for b in band if b[0] <= right] or band[:2]
+    ax.fill_between(
+        [b[0] for b in kept],
+        [b[1] for b in kept],
+        [b[2] for b in kept],
+        color=FLOOR_COLOUR,
+        alpha=0.3,
+        lw=0,
+        zorder=0.5,
+        gid=f"floor:{'/'.join(map(str, key))}",
+    )
+    return True
 
 
 def _curve_handles(
@@ -323,6 +431,12 @@ def _curve_handles(
         handles.append(
             Line2D([], [], color="black", ls=(0, (1, 3)), label="closed-loop capacity (probe)")
         )
+    if "ci" in seen:
+        handles.append(
+            Line2D([], [], color="black", lw=1.0, marker="|", label="p99's 95% interval")
+        )
+    if "floor" in seen:
+        handles.append(Patch(color=FLOOR_COLOUR, alpha=0.3, label=FLOOR_NOTE))
     return handles + _point_notes("overloaded" in seen, "client" in seen)
 
 
@@ -382,48 +496,99 @@ def latency_at_equal_load(run: Run) -> Figure:
         )
     shown: list[str] = []
     for ax, key in zip(axes, keys, strict=False):
-        at = {
-            backend: {p.offered: p for p in points if p.offered in rates[key]}
-            for backend, points in found[key].items()
-        }
-        at = {b: v for b, v in at.items() if v}
-        top_rate = max(rates[key])
-
-        order = sorted(at, key=lambda b: _rank(at[b].get(top_rate), b))
-        for row, backend in enumerate(order):
-            shown.append(backend)
-            _rate_marks(ax, row, at[backend], rates[key], palette[backend], seen)
-        ax.set_yticks(range(len(order)), order)
-        ax.set_ylim(len(order) - 0.5, -0.5)  # the lowest p99 at the highest rate on top
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(COMPACT)
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("latency [µs, log scale]: dot p99, line p50 to p99.9")
-        ax.grid(alpha=0.3, axis="x", which="both")
+        shown += _equal_load_panel(ax, key, found[key], rates[key], palette, seen)
         if target is not None:
             ax.axvline(target, color=SLO_COLOUR, ls="--", lw=1.2, gid="slo")
-        origin = _origin(run, key)
         ax.set_title(
-            f"{slice_text(key)}; ranked by p99 at {top_rate:,.0f} msg/s{origin}", fontsize=10
+            f"{slice_text(key)}; ranked by p99 at {max(rates[key]):,.0f} msg/s where the 95% "
+            "intervals part\n(a shared rank: they overlap, or both are at the floor)"
+            + _origin(run, key),
+            fontsize=10,
         )
     handles: list[Artist] = [Patch(color=palette[b], label=b) for b in dict.fromkeys(shown)]
     for index, rate in enumerate(sorted({r for k in keys for r in rates[k]})):
+        marker = MARKERS[index % len(MARKERS)]
+        label = f"p99 at {rate:,.0f} msg/s"
+        handles.append(Line2D([], [], color="black", marker=marker, ls="none", label=label))
+    if target is not None:
+        handles.append(Line2D([], [], color=SLO_COLOUR, ls="--", label=f"p99 target {_us(target)}"))
+    if "ci" in seen:
+        handles.append(Line2D([], [], color="black", lw=5, alpha=0.3, label="p99's 95% interval"))
+    if "floor" in seen:
+        ring = "grey ring: at the floor (not told\napart from native there)"
         handles.append(
             Line2D(
                 [],
                 [],
-                color="black",
-                marker=MARKERS[index % len(MARKERS)],
+                marker="o",
+                mfc="none",
+                mec=FLOOR_COLOUR,
+                markersize=11,
                 ls="none",
-                label=f"p99 at {rate:,.0f} msg/s",
+                label=ring,
             )
         )
-    if target is not None:
-        handles.append(Line2D([], [], color=SLO_COLOUR, ls="--", label=f"p99 target {_us(target)}"))
     handles += _point_notes("overloaded" in seen, "client" in seen)
     add_legend(figure, handles)
     return figure
+
+
+def _equal_load_panel(
+    ax: Axes,
+    key: SliceKey,
+    found: dict[str, list[Point]],
+    rates: list[float],
+    palette: dict[str, str],
+    seen: set[str],
+) -> list[str]:
+    """One slice: a row per backend, ranked at the highest common rate; the rows drawn."""
+    at = {
+        backend: {p.offered: p for p in points if p.offered in rates}
+        for backend, points in found.items()
+    }
+    at = {b: v for b, v in at.items() if v}
+    top_rate = max(rates)
+    tops = {b: v[top_rate] for b, v in at.items() if top_rate in v}
+    ranked = ranks(tops)
+    order = sorted(at, key=lambda b: (ranked.get(b, len(at) + 1), _rank(tops.get(b), b)))
+    labels = []
+    for row, backend in enumerate(order):
+        _rate_marks(ax, row, at[backend], rates, palette[backend], seen)
+        top = tops.get(backend)
+        floor = " (at the floor)" if top is not None and top.at_floor else ""
+        labels.append(f"{ranked[backend]}. {backend}{floor}" if backend in ranked else backend)
+    ax.set_yticks(range(len(order)), labels)
+    ax.set_ylim(len(order) - 0.5, -0.5)  # the lowest p99 at the highest rate on top
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(COMPACT)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("latency [µs, log scale]: dot p99, line p50 to p99.9")
+    ax.grid(alpha=0.3, axis="x", which="both")
+    return order
+
+
+def surely_below(a: Point, b: Point) -> bool:
+    """Whether ``a``'s p99 is surely under ``b``'s: their 95% intervals part (or, without
+    intervals, their p99s differ), and not both at the floor, where the instrument
+    cannot tell them apart."""
+    if a.at_floor and b.at_floor:
+        return False
+    ci_a, ci_b = a.p99_ci, b.p99_ci
+    if ci_a is None or ci_b is None:
+        if a.stats or b.stats:  # a sweep's point without an interval: undecided
+            return False
+        return a.p99 is not None and b.p99 is not None and a.p99 < b.p99
+    return ci_a[1] is not None and ci_a[1] < ci_b[0]
+
+
+def ranks(points: dict[str, Point]) -> dict[str, int]:
+    """Each backend's rank at one rate: one more than the backends surely under it, so
+    backends that cannot be told apart share a rank."""
+    return {
+        name: 1 + sum(surely_below(other, point) for o, other in points.items() if o != name)
+        for name, point in points.items()
+    }
 
 
 def _rate_marks(
@@ -440,10 +605,37 @@ def _rate_marks(
         p50, _, p999 = point.latency
         if p50 is not None and p999 is not None:
             ax.plot([p50, p999], [y, y], color=colour, lw=1.2, zorder=2)
+        ci = point.p99_ci
+        if ci is not None:
+            seen.add("ci")
+            high = ci[1] if ci[1] is not None else 3 * point.p99
+            ax.plot(
+                [ci[0], high],
+                [y, y],
+                color=colour,
+                lw=5,
+                alpha=0.3,
+                zorder=1,
+                solid_capstyle="butt",
+                gid=f"ci:p99:{point.case.id}",
+            )
         _mark(ax, point.p99, y, point, colour, MARKERS[index % len(MARKERS)], 6.0)
+        if point.at_floor:
+            seen.add("floor")
+            ax.plot(
+                [point.p99],
+                [y],
+                marker="o",
+                mfc="none",
+                mec=FLOOR_COLOUR,
+                markersize=11,
+                ls="none",
+                zorder=4,
+                gid=f"at-floor:{point.case.id}",
+            )
         if point.case.overloaded:
             seen.add("overloaded")
-        if point.case.client_bound:
+        if point.client_bound:
             seen.add("client")
 
 
@@ -465,14 +657,34 @@ def _origin(run: Run, key: SliceKey) -> str:
 
 
 def slo_rows(run: Run) -> list[dict[str, Any]]:
-    """The sweeps with their capacity at the target, best first; those without one last."""
+    """The ranked sweeps with their capacity at the target, best first; those without one
+    last (a floor measured only as the floor is not ranked). Each row's ``rank`` is one
+    more than the rows whose range lies wholly above its own: ranges that overlap share."""
     rows = []
     for sweep in run.latency.get("sweeps") or ():
+        if sweep.get("floor_only"):
+            continue
         slo = (sweep.get("summary") or {}).get("slo_capacity") or {}
         rows.append({**sweep, "slo": slo})
+    for row in rows:
+        row["rank"] = 1 + sum(_surely_more(other["slo"], row["slo"]) for other in rows)
     return sorted(
-        rows, key=lambda r: (-(r["slo"].get("messages_per_second") or -1.0), r["backend"])
+        rows,
+        key=lambda r: (r["rank"], -(r["slo"].get("messages_per_second") or -1.0), r["backend"]),
     )
+
+
+def _surely_more(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether capacity ``a`` surely exceeds ``b``: a's range starts above where b's ends
+    (without ranges, an older file, their values differ)."""
+    if a.get("messages_per_second") is None:
+        return False
+    if b.get("messages_per_second") is None:
+        return True
+    if "range" not in a or "range" not in b:
+        return float(a["messages_per_second"]) > float(b["messages_per_second"])
+    a_low, b_high = (a["range"] or [None, None])[0], (b["range"] or [None, None])[1]
+    return a_low is not None and b_high is not None and a_low > b_high
 
 
 def slo_capacity(run: Run) -> Figure:
@@ -484,8 +696,8 @@ def slo_capacity(run: Run) -> Figure:
     ax = figure.subplots()
     target = _slo_target(run) or 0.0
     figure.suptitle(
-        f"Capacity at the latency target: the highest offered load with p99 under {_us(target)}"
-        f" (ranked)\n{run.env_summary()}",
+        f"Capacity at the latency target: every point under p99 {_us(target)} up to it "
+        f"(first crossing)\n{run.env_summary()}",
         fontsize=12,
         x=0.01,
         ha="left",
@@ -501,7 +713,7 @@ def slo_capacity(run: Run) -> Figure:
             if len(keys) == 1
             else f"{name} ({slice_text((sweep['transport'], sweep['size'], sweep['connections']))})"
         )
-        labels.append(label)
+        labels.append(f"{sweep['rank']}. {label}")
         right = max(right, _slo_bar(ax, row, sweep, palette[name], seen))
     ax.set_yticks(range(len(rows)), labels)
     ax.set_ylim(len(rows) - 0.5, -0.5)
@@ -522,6 +734,19 @@ def slo_capacity(run: Run) -> Figure:
                 edgecolor="none",
                 label="interpolated: between the last\npoint under the target and\n"
                 "the next, linearly in p99",
+            )
+        )
+    if "range" in seen:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="black",
+                marker="|",
+                markersize=9,
+                lw=1.2,
+                label="range: the last rate surely\nunder the target to the first\n"
+                "surely over it (> open)",
             )
         )
     if "client" in seen:
@@ -574,5 +799,25 @@ def _slo_bar(ax: Axes, row: int, sweep: dict[str, Any], colour: str, seen: set[s
             if slo.get("at_least")
             else "across points the client could not hold"
         )
-    ax.text(value, row, "  " + ", ".join(notes), va="center", fontsize=8)
-    return max(right, value)
+    low, high = slo.get("range") or (None, None)
+    end = value
+    if low is not None or high is not None:
+        seen.add("range")
+        start = low if low is not None else 0.0
+        end = high if high is not None else value * 1.25
+        ax.plot(
+            [start, end],
+            [row, row],
+            color="black",
+            lw=1.2,
+            zorder=3,
+            marker="|",
+            markersize=9,
+            gid=f"range:{sweep['backend']}",
+        )
+        if high is None:
+            ax.plot([end], [row], marker=">", color="black", markersize=5, zorder=3)
+    if slo.get("undecided"):
+        notes.append(f"{len(slo['undecided'])} undecided")
+    ax.text(end, row, "  " + ", ".join(notes), va="center", fontsize=8)
+    return max(right, value, end)

@@ -132,7 +132,15 @@ def ranking_svg(
     rows = ranking.cases
     height = TOP + ROW * len(rows) + AXIS_H
     width = ranking_width(pairs is not None)
-    top = max((v[2] for c in rows if (v := ranking.values(c)) is not None), default=0.0)
+    # A range open upward (a capacity that is a lower bound) reaches the axis's end.
+    top = max(
+        (
+            max(v[0], v[2] if math.isfinite(v[2]) else v[0])
+            for c in rows
+            if (v := ranking.values(c)) is not None
+        ),
+        default=0.0,
+    )
     ticks = _ticks(top)
     scale_top = max(top, ticks[-1]) or 1.0
 
@@ -158,7 +166,7 @@ def ranking_svg(
     out.append(
         f'<text x="{LABEL_W}" y="{axis_y + 28}" class="axis">{escape(ranking.metric.name)} '
         f"[{escape(ranking.metric.unit)}], {direction}"
-        f"{'; whiskers: min to max over the repeats' if ranking.metric.spread else ''}</text>"
+        f"{'; whiskers: ' + escape(_whiskers(ranking)) if ranking.metric.spread else ''}</text>"
     )
     if pairs is not None:
         lo, hi = _ratio_span(ranking, pairs)
@@ -173,7 +181,7 @@ def ranking_svg(
             'class="band"/>'
             f'<text x="{LABEL_W - 6}" y="{y + 14}" class="name">{escape(case.backend)}</text>'
         ]
-        row.append(_bar(ranking, case, y, colour, x, hatch))
+        row.append(_bar(ranking, case, y, colour, x, hatch, scale_top))
         if pairs is not None:
             row.append(
                 _ratio_panel(ranking, LABEL_W + BAR_W + NOTE_W, y, pairs.get(case.id), lo, hi)
@@ -182,6 +190,11 @@ def ranking_svg(
         out.append("".join(row))
     out.append("</svg>")
     return "".join(out)
+
+
+def _whiskers(ranking: Ranking) -> str:
+    within = ranking.metric.within
+    return "min to max over the repeats" if within == "the repeats' range" else within
 
 
 def _ratio_span(ranking: Ranking, pairs: Mapping[str, Pair]) -> tuple[float, float]:
@@ -220,9 +233,10 @@ def _bar(
     colour: str,
     x: Callable[[float], float],
     hatch: str,
+    end: float,
 ) -> str:
-    """One case's bar, hatched when its bound is the client's, with its whisker and its
-    value and marks; or why it has none."""
+    """One case's bar, hatched when its bound is the client's, with its whisker (to the
+    axis's ``end`` when open upward) and its value and marks; or why it has none."""
     values = ranking.values(case)
     if values is None:
         why = ranking.metric.missing(case)
@@ -230,6 +244,7 @@ def _bar(
         return f'<text x="{LABEL_W + 4}" y="{y + 14}" class="failed">{escape(short)}</text>'
     said = marks(case)
     median, low, high = values
+    high = min(high, end)
     bar = x(median) - LABEL_W
     parts = [
         f'<rect x="{LABEL_W}" y="{y + 3}" width="{bar:.1f}" height="{ROW - 6}" fill="{colour}"/>'

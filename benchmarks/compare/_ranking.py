@@ -14,8 +14,9 @@ grouping (``run.config["scenario"]``) registers its own ``Ranker`` in ``RANKERS`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from echobench.benchmarks.compare._runview import CaseView, Run
 
@@ -42,6 +43,8 @@ class Metric:
     why_bound: str = "the load client saturated"
     #: Whether ``values`` gives a range over the repeats; without one no lead is judged.
     spread: bool = True
+    #: What that range is, as a sentence says two cases are level within it.
+    within: str = "the repeats' range"
     #: What a case without a value shows instead of a bar.
     missing: Callable[[CaseView], str] = lambda case: "failed" if not case.ok else "not measured"
 
@@ -168,7 +171,7 @@ def _against(metric: Metric, leader: CaseView, base: CaseView) -> str:
     lv, bv = metric.values(leader), metric.values(base)
     assert lv is not None and bv is not None
     if _overlap(metric, lv, bv):
-        return f"level with {base.backend} within the repeats' range"
+        return f"level with {base.backend} within {metric.within}"
     ratio = _times(_advantage(metric, lv, bv))
     what = metric.versus
     why = metric.why_bound
@@ -214,7 +217,7 @@ def takeaway(where: str, metric: Metric, cases: list[CaseView]) -> str:
     base = next((c for c in measured[1:] if c.backend == REFERENCE), measured[-1])
     clauses = [f"At {where}, {leader.backend} {head} {figure}, {_against(metric, leader, base)}"]
     if rivals and rivals != [base.backend]:
-        clauses.append(f"level within the repeats' range with {_names(rivals)}")
+        clauses.append(f"level within {metric.within} with {_names(rivals)}")
     others = [name for name in hidden if name != base.backend]
     if others:
         who = _names(others) if len(others) <= 2 else f"{len(others)} others"
@@ -324,12 +327,61 @@ def _us(value: float) -> str:
     return f"{value / 1000:g} ms" if value >= 1000 else f"{value:g} µs"
 
 
+def _floor_cases(run: Run) -> set[str]:
+    """The cases of sweeps measured only as the floor: shown as the floor, never ranked."""
+    found: set[str] = set()
+    for sweep in run.latency.get("sweeps") or ():
+        if sweep.get("floor_only"):
+            found.add(str(sweep["probe"]))
+            found.update(str(p["case"]) for p in sweep.get("points") or ())
+    return found
+
+
+def sweep_p99(run: Run) -> Metric:
+    """p99 at one offered rate, with its 95% interval as the range two backends are
+    compared by; a point at the floor spans the floor's interval too, so two points at
+    the floor are always level: the instrument cannot tell them apart."""
+    stats = {
+        str(p["case"]): p["stats"]
+        for sweep in run.latency.get("sweeps") or ()
+        for p in sweep.get("points") or ()
+        if p.get("stats")
+    }
+
+    def values(case: CaseView) -> Values | None:
+        found = stats.get(case.id) or {}
+        value, ci = found.get("p99_us"), found.get("p99_ci_us")
+        if value is None:
+            return _p99(case)
+        low, high = (ci[0], ci[1]) if ci else (0.0, None)
+        floor = found.get("floor_p99_ci_us")
+        if found.get("at_floor") and floor:
+            low = min(low, floor[0] or low)
+            high = None if high is None or floor[1] is None else max(high, floor[1])
+        return float(value), float(low), math.inf if high is None else float(high)
+
+    return Metric(
+        "p99 latency (95% interval)",
+        "µs",
+        False,
+        values,
+        versus=" lower p99 than",
+        bounded=lambda case: bool((stats.get(case.id) or {}).get("client_bound")),
+        why_bound="its client could have made that latency",
+        within="their 95% intervals (or both at the floor)",
+    )
+
+
 def with_slo_capacity(run: Run) -> list[Ranking]:
     """A latency sweep: capacity at the p99 target first (the number an operator sizes
     hardware with), then the default rankings: the probes' msg/s and p99 at each common
-    rate. A sweep that stopped short of the server's limit (every rate it tried met the
-    target, its open-loop client went no higher, or its probe's client was saturated)
-    gives a lower bound. A sweep with no rate under the target is left to the notes."""
+    rate, judged by its interval. A sweep that stopped short of the server's limit
+    (every rate it tried met the target, its open-loop client went no higher, or its
+    probe's client was saturated) gives a lower bound. Two capacities whose ranges (the
+    first crossing's, ``runner._sweepsummary``) overlap are level. A sweep with no rate
+    under the target is left to the notes; the floor is never ranked."""
+    hidden = _floor_cases(run)
+    run = replace(run, cases=tuple(c for c in run.cases if c.id not in hidden))
     slos = {
         str(sweep["probe"]): (sweep.get("summary") or {}).get("slo_capacity") or {}
         for sweep in run.latency.get("sweeps") or ()
@@ -337,8 +389,16 @@ def with_slo_capacity(run: Run) -> list[Ranking]:
     }
 
     def values(case: CaseView) -> Values | None:
-        value = slos.get(case.id, {}).get("messages_per_second")
-        return None if not isinstance(value, int | float) else (value, value, value)
+        slo = slos.get(case.id, {})
+        value = slo.get("messages_per_second")
+        if not isinstance(value, int | float):
+            return None
+        low, high = slo.get("range") or (value, value)
+        return (
+            float(value),
+            float(low) if low is not None else 0.0,
+            float(high) if high is not None else math.inf,
+        )
 
     def bounded(case: CaseView) -> bool:
         slo = slos.get(case.id, {})
@@ -353,7 +413,8 @@ def with_slo_capacity(run: Run) -> list[Ranking]:
         values,
         bounded=bounded,
         why_bound="the sweep stopped short of the server's limit",
-        spread=False,
+        spread=any("range" in slo for slo in slos.values()),
+        within="their first-crossing ranges",
     )
     groups: dict[tuple[str, int, int], list[CaseView]] = {}
     for case in run.cases:
@@ -368,7 +429,13 @@ def with_slo_capacity(run: Run) -> list[Ranking]:
         )
         for (transport, size, connections), cases in sorted(groups.items())
     ]
-    return found + by_parameters(run)
+    p99 = sweep_p99(run)
+    for ranking in by_parameters(run):
+        first = ranking.cases[0]
+        if first.rate is not None:
+            ranking = rank(ranking.key, ranking.title, p99, list(ranking.cases))
+        found.append(ranking)
+    return found
 
 
 #: Scenario name (``config["scenario"]`` of a run) -> how its cases are ranked.

@@ -29,6 +29,7 @@ STEPS: dict[str, str] = {
     "latency": "echobench.benchmarks.publish._step_latency",
     "vmbench": "echobench.benchmarks.publish._step_vmbench",
     "uring": "echobench.benchmarks.publish._step_uring",
+    "latency-repeat": "echobench.benchmarks.publish._step_latency_repeat",
 }
 
 

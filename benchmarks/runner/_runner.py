@@ -141,7 +141,9 @@ class Runner:
                 if entry.get("auto_repeat"):
                     total -= self.repeats - len(entry["repeats"]) - len(entry["failures"])
         self.save()
-        with StopSignals() as signals, RunProgress(total, len(done)) as progress:
+        # What this pass has done already: a scenario's earlier passes are not its own.
+        mine = {(case.id, r) for case in self.cases for r in range(self.repeats)}
+        with StopSignals() as signals, RunProgress(total, len(done & mine)) as progress:
             for repeat, case in self._work(done, progress):
                 if signals.stopping():
                     break
