@@ -79,6 +79,10 @@ QUICK: dict[str, object] = {
     "duration": 1.0,
     "warmup": 0.2,
     "repeat": 1,
+    # Under a minute: a busy host is waited for half a minute at most, and a disturbed
+    # repeat measured again once (it is marked if still disturbed).
+    "quiet_timeout": 30.0,
+    "disturbed_retries": 1,
 }
 #: Concurrency as the dimension: 64 B closed loop from 1 to 10,000 connections, and 10
 #: busy connections among 10,000 idle ones (the C10K case).
