@@ -137,6 +137,7 @@ def test_the_uring_ratio_is_written_from_the_file() -> None:
     text = _step_uring.render(doc, "results/published/uring.json")
     assert "| `native` | 200.0k (196.0-202.0), p99 0.50 ms | 100.0k (98.0-101.0), p99" in text
     assert text.endswith(
-        "`uring-native` echoed 0.90x at 32 connections and 1.25x at 10,000 connections "
-        "native's msgs/s: completions against readiness, the same server design on one core."
+        "`uring-native` against `native`, the same server design on one core, completions "
+        "against readiness: 0.90x its msgs/s at 32 connections, 1.25x its msgs/s at 10,000 "
+        "connections."
     )

@@ -52,15 +52,21 @@ def ratios(run: Run) -> dict[int, tuple[float, bool]]:
 def sentence(run: Run) -> str:
     found = ratios(run)
     if not found:
-        return "No count measured both servers: no ratio."
+        return "No connection count measured both servers: no ratio."
     parts = [
-        f"{ratio:.2f}x at {count:,} connections" + (" (client-bound)" if bound else "")
-        for count, (ratio, bound) in found.items()
+        f"{ratio:.2f}x its msgs/s at {count:,} connections" for count, (ratio, _) in found.items()
     ]
-    return (
-        f"`{OURS}` echoed {' and '.join(parts)} native's msgs/s: completions against "
-        "readiness, the same server design on one core."
+    bound = [f"{count:,}" for count, (_, client) in found.items() if client]
+    text = (
+        f"`{OURS}` against `{THEIRS}`, the same server design on one core, completions "
+        f"against readiness: {', '.join(parts)}"
     )
+    if bound:
+        text += (
+            f"; at {' and '.join(bound)} connections the load client was saturated, so that "
+            "ratio is bounded by the client as much as by the servers"
+        )
+    return text + "."
 
 
 def render(doc: dict[str, Any], shown: str) -> str:
@@ -75,6 +81,7 @@ def render(doc: dict[str, Any], shown: str) -> str:
             f"; {', '.join(map(str, config.get('sizes') or []))} B messages, closed loop, "
             f"{config.get('repeat')} interleaved repeat(s) of {config.get('duration')} s after "
             f"{config.get('warmup')} s warm-up. Each cell: median msgs/s (min-max), median p99.",
+            cases=doc["cases"],
         ),
         "",
         "| server | " + " | ".join(f"{c:,} connections" for c in counts) + " |",
@@ -99,7 +106,7 @@ def render(doc: dict[str, Any], shown: str) -> str:
         "",
         "Marks: (C) client-bound, (B) the server and the load client both saturated: the "
         "number measures the load client at least as much as the server; ~ unstable (CV over "
-        "5%).",
+        "5%); (D) disturbed: the host took the CPUs in a repeat that could not be measured again.",
         "",
         sentence(run),
     ]
@@ -108,13 +115,11 @@ def render(doc: dict[str, Any], shown: str) -> str:
 
 def _measure(ctx: Context) -> list[str]:
     if ctx.quick:
-        run_into(
+        return run_into(
             ctx, FILE, "--backends", f"{THEIRS},{OURS}", "--sizes", "64",
             "--connections", "32,1000", "--duration", "0.5", "--warmup", "0.3", "--repeat", "1",
         )  # fmt: skip
-    else:
-        run_into(ctx, FILE, *OPTIONS)
-    return []
+    return run_into(ctx, FILE, *OPTIONS)
 
 
 def _render(ctx: Context) -> None:

@@ -35,6 +35,8 @@ def mark(case: CaseView) -> str:
         mark += " (B)" if case.both_saturated else " (C)"
     if case.unstable:
         mark += " ~"
+    if case.summary.get("disturbed"):
+        mark += " (D)"
     return mark
 
 
@@ -91,6 +93,7 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
             f"{config.get('warmup')} s warm-up. Each cell: median requests/s (min-max); a "
             "readline request is that many lines of the size. The last column: requests/s over "
             "asyncio's on the same API and mode (io_uring and native: over asyncio-protocol).",
+            cases=doc["cases"],
         ),
         "",
         "| server | " + " | ".join(_kib(s) for s in sizes) + " | x asyncio |",
@@ -98,8 +101,11 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
     ]
     for group in groups(run):
         cells = [_cell(cases.get((*group, size))) for size in sizes]
-        ratios = [ratio(run, group, size) for size in sizes]
-        shown_ratios = " / ".join("-" if r is None else f"{r[0]:.2f}" for r in ratios)
+        if baseline(group, run) == group:
+            shown_ratios = "(the base)"
+        else:
+            ratios = [ratio(run, group, size) for size in sizes]
+            shown_ratios = " / ".join("-" if r is None else f"{r[0]:.2f}" for r in ratios)
         known = run.known_failures(group[0])
         name = _name(group) + (f" †{', '.join(known)}" if known else "")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {shown_ratios} |")
@@ -107,7 +113,8 @@ def render(doc: dict[str, Any], shown: str, charts: list[str] | None = None) -> 
         "",
         "Marks: (C) client-bound, (B) the server and the load client both saturated: the "
         "number measures the load client at least as much as the server; ~ unstable (CV over "
-        "5%); †check: fails that conformance check through a known defect of its framework "
+        "5%); (D) disturbed: the host took the CPUs in a repeat that could not be measured "
+        "again; †check: fails that conformance check through a known defect of its framework "
         "(docs/backends.md), measured anyway.",
     ]
     lines += closing(takeaways(run), charts or (), CHARTS)
@@ -166,6 +173,11 @@ def takeaways(run: Run) -> list[str]:
     others = [
         f"{key if key.startswith('`') else key + ' on the same API'} "
         f"{_span([r for *_, r in values])}"
+        + (
+            " (client-bound: a bound, not the server's ratio)"
+            if any(r[1] for *_, r in values)
+            else ""
+        )
         for key, values in by_family.items()
     ]
     if others:
@@ -179,14 +191,12 @@ def takeaways(run: Run) -> list[str]:
 
 def _measure(ctx: Context) -> list[str]:
     if ctx.quick:
-        run_into(
+        return run_into(
             ctx, FILE, "--scenario", "vmbench", "--backends",
             "asyncio-sockets,asyncio-streams,uvloop-sockets,uvloop-streams,uring-native,native",
             "--duration", "0.5", "--warmup", "0.2", "--repeat", "1",
         )  # fmt: skip
-    else:
-        run_into(ctx, FILE, "--scenario", "vmbench")
-    return []
+    return run_into(ctx, FILE, "--scenario", "vmbench")
 
 
 def _render(ctx: Context) -> None:
