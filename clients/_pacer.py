@@ -29,9 +29,11 @@ from echobench.clients._protocol import OpenLoopConnection
 SEND_BURST = 256
 #: How long before a message is due the timer wakes the loop to poll for it.
 EARLY_S = 0.001
-#: ``late`` counts the messages sent at least ``LATE_FIRST_NS`` * 2**j behind schedule.
-LATE_FIRST_NS = 64_000
-LATE_STEPS = 18  # to 8.4 s
+#: ``late`` counts the messages sent at least each of these behind schedule [ns]: from
+#: 64 µs in steps of a square root of 2 (to 8.4 s), so that whatever a quarter of a
+#: target is, a threshold lies within that factor under it.
+LATE_THRESHOLDS_NS = tuple(round(64_000 * 2 ** (j / 2)) for j in range(35))
+LATE_FIRST_NS = LATE_THRESHOLDS_NS[0]
 
 
 class Pacer:
@@ -52,10 +54,10 @@ class Pacer:
         self.measuring = False
         self.max_lag = 0  # the largest send lag while measuring
         self.second_lag = 0  # the largest in the second under way (``take_second``)
-        #: While measuring: messages sent at least LATE_FIRST_NS * 2**j late, by j. What
+        #: While measuring: messages sent at least LATE_THRESHOLDS_NS[j] late, by j. What
         #: a percentile needs to know about the lag is how many messages it touched,
         #: which the largest lag alone does not say.
-        self.late = [0] * LATE_STEPS
+        self.late = [0] * len(LATE_THRESHOLDS_NS)
         self.stopped = False
         self.timer: asyncio.TimerHandle | None = None
         for conn in self.conns:
@@ -116,13 +118,11 @@ class Pacer:
     def _count_late(self, now: int, first: int, end: int) -> None:
         """Count the messages first..end-1 due by ``now`` at each lateness step, each as
         late as it was due before ``now``."""
-        threshold = LATE_FIRST_NS
-        for j in range(LATE_STEPS):
+        for j, threshold in enumerate(LATE_THRESHOLDS_NS):
             last = min(end - 1, int((now - threshold - self.base) / self.step))
             if last < first:
                 return
             self.late[j] += last - first + 1
-            threshold <<= 1
 
     def count_unsent(self, now: int) -> None:
         """At the close: the messages due and never sent were late too."""
@@ -131,7 +131,7 @@ class Pacer:
 
     def late_counts(self) -> dict[str, int]:
         """``late`` by threshold in microseconds, as the result reports it."""
-        return {str((LATE_FIRST_NS << j) // 1000): n for j, n in enumerate(self.late)}
+        return {str(t // 1000): n for t, n in zip(LATE_THRESHOLDS_NS, self.late, strict=True)}
 
     def _wake(self) -> None:
         self.timer = None

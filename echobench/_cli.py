@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "repeatability": "echobench.benchmarks.truth._cmd_repeatability",
     "publish": "echobench.benchmarks.publish._cmd_publish",
     "soak": "echobench.benchmarks.truth._cmd_soak",
+    "latency-check": "echobench.benchmarks.truth._cmd_latency_check",
+    "client-lag": "echobench.benchmarks.truth._cmd_client_lag",
 }
 
 

@@ -10,6 +10,7 @@ import pytest
 from echobench.benchmarks.runner import _sweepplan, _sweepsummary, _verdict
 from echobench.benchmarks.runner._matrix import Case, parse_duration_us, parse_percentages
 from echobench.benchmarks.runner._sweepsummary import Point, slo_capacity
+from echobench.clients._pacer import LATE_THRESHOLDS_NS
 from echobench.servers._errors import UserError
 
 PROBE = Case("b", "baseline", "tcp", 64, 32, None)
@@ -118,19 +119,19 @@ def test_a_point_meets_fails_or_is_undecided_by_its_interval() -> None:
 
 
 def late(**counts: int) -> dict[str, int]:
-    return {str(64 << j): counts.get(f"t{64 << j}", 0) for j in range(18)}
+    """Late-message counts by threshold (µs); unnamed thresholds count none."""
+    return {str(t // 1000): counts.get(f"t{t // 1000}", 0) for t in LATE_THRESHOLDS_NS}
 
 
-def test_a_window_is_the_clients_when_its_lag_could_move_the_tail_or_it_paused() -> None:
+def test_a_window_is_the_clients_when_its_p99_lag_reaches_a_quarter_or_it_paused() -> None:
     window = {"messages": 10_000, "max_send_lag_us": 5000.0, "max_pause_us": 50.0}
-    # One stall of 5 ms delayed ten messages by 256 µs or more: a tenth of 1% of 10,000
-    # is exactly what the p99 could feel.
-    assert _sweepsummary.client_made({**window, "late_messages": late(t256=11)}, TARGET)
-    # Its single longest lag alone says nothing: 5 messages are not the p99's business.
-    assert not _sweepsummary.client_made({**window, "late_messages": late(t256=5)}, TARGET)
-    # Surely under a quarter of the target (64-127 µs), however many; 128-255 µs may not be.
-    assert not _sweepsummary.client_made({**window, "late_messages": late(t64=900)}, TARGET)
-    assert _sweepsummary.client_made({**window, "late_messages": late(t128=900)}, TARGET)
+    # 1% of the messages left 181 µs late or later (the threshold under a quarter of the
+    # target, 250 µs): the client's p99 lag could be a quarter of the p99.
+    assert _sweepsummary.client_made({**window, "late_messages": late(t181=101)}, TARGET)
+    # One 5 ms stall that delayed 50 messages: far from the p99's 1% (100 messages).
+    assert not _sweepsummary.client_made({**window, "late_messages": late(t181=50)}, TARGET)
+    # Surely under a quarter of the target, however many.
+    assert not _sweepsummary.client_made({**window, "late_messages": late(t128=900)}, TARGET)
     # A pause of its own over a quarter of the target is the client's, whatever its lag.
     paused = {**window, "max_pause_us": 300.0, "late_messages": late()}
     assert _sweepsummary.client_made(paused, TARGET)

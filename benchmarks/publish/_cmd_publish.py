@@ -20,6 +20,7 @@ STEPS: dict[str, str] = {
     "agreement": "echobench.benchmarks.publish._step_agreement",
     "repeatability": "echobench.benchmarks.publish._step_repeatability",
     "soak": "echobench.benchmarks.publish._step_soak",
+    "client-lag": "echobench.benchmarks.publish._step_client_lag",
     "run": "echobench.benchmarks.publish._step_run",
     "client-cores": "echobench.benchmarks.publish._step_client_cores",
     "cluster": "echobench.benchmarks.publish._step_cluster",
@@ -30,6 +31,7 @@ STEPS: dict[str, str] = {
     "vmbench": "echobench.benchmarks.publish._step_vmbench",
     "uring": "echobench.benchmarks.publish._step_uring",
     "latency-repeat": "echobench.benchmarks.publish._step_latency_repeat",
+    "latency-check": "echobench.benchmarks.publish._step_latency_check",
 }
 
 

@@ -169,8 +169,8 @@ def _method(doc: dict[str, Any], common: dict[str, Any]) -> str:
 MARKS = (
     "Marks: (C) client-bound: a capacity the load client set (the server's is at least "
     "that; its sweep may be capped at what the open-loop client held), or a point whose "
-    "client could have made its latency (more than 0.1% of its messages left a quarter of "
-    "the target late, or one of its own pauses lasted that long); (O) overloaded: the rate "
+    "client could have made its latency (its p99 send lag, the lag 1% of its messages "
+    "reached, or one of its own pauses, was a quarter of the target); (O) overloaded: the rate "
     "asked for was not met; (F) at the floor: its p99 interval overlaps the floor's (the same "
     "client against `native`) at that rate; (?) undecided: its p99 interval straddles the "
     "target; [low-high] a 95% interval (open: no upper bound from these samples); ~ "

@@ -341,11 +341,11 @@ Top level
                                 ``stats`` is null until measured, else the point over its
                                 windows (repeats): ``windows`` (kept), ``windows_measured``,
                                 ``disturbed_windows`` (the host's, ``_interference``),
-                                ``client_windows`` (left out: more than 0.1% of their
+                                ``client_windows`` (left out: 1% or more of their
                                 messages left a quarter of the target or more late, or one of
                                 the client's own pauses lasted that long), ``client_bound``
                                 (no window left; the figures are then those of all),
-                                ``client_lag_us`` (the largest lateness threshold over 0.1%
+                                ``client_lag_us`` (the largest lateness threshold over 1%
                                 of a window's messages), ``max_send_lag_us``,
                                 ``max_pause_us``, ``p50_us``, ``p99_us``, ``p999_us`` (from
                                 the kept windows' histograms merged), ``p50_ci_us``,

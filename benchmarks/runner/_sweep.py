@@ -202,8 +202,13 @@ def _remeasure(
         if room <= 0:
             record["stopped"] = "budget"
             return None
-        # The lowest rates first: they decide where the first crossing is.
-        pending.sort(key=lambda cid: (windows[cid], float(by_id[cid].rate or 0.0)))
+        # The ranked points first (the floor's come last in ``undecided``), the lowest rates
+        # first: they decide where the first crossing is.
+        rank = {cid: i for i, cid in enumerate(pending)}
+        floor = {cid for cid in pending if by_id[cid].backend == _sweepsummary.FLOOR_BACKEND}
+        pending.sort(
+            key=lambda cid: (cid in floor, windows[cid], float(by_id[cid].rate or 0.0), rank[cid])
+        )
         chosen = pending[:room]
         groups: dict[int, list[Case]] = {}
         for cid in chosen:

@@ -1,0 +1,231 @@
+"""Truth: does the open-loop client keep its schedule at half its capacity?
+
+``echobench client-lag`` measures what issue 20 asks of the load client: at half its
+own closed-loop capacity against ``native`` (a C epoll server, on its own CPU, kept
+awake), the client's largest send lag and its longest pause of its own (a recorder
+step, a garbage collection, its parent's interval work) each under 0.5 ms, as the
+median of five runs. Beside each run, for as long, a C loop that only reads the clock
+on the client's CPU (``gaploop.c``) measures the host's own stalls there: whatever
+stops that loop stops any client as long, so it is the floor under a send lag. Each run
+records the steal the client's and the server's CPUs saw.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from echobench.benchmarks.runner import _isolation
+from echobench.benchmarks.runner._awake import keep_awake
+from echobench.benchmarks.runner._hostcheck import watched
+from echobench.benchmarks.runner._interference import Snapshot, clock_ticks, host_sample, read_stat
+from echobench.benchmarks.runner._measure import client_pause_us
+from echobench.benchmarks.runner._prime import prime
+from echobench.benchmarks.runner._sweepsummary import client_lag_us
+from echobench.clients import LoadConfig, run_load
+from echobench.servers._cbuild import build
+from echobench.servers._errors import UserError
+from echobench.servers._launch import start_server
+
+GAPLOOP = Path(__file__).with_name("gaploop.c")
+#: What the client must hold to: its largest send lag and longest own pause, in µs.
+GOAL_US = 500.0
+RATE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class LagSettings:
+    runs: int = 5
+    duration: float = 10.0
+    warmup: float = 1.0
+    connections: int = 32
+    size: int = 64
+    capacity_s: float = 5.0
+
+    def check(self) -> None:
+        if self.runs < 1 or self.duration <= 0 or self.connections < 1 or self.size < 1:
+            raise UserError("--runs, --duration, --connections and --size must be positive")
+
+
+#: ``--quick``: two short runs, the pipeline in under a minute; not numbers to publish.
+QUICK = LagSettings(runs=2, duration=2.0, warmup=0.5, capacity_s=2.0)
+
+
+def _gaps(cpu: int, seconds: float) -> dict[str, Any]:
+    binary = build(GAPLOOP, "gaploop")
+    done = subprocess.run(
+        [str(binary), str(cpu), f"{seconds:g}"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise UserError(f"gaploop failed: {done.stderr.strip() or done.returncode}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _steal(before: Snapshot, cpus: list[int]) -> dict[str, float | None]:
+    after = Snapshot(time.monotonic_ns(), read_stat(), {}, clock_ticks())
+    sample = host_sample(before, after, cpus)
+    return {str(c): None if v is None else round(v, 2) for c, v in sample.steal_pct.items()}
+
+
+def _run(port: int, rate: float, settings: LagSettings, cpu: int, sides: list[int]) -> dict:
+    before = Snapshot(time.monotonic_ns(), read_stat(), {}, clock_ticks())
+    config = LoadConfig(
+        port=port,
+        connections=settings.connections,
+        size=settings.size,
+        duration=settings.duration,
+        warmup=settings.warmup,
+        rate=rate,
+        cpus=(cpu,),
+        workers=1,
+    )
+    result = run_load(config)
+    if not result["complete"] or result["error_total"]:
+        raise UserError(f"an open-loop run did not complete: {result['stop_reason']}")
+    steal = _steal(before, sides)
+    pauses = result["client_pauses"]
+    rate_field = result["rate"]
+    lag = {**rate_field, "messages": result["messages"]}
+    return {
+        "achieved": rate_field["achieved"],
+        "max_send_lag_us": rate_field["max_send_lag_us"],
+        "p99_send_lag_us": client_lag_us(lag),
+        "max_pause_us": client_pause_us(pauses),
+        "pauses": {k: pauses.get(k) for k in ("max_fold_us", "gc_max_pause_us", "parent_max_us")},
+        "deferred": pauses.get("deferred"),
+        "gc_disabled": pauses.get("gc_disabled"),
+        "latency_us": {k: (result["latency_us"] or {}).get(k) for k in ("p50", "p99", "p999")},
+        "steal_pct": steal,
+        "host_gaps": _gaps(cpu, settings.duration),
+    }
+
+
+def measure(settings: LagSettings) -> dict[str, Any]:
+    settings.check()
+    started = time.monotonic()
+    placement = _isolation.plan(_isolation.usable_cpus())
+    cpu = placement.client_cpus[0]
+    sides = sorted({*placement.server_cpus, cpu})
+    with watched(sides) as host, keep_awake(placement.server_cpus) as awake:
+        server = start_server("native", cpus=placement.server_cpus)
+        try:
+            prime(server.host, server.port, None, False)
+            print(f"client-lag: capacity, {settings.capacity_s:g} s", file=sys.stderr)
+            closed = run_load(
+                LoadConfig(
+                    port=server.port,
+                    connections=settings.connections,
+                    size=settings.size,
+                    duration=settings.capacity_s,
+                    warmup=settings.warmup,
+                    cpus=(cpu,),
+                    workers=1,
+                )
+            )
+            capacity = float(closed["messages_per_second"])
+            rate = max(100.0, round(RATE_SHARE * capacity, -2))
+            runs = []
+            for index in range(settings.runs):
+                print(f"client-lag: run {index + 1} at {rate:,.0f} msgs/s", file=sys.stderr)
+                runs.append(_run(server.port, rate, settings, cpu, sides))
+        finally:
+            server.close()
+            if server.process.stdout is not None:
+                server.process.stdout.close()
+    data: dict[str, Any] = {
+        "benchmark": "client-lag",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "server": "native",
+        "server_cpus": list(placement.server_cpus),
+        "client_cpu": cpu,
+        "server_cpus_kept_awake": bool(awake.cpus),
+        "capacity_msgs_per_second": capacity,
+        "rate": rate,
+        "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
+        "runs": runs,
+        "host": host,
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+    data["summary"] = summary(runs)
+    return data
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def median(key: str, where: str | None = None) -> float:
+        values = [float((r[where] if where else r)[key] or 0.0) for r in runs]
+        return round(statistics.median(values), 1)
+
+    lag, pause = median("max_send_lag_us"), median("max_pause_us")
+    return {
+        "median_max_send_lag_us": lag,
+        "median_p99_send_lag_us": median("p99_send_lag_us"),
+        "median_max_pause_us": pause,
+        "median_host_max_gap_us": median("max_gap_us", "host_gaps"),
+        "lag_under_goal": lag < GOAL_US,
+        "pause_under_goal": pause < GOAL_US,
+    }
+
+
+def missed(data: dict[str, Any]) -> list[str]:
+    s = data["summary"]
+    lines = []
+    if not s["lag_under_goal"]:
+        lines.append(
+            f"client-lag: median max send lag {s['median_max_send_lag_us']:,.0f} µs, goal under "
+            f"{GOAL_US:g} µs (the host's own stalls there: {s['median_host_max_gap_us']:,.0f} µs)"
+        )
+    if not s["pause_under_goal"]:
+        lines.append(
+            f"client-lag: median longest own pause {s['median_max_pause_us']:,.0f} µs, goal under "
+            f"{GOAL_US:g} µs"
+        )
+    return lines
+
+
+def render(data: dict[str, Any]) -> str:
+    """The table and sentence docs/load-generator.md quotes, every figure from ``data``."""
+    s = data["summary"]
+    capacity = data["capacity_msgs_per_second"]
+    lines = [
+        f"Measured {data['measured_at']}: `echobench load` open loop at {data['rate']:,.0f} "
+        f"msgs/s (half its closed-loop capacity against `native`, {capacity:,.0f} "
+        f"msgs/s), {data['settings']['connections']} connections x {data['settings']['size']} B, "
+        f"{data['settings']['duration']:g} s a run, server on CPUs {data['server_cpus']} (kept "
+        f"awake), client on CPU {data['client_cpu']}; beside each run, a C loop reading the "
+        "clock on the client's CPU for as long (the host's own stalls).",
+        "",
+        "| run | max send lag µs | p99 send lag µs | longest own pause µs | p99 latency µs "
+        "| host's longest stall µs | steal % (client CPU) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for index, run in enumerate(data["runs"], 1):
+        steal = run["steal_pct"].get(str(data["client_cpu"]))
+        lines.append(
+            f"| {index} | {run['max_send_lag_us']:,.0f} | {run['p99_send_lag_us'] or 0:,.0f} "
+            f"| {run['max_pause_us']:,.0f} | {run['latency_us']['p99'] or 0:,.0f} "
+            f"| {run['host_gaps']['max_gap_us']:,.0f} | {'-' if steal is None else steal} |"
+        )
+
+    def yes(flag: bool) -> str:
+        return "**met**" if flag else "**not met**"
+
+    lines += [
+        "",
+        f"Median of {len(data['runs'])} runs: max send lag {s['median_max_send_lag_us']:,.0f} µs "
+        f"(goal under 500 µs: {yes(s['lag_under_goal'])}), longest pause of the client's own "
+        f"{s['median_max_pause_us']:,.0f} µs (goal under 500 µs: {yes(s['pause_under_goal'])}); "
+        f"the C loop beside it stalled up to {s['median_host_max_gap_us']:,.0f} µs, which no "
+        f"client on that CPU can beat; the lag 1% of messages reached, what a p99 feels: "
+        f"{s['median_p99_send_lag_us']:,.0f} µs.",
+    ]
+    if data["host"].get("noisy"):
+        lines += ["", f"Note: measured in a noisy period: {data['host']['noisy']}."]
+    return "\n".join(lines)

@@ -1,0 +1,32 @@
+"""``echobench client-lag``: does the open-loop client keep its schedule at half its
+capacity (``_client_lag`` says how)?"""
+
+from __future__ import annotations
+
+import argparse
+
+from echobench.benchmarks.truth._cmdout import json_option, report
+
+HELP = (
+    "the open-loop client's max send lag and longest own pause at half its capacity against "
+    "native, median of 5 runs, beside the host's own stalls (about 2 minutes)"
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", type=int, default=5, help="runs (5)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds a run (10)")
+    parser.add_argument("--quick", action="store_true", help="two runs of 2 s")
+    json_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from echobench.benchmarks.truth._client_lag import QUICK, LagSettings, measure, missed, render
+
+    settings = (
+        QUICK if args.quick else replace(LagSettings(), runs=args.runs, duration=args.duration)
+    )
+    data = measure(settings)
+    return report(args, data, render, missed)

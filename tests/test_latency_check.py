@@ -1,0 +1,132 @@
+"""The instruments that check the latency scenario and the client: a server whose capacity
+is known (``ratelimit_echo.c``), the host's own stalls (``gaploop.c``), and what their
+checks say from the figures they are given."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from echobench.benchmarks.truth import _client_lag, _latency_check
+from echobench.clients import LoadConfig, run_load
+from echobench.servers._cbuild import build
+
+CAPACITY, SIZE, DELAY_US = 10_000.0, 64, 300.0
+
+
+@contextmanager
+def ratelimited() -> Iterator[int]:
+    binary = build(_latency_check.BACKENDS.parent / "ratelimit_echo.c", "ratelimit_echo")
+    argv = [str(binary), f"{CAPACITY * SIZE:g}", f"{DELAY_US:g}", "10000"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("READY 127.0.0.1:"), line
+        yield int(line.rsplit(":", 1)[1])
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0  # SIGTERM ends it cleanly
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_the_rate_limited_server_has_the_capacity_it_is_told() -> None:
+    with ratelimited() as port:
+        base = {"port": port, "connections": 32, "size": SIZE, "warmup": 0.3, "workers": 1}
+        closed = run_load(LoadConfig(**base, duration=1.0))
+        half = run_load(LoadConfig(**base, duration=1.0, rate=CAPACITY / 2))
+        over = run_load(LoadConfig(**base, duration=1.0, rate=CAPACITY * 1.2))
+    # Closed loop, 32 connections keep it busy: its capacity, exactly.
+    assert closed["messages_per_second"] == pytest.approx(CAPACITY, rel=0.03)
+    # Below it, each echo waits its service and the delay: a floor under a millisecond.
+    assert DELAY_US <= half["latency_us"]["p50"] < DELAY_US + 700, half["latency_us"]
+    assert half["rate"]["met"]
+    # Past it, the queue grows: the rate is not met and the median waits far longer.
+    assert not over["rate"]["met"] and over["latency_us"]["p50"] > 20 * DELAY_US
+
+
+def latency_block(value: float | None, low: float | None, high: float | None) -> dict:
+    slo = {"messages_per_second": value, "range": [low, high], "undecided": [], "reason": "x"}
+    return {
+        "sweeps": [
+            {"backend": "native", "summary": {"slo_capacity": {}}},
+            {
+                "backend": "ratelimited",
+                "capacity": {"messages_per_second": 20_050.0},
+                "summary": {"slo_capacity": slo},
+            },
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high", "passed"),
+    [
+        (20_017.0, 20_000.0, 21_000.0, True),
+        (19_000.0, 18_000.0, 19_900.0, False),  # close, but its range leaves the capacity out
+        (14_352.0, 4_980.0, 17_900.0, False),  # 28% off
+        (None, None, 4_980.0, False),
+    ],
+)
+def test_the_check_passes_within_10_percent_with_its_range_holding_the_capacity(
+    value: float | None, low: float | None, high: float | None, passed: bool
+) -> None:
+    verdict = _latency_check.verdict(latency_block(value, low, high), 20_000.0)
+    assert (verdict["within_10_percent"] and verdict["range_holds_it"]) is passed
+    data = {
+        "measured_at": "2026-12-02T18:40:58+00:00",
+        "server": {"capacity_msgs_per_second": 20_000.0, "size": 64, "delay_us": 200.0},
+        "settings": {"connections": 32, "fractions": "50,100", "target": "2ms"},
+        "verdict": verdict,
+    }
+    text = _latency_check.render(data)
+    assert ("**met**" in text) is passed and "20,000 msgs/s" in text
+    assert (_latency_check.missed(data) == []) is passed
+
+
+def run_record(lag: float, pause: float, gap: float) -> dict[str, Any]:
+    return {
+        "max_send_lag_us": lag,
+        "p99_send_lag_us": 64.0,
+        "max_pause_us": pause,
+        "latency_us": {"p99": 600.0},
+        "steal_pct": {"1": 0.1},
+        "host_gaps": {"max_gap_us": gap},
+    }
+
+
+def test_the_client_lag_goal_is_the_median_of_the_runs() -> None:
+    runs = [run_record(lag, 90.0, gap) for lag, gap in ((300, 700), (420, 500), (4100, 6000))]
+    summary = _client_lag.summary(runs)
+    assert summary["median_max_send_lag_us"] == 420.0 and summary["lag_under_goal"]
+    assert summary["median_host_max_gap_us"] == 700.0 and summary["pause_under_goal"]
+    data = {
+        "measured_at": "2026-12-02",
+        "rate": 94_800.0,
+        "capacity_msgs_per_second": 189_600.0,
+        "settings": {"connections": 32, "size": 64, "duration": 10.0},
+        "server_cpus": [0],
+        "client_cpu": 1,
+        "runs": runs,
+        "host": {"noisy": None},
+        "summary": summary,
+    }
+    text = _client_lag.render(data)
+    assert text.count("\n| ") == 2 + len(runs) and "max send lag 420 µs" in text
+    assert _client_lag.missed(data) == []
+    slow = _client_lag.summary([run_record(4100, 90.0, 700)] * 3)
+    assert not slow["lag_under_goal"] and _client_lag.missed({**data, "summary": slow})
+
+
+def test_the_host_gap_loop_reports_its_longest_stall() -> None:
+    binary = build(_client_lag.GAPLOOP, "gaploop")
+    done = subprocess.run([str(binary), "0", "0.2"], capture_output=True, text=True, check=True)
+    found = json.loads(done.stdout)
+    assert 0.19 < found["seconds"] < 0.5 and found["max_gap_us"] > 0
+    assert found["gaps_over_1ms"] <= found["gaps_over_500us"]
