@@ -14,7 +14,7 @@ from echobench.benchmarks import reference
 from echobench.benchmarks.publish import _step_run
 from echobench.benchmarks.publish._pages import published_block
 from echobench.benchmarks.reference._client import Shape, reference_clients
-from echobench.benchmarks.reference.minimal_client import run_minimal_client
+from echobench.benchmarks.reference.minimal_client import CLIENT as MINIMAL
 from echobench.benchmarks.truth import _agreement, _ceiling
 from echobench.servers import UserError
 from echobench.servers._launch import running_server
@@ -65,9 +65,9 @@ def test_a_new_file_is_a_reference_client_the_ceiling_measures(tmp_path: Path) -
 
 def test_reference_client_errors_are_one_line() -> None:
     with pytest.raises(UserError, match="CPU list is empty"):
-        run_minimal_client("127.0.0.1", 9, connections=1, size=8, duration=0.1, warmup=0, cpus=[])
+        MINIMAL.run("127.0.0.1", 9, Shape(connections=1, size=8, duration=0.1, warmup=0), [])
     with pytest.raises(UserError, match="minimal client failed"):
-        run_minimal_client("127.0.0.1", 9, connections=1, size=8, duration=0.1, warmup=0)
+        MINIMAL.run("127.0.0.1", 9, Shape(connections=1, size=8, duration=0.1, warmup=0), None)
 
 
 def test_ceiling_table_is_generated_from_the_published_file() -> None:

@@ -72,21 +72,18 @@ def run_reference_client(
     command: Sequence[str],
     host: str,
     port: int,
-    *,
-    connections: int,
-    size: int,
-    duration: float,
-    warmup: float,
+    shape: Shape,
     cpus: Iterable[int] | None = None,
 ) -> dict[str, Any]:
-    argv = [*command, host, str(port), str(connections), str(size)]
-    argv += [repr(float(duration)), repr(float(warmup))]
+    """Run a subprocess reference client at ``shape``, pinned to ``cpus``; its report."""
+    argv = [*command, host, str(port), str(shape.connections), str(shape.size)]
+    argv += [repr(float(shape.duration)), repr(float(shape.warmup))]
     if cpus is not None:
         cpu_list = sorted(set(cpus))
         if not cpu_list:
             raise UserError(f"{name}: the CPU list is empty")
         argv.append(",".join(map(str, cpu_list)))
-    limit = warmup + duration + 60
+    limit = shape.warmup + shape.duration + 60
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=limit, check=False)
     except subprocess.TimeoutExpired:

@@ -5,7 +5,7 @@ payload again once a whole message is back. ``echobench load`` is this plus
 everything a benchmark needs, so the gap between the two is what that costs.
 
 Run as ``python -m echobench.benchmarks.reference.minimal_client HOST PORT CONNECTIONS SIZE DURATION
-WARMUP [CPUS]``; it prints one JSON object. ``run_minimal_client`` runs it as a
+WARMUP [CPUS]``; it prints one JSON object. ``CLIENT.run`` runs it as a
 subprocess (its own process, like ``echobench load``'s workers).
 """
 
@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from echobench.benchmarks.reference._client import ReferenceClient, Shape, run_reference_client
@@ -70,35 +70,10 @@ async def _drive(
     }
 
 
-def run_minimal_client(
-    host: str,
-    port: int,
-    *,
-    connections: int,
-    size: int,
-    duration: float,
-    warmup: float,
-    cpus: Iterable[int] | None = None,
-) -> dict[str, Any]:
-    """Run the minimal client in a subprocess (pinned to ``cpus``) and return its report."""
-    return run_reference_client(
-        "minimal client",
-        [sys.executable, "-m", "echobench.benchmarks.reference.minimal_client"],
-        host,
-        port,
-        connections=connections,
-        size=size,
-        duration=duration,
-        warmup=warmup,
-        cpus=cpus,
-    )
-
-
 def _run(host: str, port: int, shape: Shape, cpus: Sequence[int] | None) -> dict[str, Any]:
-    return run_minimal_client(
-        host, port, connections=shape.connections, size=shape.size, duration=shape.duration,
-        warmup=shape.warmup, cpus=cpus,
-    )  # fmt: skip
+    """Run the minimal client in a subprocess (pinned to ``cpus``) and return its report."""
+    command = [sys.executable, "-m", "echobench.benchmarks.reference.minimal_client"]
+    return run_reference_client("minimal client", command, host, port, shape, cpus)
 
 
 CLIENT = ReferenceClient(

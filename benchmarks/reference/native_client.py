@@ -7,7 +7,7 @@ on first use, like the native backend (``echobench.servers._cbuild``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,28 +43,15 @@ def run_native_client(
     own stalls, which the soak benchmark reports as its noise floor). ``host`` may
     be ``unix:/path`` for a Unix socket server.
     """
-    if connections < 1 or size < 1 or duration <= 0 or warmup < 0:
+    return _run(host, port, Shape(connections, size, duration, warmup), cpus)
+
+
+def _run(host: str, port: int, shape: Shape, cpus: Iterable[int] | None = None) -> dict[str, Any]:
+    if shape.connections < 1 or shape.size < 1 or shape.duration <= 0 or shape.warmup < 0:
         raise UserError(
             "native client needs connections >= 1, size >= 1, duration > 0 and warmup >= 0"
         )
-    return run_reference_client(
-        "native client",
-        [str(binary())],
-        host,
-        port,
-        connections=connections,
-        size=size,
-        duration=duration,
-        warmup=warmup,
-        cpus=cpus,
-    )
-
-
-def _run(host: str, port: int, shape: Shape, cpus: Sequence[int] | None) -> dict[str, Any]:
-    return run_native_client(
-        host, port, connections=shape.connections, size=shape.size, duration=shape.duration,
-        warmup=shape.warmup, cpus=cpus,
-    )  # fmt: skip
+    return run_reference_client("native client", [str(binary())], host, port, shape, cpus)
 
 
 def _unavailable() -> str | None:
