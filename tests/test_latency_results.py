@@ -49,8 +49,8 @@ def test_table_rows_marks_and_columns_come_from_the_file() -> None:
     # Capacities at the target with their first-crossing ranges, and undecided points.
     slo = sweeps["asyncio-streams"]["summary"]["slo_capacity"]
     low, high = slo["range"]
-    assert f"[{low / 1000:,.1f}k-{high / 1000:,.1f}k] ~ (1?)" in row["asyncio-streams"]
-    assert "≥ " in row["asyncio-protocol"] and "-open]" in row["asyncio-protocol"]
+    assert f"[{low / 1000:,.1f}k, {high / 1000:,.1f}k] ~ (1?)" in row["asyncio-streams"]
+    assert "≥ " in row["asyncio-protocol"] and ", open]" in row["asyncio-protocol"]
     # Each p99 with its interval, marked at the floor where it is.
     assert "(F)" in row["uvloop-protocol"] and "µs [" in row["trio"]
     assert "(F) at the floor" in text and "first crossing" in text
