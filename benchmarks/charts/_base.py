@@ -48,6 +48,21 @@ def new_figure(title: str, subtitle: str, panels: int, ncols: int = 2) -> tuple[
     return figure, axes[:panels]
 
 
+def spread_bar(
+    ax: Axes, x: float, median: float, low: float, high: float, thin: bool = False
+) -> None:
+    """The black whisker from a bar's lowest repeat to its highest, around its median."""
+    ax.errorbar(
+        x,
+        median,
+        yerr=[[median - low], [high - median]],
+        fmt="none",
+        ecolor="black",
+        elinewidth=0.8 if thin else 0.9,
+        capsize=1.5 if thin else 2,
+    )
+
+
 def add_legend(figure: Figure, handles: Sequence[Artist]) -> None:
     figure.legend(handles=list(handles), loc="outside right upper", fontsize=9, frameon=False)
 

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter, FixedLocator, NullLocator
 
-from echobench.benchmarks.charts._base import HATCH, add_legend, new_figure
+from echobench.benchmarks.charts._base import HATCH, add_legend, new_figure, spread_bar
 from echobench.benchmarks.charts._palette import colours
 from echobench.benchmarks.charts._panels import (
     advice,
@@ -197,15 +197,7 @@ def _bar(
         linewidth=0.6,
         gid=f"bar:{case.id}",
     )
-    ax.errorbar(
-        x,
-        median,
-        yerr=[[median - low], [high - median]],
-        fmt="none",
-        ecolor="black",
-        elinewidth=0.9,
-        capsize=2,
-    )
+    spread_bar(ax, x, median, low, high)
     notes = []
     if client_bound:
         notes.append(_client_mark(case))

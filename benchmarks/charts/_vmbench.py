@@ -30,7 +30,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from echobench.benchmarks.charts._base import COMPACT, DPI, TITLE_HEIGHT_IN, WIDTH_IN, add_legend
+from echobench.benchmarks.charts._base import (
+    COMPACT,
+    DPI,
+    TITLE_HEIGHT_IN,
+    WIDTH_IN,
+    add_legend,
+    spread_bar,
+)
 from echobench.benchmarks.charts._palette import FAMILY_COLOURS
 from echobench.benchmarks.compare._order import backend_order, family_key
 from echobench.benchmarks.compare._runview import CaseView, Run
@@ -152,15 +159,7 @@ def _bar(ax: Axes, case: CaseView, x: float, width: float, colour: str) -> set[s
         return {"failed"}
     low, high = case.throughput("min") or median, case.throughput("max") or median
     ax.bar(x, median, width * 0.92, color=colour, gid=f"vmbench:{case.id}")
-    ax.errorbar(
-        x,
-        median,
-        yerr=[[median - low], [high - median]],
-        fmt="none",
-        ecolor="black",
-        elinewidth=0.8,
-        capsize=1.5,
-    )
+    spread_bar(ax, x, median, low, high, thin=True)
     marks = []
     if case.client_bound:
         marks.append("B" if case.both_saturated else "C")
