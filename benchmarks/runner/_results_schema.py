@@ -249,7 +249,9 @@ Top level
                                 ``"reasons"`` (what was over it, in words), ``"detail"``
                                 (per side: ``wait_pct``, the threads' run-queue wait,
                                 ``others_pct``, other tasks' CPU time on those CPUs, of
-                                which the run delay is the smaller; ``threads``),
+                                which the run delay is the smaller; ``softirq_thread_pct``,
+                                the CPUs' ``ksoftirqd`` run time, counted as ours;
+                                ``threads``),
                                 ``"notes"`` (what could not be read), ``"read_ms"`` (what the
                                 two readings took, outside the window)``}``; after a disturbed
                                 repeat, ``quiet_wait`` (the wait for a quiet host, as in
