@@ -353,6 +353,7 @@ def _measure_on_server_host(
                 attach,
                 lifetime,
                 stopping,
+                settings.max_interference,
             ) as remote,
         ):
             record = _drive(

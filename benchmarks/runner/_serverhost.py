@@ -64,6 +64,8 @@ class ServeSpec:
     run_id: str
     attach_port: int | None  # --connect: sample the server on this port, start none
     lifetime_s: float  # the task ends by itself after this long, whatever happens
+    #: ``--max-interference``: over it, the server's CPUs make a repeat disturbed.
+    threshold_pct: float = _interference.DEFAULT_THRESHOLD_PCT
 
     @property
     def inbox(self) -> str:
@@ -172,7 +174,14 @@ def _serve(
             elif message[0] == "finish":
                 sampler.sample()
                 return _figures(
-                    sampler, snapshots, sides, worker, message[1], message[2], server, cpus
+                    sampler,
+                    snapshots,
+                    sides,
+                    worker,
+                    message[1:3],
+                    server,
+                    cpus,
+                    spec.threshold_pct,
                 )
         time.sleep(SAMPLE_SECONDS)
     return {"error": "the runner went away before the repeat ended"}
@@ -189,11 +198,12 @@ def _figures(
     snapshots: list[tuple[float, _interference.Snapshot]],
     sides: dict[str, _interference.Side],
     worker: Any,
-    window: tuple[str, str] | None,
-    elapsed: float,
+    finish: tuple[tuple[str, str] | None, float],
     server: RunningServer | None,
     cpus: list[int],
+    threshold_pct: float,
 ) -> dict[str, Any]:
+    window, elapsed = finish
     # The load's window is on the scheduler's clock; this host's is behind it by Dask's
     # estimate of the offset.
     delay = float(worker.scheduler_delay)
@@ -206,7 +216,9 @@ def _figures(
         # The readings that span the window most closely from inside it.
         inside = [s for at, s in snapshots if start <= at <= end]
         if len(inside) >= 2:
-            interference = _interference.between(inside[0], inside[-1], sides).as_dict()
+            interference = _interference.between(
+                inside[0], inside[-1], sides, threshold_pct
+            ).as_dict()
     return {
         "window": between,
         "busiest": sampler.busiest(elapsed),
@@ -254,10 +266,19 @@ class ServerHost:
         attach_port: int | None,
         lifetime_s: float,
         stopping: Callable[[], bool],
+        threshold_pct: float = _interference.DEFAULT_THRESHOLD_PCT,
     ) -> Iterator[RemoteServer]:
         from distributed import Queue
 
-        spec = ServeSpec(backend, tuple(extra_args), tls, uuid.uuid4().hex, attach_port, lifetime_s)
+        spec = ServeSpec(
+            backend,
+            tuple(extra_args),
+            tls,
+            uuid.uuid4().hex,
+            attach_port,
+            lifetime_s,
+            threshold_pct,
+        )
         inbox = Queue(spec.inbox, client=self.client)
         outbox = Queue(spec.outbox, client=self.client)
         future = self.client.submit(
