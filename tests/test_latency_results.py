@@ -87,6 +87,25 @@ def test_the_sentences_are_read_from_the_data() -> None:
     assert "would set the target at 4x that" in third
 
 
+@pytest.mark.parametrize("above", [1, 0])
+def test_one_or_no_backend_above_the_floor_is_said_as_such(above: int) -> None:
+    doc = sweep_doc()
+    rate = max(doc["latency"]["common"][0]["rates"])
+    ranked = [s for s in doc["latency"]["sweeps"] if not s["floor_only"]]
+    for i, sweep in enumerate(ranked):
+        for point in sweep["points"]:
+            if point["rate"] == rate:
+                point["stats"]["at_floor"] = i >= above
+                point["stats"]["client_bound"] = False
+    first = latency_results.takeaways(doc)[0]
+    assert "ran from" not in first and "x apart" not in first
+    if above:
+        assert f"only `{ranked[0]['backend']}` stood above the floor, at p99 " in first
+    else:
+        assert "every backend's p99 was at the floor" in first
+    assert all(f"`{s['backend']}`" in first for s in ranked)
+
+
 def test_the_readme_holds_the_published_sweep_or_says_it_is_not_published() -> None:
     body = published_block(ROOT, latency_results.BEGIN, latency_results.END)
     run = PUBLISHED / latency_results.FILE

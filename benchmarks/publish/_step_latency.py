@@ -250,16 +250,25 @@ def _spread(doc: dict[str, Any]) -> str | None:
 
     order = sorted(honest, key=p99)
     floor = [b for b in order if honest[b][1].get("at_floor")]
-    above = [b for b in order if b not in floor] or order
-    best, worst = above[0], order[-1]
-    sentence = f"Offered the same {rate:,.0f} msgs/s, p99 ran from {_us(p99(best))} (`{best}`)"
-    sentence += f" to {_us(p99(worst))} (`{worst}`), {p99(worst) / p99(best):,.1f}x apart"
-    if floor:
+    above = [b for b in order if b not in floor]
+    named = ", ".join(f"`{b}`" for b in floor)
+    sentence = f"Offered the same {rate:,.0f} msgs/s, "
+    # A spread needs two backends told apart from the floor; one, or none, is said as such.
+    if len(above) >= 2:
+        best, worst = above[0], order[-1]
+        sentence += f"p99 ran from {_us(p99(best))} (`{best}`)"
+        sentence += f" to {_us(p99(worst))} (`{worst}`), {p99(worst) / p99(best):,.1f}x apart"
+    elif above:
+        sentence += f"only `{above[0]}` stood above the floor, at p99 {_us(p99(above[0]))}"
+    else:
+        sentence += "every backend's p99 was at the floor"
+    if floor and above:
         sentence += (
-            f"; {', '.join(f'`{b}`' for b in floor)} "
-            f"{'was' if len(floor) == 1 else 'were'} at the floor, not told apart from the "
-            "instrument's own latency there"
+            f"; {named} {'was' if len(floor) == 1 else 'were'} at the floor, not told apart "
+            "from the instrument's own latency there"
         )
+    elif floor:
+        sentence += f" ({named}): none was told apart from the instrument's own latency there"
     overloaded = [b for b in order if (honest[b][0].get("summary") or {}).get("overloaded")]
     if overloaded:
         sentence += f", and {', '.join(f'`{b}`' for b in overloaded)} could not keep up"
