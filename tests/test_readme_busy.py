@@ -21,12 +21,22 @@ def test_busy_note_only_above_the_environment_checks_threshold() -> None:
 
 def test_sample_results_header_carries_the_note_of_a_busy_start() -> None:
     doc = json.loads(PUBLISHED_RUN.read_text())
+    # A run with the host check (every run since issue 19) is judged by it.
     busy = copy.deepcopy(doc)
-    busy["environment"]["load_average"] = [9.0, 9.0, 9.0]
-    assert "Other work was running" in render(busy, "run.json").splitlines()[0]
+    busy["environment"]["host_check"] = {"quiet": False, "busy": ["steal 30% on CPU 0"]}
+    first = render(busy, "run.json").splitlines()[0]
+    assert "The host was busy when this run started (steal 30% on CPU 0)" in first
     quiet = copy.deepcopy(doc)
-    quiet["environment"]["load_average"] = [0.1, 0.1, 0.1]
-    assert "Other work was running" not in render(quiet, "run.json")
+    quiet["environment"]["host_check"] = {"quiet": True, "busy": []}
+    quiet["environment"]["load_average"] = [9.0, 9.0, 9.0]
+    assert "busy" not in render(quiet, "run.json").splitlines()[0]
+    # An older file, without it, by its load average.
+    old = copy.deepcopy(doc)
+    old["environment"].pop("host_check", None)
+    old["environment"]["load_average"] = [9.0, 9.0, 9.0]
+    assert "Other work was running" in render(old, "run.json").splitlines()[0]
+    old["environment"]["load_average"] = [0.1, 0.1, 0.1]
+    assert "Other work was running" not in render(old, "run.json")
 
 
 def test_header_names_the_file_date_commit_and_machine() -> None:

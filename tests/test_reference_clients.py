@@ -15,6 +15,7 @@ from echobench.benchmarks.publish import _step_run
 from echobench.benchmarks.publish._pages import published_block
 from echobench.benchmarks.reference._client import Shape, reference_clients
 from echobench.benchmarks.reference.minimal_client import CLIENT as MINIMAL
+from echobench.benchmarks.runner._hostcheck import host_line
 from echobench.benchmarks.truth import _agreement, _ceiling
 from echobench.servers import UserError
 from echobench.servers._launch import running_server
@@ -89,11 +90,14 @@ def _between(begin: str, end: str) -> str:
 def test_readme_numbers_are_the_published_files_rendered() -> None:
     # The README's measured tables are regenerated from results/published, never typed.
     ceiling = json.loads((PUBLISHED / _ceiling.FILE).read_text())
-    assert _between(_ceiling.BEGIN, _ceiling.END) == _ceiling.render_table(ceiling).strip("\n")
+    # Each table carries the sentence of the host it was measured on, as publish writes it.
+    assert _between(_ceiling.BEGIN, _ceiling.END) == (
+        _ceiling.render_table(ceiling) + host_line(ceiling.get("host"))
+    ).strip("\n")
     agreement = json.loads((PUBLISHED / _agreement.FILE).read_text())
     assert _between(_agreement.BEGIN, _agreement.END) == (
-        _agreement.render_table(agreement).strip("\n")
-    )
+        _agreement.render_table(agreement) + host_line(agreement.get("host"))
+    ).strip("\n")
     run = json.loads((PUBLISHED / _step_run.FILE).read_text())
     assert _between(_step_run.BEGIN, _step_run.END) == (
         _step_run.render(run, "results/published/run.json").strip("\n")
