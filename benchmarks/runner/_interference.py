@@ -36,8 +36,10 @@ directly; the counts would cost a larger file per thread at each edge.
 The cost is two readings of ``/proc`` per repeat, at the measured window's edges
 (``/proc/stat`` and one small file per thread), on the client's CPUs but outside the
 work the client times. A side with more than ``MAX_TASKS`` threads is not read thread
-by thread (10,000 reads would cost the client tens of milliseconds): its run delay is
-then the others' CPU time alone, and the record says so.
+by thread (10,000 reads would cost the client tens of milliseconds). Its run delay is
+then unknown (``None``, with a note): without its threads' run time, others' CPU time on
+those CPUs cannot be told from its own. Its steal is still read, and so is the other
+side's run delay, whose CPUs it does not share.
 
 The API, small on purpose (the runner, ``echobench doctor`` and the latency scenario
 read it):
@@ -77,8 +79,8 @@ R = TypeVar("R", bound=Mapping[str, Any])
 #: Above this share of a window (percent), steal or run delay on either side makes a
 #: repeat disturbed, and a host probe not quiet (``--max-interference``).
 DEFAULT_THRESHOLD_PCT = 5.0
-#: Threads read one by one per side at a window's edge; more and the side's run delay
-#: comes from others' CPU time alone.
+#: Threads read one by one per side at a window's edge; with more, the side's run delay
+#: is unknown (its own threads' run time cannot be told from others').
 MAX_TASKS = 256
 PROC = Path("/proc")
 #: /proc/stat's columns, in order; ``steal`` is the eighth (Linux 2.6.11 on).
