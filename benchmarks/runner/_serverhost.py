@@ -178,7 +178,8 @@ def _serve(
                     snapshots,
                     sides,
                     worker,
-                    message[1:3],
+                    message[1],
+                    message[2],
                     server,
                     cpus,
                     spec.threshold_pct,
@@ -198,12 +199,12 @@ def _figures(
     snapshots: list[tuple[float, _interference.Snapshot]],
     sides: dict[str, _interference.Side],
     worker: Any,
-    finish: tuple[tuple[str, str] | None, float],
+    window: tuple[str, str] | None,
+    elapsed: float,
     server: RunningServer | None,
     cpus: list[int],
     threshold_pct: float,
 ) -> dict[str, Any]:
-    window, elapsed = finish
     # The load's window is on the scheduler's clock; this host's is behind it by Dask's
     # estimate of the offset.
     delay = float(worker.scheduler_delay)
