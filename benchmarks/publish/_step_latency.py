@@ -261,14 +261,15 @@ def _spread(doc: dict[str, Any]) -> str | None:
     elif above:
         sentence += f"only `{above[0]}` stood above the floor, at p99 {_us(p99(above[0]))}"
     else:
-        sentence += "every backend's p99 was at the floor"
+        sentence += (
+            f"every backend's p99 was at the floor ({named}): none was told apart from the "
+            "instrument's own latency there"
+        )
     if floor and above:
         sentence += (
             f"; {named} {'was' if len(floor) == 1 else 'were'} at the floor, not told apart "
             "from the instrument's own latency there"
         )
-    elif floor:
-        sentence += f" ({named}): none was told apart from the instrument's own latency there"
     overloaded = [b for b in order if (honest[b][0].get("summary") or {}).get("overloaded")]
     if overloaded:
         sentence += f", and {', '.join(f'`{b}`' for b in overloaded)} could not keep up"

@@ -65,6 +65,7 @@ and ``notes`` says what was missing.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -210,26 +211,19 @@ def _threads(pid: int, proc: Path) -> list[tuple[int, tuple[int, int] | None]]:
     return found
 
 
-_SOFTIRQ_THREADS: dict[tuple[Path, int], int | None] = {}
-
-
+@functools.cache
 def softirq_thread(cpu: int, proc: Path = PROC) -> int | None:
     """The pid of ``ksoftirqd/cpu``, found once by its name (kernel threads live as long as
     the boot), or None where there is none."""
-    key = (proc, cpu)
-    if key not in _SOFTIRQ_THREADS:
-        found = None
-        for entry in os.listdir(proc):
-            if entry.isdigit():
-                try:
-                    comm = (proc / entry / "comm").read_text().strip()
-                except OSError:
-                    continue
-                if comm == f"ksoftirqd/{cpu}":
-                    found = int(entry)
-                    break
-        _SOFTIRQ_THREADS[key] = found
-    return _SOFTIRQ_THREADS[key]
+    for entry in os.listdir(proc):
+        if entry.isdigit():
+            try:
+                comm = (proc / entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm == f"ksoftirqd/{cpu}":
+                return int(entry)
+    return None
 
 
 def read_tasks(side: Side, proc: Path = PROC) -> Tasks:
