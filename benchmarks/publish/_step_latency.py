@@ -331,12 +331,13 @@ def _auto(latency: dict[str, Any]) -> dict[str, Any] | None:
     return auto_target(latency) if latency.get("slo_rule") else None
 
 
+def published_options(backends: tuple[str, ...]) -> tuple[str, ...]:
+    """A published sweep's options: its backends, and the budget for undecided points."""
+    return ("--backends", ",".join(backends), "--remeasure-budget", str(REMEASURE_BUDGET_S))
+
+
 def _measure(ctx: Context) -> list[str]:
-    options = (
-        QUICK
-        if ctx.quick
-        else ("--backends", ",".join(BACKENDS), "--remeasure-budget", str(REMEASURE_BUDGET_S))
-    )
+    options = QUICK if ctx.quick else published_options(BACKENDS)
     return run_into(ctx, FILE, "--scenario", "latency", *options)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from echobench.benchmarks.publish._pages import header
 from echobench.benchmarks.publish._step import Context, Step, not_yet, run_into
-from echobench.benchmarks.publish._step_latency import REMEASURE_BUDGET_S, slo_text
+from echobench.benchmarks.publish._step_latency import published_options, slo_text
 from echobench.benchmarks.runner._sweepsummary import overlaps
 
 FILES = ("latency-a.json", "latency-b.json")
@@ -151,11 +151,7 @@ def render(first: dict[str, Any], second: dict[str, Any]) -> str:
 
 
 def _measure(ctx: Context) -> list[str]:
-    options = (
-        QUICK
-        if ctx.quick
-        else ("--backends", ",".join(BACKENDS), "--remeasure-budget", str(REMEASURE_BUDGET_S))
-    )
+    options = QUICK if ctx.quick else published_options(BACKENDS)
     noisy = []
     for name in FILES:
         noisy += run_into(ctx, name, "--scenario", "latency", *options)
