@@ -109,6 +109,15 @@ Top level
                          interval while the window was open (``latency_intervals``'s
                          ``in_window_max_cpu_us``; it shares a CPU with a worker); absent
                          with ``--cluster``.
+                         The host under the client (``echobench.clients._memory``):
+                         ``major_faults`` (pages read back from disk in the window, summed
+                         over workers: each a stall of the client's own),
+                         ``preempted`` (involuntary context switches in the window: how
+                         often other work took the client's CPU), ``memory_locked`` (every
+                         worker's memory locked as touched, ``mlockall``; false unless
+                         root or an unlimited ``RLIMIT_MEMLOCK``), ``huge_pages_off``
+                         (transparent huge pages off in every worker) and
+                         ``memory_not_held`` (why not, in words; null when both held).
     ``latency_dependence``
                          null unless an open loop was recorded whole; else how dependent
                          its consecutive latencies were, from every worker's samples in the

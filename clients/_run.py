@@ -519,6 +519,14 @@ def _pauses(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "counted_after_ms": (
             round(max(f.get("after_ns", 0) for f in folds) / 1e6, 3) if folds else None
         ),
+        "major_faults": sum(p.get("major_faults", 0) for p in parts),
+        "preempted": sum(p.get("preempted", 0) for p in parts),
+        "memory_locked": bool(parts) and all((p.get("memory") or {}).get("locked") for p in parts),
+        "huge_pages_off": bool(parts)
+        and all((p.get("memory") or {}).get("huge_pages_off") for p in parts),
+        "memory_not_held": next(
+            (p["memory"]["why_not"] for p in parts if (p.get("memory") or {}).get("why_not")), None
+        ),
         "gc_frozen": True,
         "gc_disabled": all(p["gc"].get("disabled", False) for p in parts) if parts else False,
         "gc_collections": collections,

@@ -40,6 +40,7 @@ from echobench.clients._gcwatch import GcWatch
 from echobench.clients._histogram import Counts, encode, new_histogram
 from echobench.clients._idle import IdleConnection, check_all
 from echobench.clients._load_schema import ERROR_KINDS, SERIES_INTERVAL_NS
+from echobench.clients._memory import Held, hold_memory
 from echobench.clients._pacer import Pacer
 from echobench.clients._protocol import (
     ClosedLoopConnection,
@@ -87,8 +88,9 @@ def as_lines(payload: bytes, line: int) -> bytes:
 
 
 class Worker:
-    def __init__(self, config: LoadConfig, index: int, pipe: Pipe) -> None:
+    def __init__(self, config: LoadConfig, index: int, pipe: Pipe, held: Held) -> None:
         self.config = config
+        self.held = held  # what ``hold_memory`` achieved for this process
         self.index = index
         self.pipe = pipe
         self.loop, self.loop_name = new_loop()
@@ -484,6 +486,11 @@ class Worker:
             "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "user_s": self.cpu_end.ru_utime - self.cpu_start.ru_utime,
             "system_s": self.cpu_end.ru_stime - self.cpu_start.ru_stime,
+            # A page the host's reclaim took away is read back from disk while the
+            # worker waits: a stall of the client's own, whatever the server does.
+            "major_faults": self.cpu_end.ru_majflt - self.cpu_start.ru_majflt,
+            "preempted": self.cpu_end.ru_nivcsw - self.cpu_start.ru_nivcsw,
+            "memory": self.held.as_dict(),
             "max_lag_ns": self.pacer.max_lag if self.pacer is not None else 0,
             "late": self.pacer.late_counts() if self.pacer is not None else None,
             "in_flight_at_close": self.in_flight,
@@ -528,7 +535,7 @@ def worker_main(pipe: Pipe, config: LoadConfig, index: int) -> None:
             os.sched_setaffinity(0, {config.cpus[index % len(config.cpus)]})
         except OSError:
             pass
-    worker = Worker(config, index, pipe)
+    worker = Worker(config, index, pipe, hold_memory())
     loop = worker.loop
     try:
         try:
