@@ -95,9 +95,26 @@ def run_record(lag: float, pause: float, gap: float) -> dict[str, Any]:
         "max_send_lag_us": lag,
         "p99_send_lag_us": 64.0,
         "max_pause_us": pause,
+        "major_faults": 0,
+        "memory_locked": True,
         "latency_us": {"p99": 600.0},
+        "lag_per_second_us": [lag, 200.0],
         "steal_pct": {"1": 0.1},
-        "host_gaps": {"max_gap_us": gap},
+        "host_gaps": {"max_gap_us": gap, "max_gap_per_second_us": [gap, 100.0, 100.0]},
+    }
+
+
+def lag_data(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "measured_at": "2026-12-03",
+        "rate": 94_800.0,
+        "capacity_msgs_per_second": 189_600.0,
+        "settings": {"connections": 32, "size": 64, "duration": 10.0},
+        "server_cpus": [0],
+        "client_cpu": 1,
+        "runs": runs,
+        "host": {"noisy": None},
+        "summary": _client_lag.summary(runs),
     }
 
 
@@ -106,17 +123,7 @@ def test_the_client_lag_goal_is_the_median_of_the_runs() -> None:
     summary = _client_lag.summary(runs)
     assert summary["median_max_send_lag_us"] == 420.0 and summary["lag_under_goal"]
     assert summary["median_host_max_gap_us"] == 700.0 and summary["pause_under_goal"]
-    data = {
-        "measured_at": "2026-12-02",
-        "rate": 94_800.0,
-        "capacity_msgs_per_second": 189_600.0,
-        "settings": {"connections": 32, "size": 64, "duration": 10.0},
-        "server_cpus": [0],
-        "client_cpu": 1,
-        "runs": runs,
-        "host": {"noisy": None},
-        "summary": summary,
-    }
+    data = lag_data(runs)
     text = _client_lag.render(data)
     assert text.count("\n| ") == 2 + len(runs) and "max send lag 420 µs" in text
     assert _client_lag.missed(data) == []
@@ -124,9 +131,26 @@ def test_the_client_lag_goal_is_the_median_of_the_runs() -> None:
     assert not slow["lag_under_goal"] and _client_lag.missed({**data, "summary": slow})
 
 
+def test_the_client_lag_sets_each_second_beside_the_bare_hosts() -> None:
+    runs = [run_record(lag, 90.0, gap) for lag, gap in ((300, 700), (1200, 500), (4100, 6000))]
+    seconds = _client_lag.summary(runs)["seconds"]
+    # Client seconds: 300, 200, 1200, 200, 4100, 200; host: 700, 100, 100, 500, 100 x2, ...
+    assert seconds["client"] == {"seconds": 6, "over_goal": 2, "over_1ms": 2, "median_us": 250.0}
+    assert seconds["host"] == {"seconds": 9, "over_goal": 3, "over_1ms": 1, "median_us": 100.0}
+    data = lag_data(runs)
+    text = _client_lag.render(data)
+    assert "reached 500 µs in 2 of 6 seconds" in text and "in 3 of 9 seconds" in text
+    assert "memory was locked" in text
+    unlocked = [{**r, "memory_locked": False} for r in runs]
+    assert "not locked" in _client_lag.render({**data, "runs": unlocked})
+
+
 def test_the_host_gap_loop_reports_its_longest_stall() -> None:
     binary = build(_client_lag.GAPLOOP, "gaploop")
-    done = subprocess.run([str(binary), "0", "0.2"], capture_output=True, text=True, check=True)
+    done = subprocess.run([str(binary), "0", "1.2"], capture_output=True, text=True, check=True)
     found = json.loads(done.stdout)
-    assert 0.19 < found["seconds"] < 0.5 and found["max_gap_us"] > 0
+    assert 1.19 < found["seconds"] < 1.5 and found["max_gap_us"] > 0
     assert found["gaps_over_1ms"] <= found["gaps_over_500us"]
+    # One whole second in 1.2 s; its longest gap is one of the run's gaps.
+    [second] = found["max_gap_per_second_us"]
+    assert 0 < second <= found["max_gap_us"]

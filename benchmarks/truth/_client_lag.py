@@ -4,10 +4,12 @@
 own closed-loop capacity against ``native`` (a C epoll server, on its own CPU, kept
 awake), the client's largest send lag and its longest pause of its own (a recorder
 step, a garbage collection, its parent's interval work) each under 0.5 ms, as the
-median of five runs. Beside each run, for as long, a C loop that only reads the clock
+median of five runs. After each run, for as long, a C loop that only reads the clock
 on the client's CPU (``gaploop.c``) measures the host's own stalls there: whatever
-stops that loop stops any client as long, so it is the floor under a send lag. Each run
-records the steal the client's and the server's CPUs saw.
+stops that loop stops any client as long, so it is the floor under a send lag (it
+cannot run beside the client: on one CPU each would stall the other, so the two are
+compared second by second, as distributions). Each run records the steal the client's
+and the server's CPUs saw and the client's major faults.
 """
 
 from __future__ import annotations
@@ -103,6 +105,10 @@ def _run(port: int, rate: float, settings: LagSettings, cpu: int, sides: list[in
         "deferred": pauses.get("deferred"),
         "gc_disabled": pauses.get("gc_disabled"),
         "latency_us": {k: (result["latency_us"] or {}).get(k) for k in ("p50", "p99", "p999")},
+        "lag_per_second_us": rate_field["max_send_lag_per_second_us"],
+        "major_faults": pauses.get("major_faults"),
+        "preempted": pauses.get("preempted"),
+        "memory_locked": pauses.get("memory_locked"),
         "steal_pct": steal,
         "host_gaps": _gaps(cpu, settings.duration),
     }
@@ -164,6 +170,8 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return round(statistics.median(values), 1)
 
     lag, pause = median("max_send_lag_us"), median("max_pause_us")
+    client = [float(v) for r in runs for v in r.get("lag_per_second_us") or []]
+    host = [float(v) for r in runs for v in r["host_gaps"].get("max_gap_per_second_us") or []]
     return {
         "median_max_send_lag_us": lag,
         "median_p99_send_lag_us": median("p99_send_lag_us"),
@@ -171,7 +179,27 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "median_host_max_gap_us": median("max_gap_us", "host_gaps"),
         "lag_under_goal": lag < GOAL_US,
         "pause_under_goal": pause < GOAL_US,
+        "seconds": per_second(client, host),
     }
+
+
+def per_second(client: list[float], host: list[float]) -> dict[str, Any]:
+    """The client's largest send lag in each second against the bare host's longest
+    stall in each second, pooled over the runs: the seconds each went over the goal,
+    and the typical second. The loop runs after the client, not beside it (beside it,
+    on one CPU, each would stall the other), so the two are compared as distributions:
+    a client that adds no stalls of its own goes over the goal in no more of its
+    seconds than the host alone does."""
+
+    def side(values: list[float]) -> dict[str, Any]:
+        return {
+            "seconds": len(values),
+            "over_goal": sum(v >= GOAL_US for v in values),
+            "over_1ms": sum(v >= 1000.0 for v in values),
+            "median_us": round(statistics.median(values), 1) if values else None,
+        }
+
+    return {"client": side(client), "host": side(host)}
 
 
 def missed(data: dict[str, Any]) -> list[str]:
@@ -199,18 +227,20 @@ def render(data: dict[str, Any]) -> str:
         f"msgs/s (half its closed-loop capacity against `native`, {capacity:,.0f} "
         f"msgs/s), {data['settings']['connections']} connections x {data['settings']['size']} B, "
         f"{data['settings']['duration']:g} s a run, server on CPUs {data['server_cpus']} (kept "
-        f"awake), client on CPU {data['client_cpu']}; beside each run, a C loop reading the "
+        f"awake), client on CPU {data['client_cpu']}; after each run, a C loop reading the "
         "clock on the client's CPU for as long (the host's own stalls).",
         "",
-        "| run | max send lag µs | p99 send lag µs | longest own pause µs | p99 latency µs "
-        "| host's longest stall µs | steal % (client CPU) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| run | max send lag µs | p99 send lag µs | longest own pause µs | major faults "
+        "| p99 latency µs | host's longest stall µs | steal % (client CPU) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for index, run in enumerate(data["runs"], 1):
         steal = run["steal_pct"].get(str(data["client_cpu"]))
+        faults = run.get("major_faults")
         lines.append(
             f"| {index} | {run['max_send_lag_us']:,.0f} | {run['p99_send_lag_us'] or 0:,.0f} "
-            f"| {run['max_pause_us']:,.0f} | {run['latency_us']['p99'] or 0:,.0f} "
+            f"| {run['max_pause_us']:,.0f} | {'-' if faults is None else faults} "
+            f"| {run['latency_us']['p99'] or 0:,.0f} "
             f"| {run['host_gaps']['max_gap_us']:,.0f} | {'-' if steal is None else steal} |"
         )
 
@@ -222,10 +252,35 @@ def render(data: dict[str, Any]) -> str:
         f"Median of {len(data['runs'])} runs: max send lag {s['median_max_send_lag_us']:,.0f} µs "
         f"(goal under 500 µs: {yes(s['lag_under_goal'])}), longest pause of the client's own "
         f"{s['median_max_pause_us']:,.0f} µs (goal under 500 µs: {yes(s['pause_under_goal'])}); "
-        f"the C loop beside it stalled up to {s['median_host_max_gap_us']:,.0f} µs, which no "
+        f"the C loop after it stalled up to {s['median_host_max_gap_us']:,.0f} µs, which no "
         f"client on that CPU can beat; the lag 1% of messages reached, what a p99 feels: "
         f"{s['median_p99_send_lag_us']:,.0f} µs.",
     ]
+    if "seconds" in s:
+        lines += ["", _seconds_sentence(s["seconds"], data["runs"])]
     if data["host"].get("noisy"):
         lines += ["", f"Note: measured in a noisy period: {data['host']['noisy']}."]
     return "\n".join(lines)
+
+
+def _seconds_sentence(seconds: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    client, host = seconds["client"], seconds["host"]
+
+    def share(side: dict[str, Any], over: str) -> str:
+        return f"{side[over]} of {side['seconds']} seconds"
+
+    locked = all(r.get("memory_locked") for r in runs)
+    return (
+        f"Second by second: the client's largest send lag reached 500 µs in "
+        f"{share(client, 'over_goal')} (1 ms in {share(client, 'over_1ms')}; the median "
+        f"second's largest {client['median_us'] or 0:,.0f} µs); the bare host's longest stall "
+        f"on that CPU, measured after each run for as long, in {share(host, 'over_goal')} "
+        f"(1 ms in {share(host, 'over_1ms')}; median {host['median_us'] or 0:,.0f} µs). "
+        + (
+            "The client's memory was locked against reclaim and its huge pages off in "
+            "every run (`clients/_memory.py`)."
+            if locked
+            else "The client's memory was not locked in every run (not root?): a page "
+            "reclaimed by the host costs a major fault, counted in the table."
+        )
+    )
