@@ -172,10 +172,15 @@ Top level
                          the last message of a burst included; large values mean the
                          client, not the server, could not keep up) and
                          ``max_send_lag_per_second_us`` (the same for each whole second of
-                         the window, the largest over workers).
+                         the window, the largest over workers) with
+                         ``max_send_lag_per_second_at_ns`` (the CLOCK_MONOTONIC reading
+                         that found each, 0 for a second without lag: where to look in a
+                         kernel trace); ``lag_events`` (every lag of at least 250 µs as
+                         ``[read at ns, lag µs]``, CLOCK_MONOTONIC, up to 1,000 a worker)
+                         and ``lag_events_dropped`` (those past that many).
     ``client_cpu``       CPU time of the client's worker processes during the window:
                          ``user_s``, ``system_s``, ``seconds`` (their sum) and ``cores_used``
-                         (``seconds / elapsed_s``).
+                         (``seconds / elapsed_s``), ``pids`` (the worker processes).
     ``connect``          opening every connection (active and idle), before the warmup:
                          ``connections`` (opened), ``seconds`` (from the first attempt of any
                          worker to the last connection open), ``per_second`` (``connections /

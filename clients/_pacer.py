@@ -34,6 +34,11 @@ EARLY_S = 0.001
 #: target is, a threshold lies within that factor under it.
 LATE_THRESHOLDS_NS = tuple(round(64_000 * 2 ** (j / 2)) for j in range(35))
 LATE_FIRST_NS = LATE_THRESHOLDS_NS[0]
+#: A send lag at least this long is kept with the clock reading that found it, up to
+#: ``LAG_EVENTS_KEPT`` of them, so that a kernel trace can say what held the client
+#: then; any shorter lag is shorter than this, whatever its cause.
+LAG_EVENT_NS = 250_000
+LAG_EVENTS_KEPT = 1000
 
 
 class Pacer:
@@ -54,6 +59,9 @@ class Pacer:
         self.measuring = False
         self.max_lag = 0  # the largest send lag while measuring
         self.second_lag = 0  # the largest in the second under way (``take_second``)
+        self.second_lag_at = 0  # when it was read (monotonic ns): where a trace looks
+        self.lag_events: list[tuple[int, int]] = []  # (read at, lag) ns, each >= LAG_EVENT_NS
+        self.lag_events_dropped = 0  # past LAG_EVENTS_KEPT
         #: While measuring: messages sent at least LATE_THRESHOLDS_NS[j] late, by j. What
         #: a percentile needs to know about the lag is how many messages it touched,
         #: which the largest lag alone does not say.
@@ -72,10 +80,12 @@ class Pacer:
             self.timer.cancel()
             self.timer = None
 
-    def take_second(self) -> int:
-        """The largest send lag since the last call (a second's worth, from the worker)."""
-        lag, self.second_lag = self.second_lag, 0
-        return lag
+    def take_second(self) -> tuple[int, int]:
+        """The largest send lag since the last call (a second's worth, from the worker)
+        and the clock reading that found it (0 with no lag)."""
+        lag, at = self.second_lag, self.second_lag_at
+        self.second_lag = self.second_lag_at = 0
+        return lag, at
 
     def send_due(self, now: int) -> None:
         """Send what is due at ``now`` (a clock reading just taken), up to a burst."""
@@ -88,9 +98,11 @@ class Pacer:
             if lag > self.max_lag:
                 self.max_lag = lag
             if lag > self.second_lag:
-                self.second_lag = lag
+                self.second_lag, self.second_lag_at = lag, now
             if lag >= LATE_FIRST_NS:
                 self._count_late(now, first, first + SEND_BURST)
+                if lag >= LAG_EVENT_NS:
+                    self._keep(now, lag)
         conns = self.conns
         count = len(conns)
         base, step = self.base, self.step
@@ -109,11 +121,20 @@ class Pacer:
         self.sent += sent
         if self.measuring and sent > 1:
             # The burst's last message left later than the first: its lag, read once.
-            lag = monotonic_ns() - (base + int((k - 1) * step))
+            read = monotonic_ns()
+            lag = read - (base + int((k - 1) * step))
             if lag > self.max_lag:
                 self.max_lag = lag
             if lag > self.second_lag:
-                self.second_lag = lag
+                self.second_lag, self.second_lag_at = lag, read
+            if lag >= LAG_EVENT_NS:
+                self._keep(read, lag)
+
+    def _keep(self, at: int, lag: int) -> None:
+        if len(self.lag_events) < LAG_EVENTS_KEPT:
+            self.lag_events.append((at, lag))
+        else:
+            self.lag_events_dropped += 1
 
     def _count_late(self, now: int, first: int, end: int) -> None:
         """Count the messages first..end-1 due by ``now`` at each lateness step, each as

@@ -399,6 +399,7 @@ def _client_cpu(parts: list[dict[str, Any]], elapsed: float, messages: int) -> d
             "system_s": round(system, 6),
             "seconds": round(user + system, 6),
             "cores_used": round((user + system) / elapsed, 4) if elapsed > 0 else 0.0,
+            "pids": [p.get("pid") for p in parts],
         },
         "cpu_us_per_message": round((user + system) / messages * 1e6, 4) if messages else None,
     }
@@ -465,6 +466,11 @@ def _open_loop_rate(
         "late_messages": _late([p.get("late") for p in parts]),
         "max_send_lag_us": round(max((p["max_lag_ns"] for p in parts), default=0) / 1e3, 3),
         "max_send_lag_per_second_us": _per_second_max([p["lag_per_second_ns"] for p in parts]),
+        "max_send_lag_per_second_at_ns": _per_second_at(parts),
+        "lag_events": sorted(
+            [at, round(lag / 1e3, 3)] for p in parts for at, lag in p.get("lag_events", [])
+        ),
+        "lag_events_dropped": sum(p.get("lag_events_dropped", 0) for p in parts),
     }
 
 
@@ -492,6 +498,17 @@ def _per_second_max(lists: list[list[int]]) -> list[float]:
     return [
         round(max(values[k] for values in lists if k < len(values)) / 1e3, 3) for k in range(width)
     ]
+
+
+def _per_second_at(parts: list[dict[str, Any]]) -> list[int]:
+    """When each second's largest lag was read, from the worker that had it."""
+    width = max((len(p["lag_per_second_ns"]) for p in parts), default=0)
+    ats = []
+    for k in range(width):
+        having = [p for p in parts if k < len(p["lag_per_second_ns"])]
+        top = max(having, key=lambda p: p["lag_per_second_ns"][k])
+        ats.append(top.get("lag_at_per_second_ns", [0] * width)[k])
+    return ats
 
 
 def _share(part_ns: int, whole_ns: int) -> float | None:

@@ -135,6 +135,7 @@ class Worker:
         self.sent_at_end = 0
         self.pacer: Pacer | None = None
         self.lags: list[int] = []  # the largest send lag in each whole second of the window
+        self.lags_at: list[int] = []  # and when each was read (monotonic ns; 0: no lag)
         self.in_flight = 0  # open loop: sent, not echoed when the window closed
         self.unsent = 0  # open loop: due, never sent when the window closed
         self.win_open_at = 0  # when the window opened (monotonic ns)
@@ -288,7 +289,9 @@ class Worker:
                 self.gc.resume()  # past the budget: counted as it goes, and collected
         k, rest = divmod(count, _PER_SECOND)
         if not rest:
-            self.lags.append(self.pacer.take_second() if self.pacer is not None else 0)
+            lag, at = self.pacer.take_second() if self.pacer is not None else (0, 0)
+            self.lags.append(lag)
+            self.lags_at.append(at)
             try:
                 self.pipe.send(("tick", k, total - self.marks[-1 - _PER_SECOND]))
             except OSError:
@@ -496,6 +499,10 @@ class Worker:
             "in_flight_at_close": self.in_flight,
             "unsent_at_close": self.unsent,
             "lag_per_second_ns": self.lags,
+            "lag_at_per_second_ns": self.lags_at,
+            "lag_events": self.pacer.lag_events if self.pacer is not None else [],
+            "lag_events_dropped": self.pacer.lag_events_dropped if self.pacer is not None else 0,
+            "pid": os.getpid(),
             "complete": complete,
             "stop_reason": self.stop_reason,
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import time
 from multiprocessing.connection import Connection
 
 from echobench.clients import LoadConfig, run_load
@@ -73,12 +74,21 @@ def test_hold_memory_locks_what_is_touched_and_turns_huge_pages_off() -> None:
 
 
 def test_a_run_reports_its_memory_held_and_its_faults() -> None:
+    before = time.monotonic_ns()
     with running_server("native") as server:
         result = run_load(
             LoadConfig(
-                port=server.port, connections=4, size=64, rate=2000, duration=1.0, warmup=0.3
+                port=server.port, connections=4, size=64, rate=2000, duration=2.5, warmup=0.3
             )
         )
+    after = time.monotonic_ns()
+    # What a kernel trace needs to find the client: its processes, and when each
+    # second's largest lag was read (a clock shared by every process).
+    [pid] = result["client_cpu"]["pids"]
+    assert isinstance(pid, int) and pid != os.getpid()
+    ats = result["rate"]["max_send_lag_per_second_at_ns"]
+    assert len(ats) == len(result["rate"]["max_send_lag_per_second_us"]) == 2
+    assert all(before < at < after for at in ats), (before, ats, after)
     pauses = result["client_pauses"]
     assert result["complete"] and pauses["huge_pages_off"] is True
     assert pauses["memory_locked"] is ROOT

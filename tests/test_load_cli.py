@@ -137,6 +137,9 @@ def test_json_to_stdout_has_every_contract_key(capsys: pytest.CaptureFixture[str
         "late_messages",
         "max_send_lag_us",
         "max_send_lag_per_second_us",
+        "max_send_lag_per_second_at_ns",
+        "lag_events",
+        "lag_events_dropped",
     }
     assert result["mode"] == "open" and result["histogram"]["unit"] == "ns"
     assert set(result["connect"]) >= {"seconds", "per_second", "failed", "retries"}

@@ -656,6 +656,16 @@ def _server_cpu(
     }
 
 
+def _without_lag_instants(load: dict[str, Any]) -> dict[str, Any]:
+    """When each lag was read serves a kernel trace of the same run (``echobench
+    client-lag``); a repeat has none, and a thousand instants a point would swell a
+    sweep's file."""
+    if not load.get("rate"):
+        return load
+    trace_only = ("max_send_lag_per_second_at_ns", "lag_events")
+    return {**load, "rate": {k: v for k, v in load["rate"].items() if k not in trace_only}}
+
+
 def _record(
     load: dict[str, Any],
     sampler: TreeSampler | None,
@@ -665,6 +675,7 @@ def _record(
     remote: RemoteServer | None = None,
     figures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    load = _without_lag_instants(load)
     elapsed = float(load.get("elapsed_s") or settings.duration)
     server_cpu: dict[str, Any] | None = None
     rss: int | None = None

@@ -276,8 +276,11 @@ def measure(args: SoakSettings, hlog: Path) -> dict[str, Any]:
         "server_cpus_awake_how": awake.how,
         "warnings": [*placement.warnings, *filter(None, [awake.warning])],
     }
-    data["soak"]["rate"].pop("max_send_lag_per_second_us", None)  # kept per segment
-    data["short"]["rate"].pop("max_send_lag_per_second_us", None)
+    for part in ("soak", "short"):
+        # Per second, kept per segment; the instants of lags only mean something beside
+        # a kernel trace of the same run (``echobench client-lag``), which a soak has not.
+        for key in ("max_send_lag_per_second_us", "max_send_lag_per_second_at_ns", "lag_events"):
+            data[part]["rate"].pop(key, None)
     data["verdicts"] = verdicts(data)
     data["wall_s"] = round(time.monotonic() - started, 1)
     return data
