@@ -101,6 +101,13 @@ def run_record(lag: float, pause: float, gap: float) -> dict[str, Any]:
         "lag_per_second_us": [lag, 200.0],
         "steal_pct": {"1": 0.1},
         "host_gaps": {"max_gap_us": gap, "max_gap_per_second_us": [gap, 100.0, 100.0]},
+        # As a trace would leave it: a kernel thread held the CPU for all but 100 µs.
+        "causes": {
+            "traced": True,
+            "own_max_lag_us": 100.0 if lag >= 250 else None,
+            "own_under_us": 250.0,
+            "held_by_us": {"kdamond.0/78": lag - 100.0} if lag >= 250 else {},
+        },
     }
 
 
@@ -141,6 +148,12 @@ def test_the_client_lag_sets_each_second_beside_the_bare_hosts() -> None:
     text = _client_lag.render(data)
     assert "reached 500 µs in 2 of 6 seconds" in text and "in 3 of 9 seconds" in text
     assert "memory was locked" in text
+    summary = data["summary"]
+    assert summary["median_own_max_lag_us"] == 100.0 and summary["own_under_goal"] is True
+    assert summary["held_by_us"] == {"kdamond.0/78": 4000.0}
+    assert "own part, at most 100 µs" in text and "`kdamond.0` 4,000 µs" in text
+    untraced = [{**r, "causes": {"traced": False, "why_not": "needs root"}} for r in runs]
+    assert "own part" not in _client_lag.render(lag_data(untraced))
     unlocked = [{**r, "memory_locked": False} for r in runs]
     assert "not locked" in _client_lag.render({**data, "runs": unlocked})
 

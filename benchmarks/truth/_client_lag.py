@@ -31,7 +31,9 @@ from echobench.benchmarks.runner._interference import Snapshot, clock_ticks, hos
 from echobench.benchmarks.runner._measure import client_pause_us
 from echobench.benchmarks.runner._prime import prime
 from echobench.benchmarks.runner._sweepsummary import client_lag_us
+from echobench.benchmarks.truth import _schedtrace
 from echobench.clients import LoadConfig, run_load
+from echobench.clients._pacer import LAG_EVENT_NS
 from echobench.servers._cbuild import build
 from echobench.servers._errors import UserError
 from echobench.servers._launch import start_server
@@ -89,7 +91,14 @@ def _run(port: int, rate: float, settings: LagSettings, cpu: int, sides: list[in
         cpus=(cpu,),
         workers=1,
     )
-    result = run_load(config)
+    cannot_trace = _schedtrace.available()
+    text = None
+    if cannot_trace is None:
+        with _schedtrace.SchedTrace(cpu) as trace:
+            result = run_load(config)
+        text = trace.text
+    else:
+        result = run_load(config)
     if not result["complete"] or result["error_total"]:
         raise UserError(f"an open-loop run did not complete: {result['stop_reason']}")
     steal = _steal(before, sides)
@@ -109,8 +118,37 @@ def _run(port: int, rate: float, settings: LagSettings, cpu: int, sides: list[in
         "major_faults": pauses.get("major_faults"),
         "preempted": pauses.get("preempted"),
         "memory_locked": pauses.get("memory_locked"),
+        "causes": {"traced": False, "why_not": cannot_trace}
+        if text is None
+        else attribute(result, text, cpu),
         "steal_pct": steal,
         "host_gaps": _gaps(cpu, settings.duration),
+    }
+
+
+def attribute(result: dict[str, Any], text: str, cpu: int) -> dict[str, Any]:
+    """Each send lag of at least ``LAG_EVENT_NS`` set against the scheduler's trace: how
+    much of it the client spent waiting for its CPU, and who held it; what is left is
+    the client's own (or the hypervisor's, which no guest trace shows)."""
+    rate = result["rate"]
+    pids = result["client_cpu"]["pids"]
+    waits = _schedtrace.waits(text, pids[0], cpu) if len(pids) == 1 else []
+    own = []
+    held: dict[str, float] = {}
+    for at, lag_us in rate["lag_events"]:
+        waited, who = _schedtrace.explained(waits, at, round(lag_us * 1e3))
+        own.append(max(0.0, lag_us - waited / 1e3))
+        if who is not None:
+            held[who] = max(held.get(who, 0.0), round(waited / 1e3, 1))
+    return {
+        "traced": True,
+        "lags_over_event": len(rate["lag_events"]),
+        "dropped": rate["lag_events_dropped"],
+        # No lag of LAG_EVENT_NS or more: the client's own share is under that too.
+        "own_max_lag_us": round(max(own), 1) if own else None,
+        "own_under_us": LAG_EVENT_NS / 1e3,
+        "held_by_us": dict(sorted(held.items(), key=lambda item: -item[1])),
+        "waited_total_ms": round(sum(w.end_ns - w.start_ns for w in waits) / 1e6, 2),
     }
 
 
@@ -180,6 +218,30 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "lag_under_goal": lag < GOAL_US,
         "pause_under_goal": pause < GOAL_US,
         "seconds": per_second(client, host),
+        **own_lag(runs),
+    }
+
+
+def own_lag(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The client's own part of its largest lags, over the runs a trace explained: the
+    median of each run's largest own part (a run with no lag of ``own_under_us`` or
+    more counts as that bound), and the longest each other task held its CPU."""
+    traced = [r["causes"] for r in runs if (r.get("causes") or {}).get("traced")]
+    if not traced:
+        return {"median_own_max_lag_us": None, "own_under_goal": None, "held_by_us": {}}
+    own = [
+        c["own_max_lag_us"] if c["own_max_lag_us"] is not None else c["own_under_us"]
+        for c in traced
+    ]
+    held: dict[str, float] = {}
+    for causes in traced:
+        for who, us in causes["held_by_us"].items():
+            held[who] = max(held.get(who, 0.0), us)
+    median = round(statistics.median(own), 1)
+    return {
+        "median_own_max_lag_us": median,
+        "own_under_goal": median < GOAL_US,
+        "held_by_us": dict(sorted(held.items(), key=lambda item: -item[1])[:5]),
     }
 
 
@@ -258,6 +320,8 @@ def render(data: dict[str, Any]) -> str:
     ]
     if "seconds" in s:
         lines += ["", _seconds_sentence(s["seconds"], data["runs"])]
+    if s.get("median_own_max_lag_us") is not None:
+        lines += ["", _own_sentence(s)]
     if data["host"].get("noisy"):
         lines += ["", f"Note: measured in a noisy period: {data['host']['noisy']}."]
     return "\n".join(lines)
@@ -283,4 +347,21 @@ def _seconds_sentence(seconds: dict[str, Any], runs: list[dict[str, Any]]) -> st
             else "The client's memory was not locked in every run (not root?): a page "
             "reclaimed by the host costs a major fault, counted in the table."
         )
+    )
+
+
+def _own_sentence(s: dict[str, Any]) -> str:
+    held = ", ".join(
+        f"`{who.rsplit('/', 1)[0]}` {us:,.0f} µs" for who, us in s["held_by_us"].items()
+    )
+    verdict = "**met**" if s["own_under_goal"] else "**not met**"
+    return (
+        "Set against the kernel's scheduler trace of the client's CPU (ftrace's "
+        "`sched_switch`, `benchmarks/truth/_schedtrace.py`): every lag of 250 µs or more, "
+        "less the time the client waited for its CPU while another task held it, leaves "
+        f"the client's own part, at most {s['median_own_max_lag_us']:,.0f} µs (the median "
+        f"of the runs' largest; goal under 500 µs: {verdict}). The longest any other task "
+        f"held the client's CPU in such a lag: {held or 'none'}. A lag that no trace "
+        "explains counts as the client's own, though the hypervisor stopping the vCPU "
+        "looks the same from inside."
     )

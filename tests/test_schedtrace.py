@@ -1,0 +1,94 @@
+"""The scheduler trace that says who held the client's CPU: parsed from the kernel's
+own text, and recorded for real (as root) with two processes fighting over one CPU."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from echobench.benchmarks.truth import _schedtrace
+from echobench.benchmarks.truth._client_lag import attribute
+from echobench.clients import LoadConfig, run_load
+from echobench.servers._launch import running_server
+
+TRACE = """\
+# tracer: nop
+          python-100     [001] d..2. 50.000100: sched_switch: prev_comm=python prev_pid=100 prev_prio=120 prev_state=R ==> next_comm=kdamond.0 next_pid=78 next_prio=120
+     native_echo-7       [000] d..2. 50.000200: sched_switch: prev_comm=native_echo prev_pid=7 prev_prio=120 prev_state=S ==> next_comm=swapper/0 next_pid=0 next_prio=120
+       kdamond.0-78      [001] d..2. 50.004100: sched_switch: prev_comm=kdamond.0 prev_pid=78 prev_prio=120 prev_state=R+ ==> next_comm=ksoftirqd/1 next_pid=22 next_prio=120
+     ksoftirqd/1-22      [001] d..2. 50.004110: sched_switch: prev_comm=ksoftirqd/1 prev_pid=22 prev_prio=120 prev_state=S ==> next_comm=python next_pid=100 next_prio=120
+          python-100     [001] d..2. 50.500000: sched_switch: prev_comm=python prev_pid=100 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 next_prio=120
+     native_echo-7       [000] d.s3. 50.500900: sched_wakeup: comm=python pid=100 prio=120 target_cpu=001
+          <idle>-0       [001] d..2. 50.501000: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=python next_pid=100 next_prio=120
+"""  # noqa: E501
+
+
+def test_a_wait_runs_from_preemption_or_wakeup_to_running_again() -> None:
+    found = _schedtrace.waits(TRACE, 100, 1)
+    assert [(w.start_ns, w.end_ns) for w in found] == [
+        (50_000_100_000, 50_004_110_000),  # preempted by kdamond.0, then ksoftirqd/1
+        (50_500_900_000, 50_501_000_000),  # woken from a sleep, ran 100 µs later
+    ]
+    assert found[0].ran == {"kdamond.0/78": 4_000_000, "ksoftirqd/1/22": 10_000}
+    assert found[1].ran == {"swapper/1/0": 100_000}
+    # A lag of 5 ms read at 50.004500: its last 4.4 ms hold the first wait, 4.01 ms of it.
+    waited, who = _schedtrace.explained(found, 50_004_500_000, 5_000_000)
+    assert waited == 4_010_000 and who == "kdamond.0/78"
+    assert _schedtrace.explained(found, 50_200_000_000, 1_000_000) == (0, None)
+    # The server's CPU is not the client's: nothing of CPU 0 counts.
+    assert _schedtrace.waits(TRACE, 7, 1) == []
+
+
+SPIN = """\
+import os, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+start = time.time()
+while time.time() - start < float(sys.argv[2]):
+    pass
+"""
+
+
+@pytest.mark.skipif(_schedtrace.available() is not None, reason="needs root and tracefs")
+def test_a_real_trace_names_who_took_the_cpu() -> None:
+    cpu = max(os.sched_getaffinity(0))
+    with _schedtrace.SchedTrace(cpu) as trace:
+        victim = subprocess.Popen([sys.executable, "-c", SPIN, str(cpu), "0.6"])
+        time.sleep(0.05)
+        rival = subprocess.Popen([sys.executable, "-c", SPIN, str(cpu), "0.3"])
+        assert victim.wait(10) == 0 and rival.wait(10) == 0
+    assert not trace.dir.exists()  # the trace instance is gone with the block
+    found = _schedtrace.waits(trace.text, victim.pid, cpu)
+    # Two CPU-bound processes on one CPU take turns: the victim waited, for the rival.
+    waited = sum(w.end_ns - w.start_ns for w in found)
+    assert waited > 50_000_000, waited
+    assert any(f"/{rival.pid}" in who for w in found for who in w.ran)
+
+
+@pytest.mark.skipif(_schedtrace.available() is not None, reason="needs root and tracefs")
+def test_a_traced_run_splits_its_lags_into_waits_and_its_own() -> None:
+    cpu = max(os.sched_getaffinity(0))
+    with running_server("native") as server:
+        config = LoadConfig(
+            port=server.port,
+            connections=4,
+            size=64,
+            rate=5000,
+            duration=1.5,
+            warmup=0.3,
+            cpus=(cpu,),
+            workers=1,
+        )
+        with _schedtrace.SchedTrace(cpu) as trace:
+            # A rival on the client's CPU makes lags that the trace must put on it.
+            rival = subprocess.Popen([sys.executable, "-c", SPIN, str(cpu), "1.6"])
+            result = run_load(config)
+            assert rival.wait(10) == 0
+    causes = attribute(result, trace.text, cpu)
+    assert causes["traced"] and causes["lags_over_event"] == len(result["rate"]["lag_events"]) > 0
+    assert any(f"/{rival.pid}" in who for who in causes["held_by_us"])
+    largest = max(lag for _, lag in result["rate"]["lag_events"])
+    assert causes["own_max_lag_us"] is not None and causes["own_max_lag_us"] < largest
