@@ -11,6 +11,7 @@ from conftest import assert_one_line_error, run_echobench
 FIELDS = {
     "schema", "schema_version", "fit", "verdict", "seconds", "cpus", "threshold_pct",
     "checks", "host", "load_average", "cpu_count", "governor", "turbo", "isolated_cpus", "vm",
+    "damon",
 }  # fmt: skip
 HOST_FIELDS = {
     "seconds", "steal_pct", "other_work_pct", "threshold_pct", "quiet", "busy", "wakeup_us",
@@ -44,6 +45,8 @@ def test_doctor_measures_this_host_and_its_json_has_every_field() -> None:
         assert wakeups["samples"] >= 50  # 1-5 ms sleeps for a second
         assert 0 <= wakeups["p50"] <= wakeups["p99"] <= wakeups["max"]
         assert 0 <= host["steal_pct"][cpu] <= 100 and 0 <= host["other_work_pct"][cpu] <= 100
+    # DAMON, where the kernel runs it, is named as what takes the CPU in bursts.
+    assert ("reclaim" in names) is bool(doc["damon"])
     # The text is on stderr when the JSON takes stdout, and ends with the verdict.
     assert result.stderr.strip().splitlines()[-1] == doc["verdict"]
 
@@ -67,3 +70,25 @@ def test_doctor_says_in_one_line_what_proc_lacks(tmp_path: Path) -> None:
     assert_one_line_error(result, "cannot examine this host", "schedstat")
     result = run_echobench("doctor", "--max-interference", "150%")
     assert_one_line_error(result, "--max-interference must be above 0% and under 100%")
+
+
+def test_damon_is_read_from_its_sysfs_tree(tmp_path: Path) -> None:
+    from echobench.benchmarks.runner._environment import damon, damon_said
+
+    kdamond = tmp_path / "kdamonds" / "0"
+    intervals = kdamond / "contexts" / "0" / "monitoring_attrs" / "intervals"
+    intervals.mkdir(parents=True)
+    (kdamond / "contexts" / "0" / "schemes" / "0").mkdir(parents=True)
+    (kdamond / "contexts" / "0" / "schemes" / "0" / "action").write_text("pageout\n")
+    (intervals / "sample_us").write_text("500000\n")
+    (intervals / "aggr_us").write_text("5000000\n")
+    (kdamond / "pid").write_text("78\n")
+    (kdamond / "state").write_text("off\n")
+    assert damon(tmp_path) == [] and damon(tmp_path / "absent") == []
+    (kdamond / "state").write_text("on\n")
+    running = damon(tmp_path)
+    assert running == [
+        {"pid": 78, "sample_ms": 500.0, "aggregation_ms": 5000.0, "actions": ["pageout"]}
+    ]
+    said = damon_said(running)
+    assert "every 500 ms" in said and "every 5000 ms" in said and "pageout" in said

@@ -140,7 +140,7 @@ def _wakeup_check(check: Any, threshold: float) -> list[Check]:
 
 
 def _machine_checks(env: dict[str, Any], cpus: list[int]) -> list[Check]:
-    """What the machine is set to: governor, turbo, isolated CPUs, a VM."""
+    """What the machine is set to: governor, turbo, isolated CPUs, DAMON, a VM."""
     checks: list[Check] = []
     governor = env["governor"]
     checks.append(
@@ -177,6 +177,10 @@ def _machine_checks(env: dict[str, Any], cpus: list[int]) -> list[Check]:
             "scheduled on them, which the run delay check measures",
         )
     )
+    if env.get("damon"):
+        from echobench.benchmarks.runner._environment import damon_said
+
+        checks.append(Check("reclaim", WARN, damon_said(env["damon"])))
     if env["vm"]:
         checks.append(
             Check(
@@ -226,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
         "turbo": _environment.turbo(),
         "isolated_cpus": _environment.isolated_cpus(),
         "vm": _environment.is_vm(),
+        "damon": _environment.damon(),
     }
     checks = _checks(check, env, cpus, threshold)
     width = max(len(c.name) for c in checks)

@@ -66,6 +66,35 @@ def isolated_cpus() -> list[int] | None:
     return cpus
 
 
+DAMON_ADMIN = Path("/sys/kernel/mm/damon/admin")
+
+
+def damon(admin: Path = DAMON_ADMIN) -> list[dict[str, Any]]:
+    """The kernel's DAMON monitors that are running: each one's kdamond thread wakes
+    every sampling interval and works through its regions at each aggregation, on
+    whatever CPU it lands (0.7 ms and 4 ms on a CPU of a 2-core VM here); with an
+    action such as ``pageout`` it also reclaims memory the benchmark left idle."""
+    running = []
+    for kdamond in sorted((admin / "kdamonds").glob("[0-9]*")):
+        if _read(kdamond / "state") != "on":
+            continue
+        for context in sorted((kdamond / "contexts").glob("[0-9]*")):
+            intervals = context / "monitoring_attrs" / "intervals"
+            sample, aggr = (_read(intervals / name) for name in ("sample_us", "aggr_us"))
+            actions = [
+                _read(scheme / "action") for scheme in sorted((context / "schemes").glob("[0-9]*"))
+            ]
+            running.append(
+                {
+                    "pid": int(_read(kdamond / "pid") or 0) or None,
+                    "sample_ms": int(sample) / 1e3 if sample and sample.isdigit() else None,
+                    "aggregation_ms": int(aggr) / 1e3 if aggr and aggr.isdigit() else None,
+                    "actions": [a for a in actions if a],
+                }
+            )
+    return running
+
+
 def is_vm() -> bool | None:
     """From the CPU's hypervisor flag, else the DMI product strings; None when unknown."""
     cpuinfo = _read(Path("/proc/cpuinfo"))
@@ -157,6 +186,7 @@ def collect(
         "turbo": turbo(),
         "isolated_cpus": isolated_cpus(),
         "vm": is_vm(),
+        "damon": damon(),
         "load_average": load,
         "command_line": list(command_line),
         "git": git_state(),
@@ -183,9 +213,22 @@ def system_warnings(env: dict[str, Any], used_cpus: Sequence[int], local_server:
         warnings.append("turbo boost is on: clock speed varies with temperature and load")
     elif env["turbo"] is None:
         warnings.append("turbo boost state unreadable")
+    if env.get("damon"):
+        warnings.append(damon_said(env["damon"]))
     isolated = env["isolated_cpus"]
     if local_server and not (isolated and set(used_cpus) <= set(isolated)):
         warnings.append("the benchmark CPUs are not isolated (isolcpus): other tasks share them")
     # Whether others were busy is measured before the first case (``_quiet.host_warning``),
     # not guessed from the load average, which lags by a minute.
     return warnings
+
+
+def damon_said(running: list[dict[str, Any]]) -> str:
+    first = running[0]
+    actions = ", ".join(a for m in running for a in m["actions"]) or "none"
+    return (
+        f"the kernel's DAMON is on (kdamond, sampling every {first['sample_ms']:g} ms, "
+        f"aggregating every {first['aggregation_ms']:g} ms, actions: {actions}): its thread "
+        "takes a CPU for up to milliseconds at a time, and an open loop's send lag and "
+        "latency tail carry that (echobench client-lag names it)"
+    )

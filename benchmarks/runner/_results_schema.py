@@ -51,6 +51,10 @@ Top level
                         where unreadable.
     ``vm``              ``true`` in a virtual machine or container hypervisor, ``false``
                         on bare metal, null when unknown.
+    ``damon``           the kernel's DAMON monitors that were running (``[]`` when none):
+                        ``[{"pid", "sample_ms", "aggregation_ms", "actions"}]``; its
+                        kdamond thread takes a CPU for up to milliseconds at a time.
+                        Absent from files before it.
     ``load_average``    ``[1m, 5m, 15m]`` when the run started.
     ``host_check``      the host measured before the first case with nothing of ours
                         running (``_hostcheck``, ``_quiet``): ``{"seconds", "steal_pct"
