@@ -153,7 +153,11 @@ def test_the_client_lag_sets_each_second_beside_the_bare_hosts() -> None:
     assert summary["held_by_us"] == {"kdamond.0/78": 4000.0}
     assert "own part, at most 100 µs" in text and "`kdamond.0` 4,000 µs" in text
     untraced = [{**r, "causes": {"traced": False, "why_not": "needs root"}} for r in runs]
-    assert "own part" not in _client_lag.render(lag_data(untraced))
+    plain = _client_lag.render(lag_data(untraced))
+    assert "own part, at most" not in plain and "| 1 | 300 | - |" in plain
+    assert "| 1 | 300 | 100 |" in text and "| 3 | 4,100 | 100 |" in text
+    quiet = [{**runs[0], "causes": {**runs[0]["causes"], "own_max_lag_us": None}}]
+    assert "| 1 | 300 | under 250 |" in _client_lag.render(lag_data(quiet))
     unlocked = [{**r, "memory_locked": False} for r in runs]
     assert "not locked" in _client_lag.render({**data, "runs": unlocked})
 

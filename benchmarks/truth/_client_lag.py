@@ -292,15 +292,16 @@ def render(data: dict[str, Any]) -> str:
         f"awake), client on CPU {data['client_cpu']}; after each run, a C loop reading the "
         "clock on the client's CPU for as long (the host's own stalls).",
         "",
-        "| run | max send lag µs | p99 send lag µs | longest own pause µs | major faults "
-        "| p99 latency µs | host's longest stall µs | steal % (client CPU) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| run | max send lag µs | its own part µs | p99 send lag µs | longest own pause µs "
+        "| major faults | p99 latency µs | host's longest stall µs | steal % (client CPU) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for index, run in enumerate(data["runs"], 1):
         steal = run["steal_pct"].get(str(data["client_cpu"]))
         faults = run.get("major_faults")
         lines.append(
-            f"| {index} | {run['max_send_lag_us']:,.0f} | {run['p99_send_lag_us'] or 0:,.0f} "
+            f"| {index} | {run['max_send_lag_us']:,.0f} | {_own_part(run.get('causes'))} "
+            f"| {run['p99_send_lag_us'] or 0:,.0f} "
             f"| {run['max_pause_us']:,.0f} | {'-' if faults is None else faults} "
             f"| {run['latency_us']['p99'] or 0:,.0f} "
             f"| {run['host_gaps']['max_gap_us']:,.0f} | {'-' if steal is None else steal} |"
@@ -348,6 +349,14 @@ def _seconds_sentence(seconds: dict[str, Any], runs: list[dict[str, Any]]) -> st
             "reclaimed by the host costs a major fault, counted in the table."
         )
     )
+
+
+def _own_part(causes: dict[str, Any] | None) -> str:
+    """A run's largest own part of a lag, for the table: '-' without a trace."""
+    if not causes or not causes.get("traced"):
+        return "-"
+    own = causes["own_max_lag_us"]
+    return f"under {causes['own_under_us']:g}" if own is None else f"{own:,.0f}"
 
 
 def _own_sentence(s: dict[str, Any]) -> str:
