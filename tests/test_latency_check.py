@@ -100,7 +100,11 @@ def run_record(lag: float, pause: float, gap: float) -> dict[str, Any]:
         "latency_us": {"p99": 600.0},
         "lag_per_second_us": [lag, 200.0],
         "steal_pct": {"1": 0.1},
-        "host_gaps": {"max_gap_us": gap, "max_gap_per_second_us": [gap, 100.0, 100.0]},
+        "host_gaps": {
+            "max_gap_us": gap,
+            "max_gap_per_second_us": [gap, 100.0, 100.0],
+            "unexplained_max_us": gap if gap >= 250 else None,
+        },
         # As a trace would leave it: a kernel thread held the CPU for all but 100 µs.
         "causes": {
             "traced": True,
@@ -152,6 +156,11 @@ def test_the_client_lag_sets_each_second_beside_the_bare_hosts() -> None:
     assert summary["median_own_max_lag_us"] == 100.0 and summary["own_under_goal"] is True
     assert summary["held_by_us"] == {"kdamond.0/78": 4000.0}
     assert "own part, at most 100 µs" in text and "`kdamond.0` 4,000 µs" in text
+    # The loop's unexplained gaps (700, 500, 6000: median 700) outlast the client's part.
+    assert summary["median_host_unexplained_max_us"] == 700.0
+    assert "reached 700 µs" in text and "host's stalls as far as this VM can tell" in text
+    noisy = [{**r, "causes": {**r["causes"], "own_max_lag_us": 900.0}} for r in runs]
+    assert "the client stalls on its own, or" in _client_lag.render(lag_data(noisy))
     untraced = [{**r, "causes": {"traced": False, "why_not": "needs root"}} for r in runs]
     plain = _client_lag.render(lag_data(untraced))
     assert "own part, at most" not in plain and "| 1 | 300 | - |" in plain
@@ -171,3 +180,8 @@ def test_the_host_gap_loop_reports_its_longest_stall() -> None:
     # One whole second in 1.2 s; its longest gap is one of the run's gaps.
     [second] = found["max_gap_per_second_us"]
     assert 0 < second <= found["max_gap_us"]
+    # Every gap of 250 µs or more, with when it ended (the longest, if it was one).
+    assert all(length >= 250 for _, length in found["gaps"])
+    assert (found["max_gap_us"] >= 250) is any(
+        length == found["max_gap_us"] for _, length in found["gaps"]
+    )

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from echobench.benchmarks.truth import _schedtrace
-from echobench.benchmarks.truth._client_lag import attribute
+from echobench.benchmarks.truth._client_lag import _gaps, attribute
 from echobench.clients import LoadConfig, run_load
 from echobench.servers._launch import running_server
 
@@ -92,3 +92,17 @@ def test_a_traced_run_splits_its_lags_into_waits_and_its_own() -> None:
     assert any(f"/{rival.pid}" in who for who in causes["held_by_us"])
     largest = max(lag for _, lag in result["rate"]["lag_events"])
     assert causes["own_max_lag_us"] is not None and causes["own_max_lag_us"] < largest
+
+
+@pytest.mark.skipif(_schedtrace.available() is not None, reason="needs root and tracefs")
+def test_the_bare_loops_gaps_are_put_on_whoever_took_its_cpu() -> None:
+    cpu = max(os.sched_getaffinity(0))
+    rival = subprocess.Popen([sys.executable, "-c", SPIN, str(cpu), "1.5"])
+    try:
+        gaps = _gaps(cpu, 1.2)
+    finally:
+        rival.wait(10)
+    # Sharing a CPU, the loop stops for a scheduler slice at a time: the rival's.
+    assert gaps["max_gap_us"] > 1000 and gaps["gaps_over_event"] > 0
+    assert any(f"/{rival.pid}" in who for who in gaps["held_by_us"])
+    assert gaps["unexplained_max_us"] < gaps["max_gap_us"]

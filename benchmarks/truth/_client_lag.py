@@ -63,13 +63,28 @@ QUICK = LagSettings(runs=2, duration=2.0, warmup=0.5, capacity_s=2.0)
 
 
 def _gaps(cpu: int, seconds: float) -> dict[str, Any]:
+    """The bare host's stalls on ``cpu``; as root, each gap of 250 µs or more less what
+    the scheduler's trace explains, which leaves what nothing in the guest made: the
+    hypervisor's, the floor to set the client's own part against."""
     binary = build(GAPLOOP, "gaploop")
-    done = subprocess.run(
-        [str(binary), str(cpu), f"{seconds:g}"], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise UserError(f"gaploop failed: {done.stderr.strip() or done.returncode}")
-    result: dict[str, Any] = json.loads(done.stdout)
+    argv = [str(binary), str(cpu), f"{seconds:g}"]
+    text = None
+    if _schedtrace.available() is None:
+        with _schedtrace.SchedTrace(cpu) as trace:
+            loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            out, err = loop.communicate()
+        text = trace.text
+    else:
+        loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = loop.communicate()
+    if loop.returncode != 0:
+        raise UserError(f"gaploop failed: {err.strip() or loop.returncode}")
+    result: dict[str, Any] = json.loads(out)
+    gaps = result.pop("gaps", [])
+    if text is not None:
+        unexplained, held = _schedtrace.split(_schedtrace.waits(text, loop.pid, cpu), gaps)
+        result.update(unexplained_max_us=unexplained, held_by_us=held)
+    result["gaps_over_event"] = len(gaps)
     return result
 
 
@@ -133,21 +148,15 @@ def attribute(result: dict[str, Any], text: str, cpu: int) -> dict[str, Any]:
     rate = result["rate"]
     pids = result["client_cpu"]["pids"]
     waits = _schedtrace.waits(text, pids[0], cpu) if len(pids) == 1 else []
-    own = []
-    held: dict[str, float] = {}
-    for at, lag_us in rate["lag_events"]:
-        waited, who = _schedtrace.explained(waits, at, round(lag_us * 1e3))
-        own.append(max(0.0, lag_us - waited / 1e3))
-        if who is not None:
-            held[who] = max(held.get(who, 0.0), round(waited / 1e3, 1))
+    own, held = _schedtrace.split(waits, rate["lag_events"])
     return {
         "traced": True,
         "lags_over_event": len(rate["lag_events"]),
         "dropped": rate["lag_events_dropped"],
         # No lag of LAG_EVENT_NS or more: the client's own share is under that too.
-        "own_max_lag_us": round(max(own), 1) if own else None,
+        "own_max_lag_us": own,
         "own_under_us": LAG_EVENT_NS / 1e3,
-        "held_by_us": dict(sorted(held.items(), key=lambda item: -item[1])),
+        "held_by_us": held,
         "waited_total_ms": round(sum(w.end_ns - w.start_ns for w in waits) / 1e6, 2),
     }
 
@@ -225,22 +234,31 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def own_lag(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The client's own part of its largest lags, over the runs a trace explained: the
     median of each run's largest own part (a run with no lag of ``own_under_us`` or
-    more counts as that bound), and the longest each other task held its CPU."""
-    traced = [r["causes"] for r in runs if (r.get("causes") or {}).get("traced")]
+    more counts as that bound), the same for the bare loop's gaps that no trace
+    explained (the hypervisor's floor), and the longest each other task held the CPU."""
+    traced = [r for r in runs if (r.get("causes") or {}).get("traced")]
     if not traced:
         return {"median_own_max_lag_us": None, "own_under_goal": None, "held_by_us": {}}
-    own = [
-        c["own_max_lag_us"] if c["own_max_lag_us"] is not None else c["own_under_us"]
-        for c in traced
+    bound = LAG_EVENT_NS / 1e3
+
+    def worst(value: float | None) -> float:
+        return bound if value is None else value
+
+    own = [worst(r["causes"]["own_max_lag_us"]) for r in traced]
+    floor = [
+        worst(r["host_gaps"]["unexplained_max_us"])
+        for r in traced
+        if "unexplained_max_us" in r["host_gaps"]
     ]
     held: dict[str, float] = {}
-    for causes in traced:
-        for who, us in causes["held_by_us"].items():
+    for run in traced:
+        for who, us in run["causes"]["held_by_us"].items():
             held[who] = max(held.get(who, 0.0), us)
     median = round(statistics.median(own), 1)
     return {
         "median_own_max_lag_us": median,
         "own_under_goal": median < GOAL_US,
+        "median_host_unexplained_max_us": round(statistics.median(floor), 1) if floor else None,
         "held_by_us": dict(sorted(held.items(), key=lambda item: -item[1])[:5]),
     }
 
@@ -372,5 +390,19 @@ def _own_sentence(s: dict[str, Any]) -> str:
         f"of the runs' largest; goal under 500 µs: {verdict}). The longest any other task "
         f"held the client's CPU in such a lag: {held or 'none'}. A lag that no trace "
         "explains counts as the client's own, though the hypervisor stopping the vCPU "
-        "looks the same from inside."
+        "looks the same from inside"
+        + (
+            "."
+            if s.get("median_host_unexplained_max_us") is None
+            else f": the bare C loop's gaps that no trace explains, the hypervisor's alone, "
+            f"reached {s['median_host_unexplained_max_us']:,.0f} µs (the median of the runs' "
+            "largest), "
+            + (
+                "as long as the client's own part or longer: what is left of the client's "
+                "lag is the host's stalls as far as this VM can tell."
+                if s["median_host_unexplained_max_us"] >= s["median_own_max_lag_us"]
+                else "shorter than the client's own part: either the client stalls on its "
+                "own, or the host stalled more while the client ran than after it."
+            )
+        )
     )

@@ -155,3 +155,18 @@ def explained(found: list[Wait], at_ns: int, lag_ns: int) -> tuple[int, str | No
             held[who] = held.get(who, 0) + (ns * share // span if span else 0)
     top = max(held, key=lambda who: held[who]) if held else None
     return covered, top
+
+
+def split(found: list[Wait], events: list[list[float]]) -> tuple[float | None, dict[str, float]]:
+    """Events ``[read at ns, length µs]`` (a client's lags, a loop's gaps) less the waits
+    each overlapped: the largest part left unexplained (None without events), and the
+    longest each other task held the CPU in one of them [µs]."""
+    left = []
+    held: dict[str, float] = {}
+    for at, length_us in events:
+        waited, who = explained(found, int(at), round(length_us * 1e3))
+        left.append(max(0.0, length_us - waited / 1e3))
+        if who is not None:
+            held[who] = max(held.get(who, 0.0), round(waited / 1e3, 1))
+    worst = round(max(left), 1) if left else None
+    return worst, dict(sorted(held.items(), key=lambda item: -item[1]))
