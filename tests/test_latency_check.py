@@ -103,7 +103,8 @@ def run_record(lag: float, pause: float, gap: float) -> dict[str, Any]:
         "host_gaps": {
             "max_gap_us": gap,
             "max_gap_per_second_us": [gap, 100.0, 100.0],
-            "unexplained_max_us": gap if gap >= 250 else None,
+            # The loop has no work of its own: a trace explains all but 40 µs of a gap.
+            "causes": {"traced": True, "own_max_lag_us": 40.0 if gap >= 250 else None},
         },
         # As a trace would leave it: a kernel thread held the CPU for all but 100 µs.
         "causes": {
@@ -111,6 +112,7 @@ def run_record(lag: float, pause: float, gap: float) -> dict[str, Any]:
             "own_max_lag_us": 100.0 if lag >= 250 else None,
             "own_under_us": 250.0,
             "held_by_us": {"kdamond.0/78": lag - 100.0} if lag >= 250 else {},
+            "stopped_max_us": 0.0,
         },
     }
 
@@ -155,15 +157,15 @@ def test_the_client_lag_sets_each_second_beside_the_bare_hosts() -> None:
     summary = data["summary"]
     assert summary["median_own_max_lag_us"] == 100.0 and summary["own_under_goal"] is True
     assert summary["held_by_us"] == {"kdamond.0/78": 4000.0}
-    assert "own part, at most 100 µs" in text and "`kdamond.0` 4,000 µs" in text
-    # The loop's unexplained gaps (700, 500, 6000: median 700) outlast the client's part.
-    assert summary["median_host_unexplained_max_us"] == 700.0
-    assert "reached 700 µs" in text and "host's stalls as far as this VM can tell" in text
-    noisy = [{**r, "causes": {**r["causes"], "own_max_lag_us": 900.0}} for r in runs]
-    assert "the client stalls on its own, or" in _client_lag.render(lag_data(noisy))
+    assert "own only by how much it outlasts" in text and "at most 100 µs" in text
+    assert "`kdamond.0` 4,000 µs" in text and "stopped for up to 0 µs" in text
+    # The loop's gaps left unexplained: 40, 40, 40; a run without one counts as 250.
+    assert summary["median_loop_unexplained_us"] == 40.0 and "of up to 40 µs" in text
+    stopped = [{**r, "causes": {**r["causes"], "stopped_max_us": 6200.0}} for r in runs]
+    assert "stopped for up to 6,200 µs" in _client_lag.render(lag_data(stopped))
     untraced = [{**r, "causes": {"traced": False, "why_not": "needs root"}} for r in runs]
     plain = _client_lag.render(lag_data(untraced))
-    assert "own part, at most" not in plain and "| 1 | 300 | - |" in plain
+    assert "outlasts" not in plain and "| 1 | 300 | - |" in plain
     assert "| 1 | 300 | 100 |" in text and "| 3 | 4,100 | 100 |" in text
     quiet = [{**runs[0], "causes": {**runs[0]["causes"], "own_max_lag_us": None}}]
     assert "| 1 | 300 | under 250 |" in _client_lag.render(lag_data(quiet))

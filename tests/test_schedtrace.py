@@ -11,7 +11,7 @@ import time
 import pytest
 
 from echobench.benchmarks.truth import _schedtrace
-from echobench.benchmarks.truth._client_lag import _gaps, attribute
+from echobench.benchmarks.truth._client_lag import Seen, _gaps, attribute, episodes
 from echobench.clients import LoadConfig, run_load
 from echobench.servers._launch import running_server
 
@@ -41,6 +41,46 @@ def test_a_wait_runs_from_preemption_or_wakeup_to_running_again() -> None:
     assert _schedtrace.explained(found, 50_200_000_000, 1_000_000) == (0, None)
     # The server's CPU is not the client's: nothing of CPU 0 counts.
     assert _schedtrace.waits(TRACE, 7, 1) == []
+
+
+TICKS = "".join(
+    f"          python-100     [001] d.h1. 60.{t:06d}: local_timer_entry: vector=236\n"
+    for t in (0, 4000, 8000, 12000, 31000, 35000)
+)
+
+
+def test_a_missing_tick_is_the_vcpu_stopped_and_charged_to_the_host() -> None:
+    # Ticks every 4 ms, then none for 19 ms: stopped for at least 19 - 4 = 15 ms.
+    [stop] = _schedtrace.stops(TICKS, 1)
+    assert (stop.start_ns, stop.end_ns) == (60_016_000_000, 60_031_000_000)
+    assert _schedtrace.stops(TICKS, 0) == []  # another CPU's ticks
+    # A lag of 18 ms read at 60.031 s: all but 3 ms of it the host's.
+    causes = attribute([[60_031_000_000, 18_000.0]], Seen(TICKS), 100, 1)
+    assert causes["stopped_max_us"] == 15_000.0 and causes["own_max_lag_us"] == 3_000.0
+
+
+PREEMPTED = (
+    "          python-100     [001] d..2. 70.000000: sched_switch: prev_comm=python "
+    "prev_pid=100 prev_prio=120 prev_state=R ==> next_comm=kdamond.0 next_pid=78 "
+    "next_prio=120\n"
+    "       kdamond.0-78      [001] d..2. 70.004900: sched_switch: prev_comm=kdamond.0 "
+    "prev_pid=78 prev_prio=120 prev_state=S ==> next_comm=python next_pid=100 "
+    "next_prio=120\n"
+)
+
+
+def test_lags_behind_a_stall_are_one_episode_with_it() -> None:
+    # kdamond held the CPU 4.9 ms; the lag across it, then one due just after it (its
+    # catch-up: due before the last was sent), then a fresh one well after.
+    t0 = 70_000_000_000
+    events = [[t0 + 5_000_000, 5_000.0], [t0 + 6_000_000, 1_000.0], [t0 + 9_000_000, 300.0]]
+    found = episodes(events)
+    assert [(start - t0, len(members)) for start, members in found] == [(0, 2), (8_700_000, 1)]
+    causes = attribute(events, Seen(PREEMPTED), 100, 1)
+    # The catch-up owes nothing of its own (alone it would count its whole 1 ms): the
+    # largest own part is the fresh lag's.
+    assert causes["own_max_lag_us"] == 300.0 and causes["episodes"] == 2
+    assert causes["held_by_us"] == {"kdamond.0/78": 4900.0}
 
 
 SPIN = """\
@@ -87,7 +127,8 @@ def test_a_traced_run_splits_its_lags_into_waits_and_its_own() -> None:
             rival = subprocess.Popen([sys.executable, "-c", SPIN, str(cpu), "1.6"])
             result = run_load(config)
             assert rival.wait(10) == 0
-    causes = attribute(result, trace.text, cpu)
+    [pid] = result["client_cpu"]["pids"]
+    causes = attribute(result["rate"]["lag_events"], Seen(trace.text), pid, cpu)
     assert causes["traced"] and causes["lags_over_event"] == len(result["rate"]["lag_events"]) > 0
     assert any(f"/{rival.pid}" in who for who in causes["held_by_us"])
     largest = max(lag for _, lag in result["rate"]["lag_events"])
@@ -103,6 +144,7 @@ def test_the_bare_loops_gaps_are_put_on_whoever_took_its_cpu() -> None:
     finally:
         rival.wait(10)
     # Sharing a CPU, the loop stops for a scheduler slice at a time: the rival's.
-    assert gaps["max_gap_us"] > 1000 and gaps["gaps_over_event"] > 0
-    assert any(f"/{rival.pid}" in who for who in gaps["held_by_us"])
-    assert gaps["unexplained_max_us"] < gaps["max_gap_us"]
+    assert gaps["max_gap_us"] > 1000 and gaps["causes"]["lags_over_event"] > 0
+    causes = gaps["causes"]
+    assert any(f"/{rival.pid}" in who for who in causes["held_by_us"])
+    assert causes["own_max_lag_us"] < gaps["max_gap_us"]

@@ -19,6 +19,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,27 +66,18 @@ QUICK = LagSettings(runs=2, duration=2.0, warmup=0.5, capacity_s=2.0)
 
 def _gaps(cpu: int, seconds: float) -> dict[str, Any]:
     """The bare host's stalls on ``cpu``; as root, each gap of 250 µs or more less what
-    the scheduler's trace explains, which leaves what nothing in the guest made: the
-    hypervisor's, the floor to set the client's own part against."""
+    the traces explain (another task on the CPU, the vCPU stopped). The loop has no
+    work of its own, so what they leave is what the traces miss: the check on them."""
     binary = build(GAPLOOP, "gaploop")
     argv = [str(binary), str(cpu), f"{seconds:g}"]
-    text = None
-    if _schedtrace.available() is None:
-        with _schedtrace.SchedTrace(cpu) as trace:
-            loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            out, err = loop.communicate()
-        text = trace.text
-    else:
+    with _traced(cpu) as seen:
         loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         out, err = loop.communicate()
     if loop.returncode != 0:
         raise UserError(f"gaploop failed: {err.strip() or loop.returncode}")
     result: dict[str, Any] = json.loads(out)
     gaps = result.pop("gaps", [])
-    if text is not None:
-        unexplained, held = _schedtrace.split(_schedtrace.waits(text, loop.pid, cpu), gaps)
-        result.update(unexplained_max_us=unexplained, held_by_us=held)
-    result["gaps_over_event"] = len(gaps)
+    result["causes"] = attribute(gaps, seen, loop.pid, cpu)
     return result
 
 
@@ -106,13 +99,7 @@ def _run(port: int, rate: float, settings: LagSettings, cpu: int, sides: list[in
         cpus=(cpu,),
         workers=1,
     )
-    cannot_trace = _schedtrace.available()
-    text = None
-    if cannot_trace is None:
-        with _schedtrace.SchedTrace(cpu) as trace:
-            result = run_load(config)
-        text = trace.text
-    else:
+    with _traced(cpu) as seen:
         result = run_load(config)
     if not result["complete"] or result["error_total"]:
         raise UserError(f"an open-loop run did not complete: {result['stop_reason']}")
@@ -133,31 +120,76 @@ def _run(port: int, rate: float, settings: LagSettings, cpu: int, sides: list[in
         "major_faults": pauses.get("major_faults"),
         "preempted": pauses.get("preempted"),
         "memory_locked": pauses.get("memory_locked"),
-        "causes": {"traced": False, "why_not": cannot_trace}
-        if text is None
-        else attribute(result, text, cpu),
+        "causes": attribute(
+            result["rate"]["lag_events"], seen, result["client_cpu"]["pids"][0], cpu
+        ),
         "steal_pct": steal,
         "host_gaps": _gaps(cpu, settings.duration),
     }
 
 
-def attribute(result: dict[str, Any], text: str, cpu: int) -> dict[str, Any]:
-    """Each send lag of at least ``LAG_EVENT_NS`` set against the scheduler's trace: how
-    much of it the client spent waiting for its CPU, and who held it; what is left is
-    the client's own (or the hypervisor's, which no guest trace shows)."""
-    rate = result["rate"]
-    pids = result["client_cpu"]["pids"]
-    waits = _schedtrace.waits(text, pids[0], cpu) if len(pids) == 1 else []
-    own, held = _schedtrace.split(waits, rate["lag_events"])
+@dataclass
+class Seen:
+    """What the scheduler's trace of a CPU recorded, once its block has ended."""
+
+    text: str | None = None
+    why_not: str | None = None
+
+
+@contextmanager
+def _traced(cpu: int) -> Iterator[Seen]:
+    seen = Seen(why_not=_schedtrace.available())
+    if seen.why_not is not None:
+        yield seen
+        return
+    with _schedtrace.SchedTrace(cpu) as trace:
+        yield seen
+    seen.text = trace.text
+
+
+def episodes(events: list[list[float]]) -> list[tuple[int, list[list[float]]]]:
+    """Events ``[read at ns, lag µs]`` chained into episodes: an event whose message fell
+    due before the one before it was sent belongs to the same stretch of being behind
+    (a catch-up after a stall). Each episode with when its first message fell due."""
+    found: list[tuple[int, list[list[float]]]] = []
+    reach = -1
+    for at, lag in sorted(events, key=lambda e: e[0] - e[1] * 1e3):
+        due = int(at - lag * 1e3)
+        if not found or due > reach:
+            found.append((due, []))
+        found[-1][1].append([at, lag])
+        reach = max(reach, int(at))
+    return found
+
+
+def attribute(events: list[list[float]], seen: Seen, pid: int, cpu: int) -> dict[str, Any]:
+    """Lags (or a loop's gaps) of at least ``LAG_EVENT_NS`` set against the trace: each
+    counts as its own only by how much it outlasts what the host took since its
+    episode began (another task on the CPU, the vCPU stopped), since a client behind
+    after a stall is late for the stall's sake until it has caught up."""
+    if seen.text is None:
+        return {"traced": False, "why_not": seen.why_not}
+    waits = _schedtrace.waits(seen.text, pid, cpu)
+    stops = _schedtrace.stops(seen.text, cpu)
+    own: list[float] = []
+    for start, members in episodes(events):
+        for at, lag in members:
+            host = sum(w.overlap(start, int(at)) for w in (*waits, *stops))
+            own.append(max(0.0, lag - host / 1e3))
+    _, held = _schedtrace.split(waits, events)
+    stopped = max(
+        (sum(w.overlap(int(at - lag * 1e3), int(at)) for w in stops) for at, lag in events),
+        default=0,
+    )
     return {
         "traced": True,
-        "lags_over_event": len(rate["lag_events"]),
-        "dropped": rate["lag_events_dropped"],
-        # No lag of LAG_EVENT_NS or more: the client's own share is under that too.
-        "own_max_lag_us": own,
+        "lags_over_event": len(events),
+        "episodes": len(episodes(events)),
+        # No event of LAG_EVENT_NS or more: its own part is under that too.
+        "own_max_lag_us": round(max(own), 1) if own else None,
         "own_under_us": LAG_EVENT_NS / 1e3,
         "held_by_us": held,
-        "waited_total_ms": round(sum(w.end_ns - w.start_ns for w in waits) / 1e6, 2),
+        "stopped_max_us": round(stopped / 1e3, 1),
     }
 
 
@@ -232,10 +264,11 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def own_lag(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The client's own part of its largest lags, over the runs a trace explained: the
+    """The client's own part of its largest lags, over the runs the traces covered: the
     median of each run's largest own part (a run with no lag of ``own_under_us`` or
-    more counts as that bound), the same for the bare loop's gaps that no trace
-    explained (the hypervisor's floor), and the longest each other task held the CPU."""
+    more counts as that bound); the same for the bare loop's gaps, which having no work
+    of its own it should not have (what the traces miss); the longest the vCPU was
+    seen stopped in a lag, and the longest each other task held the CPU."""
     traced = [r for r in runs if (r.get("causes") or {}).get("traced")]
     if not traced:
         return {"median_own_max_lag_us": None, "own_under_goal": None, "held_by_us": {}}
@@ -245,11 +278,8 @@ def own_lag(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return bound if value is None else value
 
     own = [worst(r["causes"]["own_max_lag_us"]) for r in traced]
-    floor = [
-        worst(r["host_gaps"]["unexplained_max_us"])
-        for r in traced
-        if "unexplained_max_us" in r["host_gaps"]
-    ]
+    loop = [worst(r["host_gaps"]["causes"]["own_max_lag_us"]) for r in traced]
+    stops = [r["causes"].get("stopped_max_us") for r in traced]
     held: dict[str, float] = {}
     for run in traced:
         for who, us in run["causes"]["held_by_us"].items():
@@ -258,7 +288,8 @@ def own_lag(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "median_own_max_lag_us": median,
         "own_under_goal": median < GOAL_US,
-        "median_host_unexplained_max_us": round(statistics.median(floor), 1) if floor else None,
+        "median_loop_unexplained_us": round(statistics.median(loop), 1),
+        "stopped_max_us": max((v for v in stops if v is not None), default=None),
         "held_by_us": dict(sorted(held.items(), key=lambda item: -item[1])[:5]),
     }
 
@@ -383,26 +414,31 @@ def _own_sentence(s: dict[str, Any]) -> str:
     )
     verdict = "**met**" if s["own_under_goal"] else "**not met**"
     return (
-        "Set against the kernel's scheduler trace of the client's CPU (ftrace's "
-        "`sched_switch`, `benchmarks/truth/_schedtrace.py`): every lag of 250 µs or more, "
-        "less the time the client waited for its CPU while another task held it, leaves "
-        f"the client's own part, at most {s['median_own_max_lag_us']:,.0f} µs (the median "
-        f"of the runs' largest; goal under 500 µs: {verdict}). The longest any other task "
-        f"held the client's CPU in such a lag: {held or 'none'}. A lag that no trace "
-        "explains counts as the client's own, though the hypervisor stopping the vCPU "
-        "looks the same from inside"
-        + (
-            "."
-            if s.get("median_host_unexplained_max_us") is None
-            else f": the bare C loop's gaps that no trace explains, the hypervisor's alone, "
-            f"reached {s['median_host_unexplained_max_us']:,.0f} µs (the median of the runs' "
-            "largest), "
-            + (
-                "as long as the client's own part or longer: what is left of the client's "
-                "lag is the host's stalls as far as this VM can tell."
-                if s["median_host_unexplained_max_us"] >= s["median_own_max_lag_us"]
-                else "shorter than the client's own part: either the client stalls on its "
-                "own, or the host stalled more while the client ran than after it."
-            )
-        )
+        "Set against the kernel's trace of the client's CPU (`_schedtrace.py`: ftrace's "
+        "scheduler switches, and its timer tick, which a vCPU the hypervisor has stopped "
+        "misses, a stop steal did not count here), a lag of 250 µs or more counts as the "
+        "client's own only by how much it outlasts what the host took since the client "
+        f"fell behind: at most {s['median_own_max_lag_us']:,.0f} µs (the median of the "
+        f"runs' largest; goal under 500 µs: {verdict}). In those lags the vCPU stopped for "
+        f"up to {s['stopped_max_us'] or 0:,.0f} µs and other tasks held the CPU: "
+        f"{held or 'none'}. The check on the trace: the bare C loop, which has no work of "
+        "its own, had gaps it left unexplained of up to "
+        f"{s['median_loop_unexplained_us']:,.0f} µs (the median of the runs' largest; 250 "
+        "means none that long); a stop shorter than half a tick (2 ms) shows in neither."
+    )
+    stopped = s.get("stopped_max_us")
+    verdict = "**met**" if s["own_under_goal"] else "**not met**"
+    return (
+        "Set against two traces of the client's CPU, the scheduler's (another task on it: "
+        "`_schedtrace.py`) and perf's CPU clock sampled every 50 µs of that CPU's time (a "
+        "gap is the vCPU stopped, which steal did not count here: `_stops.py`), a lag of "
+        "250 µs or more counts as the client's own only by how much it outlasts what the "
+        "host took since the client fell behind: at most "
+        f"{s['median_own_max_lag_us']:,.0f} µs (the median of the runs' largest; goal "
+        f"under 500 µs: {verdict}). In those lags the vCPU stopped for up to "
+        + ("an unknown time (no perf)" if stopped is None else f"{stopped:,.0f} µs")
+        + f", and other tasks held the CPU: {held or 'none'}. The check on the traces: "
+        "the bare C loop, which has no work of its own, had gaps they left unexplained "
+        f"of up to {s['median_loop_unexplained_us']:,.0f} µs (the median of the runs' "
+        "largest; 250 means none that long)."
     )

@@ -12,9 +12,9 @@ are. ``waits`` turns it into the stretches in which a process was runnable and n
 running, each with who ran instead; ``explained`` says how much of a lag read at an
 instant such stretches cover.
 
-What no trace shows is the hypervisor stopping the vCPU: the guest sees its task
-running throughout, so a lag made that way counts as the client's own here (the
-comparison with the bare host's stalls in ``_client_lag`` is the check on that).
+No scheduler event shows the hypervisor stopping the vCPU: the guest sees its task
+running throughout. The timer tick does, coarsely: it also records
+``local_timer_entry``, and ``stops`` reads a tick missed as the vCPU stopped.
 Needs root and tracefs; ``available`` says why not otherwise.
 """
 
@@ -23,11 +23,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
 
 TRACEFS = Path("/sys/kernel/tracing")
-EVENTS = ("sched/sched_switch", "sched/sched_wakeup")
+EVENTS = ("sched/sched_switch", "sched/sched_wakeup", "irq_vectors/local_timer_entry")
 BUFFER_KIB = 16 * 1024  # per CPU; a client's CPU switched some 50 times a second here
 
 _SWITCH = re.compile(
@@ -35,6 +36,9 @@ _SWITCH = re.compile(
     r"prev_prio=\d+ prev_state=(\S+) ==> next_comm=(.*?) next_pid=(\d+)"
 )
 _WAKEUP = re.compile(r"\s(\d+)\.(\d+): sched_wakeup: comm=.*? pid=(\d+) ")
+_TICK = re.compile(r"\[(\d+)\] \S+ (\d+)\.(\d+): local_timer_entry:")
+#: A gap between two scheduler ticks over this many tick periods is the vCPU stopped.
+STOP_TICKS = 1.5
 
 
 def available() -> str | None:
@@ -81,6 +85,7 @@ class SchedTrace:
             # thousands of times a second, which would overwrite the buffer.
             self._write("events/sched/sched_switch/filter", f"CPU == {self.cpu}")
             self._write("events/sched/sched_wakeup/filter", f"target_cpu == {self.cpu}")
+            self._write("events/irq_vectors/local_timer_entry/filter", f"CPU == {self.cpu}")
             for event in EVENTS:
                 self._write(f"events/{event}/enable", "1")
             self._write("tracing_on", "1")
@@ -170,3 +175,26 @@ def split(found: list[Wait], events: list[list[float]]) -> tuple[float | None, d
             held[who] = max(held.get(who, 0.0), round(waited / 1e3, 1))
     worst = round(max(left), 1) if left else None
     return worst, dict(sorted(held.items(), key=lambda item: -item[1]))
+
+
+def stops(text: str, cpu: int) -> list[Wait]:
+    """When ``cpu`` did not run at all, as far as its scheduler tick shows: the tick
+    fires every period (4 ms at HZ=250) on a busy CPU, and cannot on a vCPU that the
+    hypervisor has stopped, which steal may not count (this VM's did not). A gap over
+    ``STOP_TICKS`` periods counts as a stop of the gap less one period, so only stops
+    of about half a period or more show, and only while the CPU is busy (an idle CPU's
+    tick stops by design, which is why the client's, polling, suits it)."""
+    ticks = []
+    for line in text.splitlines():
+        tick = _TICK.search(line)
+        if tick is not None and int(tick.group(1)) == cpu:
+            ticks.append(_ns(tick.group(2), tick.group(3)))
+    if len(ticks) < 3:
+        return []
+    gaps = sorted(b - a for a, b in pairwise(ticks))
+    period = gaps[len(gaps) // 2]
+    return [
+        Wait(a + period, b, {"(vCPU stopped)": b - a - period})
+        for a, b in pairwise(ticks)
+        if b - a > STOP_TICKS * period
+    ]
