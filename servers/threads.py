@@ -6,7 +6,6 @@ import signal
 import socket
 import ssl
 import threading
-from types import FrameType
 
 from echobench.servers import READ_SIZE, Backend, ServeContext, set_nodelay
 
@@ -41,13 +40,12 @@ def _accept_loop(listener: socket.socket, ssl_context: ssl.SSLContext | None) ->
 
 
 def serve(ctx: ServeContext) -> None:
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # The POSIX way for a threaded program: block the stop signals in every thread (the
+    # threads started below inherit the mask) and take them in one with sigwait. A
+    # Python handler setting an Event raced the main thread's wait: a signal that came
+    # just before the wait began left it blocked (seen once in CI: 5 s, then SIGKILL).
+    stops = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     threading.stack_size(STACK_SIZE)
     ctx.listener.setblocking(True)
     acceptor = threading.Thread(
@@ -55,8 +53,7 @@ def serve(ctx: ServeContext) -> None:
     )
     acceptor.start()
     ctx.ready()
-    # Signal handlers run in the main thread, so it waits here rather than in accept().
-    stop.wait()
+    signal.sigwait(stops)
     try:
         # Wakes the acceptor blocked in accept(); the connection threads are
         # daemons, so the process exits without waiting for idle peers.
