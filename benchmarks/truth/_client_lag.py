@@ -426,19 +426,3 @@ def _own_sentence(s: dict[str, Any]) -> str:
         f"{s['median_loop_unexplained_us']:,.0f} µs (the median of the runs' largest; 250 "
         "means none that long); a stop shorter than half a tick (2 ms) shows in neither."
     )
-    stopped = s.get("stopped_max_us")
-    verdict = "**met**" if s["own_under_goal"] else "**not met**"
-    return (
-        "Set against two traces of the client's CPU, the scheduler's (another task on it: "
-        "`_schedtrace.py`) and perf's CPU clock sampled every 50 µs of that CPU's time (a "
-        "gap is the vCPU stopped, which steal did not count here: `_stops.py`), a lag of "
-        "250 µs or more counts as the client's own only by how much it outlasts what the "
-        "host took since the client fell behind: at most "
-        f"{s['median_own_max_lag_us']:,.0f} µs (the median of the runs' largest; goal "
-        f"under 500 µs: {verdict}). In those lags the vCPU stopped for up to "
-        + ("an unknown time (no perf)" if stopped is None else f"{stopped:,.0f} µs")
-        + f", and other tasks held the CPU: {held or 'none'}. The check on the traces: "
-        "the bare C loop, which has no work of its own, had gaps they left unexplained "
-        f"of up to {s['median_loop_unexplained_us']:,.0f} µs (the median of the runs' "
-        "largest; 250 means none that long)."
-    )
