@@ -270,6 +270,9 @@ from __future__ import annotations
 
 SCHEMA = "echobench.load"
 SCHEMA_VERSION = 2
+#: ``rate``'s instants of lags: they mean something only beside a kernel trace of the
+#: same run (``echobench client-lag``), so a record kept without one leaves them out.
+LAG_INSTANT_KEYS = ("max_send_lag_per_second_at_ns", "lag_events")
 
 #: The ``series`` interval; a whole second, and every latency interval, is a whole number.
 SERIES_INTERVAL_NS = 100_000_000

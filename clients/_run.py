@@ -518,6 +518,7 @@ def _share(part_ns: int, whole_ns: int) -> float | None:
 def _pauses(parts: list[dict[str, Any]]) -> dict[str, Any]:
     folds = [p["recorder"] for p in parts if p["recorder"] is not None]
     collections = [sum(p["gc"]["collections"][g] for p in parts) for g in range(3)]
+    held = [p.get("memory") or {} for p in parts]
     return {
         "folds": sum(f["steps"] for f in folds) if folds else None,
         "max_fold_us": round(max(f["max_step_ns"] for f in folds) / 1e3, 3) if folds else None,
@@ -538,12 +539,9 @@ def _pauses(parts: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "major_faults": sum(p.get("major_faults", 0) for p in parts),
         "preempted": sum(p.get("preempted", 0) for p in parts),
-        "memory_locked": bool(parts) and all((p.get("memory") or {}).get("locked") for p in parts),
-        "huge_pages_off": bool(parts)
-        and all((p.get("memory") or {}).get("huge_pages_off") for p in parts),
-        "memory_not_held": next(
-            (p["memory"]["why_not"] for p in parts if (p.get("memory") or {}).get("why_not")), None
-        ),
+        "memory_locked": bool(held) and all(h.get("locked") for h in held),
+        "huge_pages_off": bool(held) and all(h.get("huge_pages_off") for h in held),
+        "memory_not_held": next((h["why_not"] for h in held if h.get("why_not")), None),
         "gc_frozen": True,
         "gc_disabled": all(p["gc"].get("disabled", False) for p in parts) if parts else False,
         "gc_collections": collections,

@@ -38,7 +38,12 @@ from echobench.benchmarks.runner._serverhost import (
 from echobench.benchmarks.runner._usage import TreeSampler
 from echobench.clients._config import default_workers
 from echobench.clients._display import nothing_measured
-from echobench.clients._load_schema import EXIT_CORRUPTED, EXIT_ERRORS, EXIT_USAGE
+from echobench.clients._load_schema import (
+    EXIT_CORRUPTED,
+    EXIT_ERRORS,
+    EXIT_USAGE,
+    LAG_INSTANT_KEYS,
+)
 from echobench.servers._errors import UserError
 from echobench.servers._launch import (
     RunningServer,
@@ -662,8 +667,8 @@ def _without_lag_instants(load: dict[str, Any]) -> dict[str, Any]:
     sweep's file."""
     if not load.get("rate"):
         return load
-    trace_only = ("max_send_lag_per_second_at_ns", "lag_events")
-    return {**load, "rate": {k: v for k, v in load["rate"].items() if k not in trace_only}}
+    rate = {k: v for k, v in load["rate"].items() if k not in LAG_INSTANT_KEYS}
+    return {**load, "rate": rate}
 
 
 def _record(

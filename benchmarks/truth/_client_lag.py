@@ -171,12 +171,12 @@ def attribute(events: list[list[float]], seen: Seen, pid: int, cpu: int) -> dict
         return {"traced": False, "why_not": seen.why_not}
     waits = _schedtrace.waits(seen.text, pid, cpu)
     stops = _schedtrace.stops(seen.text, cpu)
+    chained = episodes(events)
     own: list[float] = []
-    for start, members in episodes(events):
+    for start, members in chained:
         for at, lag in members:
             host = sum(w.overlap(start, int(at)) for w in (*waits, *stops))
             own.append(max(0.0, lag - host / 1e3))
-    _, held = _schedtrace.split(waits, events)
     stopped = max(
         (sum(w.overlap(int(at - lag * 1e3), int(at)) for w in stops) for at, lag in events),
         default=0,
@@ -184,11 +184,11 @@ def attribute(events: list[list[float]], seen: Seen, pid: int, cpu: int) -> dict
     return {
         "traced": True,
         "lags_over_event": len(events),
-        "episodes": len(episodes(events)),
+        "episodes": len(chained),
         # No event of LAG_EVENT_NS or more: its own part is under that too.
         "own_max_lag_us": round(max(own), 1) if own else None,
         "own_under_us": LAG_EVENT_NS / 1e3,
-        "held_by_us": held,
+        "held_by_us": _schedtrace.held_by(waits, events),
         "stopped_max_us": round(stopped / 1e3, 1),
     }
 

@@ -162,19 +162,15 @@ def explained(found: list[Wait], at_ns: int, lag_ns: int) -> tuple[int, str | No
     return covered, top
 
 
-def split(found: list[Wait], events: list[list[float]]) -> tuple[float | None, dict[str, float]]:
-    """Events ``[read at ns, length µs]`` (a client's lags, a loop's gaps) less the waits
-    each overlapped: the largest part left unexplained (None without events), and the
-    longest each other task held the CPU in one of them [µs]."""
-    left = []
+def held_by(found: list[Wait], events: list[list[float]]) -> dict[str, float]:
+    """For events ``[read at ns, length µs]`` (a client's lags, a loop's gaps): the
+    longest each other task held the CPU in one of them [µs], longest first."""
     held: dict[str, float] = {}
     for at, length_us in events:
         waited, who = explained(found, int(at), round(length_us * 1e3))
-        left.append(max(0.0, length_us - waited / 1e3))
         if who is not None:
             held[who] = max(held.get(who, 0.0), round(waited / 1e3, 1))
-    worst = round(max(left), 1) if left else None
-    return worst, dict(sorted(held.items(), key=lambda item: -item[1]))
+    return dict(sorted(held.items(), key=lambda item: -item[1]))
 
 
 def stops(text: str, cpu: int) -> list[Wait]:

@@ -50,6 +50,7 @@ from echobench.benchmarks.runner import _isolation
 from echobench.benchmarks.runner._awake import keep_awake
 from echobench.benchmarks.runner._prime import prime
 from echobench.clients._histogram import new_histogram, summarize
+from echobench.clients._load_schema import LAG_INSTANT_KEYS
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command, start_server
 
@@ -279,7 +280,7 @@ def measure(args: SoakSettings, hlog: Path) -> dict[str, Any]:
     for part in ("soak", "short"):
         # Per second, kept per segment; the instants of lags only mean something beside
         # a kernel trace of the same run (``echobench client-lag``), which a soak has not.
-        for key in ("max_send_lag_per_second_us", "max_send_lag_per_second_at_ns", "lag_events"):
+        for key in ("max_send_lag_per_second_us", *LAG_INSTANT_KEYS):
             data[part]["rate"].pop(key, None)
     data["verdicts"] = verdicts(data)
     data["wall_s"] = round(time.monotonic() - started, 1)
