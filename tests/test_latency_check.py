@@ -167,6 +167,11 @@ def test_the_client_lag_sets_each_second_beside_the_bare_hosts() -> None:
     plain = _client_lag.render(lag_data(untraced))
     assert "outlasts" not in plain and "| 1 | 300 | - |" in plain
     assert "| 1 | 300 | 100 |" in text and "| 3 | 4,100 | 100 |" in text
+    assert "at least" not in text  # no wait whose end went unseen: no range
+    unseen = [{**r, "causes": {**r["causes"], "own_max_lag_least_us": 60.0}} for r in runs]
+    ranged = _client_lag.render(lag_data(unseen))
+    assert "at most 100 µs" in ranged and "and at least 60 µs" in ranged
+    assert "| 1 | 300 | 60-100 |" in ranged
     quiet = [{**runs[0], "causes": {**runs[0]["causes"], "own_max_lag_us": None}}]
     assert "| 1 | 300 | under 250 |" in _client_lag.render(lag_data(quiet))
     unlocked = [{**r, "memory_locked": False} for r in runs]

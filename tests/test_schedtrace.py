@@ -59,6 +59,89 @@ def test_a_missing_tick_is_the_vcpu_stopped_and_charged_to_the_host() -> None:
     assert causes["stopped_max_us"] == 15_000.0 and causes["own_max_lag_us"] == 3_000.0
 
 
+def _tick(cpu: int, now_us: float) -> str:
+    now = round(now_us * 1000)
+    return (
+        f"          python-100     [{cpu:03d}] d.h.. {now // 1000 / 1e6:.6f}: "
+        "hrtimer_expire_entry: hrtimer=000000006b94a048 function=tick_nohz_handler "
+        f"now={now}\n"
+    )
+
+
+IDLE = (
+    "          python-100     [001] d..2. 80.034100: sched_switch: prev_comm=python "
+    "prev_pid=100 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 "
+    "next_prio=120\n"
+    "          <idle>-0       [001] d..2. 80.045000: sched_switch: prev_comm=swapper/1 "
+    "prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=python next_pid=100 "
+    "next_prio=120\n"
+)
+
+
+def test_a_late_or_missed_tick_is_the_vcpu_stopped_from_its_grid_point() -> None:
+    t0 = 80_000_000.0  # µs
+    # On a 4 ms grid a few µs late, except: the tick due at 12 ms ran at 13.3 ms; those
+    # due at 24 and 28 ms never ran, the next at 30.5 ms; the CPU idled from 34.1 to
+    # 45 ms (its tick stopped by design), and the tick came back on the grid at 48 ms.
+    late = [3, 2, 4, 1300, 3, 2, 6500, 5, 3, 2, 4, 3]
+    grid = [0, 4, 8, 12, 16, 20, 24, 32, 48, 52, 56, 60]
+    ticks = [(g * 1000 + d, g) for g, d in zip(grid, late, strict=True)]
+    text = "".join(_tick(1, t0 + at) for at, _ in ticks) + IDLE + _tick(0, t0 + 13_900)
+    found = _schedtrace.stops(text, 1)
+    # Each from its grid point (as the earliest on-time tick has it: 2 µs late) on.
+    assert [((w.start_ns - 80e9) / 1e3, (w.end_ns - 80e9) / 1e3) for w in found] == [
+        (12_002.0, 13_300.0),
+        (24_002.0, 30_500.0),
+    ]
+    assert found[0].ran == {"(vCPU stopped)": 1_298_000}
+    # Another CPU's tick, late for the grid, is not this CPU's.
+    assert _schedtrace.stops(text, 0) == []
+
+
+PARENT = (
+    "          python-100     [001] d..2. 90.000000: sched_switch: prev_comm=python "
+    "prev_pid=100 prev_prio=120 prev_state=R ==> next_comm=echobench next_pid=99 "
+    "next_prio=120\n"
+    "       echobench-99      [001] d..2. 90.000300: sched_switch: prev_comm=echobench "
+    "prev_pid=99 prev_prio=120 prev_state=R ==> next_comm=kdamond.0 next_pid=78 "
+    "next_prio=120\n"
+    "       kdamond.0-78      [001] d..2. 90.000700: sched_switch: prev_comm=kdamond.0 "
+    "prev_pid=78 prev_prio=120 prev_state=S ==> next_comm=python next_pid=100 "
+    "next_prio=120\n"
+)
+
+
+def test_the_clients_own_parent_on_its_cpu_is_not_the_host() -> None:
+    # A 1 ms lag: the client's parent held its CPU 300 µs, kdamond then 400 µs.
+    lag = [[90_000_900_000, 1000.0]]
+    apart = attribute(lag, Seen(PARENT), 100, 1)
+    assert apart["own_max_lag_us"] == 300.0  # both taken for the host's
+    kin = attribute(lag, Seen(PARENT), 100, 1, frozenset({99, 100}))
+    assert kin["own_max_lag_us"] == 600.0
+    assert kin["held_by_us"] == {"kdamond.0/78": 700.0}  # the wait's, parent not named
+
+
+UNSEEN = (
+    "          python-100     [001] d..2. 95.000000: sched_switch: prev_comm=python "
+    "prev_pid=100 prev_prio=120 prev_state=R ==> next_comm=tokio-rt-worker next_pid=76 "
+    "next_prio=110\n" + _tick(1, 95_002_000.0)
+    # No switch back: the next event on CPU 1 is a tick that interrupted the client.
+)
+
+
+def test_a_wait_whose_end_went_unrecorded_ends_at_the_process_next_event() -> None:
+    # This VM records no event of its platform agent's threads, their switches out
+    # among them: the client is known to run again only by the tick in its context.
+    [wait] = _schedtrace.waits(UNSEEN, 100, 1)
+    assert (wait.start_ns, wait.end_ns, wait.seen_end) == (95_000_000_000, 95_002_000_000, False)
+    assert wait.ran == {"tokio-rt-worker/76": 2_000_000}
+    # A 1.5 ms lag read within it: all the agent's, or none of it; the own part is given
+    # as at most the whole lag, at least nothing.
+    causes = attribute([[95_001_500_000, 1500.0]], Seen(UNSEEN), 100, 1)
+    assert causes["own_max_lag_us"] == 1500.0 and causes["own_max_lag_least_us"] == 0.0
+    assert causes["held_by_us"] == {"tokio-rt-worker/76": 1500.0}
+
+
 PREEMPTED = (
     "          python-100     [001] d..2. 70.000000: sched_switch: prev_comm=python "
     "prev_pid=100 prev_prio=120 prev_state=R ==> next_comm=kdamond.0 next_pid=78 "
@@ -148,3 +231,23 @@ def test_the_bare_loops_gaps_are_put_on_whoever_took_its_cpu() -> None:
     causes = gaps["causes"]
     assert any(f"/{rival.pid}" in who for who in causes["held_by_us"])
     assert causes["own_max_lag_us"] < gaps["max_gap_us"]
+
+
+@pytest.mark.skipif(_schedtrace.available() is not None, reason="needs root and tracefs")
+def test_a_busy_cpus_ticks_are_traced_on_their_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = max(os.sched_getaffinity(0))
+    with _schedtrace.SchedTrace(cpu) as trace:
+        assert subprocess.run([sys.executable, "-c", SPIN, str(cpu), "0.5"]).returncode == 0
+    ticks = [line for line in trace.text.splitlines() if _schedtrace._HRTICK.search(line)]
+    if trace.events[-1] == _schedtrace.HRTIMER:
+        # Half a second of a busy CPU: some 125 ticks of the tick's own timer and no
+        # other timer, nearly all on their grid (a stop is rare, minutes apart or so).
+        assert len(ticks) > 80 and "local_timer_entry" not in trace.text
+        assert len(_schedtrace.stops(trace.text, cpu)) < len(ticks) // 10
+    # A kernel that knows none of the names gets the timer interrupt instead.
+    monkeypatch.setattr(_schedtrace, "TICK_FUNCTIONS", ("echobench_no_such_function",))
+    with _schedtrace.SchedTrace(cpu) as fallback:
+        assert subprocess.run([sys.executable, "-c", SPIN, str(cpu), "0.2"]).returncode == 0
+    assert fallback.events[-1] == _schedtrace.LOCAL_TIMER
+    assert fallback.text.count("local_timer_entry") > 20
+    assert "hrtimer_expire_entry" not in fallback.text
