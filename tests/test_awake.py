@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from echobench.benchmarks.runner import _awake
 from echobench.benchmarks.runner._awake import CGROUP, _cpu_cgroup_root, keep_awake
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
@@ -66,6 +67,51 @@ def test_a_spinner_is_idle_priority_pinned_and_stops_with_the_context() -> None:
 def test_no_cpus_start_nothing() -> None:
     with keep_awake([]) as awake:
         assert awake.cpus == [] and awake.pids == [] and awake.warning is None
+
+
+def _polled_us(cpu: int) -> int:
+    """How long ``cpu`` has spent in its cpuidle POLL state, µs."""
+    return int(Path(f"/sys/devices/system/cpu/cpu{cpu}/cpuidle/state0/time").read_text())
+
+
+#: Wakes every millisecond on one CPU, 300 times: the CPU idles a millisecond at a time.
+TICKER = """
+import os, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+for _ in range(300):
+    time.sleep(0.001)
+"""
+
+
+def _polled_while_ticking(cpu: int) -> int:
+    before = _polled_us(cpu)
+    assert subprocess.run([sys.executable, "-c", TICKER, str(cpu)]).returncode == 0
+    return _polled_us(cpu) - before
+
+
+@pytest.mark.skipif(_awake.poll_unavailable() is not None, reason="no haltpoll to set")
+def test_polling_keeps_an_idle_cpu_polling_and_is_put_back() -> None:
+    knobs = {name: (_awake.HALTPOLL / name).read_text() for name in _awake.POLL_SETTINGS}
+    cpu = max(os.sched_getaffinity(0))
+    halted = _polled_while_ticking(cpu)
+    with keep_awake([cpu], how="poll") as awake:
+        assert awake.cpus == [cpu] and awake.pids == [] and awake.warning is None
+        assert awake.how is not None and awake.how.startswith("haltpoll")
+        assert (_awake.HALTPOLL / "guest_halt_poll_ns").read_text().strip() == "2000000"
+        polled = _polled_while_ticking(cpu)
+    # Idle a millisecond at a time, some 0.3 s in all: polled through, where it halted.
+    assert polled > max(100_000, 5 * halted), (polled, halted)
+    assert {name: (_awake.HALTPOLL / name).read_text() for name in knobs} == knobs
+
+
+def test_without_haltpoll_it_keeps_awake_with_spinners(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_awake, "GOVERNOR", Path("/nonexistent/current_governor_ro"))
+    cpu = max(os.sched_getaffinity(0))
+    with keep_awake([cpu], how="poll") as awake:
+        spinners = [psutil.Process(pid) for pid in awake.pids]
+        assert awake.cpus == [cpu] and len(spinners) == 1 and awake.warning is None
+        assert awake.how is not None and "not haltpoll" in awake.how
+    assert _gone(spinners[0])
 
 
 ENTER_AND_WAIT = """
