@@ -76,6 +76,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--cpus", help="pin workers to these CPUs, e.g. 2,3 (default: every CPU it may run on)"
     )
     load.add_argument(
+        "--nice",
+        type=int,
+        default=None,
+        help="run the workers at this nice value, e.g. -20 for an open loop whose sends "
+        "other tasks on its CPUs should not delay (needs CAP_SYS_NICE; default: unchanged)",
+    )
+    load.add_argument(
         "--cluster",
         metavar="tls://HOST:PORT",
         help="spread the connections over the workers of this Dask scheduler, one shard "
@@ -207,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
         interval=args.hlog_interval,
         hlog=args.hlog,
         readline=args.readline,
+        nice=args.nice,
     )
     progress = (
         RichProgress() if RichProgress.wanted(config.warmup + config.duration, args.quiet) else None

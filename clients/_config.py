@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from echobench.clients._load_schema import SERIES_INTERVAL_NS
+from echobench.clients._priority import NICE_RANGE
 from echobench.servers._contract import raise_fd_limit
 from echobench.servers._errors import UserError
 
@@ -65,6 +66,8 @@ class LoadConfig:
     #: vmbench's readline mode: each message is this many lines of ``size`` bytes, the
     #: last byte of each a newline and no other (0: plain bytes, no framing).
     readline: int = 0
+    #: The workers' nice value (``None``: as started); see ``echobench.clients._priority``.
+    nice: int | None = None
 
     @property
     def message_bytes(self) -> int:
@@ -119,6 +122,8 @@ def validate(config: LoadConfig) -> None:
         raise UserError(f"--size must be at least 1 byte, not {config.size}")
     if config.readline < 0:
         raise UserError(f"--readline takes a number of lines, not {config.readline}")
+    if config.nice is not None and config.nice not in NICE_RANGE:
+        raise UserError(f"--nice must be between -20 and 19, not {config.nice}")
     if config.connections < 1:
         raise UserError(f"--connections must be at least 1, not {config.connections}")
     if config.idle < 0:

@@ -116,8 +116,12 @@ Top level
                          often other work took the client's CPU), ``memory_locked`` (every
                          worker's memory locked as touched, ``mlockall``; false unless
                          root or an unlimited ``RLIMIT_MEMLOCK``), ``huge_pages_off``
-                         (transparent huge pages off in every worker) and
-                         ``memory_not_held`` (why not, in words; null when both held).
+                         (transparent huge pages off in every worker),
+                         ``memory_not_held`` (why not, in words; null when both held),
+                         ``nice`` (the workers' nice value, the highest if they differ:
+                         ``--nice`` raises it over other tasks on their CPUs,
+                         ``echobench.clients._priority``) and ``nice_not_set`` (why a
+                         worker could not take the one asked for; null when all did).
     ``latency_dependence``
                          null unless an open loop was recorded whole; else how dependent
                          its consecutive latencies were, from every worker's samples in the

@@ -542,6 +542,11 @@ def _pauses(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "memory_locked": bool(held) and all(h.get("locked") for h in held),
         "huge_pages_off": bool(held) and all(h.get("huge_pages_off") for h in held),
         "memory_not_held": next((h["why_not"] for h in held if h.get("why_not")), None),
+        "nice": max((p["priority"]["nice"] for p in parts if p.get("priority")), default=None),
+        "nice_not_set": next(
+            (p["priority"]["why_not"] for p in parts if (p.get("priority") or {}).get("why_not")),
+            None,
+        ),
         "gc_frozen": True,
         "gc_disabled": all(p["gc"].get("disabled", False) for p in parts) if parts else False,
         "gc_collections": collections,

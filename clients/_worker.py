@@ -42,6 +42,7 @@ from echobench.clients._idle import IdleConnection, check_all
 from echobench.clients._load_schema import ERROR_KINDS, SERIES_INTERVAL_NS
 from echobench.clients._memory import Held, hold_memory
 from echobench.clients._pacer import Pacer
+from echobench.clients._priority import Priority, set_nice
 from echobench.clients._protocol import (
     ClosedLoopConnection,
     Connection,
@@ -88,9 +89,12 @@ def as_lines(payload: bytes, line: int) -> bytes:
 
 
 class Worker:
-    def __init__(self, config: LoadConfig, index: int, pipe: Pipe, held: Held) -> None:
+    def __init__(
+        self, config: LoadConfig, index: int, pipe: Pipe, held: Held, priority: Priority
+    ) -> None:
         self.config = config
         self.held = held  # what ``hold_memory`` achieved for this process
+        self.priority = priority  # what ``set_nice`` achieved
         self.index = index
         self.pipe = pipe
         self.loop, self.loop_name = new_loop()
@@ -494,6 +498,7 @@ class Worker:
             "major_faults": self.cpu_end.ru_majflt - self.cpu_start.ru_majflt,
             "preempted": self.cpu_end.ru_nivcsw - self.cpu_start.ru_nivcsw,
             "memory": self.held.as_dict(),
+            "priority": self.priority.as_dict(),
             "max_lag_ns": self.pacer.max_lag if self.pacer is not None else 0,
             "late": self.pacer.late_counts() if self.pacer is not None else None,
             "in_flight_at_close": self.in_flight,
@@ -542,7 +547,7 @@ def worker_main(pipe: Pipe, config: LoadConfig, index: int) -> None:
             os.sched_setaffinity(0, {config.cpus[index % len(config.cpus)]})
         except OSError:
             pass
-    worker = Worker(config, index, pipe, hold_memory())
+    worker = Worker(config, index, pipe, hold_memory(), set_nice(config.nice))
     loop = worker.loop
     try:
         try:

@@ -176,6 +176,12 @@ def test_the_client_lag_sets_each_second_beside_the_bare_hosts() -> None:
     assert "| 1 | 300 | under 250 |" in _client_lag.render(lag_data(quiet))
     unlocked = [{**r, "memory_locked": False} for r in runs]
     assert "not locked" in _client_lag.render({**data, "runs": unlocked})
+    # The client's nice value is said where it was recorded, and why it was not taken.
+    assert "client on CPU 1; after" in text
+    raised = [{**r, "nice": -20, "nice_not_set": None} for r in runs]
+    assert "client on CPU 1 at nice -20; after" in _client_lag.render(lag_data(raised))
+    refused = [{**r, "nice": 0, "nice_not_set": "nice -20: Permission denied"} for r in runs]
+    assert "at nice 0 (nice -20: Permission denied)" in _client_lag.render(lag_data(refused))
 
 
 def test_the_host_gap_loop_reports_its_longest_stall() -> None:

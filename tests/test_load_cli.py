@@ -38,8 +38,18 @@ def _free_port() -> int:
             "connections fit with --workers 1",
         ),
         (["--port", "{free}", "--rate", "10", "--pipeline", "4"], "closed loop only"),
+        (["--port", "{free}", "--nice", "20"], "--nice must be between -20 and 19, not 20"),
     ],
-    ids=["refused", "bad-port", "no-port", "size-0", "negative-rate", "fd-limit", "pipeline-open"],
+    ids=[
+        "refused",
+        "bad-port",
+        "no-port",
+        "size-0",
+        "negative-rate",
+        "fd-limit",
+        "pipeline-open",
+        "nice-20",
+    ],
 )
 def test_bad_input_is_one_line_and_exit_2(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
