@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 #: The nice values a worker may ask for.
 NICE_RANGE = range(-20, 20)
+#: What an orchestrator gives an open loop's workers (``echobench run``, client-lag).
+OPEN_LOOP_NICE = -20
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,14 @@ def test_table_rows_marks_and_columns_come_from_the_file() -> None:
     assert "kept awake" not in text  # a sweep from before --awake
     awake = {**doc, "config": {**doc["config"], "awake": True}}
     assert "server's CPUs kept awake" in latency_results.render(awake, "latency.json")
+    # The open-loop client's nice value, where its repeats recorded one.
+    assert "client at nice" not in text
+    niced = copy.deepcopy(doc)
+    for case in niced["cases"]:
+        for rep in case["repeats"]:
+            pauses = rep["load"].setdefault("client_pauses", {})
+            pauses["nice"] = -20 if case["rate"] is not None else 0
+    assert "; the open-loop client at nice -20." in latency_results.render(niced, "latency.json")
 
 
 def test_the_sentences_are_read_from_the_data() -> None:

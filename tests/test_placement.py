@@ -111,8 +111,10 @@ def test_one_load_worker_per_client_cpu(
     assert default_workers(asked, client_cpus, connections) == workers
 
 
-def _argv(settings: MeasureSettings, backend: str, connections: int = 32) -> list[str]:
-    case = Case(backend, "native", "tcp", 64, connections, None)
+def _argv(
+    settings: MeasureSettings, backend: str, connections: int = 32, rate: float | None = None
+) -> list[str]:
+    case = Case(backend, "native", "tcp", 64, connections, rate)
     return load_argv(case, settings, host="127.0.0.1", port=1, unix=None, json_path="x.json")
 
 
@@ -130,6 +132,9 @@ def test_the_runner_pins_one_load_worker_to_each_client_cpu() -> None:
     multi = _argv(settings, "uvloop-multiprocess")
     assert _option(multi, "--workers") == "4" and _option(multi, "--cpus") == "4,5,6,7"
     assert _option(_argv(settings, "native", connections=1), "--workers") == "1"
+    # An open loop's workers keep their CPU before other tasks; a closed loop's, as is.
+    assert _option(_argv(settings, "native", rate=5000.0), "--nice") == "-20"
+    assert "--nice" not in native
     # A cluster runs the load elsewhere: no local CPUs; --workers only when asked for.
     remote = MeasureSettings(
         duration=1.0,

@@ -158,6 +158,9 @@ def _method(doc: dict[str, Any], common: dict[str, Any]) -> str:
             f"straddled the target (budget {again['budget_s']:g} s, at most "
             f"{again['max_windows']} a point)"
         )
+    nices = sorted(_client_nices(doc))
+    if nices:  # a file from before the client's nice value was recorded says nothing
+        text += f"; the open-loop client at nice {', '.join(map(str, nices))}"
     # A file from before ``--awake`` ran with the server's CPUs idling.
     if config.get("awake"):
         text += (
@@ -167,6 +170,16 @@ def _method(doc: dict[str, Any], common: dict[str, Any]) -> str:
         if config.get("awake") == "auto":
             return text + ", the open-loop points only."
     return text + "."
+
+
+def _client_nices(doc: dict[str, Any]) -> set[int]:
+    return {
+        nice
+        for case in doc.get("cases") or ()
+        if case.get("rate") is not None
+        for rep in case.get("repeats") or ()
+        if (nice := ((rep.get("load") or {}).get("client_pauses") or {}).get("nice")) is not None
+    }
 
 
 MARKS = (

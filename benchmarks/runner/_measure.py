@@ -44,6 +44,7 @@ from echobench.clients._load_schema import (
     EXIT_USAGE,
     LAG_INSTANT_KEYS,
 )
+from echobench.clients._priority import OPEN_LOOP_NICE
 from echobench.servers._errors import UserError
 from echobench.servers._launch import (
     RunningServer,
@@ -168,6 +169,10 @@ def load_argv(
         placement = settings.placement_for(case.backend)
         workers = default_workers(settings.workers, len(placement.client_cpus), case.connections)
         argv += ["--workers", str(workers), "--cpus", ",".join(map(str, placement.client_cpus))]
+        if case.rate is not None:
+            # A schedule's sends delayed by another task on the client's CPU count against
+            # the server: the client keeps its CPU first (``clients/_priority``).
+            argv += ["--nice", str(OPEN_LOOP_NICE)]
     if case.transport == "tls":
         argv.append("--tls")
     if hold:

@@ -37,6 +37,7 @@ from echobench.benchmarks.runner._sweepsummary import client_lag_us
 from echobench.benchmarks.truth import _schedtrace
 from echobench.clients import LoadConfig, run_load
 from echobench.clients._pacer import LAG_EVENT_NS
+from echobench.clients._priority import OPEN_LOOP_NICE
 from echobench.servers._cbuild import build
 from echobench.servers._errors import UserError
 from echobench.servers._launch import start_server
@@ -47,7 +48,7 @@ GOAL_US = 500.0
 RATE_SHARE = 0.5
 #: The open-loop runs' nice value, and the C loop's after each (``clients/_priority``):
 #: other tasks on the client's CPU then take it only when the client has no work.
-NICE = -20
+NICE = OPEN_LOOP_NICE
 
 
 @dataclass(frozen=True)
