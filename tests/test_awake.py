@@ -14,7 +14,12 @@ import psutil
 import pytest
 
 from echobench.benchmarks.runner import _awake
-from echobench.benchmarks.runner._awake import CGROUP, _cpu_cgroup_root, keep_awake
+from echobench.benchmarks.runner._awake import (
+    CGROUP,
+    _cpu_cgroup_root,
+    awake_words,
+    keep_awake,
+)
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
 
@@ -97,6 +102,7 @@ def test_polling_keeps_an_idle_cpu_polling_and_is_put_back() -> None:
     with keep_awake([cpu], how="poll") as awake:
         assert awake.cpus == [cpu] and awake.pids == [] and awake.warning is None
         assert awake.how is not None and awake.how.startswith("haltpoll")
+        assert awake_words([awake.how, awake.how]).startswith("by polling in the idle loop")
         assert (_awake.HALTPOLL / "guest_halt_poll_ns").read_text().strip() == "2000000"
         polled = _polled_while_ticking(cpu)
     # Idle a millisecond at a time, some 0.3 s in all: polled through, where it halted.
@@ -111,6 +117,10 @@ def test_without_haltpoll_it_keeps_awake_with_spinners(monkeypatch: pytest.Monke
         spinners = [psutil.Process(pid) for pid in awake.pids]
         assert awake.cpus == [cpu] and len(spinners) == 1 and awake.warning is None
         assert awake.how is not None and "not haltpoll" in awake.how
+        # What the pages say, from what each repeat recorded (None: a file from before).
+        assert awake_words([awake.how]) == awake_words([None]) == "by an idle-priority busy loop"
+        mixed = awake_words([awake.how, "haltpoll: idle vCPUs poll up to 2000 µs"])
+        assert mixed.startswith("by polling") and "or where the guest could not" in mixed
     assert _gone(spinners[0])
 
 

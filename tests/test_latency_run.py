@@ -11,6 +11,7 @@ machine: medians and ranks, never exact latencies.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ import pytest
 from _fault_servers import fault_server
 
 from conftest import AS_MEASURED, CliResult, assert_one_line_error, run_echobench
+from echobench.benchmarks.runner._awake import poll_unavailable
+from echobench.clients._priority import OPEN_LOOP_NICE
 
 pytestmark = pytest.mark.slow
 
@@ -195,7 +198,15 @@ def test_a_two_backend_sweep_runs_the_whole_plan(tmp_path: Path) -> None:
             placement = repeat["placement"]
             kept = placement["server_cpus"] if case["mode"] == "open" else []
             assert placement["awake_cpus"] == kept and placement["server_cpus"], case["id"]
+            # By polling where the guest can, and the open loop's client before other tasks.
+            if kept and poll_unavailable() is None:
+                assert placement["awake_how"].startswith("haltpoll"), placement
+            nice = repeat["load"]["client_pauses"]["nice"]
+            raised = case["mode"] == "open" and os.geteuid() == 0
+            assert nice == (OPEN_LOOP_NICE if raised else os.getpriority(os.PRIO_PROCESS, 0))
     assert doc["config"]["awake"] == "auto" and "kept awake" in result.stdout
+    if poll_unavailable() is None:
+        assert "kept awake by polling in the idle loop" in result.stdout
 
 
 def test_no_awake_leaves_the_server_cpus_idle(tmp_path: Path) -> None:

@@ -221,6 +221,8 @@ def test_notes_say_when_the_server_cpus_were_kept_awake() -> None:
     assert "kept awake" not in " ".join(notes(run))  # a file from before --awake
     awake = replace(run, config={**run.config, "awake": True})
     assert "kept awake by an idle-priority busy loop" in " ".join(notes(awake))
+    polled = replace(awake, awake_hows=("haltpoll: idle vCPUs poll up to 2000 µs",))
+    assert "kept awake by polling in the idle loop (haltpoll" in " ".join(notes(polled))
 
 
 def test_text_from_the_file_is_escaped() -> None:

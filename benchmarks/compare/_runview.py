@@ -198,6 +198,8 @@ class Run:
     latency: dict[str, Any] = field(default_factory=dict)
     #: The conformance gate's outcome per backend (``_schema``); {} without it.
     verification: dict[str, Any] = field(default_factory=dict)
+    #: ``placement.awake_how`` of every repeat that kept the server's CPUs awake.
+    awake_hows: tuple[str | None, ...] = ()
 
     def known_failures(self, backend: str) -> list[str]:
         """The checks ``backend`` failed through a known defect of its framework."""
@@ -359,6 +361,12 @@ def run_from_doc(doc: object, where: str) -> Run:
         complete=bool(valid.get("complete")),
         latency=valid.get("latency") or {},
         verification=valid.get("verification") or {},
+        awake_hows=tuple(
+            (r.get("placement") or {}).get("awake_how")
+            for c in valid.get("cases") or ()
+            for r in c.get("repeats") or ()
+            if (r.get("placement") or {}).get("awake_cpus")
+        ),
     )
 
 

@@ -17,6 +17,7 @@ from echobench.benchmarks.charts._catalog import charts_of
 from echobench.benchmarks.compare._runview import run_from_doc
 from echobench.benchmarks.publish._pages import header
 from echobench.benchmarks.publish._step import Context, Step, closing, draw, not_yet, run_into
+from echobench.benchmarks.runner._awake import awake_words
 from echobench.benchmarks.runner._sweepsummary import auto_target, overlaps
 
 FILE = "latency.json"
@@ -163,8 +164,14 @@ def _method(doc: dict[str, Any], common: dict[str, Any]) -> str:
         text += f"; the open-loop client at nice {', '.join(map(str, nices))}"
     # A file from before ``--awake`` ran with the server's CPUs idling.
     if config.get("awake"):
+        hows = [
+            (rep.get("placement") or {}).get("awake_how")
+            for case in doc.get("cases") or ()
+            for rep in case.get("repeats") or ()
+            if (rep.get("placement") or {}).get("awake_cpus")
+        ]
         text += (
-            "; the server's CPUs kept awake by an idle-priority busy loop (a halted vCPU's "
+            f"; the server's CPUs kept awake {awake_words(hows)} (a halted vCPU's "
             "wake-up otherwise dominates p99 at low load)"
         )
         if config.get("awake") == "auto":

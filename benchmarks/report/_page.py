@@ -38,6 +38,7 @@ from echobench.benchmarks.compare._comparison import (
 from echobench.benchmarks.compare._ranking import marks, rankings, starved
 from echobench.benchmarks.compare._runview import CaseView, Run
 from echobench.benchmarks.report._assets import SCRIPT, STYLE
+from echobench.benchmarks.runner._awake import awake_words
 from echobench.servers._errors import UserError
 
 # An absolute path: a slash not inside a word, a URL or a relative path, then directories.
@@ -325,7 +326,7 @@ def _awake_note(run: Run) -> list[str]:
         else "(--awake)"
     )
     return [
-        f"The server's CPUs were kept awake by an idle-priority busy loop {which}: in a "
+        f"The server's CPUs were kept awake {awake_words(run.awake_hows)} {which}: in a "
         "virtual machine a halted vCPU takes milliseconds to wake, which otherwise "
         "dominates a 1-connection round trip and p99 at low load."
     ]

@@ -27,7 +27,8 @@ and 21-22% without (p90 3 µs), and the client's typical second's largest send l
 instead: an idle vCPU polls for up to ``POLL_NS`` before it halts
 (``guest_halt_poll_ns``, upstream's default 200 µs; this VM boots with 0), and a CPU
 polling in idle takes a wake-up with no interrupt. The setting is the whole machine's
-and is put back as it was on the way out.
+and is put back as it was on the way out. ``echobench run``, the soak and client-lag
+keep CPUs awake this way where they can, and with spinners elsewhere.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,11 +64,29 @@ CGROUP = "echobench-awake"
 HALTPOLL = Path("/sys/module/haltpoll/parameters")
 GOVERNOR = Path("/sys/devices/system/cpu/cpuidle/current_governor_ro")
 POLL_NS = 2_000_000
+#: How ``Awake.how`` begins when the CPUs poll.
+POLLED = "haltpoll"
 POLL_SETTINGS = {
     "guest_halt_poll_ns": str(POLL_NS),
     "guest_halt_poll_grow_start": str(POLL_NS),
     "guest_halt_poll_allow_shrink": "N",
 }
+
+
+def awake_words(hows: Iterable[str | None]) -> str:
+    """How CPUs were kept awake, from the ``awake_how`` of the repeats that kept any
+    (a file from before it was recorded, or a spinner's, reads as the busy loop)."""
+    polled = {bool(how and how.startswith(POLLED)) for how in hows}
+    if polled == {True}:
+        return (
+            f"by polling in the idle loop (haltpoll: up to {POLL_NS // 1_000_000} ms before "
+            "a vCPU halts)"
+        )
+    if True in polled:
+        return (
+            "by polling in the idle loop, or where the guest could not, an idle-priority busy loop"
+        )
+    return "by an idle-priority busy loop"
 
 
 @dataclass(frozen=True)
@@ -182,7 +201,7 @@ def keep_awake(cpus: Sequence[int], how: str = "spin") -> Iterator[Awake]:
         why_not = poll_unavailable()
         if why_not is None:
             with _polling():
-                yield Awake(list(cpus), how=f"haltpoll: idle vCPUs poll up to {POLL_NS // 1000} µs")
+                yield Awake(list(cpus), how=f"{POLLED}: idle vCPUs poll up to {POLL_NS // 1000} µs")
             return
         with keep_awake(cpus) as spun:
             yield spun if spun.how is None else replace(spun, how=f"{spun.how}; {why_not}")

@@ -236,9 +236,11 @@ def measure(
     pin_self(placement.client_cpus)  # the runner samples beside the client, off the server
     kept = awake_for(case, settings.awake) and settings.connect is None
     awake_cpus = placement.server_cpus if kept else ()
-    # The spinners stop with the case, however it ends (an interrupted runner included).
+    # By polling where the guest can: a spinner makes every wake-up of the server an
+    # interrupt sent from the client's CPU (``_awake``). Either way the CPUs are let go
+    # with the case, however it ends (an interrupted runner included).
     with (
-        keep_awake(awake_cpus) as awake,
+        keep_awake(awake_cpus, how="poll") as awake,
         tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch,
     ):
         unix_path = os.path.join(scratch, "echo.sock") if case.transport == "unix" else None

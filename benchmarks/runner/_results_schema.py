@@ -179,13 +179,14 @@ Top level
                                 "load_workers", "cluster", "awake_cpus"}``: where this repeat
                                 ran (null CPUs: remote server or cluster client), the server's
                                 process count as sampled, the load's worker processes (shards
-                                with a cluster), and the server CPUs an idle-priority busy loop
-                                kept from halting while it ran (``config.awake``, ``_awake``;
-                                ``[]`` when off, remote, or not possible here), and
-                                ``awake_how``: how the busy loop's scheduling group was made
-                                idle (``"cgroup cpu.idle"``, ``"autogroup nice 19"``, or
-                                that it could not be), null when off. Absent from files
-                                written before them (it was off).
+                                with a cluster), and the server CPUs kept from halting while
+                                it ran (``config.awake``, ``_awake``; ``[]`` when off, remote,
+                                or not possible here), and ``awake_how``: how: ``"haltpoll:
+                                ..."`` where idle vCPUs polled before halting, else how an
+                                idle-priority busy loop's scheduling group was made idle
+                                (``"cgroup cpu.idle"``, ``"autogroup nice 19"``, or that it
+                                could not be, with why the guest could not poll), null when
+                                off. Absent from files written before them (it was off).
         ``client_cpu``          the load client's own ``client_cpu`` plus ``capacity`` and
                                 ``utilization`` computed like the server's: one core per load
                                 worker on its pinned CPUs, or with a cluster the load's

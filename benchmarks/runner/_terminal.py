@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from echobench.benchmarks.runner import _verdict
+from echobench.benchmarks.runner._awake import awake_words
 
 
 class RunProgress:
@@ -256,19 +257,19 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
             )
     for warning in doc["environment"].get("warnings", []):
         notes.append(f"note: {warning}")
-    awake = sorted(
-        {
-            cpu
-            for e in doc["cases"]
-            for r in e["repeats"]
-            for cpu in (r.get("placement") or {}).get("awake_cpus") or ()
-        }
-    )
-    if awake:
+    kept = [
+        r.get("placement") or {}
+        for e in doc["cases"]
+        for r in e["repeats"]
+        if (r.get("placement") or {}).get("awake_cpus")
+    ]
+    if kept:
+        awake = sorted({cpu for p in kept for cpu in p["awake_cpus"]})
         notes.append(
-            f"note: server CPUs {awake} were kept awake by an idle-priority busy loop: in a VM "
-            "a halted vCPU takes milliseconds to wake, which dominated p99 at low load "
-            "(--no-awake measures without it)."
+            f"note: server CPUs {awake} were kept awake "
+            f"{awake_words(p.get('awake_how') for p in kept)}: in a VM a halted vCPU takes "
+            "milliseconds to wake, which dominated p99 at low load (--no-awake measures "
+            "without it)."
         )
     return notes
 

@@ -47,10 +47,11 @@ import psutil
 
 from echobench.benchmarks.charts._hlogs import histograms
 from echobench.benchmarks.runner import _isolation
-from echobench.benchmarks.runner._awake import keep_awake
+from echobench.benchmarks.runner._awake import awake_words, keep_awake
 from echobench.benchmarks.runner._prime import prime
 from echobench.clients._histogram import new_histogram, summarize
 from echobench.clients._load_schema import LAG_INSTANT_KEYS
+from echobench.clients._priority import OPEN_LOOP_NICE
 from echobench.servers._errors import UserError
 from echobench.servers._launch import echobench_command, start_server
 
@@ -108,7 +109,8 @@ def _load(
     tree's RSS every second."""
     json_path = out.with_suffix(".json")
     argv = [*echobench_command(), "load", "--port", str(port)]
-    argv += [] if rate is None else ["--rate", f"{rate:g}", "--hlog", str(out)]
+    if rate is not None:
+        argv += ["--rate", f"{rate:g}", "--hlog", str(out), "--nice", str(OPEN_LOOP_NICE)]
     argv += ["-c", str(args.connections), "-s", str(args.size), "-d", f"{duration:g}"]
     argv += ["--warmup", f"{WARMUP_S:g}", "--cpus", ",".join(map(str, cpus))]
     argv += ["--json", str(json_path), "-q"]
@@ -228,7 +230,7 @@ def measure(args: SoakSettings, hlog: Path) -> dict[str, Any]:
     placement = _isolation.plan(_isolation.usable_cpus())
     client_cpus = placement.client_cpus[:1]
     # Every phase runs with the server's CPUs kept from halting between messages (_awake).
-    with keep_awake(placement.server_cpus) as awake:
+    with keep_awake(placement.server_cpus, how="poll") as awake:
         server = start_server("native", cpus=placement.server_cpus)
         try:
             prime(server.host, server.port, None, False)
@@ -348,8 +350,8 @@ def render_table(data: dict[str, Any]) -> str:
     )
     # A file from before the server's CPUs were kept awake ran with them idling.
     awake = (
-        "; server CPUs kept awake by an idle-priority busy loop, since a halted vCPU's "
-        "wake-up otherwise dominates p99 at low load"
+        f"; server CPUs kept awake {awake_words([data.get('server_cpus_awake_how')])}, since "
+        "a halted vCPU's wake-up otherwise dominates p99 at low load"
         if data.get("server_cpus_kept_awake") is True
         else ""
     )
