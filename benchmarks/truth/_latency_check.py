@@ -155,7 +155,8 @@ def render(data: dict[str, Any]) -> str:
         "found none"
         if v["slo_capacity"] is None
         else f"put it at {v['slo_capacity']:,.0f} msgs/s ({v['error']:+.1%}), range "
-        f"[{'-' if low is None else f'{low:,.0f}'}, {'open' if high is None else f'{high:,.0f}'}]"
+        f"[{'none' if low is None else f'{low:,.0f}'}, "
+        f"{'open' if high is None else f'{high:,.0f}'}]"
     )
     yes = "**met**" if v["within_10_percent"] and v["range_holds_it"] else "**not met**"
     return (
