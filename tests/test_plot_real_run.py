@@ -31,6 +31,9 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         *echobench_command(), "run", "--backends", ",".join(BACKENDS), "--sizes", "64",
         "--connections", "1,2", "--repeat", "2", "--duration", "1.1", "--warmup", "0.2",
         "--no-verify", "--order", "fixed", "--out", str(out), *AS_MEASURED,
+        # Charts are the subject, not the host: a repeat the hypervisor stole from (17-50%
+        # in bursts here) stays in the figures rather than leaving a case one repeat short.
+        "--max-interference", "99",
     ]  # fmt: skip
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -238,7 +238,9 @@ def test_a_busy_process_on_the_servers_cpu_disturbs_the_repeats_it_overlaps(
     os.sched_setaffinity(0, set(CPUS))  # undo the pinning of an in-process run before
     server_cpu, client_cpu = CPUS[:2]
     out = tmp_path / "run.json"
-    hog_seconds = 3.0
+    # Past the first repeat's window (its server's start and priming took 2-3 s here),
+    # so the wait after it still finds the loop there.
+    hog_seconds = 6.0
     hog = subprocess.Popen(
         [
             sys.executable,
@@ -257,7 +259,7 @@ def test_a_busy_process_on_the_servers_cpu_disturbs_the_repeats_it_overlaps(
                 *("--repeat", "2", "--duration", "0.8", "--warmup", "0.2", "--no-verify"),
                 *("--server-cpus", str(server_cpu), "--client-cpus", str(client_cpu)),
                 # No host check (it would wait the busy loop out); a bounded wait after.
-                *("--host-check", "0", "--quiet-timeout", "8", "--disturbed-retries", "1"),
+                *("--host-check", "0", "--quiet-timeout", "12", "--disturbed-retries", "1"),
                 *("--out", str(out)),
             ],
             capture_output=True,
