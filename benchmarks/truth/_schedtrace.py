@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -66,11 +67,23 @@ GRID_MARGIN_NS = 50_000
 
 
 def available() -> str | None:
-    """None when this process can trace the scheduler, else why not, in words."""
+    """None when this process can trace the scheduler, else why not, in words. As root it
+    mounts tracefs where it is not yet (a fresh VM boots without it, and ``perf`` and
+    ``trace-cmd`` mount it the same way); the mount stays, as theirs does."""
     if os.geteuid() != 0:
         return "tracing the scheduler needs root"
+    if not (TRACEFS / "instances").is_dir() and TRACEFS.is_dir():
+        try:
+            subprocess.run(
+                ["mount", "-t", "tracefs", "nodev", str(TRACEFS)],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                check=False,
+            )
+        except OSError:
+            pass  # no mount(8): said below
     if not (TRACEFS / "instances").is_dir():
-        return f"no tracefs at {TRACEFS}"
+        return f"no tracefs at {TRACEFS} (and mounting it failed)"
     return None
 
 
