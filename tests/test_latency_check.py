@@ -182,6 +182,28 @@ def test_the_client_lag_sets_each_second_beside_the_bare_hosts() -> None:
     assert "client on CPU 1 at nice -20; after" in _client_lag.render(lag_data(raised))
     refused = [{**r, "nice": 0, "nice_not_set": "nice -20: Permission denied"} for r in runs]
     assert "at nice 0 (nice -20: Permission denied)" in _client_lag.render(lag_data(refused))
+    # The shield: what moved off the client's CPU, or why nothing did.
+    moved = {
+        "cpus": [1],
+        "spare": [0],
+        "threads": {"tokio-rt-worker": 4, "kdamond.0": 1},
+        "irqs": ["36 virtio1-req.0", "42 virtio3-tx"],
+        "workqueues": True,
+        "warning": None,
+    }
+    shielded = _client_lag.render({**data, "shield": moved})
+    assert (
+        "client on CPU 1, shielded: 5 other threads (`tokio-rt-worker` x4, `kdamond.0`), "
+        "2 interrupts and the kernel's unbound workqueues moved to CPU 0"
+    ) in shielded
+    bare = {**moved, "cpus": [], "threads": {}, "irqs": [], "workqueues": False}
+    assert "client on CPU 1, not shielded (asked not to); after" in _client_lag.render(
+        {**data, "shield": bare}
+    )
+    rootless = {**bare, "warning": "shielding a CPU takes root"}
+    assert "not shielded (shielding a CPU takes root)" in _client_lag.render(
+        {**data, "shield": rootless}
+    )
 
 
 def test_the_host_gap_loop_reports_its_longest_stall() -> None:

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from echobench.benchmarks.runner._hostcheck import watched
 from echobench.benchmarks.runner._interference import Snapshot, clock_ticks, host_sample, read_stat
 from echobench.benchmarks.runner._measure import client_pause_us
 from echobench.benchmarks.runner._prime import prime
+from echobench.benchmarks.runner._shield import shield
 from echobench.benchmarks.runner._sweepsummary import client_lag_us
 from echobench.benchmarks.truth import _schedtrace
 from echobench.clients import LoadConfig, run_load
@@ -59,6 +60,9 @@ class LagSettings:
     connections: int = 32
     size: int = 64
     capacity_s: float = 5.0
+    #: Every other thread, interrupt and unbound workqueue that may run elsewhere kept
+    #: off the client's CPU for the runs (``runner/_shield.py``).
+    shield: bool = True
 
     def check(self) -> None:
         if self.runs < 1 or self.duration <= 0 or self.connections < 1 or self.size < 1:
@@ -241,9 +245,14 @@ def measure(settings: LagSettings) -> dict[str, Any]:
     # Polling, not spinners, where the guest can: a spinner on the server's CPU makes
     # every send of the client's interrupt it to wake the server (``_awake``), and in a
     # VM that cost lands on the client's CPU, the one measured here.
-    with watched(sides) as host, keep_awake(placement.server_cpus, how="poll") as awake:
+    with (
+        watched(sides) as host,
+        keep_awake(placement.server_cpus, how="poll") as awake,
+        ExitStack() as stack,
+    ):
         server = start_server("native", cpus=placement.server_cpus)
         try:
+            shielded = stack.enter_context(shield([cpu] if settings.shield else []))
             prime(server.host, server.port, None, False)
             print(f"client-lag: capacity, {settings.capacity_s:g} s", file=sys.stderr)
             closed = run_load(
@@ -275,6 +284,7 @@ def measure(settings: LagSettings) -> dict[str, Any]:
         "client_cpu": cpu,
         "server_cpus_kept_awake": bool(awake.cpus),
         "awake_how": awake.how,
+        "shield": shielded.record(),
         "capacity_msgs_per_second": capacity,
         "rate": rate,
         "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
@@ -392,8 +402,9 @@ def render(data: dict[str, Any]) -> str:
         f"msgs/s), {data['settings']['connections']} connections x {data['settings']['size']} B, "
         f"{data['settings']['duration']:g} s a run, server on CPUs {data['server_cpus']} "
         f"({_awake_words(data)}), client on CPU {data['client_cpu']}"
-        f"{_nice_words(data['runs'])}; after each run, a C loop reading the clock on the "
-        "client's CPU for as long, at the same nice value (the host's own stalls).",
+        f"{_nice_words(data['runs'])}{_shield_words(data)}; after each run, a C loop "
+        "reading the clock on the client's CPU for as long, at the same nice value "
+        "(the host's own stalls).",
         "",
         "| run | max send lag µs | its own part µs | p99 send lag µs | longest own pause µs "
         "| major faults | p99 latency µs | host's longest stall µs | steal % (client CPU) |",
@@ -473,6 +484,27 @@ def _nice_words(runs: list[dict[str, Any]]) -> str:
     why = next((r["nice_not_set"] for r in runs if r.get("nice_not_set")), None)
     words = ", ".join(str(n) for n in sorted(n for n in nices if n is not None))
     return f" at nice {words}" + (f" ({why})" if why else "")
+
+
+def _shield_words(data: dict[str, Any]) -> str:
+    record = data.get("shield")
+    if record is None:  # a file from before the shield
+        return ""
+    if not record["cpus"]:
+        return f", not shielded ({record['warning'] or 'asked not to'})"
+    threads = record["threads"]
+    names = ", ".join(
+        f"`{name}` x{count}" if count > 1 else f"`{name}`"
+        for name, count in sorted(threads.items(), key=lambda item: (-item[1], item[0]))
+    )
+    spare = ",".join(str(c) for c in record["spare"])
+    return (
+        f", shielded: {sum(threads.values())} other threads ({names or 'none'}), "
+        f"{len(record['irqs'])} interrupts"
+        + (" and the kernel's unbound workqueues" if record["workqueues"] else "")
+        + f" moved to CPU {spare} for the runs and the loops, put back after "
+        "(`runner/_shield.py`)"
+    )
 
 
 def _awake_words(data: dict[str, Any]) -> str:

@@ -17,6 +17,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs (5)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds a run (10)")
     parser.add_argument("--quick", action="store_true", help="two runs of 2 s")
+    parser.add_argument(
+        "--no-shield",
+        dest="shield",
+        action="store_false",
+        help="leave other threads, interrupts and workqueues free to use the client's CPU",
+    )
     json_option(parser)
 
 
@@ -25,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
     from echobench.benchmarks.truth._client_lag import QUICK, LagSettings, measure, missed, render
 
-    settings = (
-        QUICK if args.quick else replace(LagSettings(), runs=args.runs, duration=args.duration)
+    settings = replace(
+        QUICK if args.quick else replace(LagSettings(), runs=args.runs, duration=args.duration),
+        shield=args.shield,
     )
     data = measure(settings)
     return report(args, data, render, missed)

@@ -1,0 +1,241 @@
+"""Keeping the rest of the machine off the load client's CPU while it measures.
+
+Pinning the client to a CPU keeps it off the server's, but not everyone else off its
+own: on a 2-core Firecracker VM the platform agent's threads (``tokio-rt-worker``,
+nice -10) took the client's CPU for up to 2.4 ms at a time even with the client at
+nice -20, the block device's and the vsock's interrupts landed there, and so did the
+kernel's unbound work. Every such stall becomes a send lag, and, since latency counts
+from the scheduled send, a latency. ``shield(cpus)`` does for the run what
+``tuna --isolate`` and ``cset shield`` do: every thread that may run elsewhere (user
+threads and the kernel threads not bound to a CPU) has the shielded CPUs taken out of
+its affinity, every interrupt that can be steered is steered off them, and the kernel's
+unbound workqueues (``/sys/devices/virtual/workqueue/cpumask``) are kept off them. What
+is bound to a CPU stays (its per-CPU kworkers, ``ksoftirqd``, the timer tick), and the
+hypervisor stops the vCPU whatever the guest does: both remain in what a run measures.
+
+Everything is put back on the way out, whatever ends the block: each moved thread's and
+interrupt's own mask, the workqueues' mask, and a thread that a moved process started
+meanwhile (it inherited the narrowed mask) gets its parent's mask back. It needs root;
+without it nothing moves and ``Shield.warning`` says why. ``keep`` names processes left
+alone: the runner's own, whose placement is its own business.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from echobench.benchmarks.runner._isolation import parse_cpu_list
+from echobench.servers._errors import UserError
+
+PROC = Path("/proc")
+WORKQUEUE = Path("/sys/devices/virtual/workqueue/cpumask")
+ONLINE = Path("/sys/devices/system/cpu/online")
+#: ``PF_NO_SETAFFINITY`` in ``/proc/<pid>/stat``'s flags: bound to its CPU by the kernel.
+NO_SETAFFINITY = 0x04000000
+
+
+@dataclass
+class Shield:
+    #: The CPUs kept clear, and where the rest went; empty when nothing moved.
+    cpus: list[int] = field(default_factory=list)
+    spare: list[int] = field(default_factory=list)
+    #: Threads moved off, counted by name; interrupts steered off, by name.
+    threads: Counter[str] = field(default_factory=Counter)
+    irqs: list[str] = field(default_factory=list)
+    #: Whether the kernel's unbound workqueues were kept off.
+    workqueues: bool = False
+    #: Why the CPUs could not be shielded, or None.
+    warning: str | None = None
+
+    def record(self) -> dict[str, object]:
+        return {
+            "cpus": self.cpus,
+            "spare": self.spare,
+            "threads": dict(sorted(self.threads.items())),
+            "irqs": self.irqs,
+            "workqueues": self.workqueues,
+            "warning": self.warning,
+        }
+
+
+def unavailable() -> str | None:
+    """Why this machine's CPUs cannot be shielded from here, or None."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "CPU affinity is unavailable here"
+    if os.geteuid() != 0:
+        return "shielding a CPU takes root (other users' threads and the interrupts move)"
+    return None
+
+
+def _tasks() -> Iterator[tuple[int, int, int]]:
+    """(tid, its process, that process's parent) for every thread on the machine."""
+    for proc in PROC.iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int(_status(proc / "status").get("PPid", "0"))
+            tids = [int(t.name) for t in (proc / "task").iterdir()]
+        except (OSError, ValueError):
+            continue  # gone since the listing
+        for tid in tids:
+            yield tid, int(proc.name), ppid
+
+
+def _status(path: Path) -> dict[str, str]:
+    fields = {}
+    for line in path.read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value.strip()
+    return fields
+
+
+def _bound(pid: int, tid: int) -> bool:
+    """Whether the kernel keeps this thread on its CPU (a per-CPU kthread)."""
+    try:
+        stat = (PROC / str(pid) / "task" / str(tid) / "stat").read_text()
+        flags = int(stat.rsplit(")", 1)[1].split()[6])
+    except (OSError, ValueError, IndexError):
+        return True
+    return bool(flags & NO_SETAFFINITY)
+
+
+def _comm(pid: int, tid: int) -> str:
+    try:
+        return (PROC / str(pid) / "task" / str(tid) / "comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def _mask_text(cpus: Collection[int]) -> str:
+    return f"{sum(1 << c for c in cpus):x}"
+
+
+def _mask_cpus(text: str) -> set[int]:
+    value = int(text.strip().replace(",", ""), 16)
+    return {c for c in range(value.bit_length()) if value >> c & 1}
+
+
+def _descendants(roots: Collection[int]) -> set[int]:
+    parents = {}
+    for _, pid, ppid in _tasks():
+        parents[pid] = ppid
+    found = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found
+
+
+def _move_threads(
+    clear: set[int], keep: set[int], moved: dict[int, tuple[int, set[int]]], shield: Shield
+) -> None:
+    for tid, pid, _ in _tasks():
+        if pid in keep or tid in moved or _bound(pid, tid):
+            continue
+        try:
+            mask = os.sched_getaffinity(tid)
+        except OSError:
+            continue
+        narrowed = mask - clear
+        if mask & clear and narrowed:
+            try:
+                os.sched_setaffinity(tid, narrowed)
+            except OSError:
+                continue  # bound after all, or gone
+            moved[tid] = (pid, mask)
+            shield.threads[_comm(pid, tid)] += 1
+
+
+def _move_irqs(clear: set[int], spare: set[int], moved: dict[Path, str], shield: Shield) -> None:
+    for irq in sorted(PROC.joinpath("irq").glob("[0-9]*"), key=lambda p: int(p.name)):
+        try:
+            before = (irq / "smp_affinity").read_text().strip()
+            if not _mask_cpus(before) & clear:
+                continue
+            (irq / "smp_affinity").write_text(_mask_text(spare))
+        except (OSError, ValueError):
+            continue  # an interrupt the kernel will not steer (a per-CPU timer, say)
+        moved[irq] = before
+        names = sorted(p.name for p in irq.iterdir() if p.is_dir())
+        shield.irqs.append(f"{irq.name} {','.join(names)}".strip())
+
+
+def _restore(
+    moved: dict[int, tuple[int, set[int]]], clear: set[int], irqs: dict[Path, str]
+) -> None:
+    for irq, text in irqs.items():
+        try:
+            (irq / "smp_affinity").write_text(text)
+        except OSError:
+            pass  # a device gone meanwhile
+    processes = {pid: mask for pid, mask in moved.values()}
+    for tid, (_, mask) in moved.items():
+        try:
+            os.sched_setaffinity(tid, mask)
+        except OSError:
+            pass  # ended meanwhile
+    # Started meanwhile by a moved process (a new thread of it, or a child): it
+    # inherited the narrowed mask, and gets back what its parent had.
+    for tid, pid, ppid in _tasks():
+        if tid in moved:
+            continue
+        original = processes.get(pid) if pid in processes else processes.get(ppid)
+        if original is None:
+            continue
+        try:
+            if os.sched_getaffinity(tid) == original - clear:
+                os.sched_setaffinity(tid, original)
+        except OSError:
+            pass
+
+
+@contextmanager
+def shield(cpus: Sequence[int], keep: Collection[int] = ()) -> Iterator[Shield]:
+    """``cpus`` kept clear of every thread, interrupt and unbound workqueue that may run
+    elsewhere, for the duration (see the module's docstring); ``keep``'s processes and
+    their descendants are left where they are."""
+    clear = set(cpus)
+    try:
+        online = set(parse_cpu_list(ONLINE.read_text().strip(), "online"))
+    except (OSError, UserError):
+        online = os.sched_getaffinity(0) | clear
+    spare = sorted(online - clear)
+    why = unavailable() if cpus else None
+    if why is None and cpus and not spare:
+        why = "no CPU is left for the rest of the machine"
+    if not cpus or why is not None:
+        yield Shield(warning=why)
+        return
+    result = Shield(cpus=sorted(clear), spare=spare)
+    threads: dict[int, tuple[int, set[int]]] = {}
+    irqs: dict[Path, str] = {}
+    workqueue_before: str | None = None
+    try:
+        try:
+            workqueue_before = WORKQUEUE.read_text().strip()
+            WORKQUEUE.write_text(_mask_text(spare))
+            result.workqueues = True
+        except OSError:
+            workqueue_before = None
+        _move_irqs(clear, set(spare), irqs, result)
+        left = _descendants({os.getpid(), *keep})
+        # Twice: a thread started while the first pass ran is caught by the second.
+        for _ in range(2):
+            _move_threads(clear, left, threads, result)
+        yield result
+    finally:
+        _restore(threads, clear, irqs)
+        if workqueue_before is not None:
+            try:
+                WORKQUEUE.write_text(workqueue_before)
+            except OSError:
+                pass
