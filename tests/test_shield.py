@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def _tids(pid: int) -> set[int]:
     return {int(t) for t in os.listdir(f"/proc/{pid}/task")}
 
 
-def _wait_for(check, within: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(check: Callable[[], object], within: float = 5.0) -> None:
     deadline = time.monotonic() + within
     while not check():
         assert time.monotonic() < deadline, "timed out"
@@ -51,7 +52,7 @@ def _wait_for(check, within: float = 5.0) -> None:  # type: ignore[no-untyped-de
 
 
 @pytest.fixture
-def stranger(tmp_path: Path):  # type: ignore[no-untyped-def]
+def stranger(tmp_path: Path) -> Iterator[int]:
     where = tmp_path / "pid"
     subprocess.run([sys.executable, "-c", STRANGER, str(where)], check=True, timeout=10)
     _wait_for(lambda: where.exists() and where.read_text())

@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from echobench.benchmarks.runner._isolation import parse_cpu_list
 from echobench.servers._errors import UserError
 
@@ -74,24 +76,13 @@ def unavailable() -> str | None:
 
 def _tasks() -> Iterator[tuple[int, int, int]]:
     """(tid, its process, that process's parent) for every thread on the machine."""
-    for proc in PROC.iterdir():
-        if not proc.name.isdigit():
-            continue
+    for process in psutil.process_iter(["ppid"]):
         try:
-            ppid = int(_status(proc / "status").get("PPid", "0"))
-            tids = [int(t.name) for t in (proc / "task").iterdir()]
-        except (OSError, ValueError):
+            tids = [thread.id for thread in process.threads()]
+        except psutil.Error:
             continue  # gone since the listing
         for tid in tids:
-            yield tid, int(proc.name), ppid
-
-
-def _status(path: Path) -> dict[str, str]:
-    fields = {}
-    for line in path.read_text().splitlines():
-        name, _, value = line.partition(":")
-        fields[name] = value.strip()
-    return fields
+            yield tid, process.pid, process.info["ppid"] or 0
 
 
 def _bound(pid: int, tid: int) -> bool:
@@ -121,17 +112,12 @@ def _mask_cpus(text: str) -> set[int]:
 
 
 def _descendants(roots: Collection[int]) -> set[int]:
-    parents = {}
-    for _, pid, ppid in _tasks():
-        parents[pid] = ppid
     found = set(roots)
-    grew = True
-    while grew:
-        grew = False
-        for pid, ppid in parents.items():
-            if ppid in found and pid not in found:
-                found.add(pid)
-                grew = True
+    for pid in roots:
+        try:
+            found.update(child.pid for child in psutil.Process(pid).children(recursive=True))
+        except psutil.NoSuchProcess:
+            pass
     return found
 
 
@@ -225,7 +211,7 @@ def shield(cpus: Sequence[int], keep: Collection[int] = ()) -> Iterator[Shield]:
             WORKQUEUE.write_text(_mask_text(spare))
             result.workqueues = True
         except OSError:
-            workqueue_before = None
+            pass  # no unbound workqueues to steer, or not writable: Shield says so
         _move_irqs(clear, set(spare), irqs, result)
         left = _descendants({os.getpid(), *keep})
         # Twice: a thread started while the first pass ran is caught by the second.

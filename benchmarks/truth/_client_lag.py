@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -245,14 +245,14 @@ def measure(settings: LagSettings) -> dict[str, Any]:
     # Polling, not spinners, where the guest can: a spinner on the server's CPU makes
     # every send of the client's interrupt it to wake the server (``_awake``), and in a
     # VM that cost lands on the client's CPU, the one measured here.
+    # The server, started inside the shield, is the runner's child: left on its CPU.
     with (
         watched(sides) as host,
         keep_awake(placement.server_cpus, how="poll") as awake,
-        ExitStack() as stack,
+        shield([cpu] if settings.shield else []) as shielded,
     ):
         server = start_server("native", cpus=placement.server_cpus)
         try:
-            shielded = stack.enter_context(shield([cpu] if settings.shield else []))
             prime(server.host, server.port, None, False)
             print(f"client-lag: capacity, {settings.capacity_s:g} s", file=sys.stderr)
             closed = run_load(
