@@ -139,6 +139,12 @@ def test_the_client_lag_goal_is_the_median_of_the_runs() -> None:
     data = lag_data(runs)
     text = _client_lag.render(data)
     assert text.count("\n| ") == 2 + len(runs) and "max send lag 420 µs" in text
+    assert "kept busy" not in text  # the loops had no CPU kept busy beside them
+    busy = [{**r, "host_gaps": {**r["host_gaps"], "busy_cpus": [0]}} for r in runs]
+    assert "with CPU 0 kept busy meanwhile by an idle-priority loop, as" in _client_lag.render(
+        lag_data(busy)
+    )
+    assert "loop in some runs" in _client_lag.render(lag_data([busy[0], runs[1]]))
     assert _client_lag.missed(data) == []
     slow = _client_lag.summary([run_record(4100, 90.0, 700)] * 3)
     assert not slow["lag_under_goal"] and _client_lag.missed({**data, "summary": slow})
@@ -220,3 +226,34 @@ def test_the_host_gap_loop_reports_its_longest_stall() -> None:
     assert (found["max_gap_us"] >= 250) is any(
         length == found["max_gap_us"] for _, length in found["gaps"]
     )
+
+
+def test_the_client_lag_finds_stalls_that_keep_to_the_hosts_cycle() -> None:
+    def at(cycles: int, phase_ms: float = 40.0) -> int:
+        return cycles * 100_000_000 + int(phase_ms * 1e6)
+
+    runs = []
+    for i in range(3):
+        run = run_record(1900.0, 90.0, 1890.0)
+        run["stalls"] = [[at(100 * i + 7), 1900.0]]
+        run["host_gaps"]["stalls"] = [[at(100 * i + 50, 40.5), 1890.0]]
+        # The episode in the window was the host's; one elsewhere, 300 µs, the client's.
+        run["causes"]["own_by_episode"] = [[at(100 * i + 7), 1800.0], [at(100 * i + 20, 70), 300.0]]
+        runs.append(run)
+    found = _client_lag.summary(runs)["cycle"]
+    assert found["recurs"] and found["chance"] < 1e-6
+    assert found["client"] == {"stalls": 3, "in_window": 3}
+    assert found["loop"] == {"stalls": 3, "in_window": 3}
+    assert found["median_own_max_lag_us"] == 300.0 and found["own_under_goal"]
+    text = _client_lag.render(lag_data(runs))
+    assert "3 and 3 began in the same 1 ms of a 100 ms cycle (at 40.0 ms" in text
+    assert "the client's own part is at most 300 µs" in text and "**met**" in text
+    for i, run in enumerate(runs):
+        run["stalls"] = [[at(i, 10.0 + 30 * i), 1900.0]]
+        run["host_gaps"]["stalls"] = []
+    scattered = _client_lag.summary(runs)["cycle"]
+    assert not scattered["recurs"] and "median_own_max_lag_us" not in scattered
+    assert "no one phase held more than chance" in _client_lag.render(lag_data(runs))
+    before = [{k: v for k, v in run.items() if k != "stalls"} for run in runs]
+    assert "cycle" not in _client_lag.summary(before)
+    assert "cycle" not in _client_lag.render(lag_data(before))

@@ -251,3 +251,26 @@ def test_a_busy_cpus_ticks_are_traced_on_their_grid(monkeypatch: pytest.MonkeyPa
     assert fallback.events[-1] == _schedtrace.LOCAL_TIMER
     assert fallback.text.count("local_timer_entry") > 20
     assert "hrtimer_expire_entry" not in fallback.text
+
+
+def _busy_ticks(cpu: int) -> tuple[int, int]:
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith(f"cpu{cpu} "):
+                ticks = [int(v) for v in line.split()[1:9]]
+                return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+    raise AssertionError(f"no cpu{cpu} in /proc/stat")
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_the_bare_loop_runs_with_the_servers_cpu_kept_busy_as_in_the_run() -> None:
+    cpu, other = max(os.sched_getaffinity(0)), min(os.sched_getaffinity(0))
+    before = _busy_ticks(other)
+    gaps = _gaps(cpu, 1.5, [other])
+    after = _busy_ticks(other)
+    assert gaps["busy_cpus"] == [other] and "busy_warning" not in gaps
+    # The idle-priority loop took what the other CPU had spare: it was busy throughout.
+    busy, total = (a - b for a, b in zip(after, before, strict=True))
+    assert total > 0 and busy / total > 0.8
+    alone = _gaps(cpu, 0.3)
+    assert alone["busy_cpus"] == []

@@ -8,19 +8,26 @@ median of five runs. After each run, for as long, a C loop that only reads the c
 on the client's CPU (``gaploop.c``) measures the host's own stalls there: whatever
 stops that loop stops any client as long, so it is the floor under a send lag (it
 cannot run beside the client: on one CPU each would stall the other, so the two are
-compared second by second, as distributions). Each run records the steal the client's
-and the server's CPUs saw and the client's major faults.
+compared second by second, as distributions). Meanwhile an idle-priority loop keeps the
+server's CPU as busy as the run did (the server, and the idle polling that keeps it
+awake, left it no idle time): this VM's host stops a vCPU far more often when its other
+vCPU is busy too, so a loop beside an idle CPU measured a quieter host than the client
+had. With the server's CPU busy, a C loop on the client's CPU stalled over 1 ms 23 and
+28 times in 25 s, each about 1.9 ms (steal counted 10-20 ms of their 43-47 ms); beside
+an idle CPU, in none of the seconds before. Each run records the steal the client's and
+the server's CPUs saw and the client's major faults.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +42,7 @@ from echobench.benchmarks.runner._measure import client_pause_us
 from echobench.benchmarks.runner._prime import prime
 from echobench.benchmarks.runner._shield import shield
 from echobench.benchmarks.runner._sweepsummary import client_lag_us
-from echobench.benchmarks.truth import _schedtrace
+from echobench.benchmarks.truth import _cycle, _schedtrace
 from echobench.clients import LoadConfig, run_load
 from echobench.clients._pacer import LAG_EVENT_NS
 from echobench.clients._priority import OPEN_LOOP_NICE
@@ -47,6 +54,9 @@ GAPLOOP = Path(__file__).with_name("gaploop.c")
 #: What the client must hold to: its largest send lag and longest own pause, in µs.
 GOAL_US = 500.0
 RATE_SHARE = 0.5
+#: Stalls this long or longer (the client's episodes, the loop's gaps) are looked at
+#: for a phase they share in the host's cycle (``_cycle``).
+STALL_US = 1000.0
 #: The open-loop runs' nice value, and the C loop's after each (``clients/_priority``):
 #: other tasks on the client's CPU then take it only when the client has no work.
 NICE = OPEN_LOOP_NICE
@@ -73,13 +83,15 @@ class LagSettings:
 QUICK = LagSettings(runs=2, duration=2.0, warmup=0.5, capacity_s=2.0)
 
 
-def _gaps(cpu: int, seconds: float) -> dict[str, Any]:
-    """The bare host's stalls on ``cpu``; as root, each gap of 250 µs or more less what
-    the traces explain (another task on the CPU, the vCPU stopped). The loop has no
-    work of its own, so what they leave is what the traces miss: the check on them."""
+def _gaps(cpu: int, seconds: float, busy: Sequence[int] = ()) -> dict[str, Any]:
+    """The bare host's stalls on ``cpu``, with the CPUs ``busy`` kept busy meanwhile by
+    an idle-priority loop each (as the run kept them); as root, each gap of 250 µs or
+    more less what the traces explain (another task on the CPU, the vCPU stopped). The
+    loop has no work of its own, so what they leave is what the traces miss: the check
+    on them."""
     binary = build(GAPLOOP, "gaploop")
     argv = [str(binary), str(cpu), f"{seconds:g}"]
-    with _traced(cpu) as seen:
+    with keep_awake(busy, how="spin") as spun, _traced(cpu) as seen:
         loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _at_client_nice(loop.pid)
         out, err = loop.communicate()
@@ -88,6 +100,10 @@ def _gaps(cpu: int, seconds: float) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(out)
     gaps = result.pop("gaps", [])
     result["causes"] = attribute(gaps, seen, loop.pid, cpu)
+    result["stalls"] = [[int(end - us * 1e3), us] for end, us in gaps if us >= STALL_US]
+    result["busy_cpus"] = list(spun.cpus)
+    if busy and spun.warning:
+        result["busy_warning"] = spun.warning
     return result
 
 
@@ -106,7 +122,10 @@ def _steal(before: Snapshot, cpus: list[int]) -> dict[str, float | None]:
     return {str(c): None if v is None else round(v, 2) for c, v in sample.steal_pct.items()}
 
 
-def _run(port: int, rate: float, settings: LagSettings, cpu: int, sides: list[int]) -> dict:
+def _run(
+    port: int, rate: float, settings: LagSettings, cpu: int, server_cpus: Sequence[int]
+) -> dict:
+    sides = sorted({*server_cpus, cpu})
     before = Snapshot(time.monotonic_ns(), read_stat(), {}, clock_ticks())
     config = LoadConfig(
         port=port,
@@ -149,8 +168,9 @@ def _run(port: int, rate: float, settings: LagSettings, cpu: int, sides: list[in
             cpu,
             frozenset((os.getpid(), *result["client_cpu"]["pids"])),
         ),
+        "stalls": stalls(result["rate"]["lag_events"]),
         "steal_pct": steal,
-        "host_gaps": _gaps(cpu, settings.duration),
+        "host_gaps": _gaps(cpu, settings.duration, server_cpus),
     }
 
 
@@ -188,6 +208,17 @@ def episodes(events: list[list[float]]) -> list[tuple[int, list[list[float]]]]:
     return found
 
 
+def stalls(events: list[list[float]]) -> list[list[float]]:
+    """The client's episodes of being behind whose largest lag reached ``STALL_US``: when
+    each began (its first message's due time, ns) and that lag (µs)."""
+    found = []
+    for start, members in episodes(events):
+        longest = max(lag for _, lag in members)
+        if longest >= STALL_US:
+            found.append([start, longest])
+    return found
+
+
 def attribute(
     events: list[list[float]],
     seen: Seen,
@@ -208,7 +239,9 @@ def attribute(
     chained = episodes(events)
     own: list[float] = []
     own_least: list[float] = []  # had every wait whose end went unseen lasted its most
+    by_episode: list[list[float]] = []
     for start, members in chained:
+        before = len(own)
         for at, lag in members:
             seen_ns = unseen_ns = float(sum(w.overlap(start, int(at)) for w in stops))
             for w in waits:
@@ -217,6 +250,7 @@ def attribute(
                 unseen_ns += held
             own.append(max(0.0, lag - seen_ns / 1e3))
             own_least.append(max(0.0, lag - unseen_ns / 1e3))
+        by_episode.append([start, round(max(own[before:]), 1)])
     stopped = max(
         (sum(w.overlap(int(at - lag * 1e3), int(at)) for w in stops) for at, lag in events),
         default=0,
@@ -231,6 +265,9 @@ def attribute(
         # part lies between this and the one above.
         "own_max_lag_least_us": round(max(own_least), 1) if own_least else None,
         "own_under_us": LAG_EVENT_NS / 1e3,
+        # Each episode's largest own part, by when its first message fell due (ns): what
+        # a stop the trace cannot see, known by when it came (``_cycle``), leaves.
+        "own_by_episode": by_episode,
         "held_by_us": _schedtrace.held_by(waits, events, kin),
         "stopped_max_us": round(stopped / 1e3, 1),
     }
@@ -271,7 +308,7 @@ def measure(settings: LagSettings) -> dict[str, Any]:
             runs = []
             for index in range(settings.runs):
                 print(f"client-lag: run {index + 1} at {rate:,.0f} msgs/s", file=sys.stderr)
-                runs.append(_run(server.port, rate, settings, cpu, sides))
+                runs.append(_run(server.port, rate, settings, cpu, placement.server_cpus))
         finally:
             server.close()
             if server.process.stdout is not None:
@@ -313,7 +350,39 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "pause_under_goal": pause < GOAL_US,
         "seconds": per_second(client, host),
         **own_lag(runs),
+        **cycle(runs),
     }
+
+
+def cycle(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whether the stalls of ``STALL_US`` or more, the client's and the bare loop's, keep
+    to one phase of the host's cycle (``_cycle``); where they do, the client's own part
+    again, less the episodes that began in that window (a stop the trace cannot see)."""
+    if any("stalls" not in r for r in runs):  # a file from before
+        return {}
+    client = [(int(s[0]), float(s[1])) for r in runs for s in r["stalls"]]
+    loop = [(int(s[0]), float(s[1])) for r in runs for s in r["host_gaps"].get("stalls") or []]
+    found = _cycle.recurring([start for start, _ in client + loop])
+    members = set(found.pop("members", []))
+    lengths = [us for i, (_, us) in enumerate(client + loop) if i in members]
+    mine = sum(i in members for i in range(len(client)))
+    found["client"] = {"stalls": len(client), "in_window": mine}
+    found["loop"] = {"stalls": len(loop), "in_window": len(members) - mine}
+    found["median_in_window_us"] = round(statistics.median(lengths), 1) if lengths else None
+    traced = [r for r in runs if (r.get("causes") or {}).get("traced")]
+    if found["recurs"] and traced:
+        bound = LAG_EVENT_NS / 1e3
+        own = []
+        for run in traced:
+            rest = [
+                float(o)
+                for start, o in run["causes"].get("own_by_episode") or []
+                if not _cycle.within(int(start), found["phase_ns"])
+            ]
+            own.append(max([bound, *rest]))
+        found["median_own_max_lag_us"] = round(statistics.median(own), 1)
+        found["own_under_goal"] = found["median_own_max_lag_us"] < GOAL_US
+    return {"cycle": found}
 
 
 def own_lag(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -403,8 +472,8 @@ def render(data: dict[str, Any]) -> str:
         f"{data['settings']['duration']:g} s a run, server on CPUs {data['server_cpus']} "
         f"({_awake_words(data)}), client on CPU {data['client_cpu']}"
         f"{_nice_words(data['runs'])}{_shield_words(data)}; after each run, a C loop "
-        "reading the clock on the client's CPU for as long, at the same nice value "
-        "(the host's own stalls).",
+        "reading the clock on the client's CPU for as long, at the same nice value"
+        f"{_busy_words(data['runs'])} (the host's own stalls).",
         "",
         "| run | max send lag µs | its own part µs | p99 send lag µs | longest own pause µs "
         "| major faults | p99 latency µs | host's longest stall µs | steal % (client CPU) |",
@@ -437,6 +506,8 @@ def render(data: dict[str, Any]) -> str:
         lines += ["", _seconds_sentence(s["seconds"], data["runs"])]
     if s.get("median_own_max_lag_us") is not None:
         lines += ["", _own_sentence(s)]
+    if s.get("cycle"):
+        lines += ["", _cycle_sentence(s["cycle"])]
     if data["host"].get("noisy"):
         lines += ["", f"Note: measured in a noisy period: {data['host']['noisy']}."]
     return "\n".join(lines)
@@ -507,6 +578,19 @@ def _shield_words(data: dict[str, Any]) -> str:
     )
 
 
+def _busy_words(runs: list[dict[str, Any]]) -> str:
+    busy = {tuple(r["host_gaps"].get("busy_cpus") or ()) for r in runs}
+    if busy == {()}:  # a file from before, or a machine that could not
+        return ""
+    cpus = ",".join(str(c) for c in sorted({c for b in busy for c in b}))
+    every = "" if () not in busy else " in some runs"
+    return (
+        f", with CPU {cpus} kept busy meanwhile by an idle-priority loop{every}, as the "
+        "server and its idle polling kept it in the run: this host stops a vCPU more "
+        "often when the other vCPU is busy too"
+    )
+
+
 def _awake_words(data: dict[str, Any]) -> str:
     if not data.get("server_cpus_kept_awake"):
         return "not kept awake"
@@ -523,6 +607,43 @@ def _least(s: dict[str, Any]) -> str:
         "agent's threads, so where one took the CPU the trace sees when it took it, and "
         "only by the client's next event (its tick, every 4 ms) that it had given it back"
     )
+
+
+def _cycle_sentence(c: dict[str, Any]) -> str:
+    client, loop = c["client"], c["loop"]
+    stalls = (
+        f"Of the stalls of {STALL_US / 1e3:g} ms or more, the client's {client['stalls']} "
+        f"and the bare loop's {loop['stalls']}"
+    )
+    window = f"{_cycle.WINDOW_NS / 1e6:g} ms of a {_cycle.CYCLE_NS / 1e6:g} ms cycle"
+    if not c["recurs"]:
+        return (
+            f"{stalls}, no one phase held more than chance would put there: at most "
+            f"{c['in_window']} began in the same {window} (`_cycle.py`)."
+        )
+    sentence = (
+        f"{stalls}: {client['in_window']} and {loop['in_window']} began in the same "
+        f"{window} (at {c['phase_ms']:.1f} ms; the chance that stalls at random times "
+        f"would fill some such window as full: under {_chance_words(c['chance'])}), lasting "
+        f"a median {c['median_in_window_us'] or 0:,.0f} µs: periodic work of the host's, "
+        "which stops the vCPU between ticks, where the trace cannot see it (`_cycle.py`)."
+    )
+    if c.get("median_own_max_lag_us") is not None:
+        verdict = "**met**" if c["own_under_goal"] else "**not met**"
+        sentence += (
+            " Less the episodes that began in that window, the client's own part is at most "
+            f"{c['median_own_max_lag_us']:,.0f} µs (the median of the runs' largest; goal "
+            f"under 500 µs: {verdict})."
+        )
+    return sentence
+
+
+def _chance_words(chance: float) -> str:
+    """A small chance as a power of ten just above it: 1e-7 for 3.2e-8."""
+    if chance <= 0:
+        return "1e-300"
+    exponent = min(0, math.ceil(math.log10(chance)))
+    return f"1e{exponent}" if exponent < 0 else "1"
 
 
 def _own_sentence(s: dict[str, Any]) -> str:
