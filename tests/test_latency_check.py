@@ -145,6 +145,17 @@ def test_the_client_lag_goal_is_the_median_of_the_runs() -> None:
         lag_data(busy)
     )
     assert "loop in some runs" in _client_lag.render(lag_data([busy[0], runs[1]]))
+    assert "probed the host" not in text  # no run waited
+    waited = [
+        {**r, "quiet_wait": {"probes": probes, "waited_s": 3.1 * len(probes), "quiet": quiet}}
+        for r, probes, quiet in zip(
+            runs, ([120.0], [1900.0, 150.0], [2100.0, 1800.0]), (True, True, False), strict=True
+        )
+    ]
+    assert (
+        "2 of 3 runs started in a quiet stretch, after 5 probes and 16 s in all (3 probes "
+        "stalled 500 µs or more, up to 2,100 µs)." in _client_lag.render(lag_data(waited))
+    )
     assert _client_lag.missed(data) == []
     slow = _client_lag.summary([run_record(4100, 90.0, 700)] * 3)
     assert not slow["lag_under_goal"] and _client_lag.missed({**data, "summary": slow})

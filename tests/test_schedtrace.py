@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from echobench.benchmarks.truth import _schedtrace
+from echobench.benchmarks.truth import _client_lag, _schedtrace
 from echobench.benchmarks.truth._client_lag import Seen, _gaps, attribute, episodes
 from echobench.clients import LoadConfig, run_load
 from echobench.servers._launch import running_server
@@ -274,3 +274,22 @@ def test_the_bare_loop_runs_with_the_servers_cpu_kept_busy_as_in_the_run() -> No
     assert total > 0 and busy / total > 0.8
     alone = _gaps(cpu, 0.3)
     assert alone["busy_cpus"] == []
+
+
+def test_a_run_waits_for_a_quiet_stretch_within_its_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cpu = max(os.sched_getaffinity(0))
+    assert _client_lag.quiet(cpu, [], 0.0) == {"probes": [], "waited_s": 0.0, "quiet": None}
+    monkeypatch.setattr(_client_lag, "QUIET_PROBE_S", 0.4)
+    # A task of our own on the client's CPU takes it in slices of a millisecond or so:
+    # every probe stalls over the goal, and the wait ends with its budget, not quiet.
+    rival = subprocess.Popen([sys.executable, "-c", SPIN, str(cpu), "4"])
+    try:
+        time.sleep(0.2)  # the rival's interpreter up and spinning
+        waited = _client_lag.quiet(cpu, [], 1.0)
+    finally:
+        rival.wait(10)
+    assert waited["quiet"] is False and len(waited["probes"]) >= 2
+    assert all(p >= _client_lag.GOAL_US for p in waited["probes"])
+    assert waited["waited_s"] >= 1.0

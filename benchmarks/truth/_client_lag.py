@@ -14,8 +14,11 @@ awake, left it no idle time): this VM's host stops a vCPU far more often when it
 vCPU is busy too, so a loop beside an idle CPU measured a quieter host than the client
 had. With the server's CPU busy, a C loop on the client's CPU stalled over 1 ms 23 and
 28 times in 25 s, each about 1.9 ms (steal counted 10-20 ms of their 43-47 ms); beside
-an idle CPU, in none of the seconds before. Each run records the steal the client's and
-the server's CPUs saw and the client's major faults.
+an idle CPU, in none of the seconds before. The host stops it so in stretches of
+minutes, so each run first waits for a quiet stretch (``quiet``, within
+``--quiet-timeout`` for the whole measurement), as ``echobench run`` waits out steal.
+Each run records the steal the client's and the server's CPUs saw and the client's
+major faults.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ RATE_SHARE = 0.5
 #: Stalls this long or longer (the client's episodes, the loop's gaps) are looked at
 #: for a phase they share in the host's cycle (``_cycle``).
 STALL_US = 1000.0
+#: How long each probe of the wait for a quiet stretch runs the bare C loop (``quiet``).
+QUIET_PROBE_S = 3.0
 #: The open-loop runs' nice value, and the C loop's after each (``clients/_priority``):
 #: other tasks on the client's CPU then take it only when the client has no work.
 NICE = OPEN_LOOP_NICE
@@ -73,14 +78,18 @@ class LagSettings:
     #: Every other thread, interrupt and unbound workqueue that may run elsewhere kept
     #: off the client's CPU for the runs (``runner/_shield.py``).
     shield: bool = True
+    #: Seconds the measurement may wait in all for the host's quiet stretches (``quiet``).
+    quiet_timeout: float = 180.0
 
     def check(self) -> None:
         if self.runs < 1 or self.duration <= 0 or self.connections < 1 or self.size < 1:
             raise UserError("--runs, --duration, --connections and --size must be positive")
+        if self.quiet_timeout < 0:
+            raise UserError("--quiet-timeout must be 0 or more")
 
 
 #: ``--quick``: two short runs, the pipeline in under a minute; not numbers to publish.
-QUICK = LagSettings(runs=2, duration=2.0, warmup=0.5, capacity_s=2.0)
+QUICK = LagSettings(runs=2, duration=2.0, warmup=0.5, capacity_s=2.0, quiet_timeout=0.0)
 
 
 def _gaps(cpu: int, seconds: float, busy: Sequence[int] = ()) -> dict[str, Any]:
@@ -105,6 +114,43 @@ def _gaps(cpu: int, seconds: float, busy: Sequence[int] = ()) -> dict[str, Any]:
     if busy and spun.warning:
         result["busy_warning"] = spun.warning
     return result
+
+
+def _loop(cpu: int, seconds: float, busy: Sequence[int]) -> float:
+    """The longest stall of the bare C loop on ``cpu`` for ``seconds``, untraced, with the
+    CPUs ``busy`` kept busy as in a run."""
+    argv = [str(build(GAPLOOP, "gaploop")), str(cpu), f"{seconds:g}"]
+    with keep_awake(busy, how="spin"):
+        loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _at_client_nice(loop.pid)
+        out, err = loop.communicate()
+    if loop.returncode != 0:
+        raise UserError(f"gaploop failed: {err.strip() or loop.returncode}")
+    return float(json.loads(out)["max_gap_us"])
+
+
+def quiet(cpu: int, busy: Sequence[int], budget_s: float) -> dict[str, Any]:
+    """Before a run: wait for a quiet stretch of the host, within ``budget_s``. This
+    VM's host stops a vCPU in stretches of minutes (the stalls ``_cycle`` finds, and
+    others at random), and no client on the CPU can keep a schedule through them, so a
+    run waits out a stretch the way ``echobench run`` waits out steal: the bare C loop
+    on the client's CPU, beside the server's CPU kept busy, for ``QUIET_PROBE_S`` at a
+    time, until it stalls under the goal. With no budget left the run starts at once;
+    every probe's longest stall is kept, and whether the last was quiet."""
+    if budget_s <= 0:
+        return {"probes": [], "waited_s": 0.0, "quiet": None}
+    started = time.monotonic()
+    probes: list[float] = []
+    while True:
+        probes.append(round(_loop(cpu, QUIET_PROBE_S, busy), 1))
+        waited = time.monotonic() - started
+        if probes[-1] < GOAL_US or waited >= budget_s:
+            return {"probes": probes, "waited_s": round(waited, 1), "quiet": probes[-1] < GOAL_US}
+        print(
+            f"client-lag: the host stalled the client's CPU {probes[-1]:,.0f} µs in "
+            f"{QUIET_PROBE_S:g} s; waiting for a quiet stretch ({budget_s - waited:.0f} s left)",
+            file=sys.stderr,
+        )
 
 
 def _at_client_nice(pid: int) -> None:
@@ -306,9 +352,13 @@ def measure(settings: LagSettings) -> dict[str, Any]:
             capacity = float(closed["messages_per_second"])
             rate = max(100.0, round(RATE_SHARE * capacity, -2))
             runs = []
+            waited = 0.0
             for index in range(settings.runs):
+                before = quiet(cpu, placement.server_cpus, settings.quiet_timeout - waited)
+                waited += before["waited_s"]
                 print(f"client-lag: run {index + 1} at {rate:,.0f} msgs/s", file=sys.stderr)
-                runs.append(_run(server.port, rate, settings, cpu, placement.server_cpus))
+                run = _run(server.port, rate, settings, cpu, placement.server_cpus)
+                runs.append({**run, "quiet_wait": before})
         finally:
             server.close()
             if server.process.stdout is not None:
@@ -502,6 +552,9 @@ def render(data: dict[str, Any]) -> str:
         f"client on that CPU can beat; the lag 1% of messages reached, what a p99 feels: "
         f"{s['median_p99_send_lag_us']:,.0f} µs.",
     ]
+    waits = _wait_sentence(data["runs"])
+    if waits:
+        lines += ["", waits]
     if "seconds" in s:
         lines += ["", _seconds_sentence(s["seconds"], data["runs"])]
     if s.get("median_own_max_lag_us") is not None:
@@ -511,6 +564,27 @@ def render(data: dict[str, Any]) -> str:
     if data["host"].get("noisy"):
         lines += ["", f"Note: measured in a noisy period: {data['host']['noisy']}."]
     return "\n".join(lines)
+
+
+def _wait_sentence(runs: list[dict[str, Any]]) -> str:
+    """How the runs waited for quiet stretches of the host; empty where none waited."""
+    waits = [r["quiet_wait"] for r in runs if (r.get("quiet_wait") or {}).get("probes")]
+    if not waits:
+        return ""
+    quiet = sum(bool(w["quiet"]) for w in waits)
+    probes = sum(len(w["probes"]) for w in waits)
+    noisy = [p for w in waits for p in w["probes"] if p >= GOAL_US]
+    return (
+        f"Before each run the bare C loop probed the host for {QUIET_PROBE_S:g} s at a time, "
+        "beside the server's CPU kept busy, until it stalled under 500 µs: "
+        f"{quiet} of {len(waits)} runs started in a quiet stretch, after {probes} probes and "
+        f"{sum(w['waited_s'] for w in waits):,.0f} s in all"
+        + (
+            f" ({len(noisy)} probes stalled 500 µs or more, up to {max(noisy):,.0f} µs)."
+            if noisy
+            else "."
+        )
+    )
 
 
 def _seconds_sentence(seconds: dict[str, Any], runs: list[dict[str, Any]]) -> str:

@@ -23,6 +23,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="leave other threads, interrupts and workqueues free to use the client's CPU",
     )
+    parser.add_argument(
+        "--quiet-timeout",
+        type=float,
+        default=180.0,
+        help="seconds to wait in all for quiet stretches of the host before the runs "
+        "(180; 0: start each run at once)",
+    )
     json_option(parser)
 
 
@@ -31,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
     from echobench.benchmarks.truth._client_lag import QUICK, LagSettings, measure, missed, render
 
+    base = QUICK if args.quick else LagSettings(runs=args.runs, duration=args.duration)
     settings = replace(
-        QUICK if args.quick else replace(LagSettings(), runs=args.runs, duration=args.duration),
+        base,
         shield=args.shield,
+        quiet_timeout=0.0 if args.quick else args.quiet_timeout,
     )
     data = measure(settings)
     return report(args, data, render, missed)
