@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from conftest import assert_one_line_error, run_echobench
 from echobench.benchmarks.truth import _client_lag, _latency_check
 from echobench.clients import LoadConfig, run_load
 from echobench.servers._cbuild import build
@@ -268,3 +269,14 @@ def test_the_client_lag_finds_stalls_that_keep_to_the_hosts_cycle() -> None:
     before = [{k: v for k, v in run.items() if k != "stalls"} for run in runs]
     assert "cycle" not in _client_lag.summary(before)
     assert "cycle" not in _client_lag.render(lag_data(before))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--quiet-timeout", "-1"], "--quiet-timeout must be 0 or more"),
+        (["--runs", "0"], "--runs, --duration, --connections and --size must be positive"),
+    ],
+)
+def test_bad_client_lag_options_get_one_line(argv: list[str], message: str) -> None:
+    assert_one_line_error(run_echobench("client-lag", *argv), message)
