@@ -214,6 +214,18 @@ def test_the_client_lag_sets_each_second_beside_the_bare_hosts() -> None:
         "client on CPU 1, shielded: 5 other threads (`tokio-rt-worker` x4, `kdamond.0`), "
         "2 interrupts and the kernel's unbound workqueues moved to CPU 0"
     ) in shielded
+    assert "buckets" not in shielded  # a file from before the settings were recorded
+    quietened = {
+        **moved,
+        "sysctls": {
+            "net/netfilter/nf_conntrack_buckets": [262144, 4096],
+            "vm/stat_interval": [1, 10],
+        },
+    }
+    assert (
+        "moved to CPU 0, the connection tracker's table 262,144 -> 4,096 buckets (its garbage "
+        "collector walks all of them), vm statistics folded every 10 s, not 1 for the runs"
+    ) in _client_lag.render({**data, "shield": quietened})
     bare = {**moved, "cpus": [], "threads": {}, "irqs": [], "workqueues": False}
     assert "client on CPU 1, not shielded (asked not to); after" in _client_lag.render(
         {**data, "shield": bare}

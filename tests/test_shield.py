@@ -118,3 +118,34 @@ def test_every_cpu_cannot_be_shielded() -> None:
     with shield(everything) as shielded:
         assert shielded.cpus == []
         assert shielded.warning == "no CPU is left for the rest of the machine"
+
+
+def _sysctl(name: str) -> int | None:
+    try:
+        return int((_shield.SYSCTL / name).read_text().split()[0])
+    except OSError:
+        return None
+
+
+def test_the_kernels_bound_periodic_work_is_made_short_and_rare_then_put_back() -> None:
+    before = {name: _sysctl(name) for name in _shield.SYSCTLS}
+    with shield([max(os.sched_getaffinity(0))]) as done:
+        during = {name: _sysctl(name) for name in _shield.SYSCTLS}
+    assert {name: _sysctl(name) for name in _shield.SYSCTLS} == before
+    for name, quiet in _shield.SYSCTLS.items():
+        if before[name] is None:  # not this kernel's: conntrack not loaded, say
+            assert name not in done.sysctls
+            continue
+        value = before[name]
+        assert value is not None
+        changed = name in done.sysctls
+        if changed:
+            assert done.sysctls[name] == [value, quiet] and during[name] == quiet
+        else:
+            assert during[name] == value
+        already = value >= quiet if name in _shield.RAISED else value <= quiet
+        # Left alone where it was quiet already (or the conntrack table is full).
+        if not changed and not already:
+            assert name.endswith("nf_conntrack_buckets")
+            assert (_sysctl(_shield.CONNTRACK_COUNT) or 0) > quiet
+    assert done.record()["sysctls"] == done.sysctls

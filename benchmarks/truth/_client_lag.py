@@ -647,9 +647,25 @@ def _shield_words(data: dict[str, Any]) -> str:
         f", shielded: {sum(threads.values())} other threads ({names or 'none'}), "
         f"{len(record['irqs'])} interrupts"
         + (" and the kernel's unbound workqueues" if record["workqueues"] else "")
-        + f" moved to CPU {spare} for the runs and the loops, put back after "
-        "(`runner/_shield.py`)"
+        + f" moved to CPU {spare}{_sysctl_words(record.get('sysctls') or {})} for the runs "
+        "and the loops, put back after (`runner/_shield.py`)"
     )
+
+
+#: How the shield's settings read (``runner/_shield.SYSCTLS``).
+_SYSCTL_WORDS = {
+    "net/netfilter/nf_conntrack_buckets": "the connection tracker's table {before:,} -> {during:,} "
+    "buckets (its garbage collector walks all of them)",
+    "vm/stat_interval": "vm statistics folded every {during} s, not {before}",
+}
+
+
+def _sysctl_words(changed: dict[str, list[int]]) -> str:
+    words = [
+        _SYSCTL_WORDS.get(name, f"{name} {{before}} -> {{during}}").format(before=b, during=d)
+        for name, (b, d) in changed.items()
+    ]
+    return f", {', '.join(words)}" if words else ""
 
 
 def _busy_words(runs: list[dict[str, Any]]) -> str:
