@@ -187,6 +187,10 @@ Top level
                                 (``"cgroup cpu.idle"``, ``"autogroup nice 19"``, or that it
                                 could not be, with why the guest could not poll), null when
                                 off. Absent from files written before them (it was off).
+                                ``kernel_quieted``: the kernel settings changed for the
+                                repeat and put back after (``_shield.quiet_kernel``), name
+                                -> ``[before, during]``: ``{}`` where nothing needed to or
+                                could be (not root). Absent from files written before it.
         ``client_cpu``          the load client's own ``client_cpu`` plus ``capacity`` and
                                 ``utilization`` computed like the server's: one core per load
                                 worker on its pinned CPUs, or with a cluster the load's

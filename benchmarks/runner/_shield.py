@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,22 +177,51 @@ def _move_irqs(clear: set[int], spare: set[int], moved: dict[Path, str], shield:
         shield.irqs.append(f"{irq.name} {','.join(names)}".strip())
 
 
-def _quieten(shield: Shield) -> None:
-    """Each of ``SYSCTLS`` that exists and is not quiet already set for the block."""
-    for name, quiet in SYSCTLS.items():
-        try:
-            before = int((SYSCTL / name).read_text().split()[0])
-            if (before >= quiet) if name in RAISED else (before <= quiet):
-                continue
-            tracked = name.endswith("nf_conntrack_buckets") and int(
-                (SYSCTL / CONNTRACK_COUNT).read_text().split()[0]
-            )
-            if tracked and tracked > quiet:
-                continue  # more connections tracked than buckets: left as it is
-            (SYSCTL / name).write_text(str(quiet))
-        except (OSError, ValueError, IndexError):
-            continue  # not this kernel's (no conntrack loaded), or not writable here
-        shield.sysctls[name] = [before, quiet]
+#: How each of ``SYSCTLS`` reads once changed.
+_WORDS = {
+    "net/netfilter/nf_conntrack_buckets": "the connection tracker's table {before:,} -> "
+    "{during:,} buckets (its garbage collector walks all of them)",
+    "vm/stat_interval": "vm statistics folded every {during} s, not {before}",
+}
+
+
+def kernel_words(changed: dict[str, list[int]]) -> str:
+    """What ``quiet_kernel`` changed, in words; empty when nothing did."""
+    return ", ".join(
+        _WORDS.get(name, f"{name} {{before}} -> {{during}}").format(before=b, during=d)
+        for name, (b, d) in changed.items()
+    )
+
+
+@contextmanager
+def quiet_kernel() -> Iterator[dict[str, list[int]]]:
+    """Each of ``SYSCTLS`` that exists and is not quiet already set for the block, and
+    put back after, whatever ends it; yields what changed: name -> [before, during]
+    (empty without root, or with nothing to change). ``echobench run`` holds it for
+    each repeat, the shield for its block."""
+    changed: dict[str, list[int]] = {}
+    try:
+        for name, quiet in SYSCTLS.items():
+            try:
+                before = int((SYSCTL / name).read_text().split()[0])
+                if (before >= quiet) if name in RAISED else (before <= quiet):
+                    continue
+                tracked = name.endswith("nf_conntrack_buckets") and int(
+                    (SYSCTL / CONNTRACK_COUNT).read_text().split()[0]
+                )
+                if tracked and tracked > quiet:
+                    continue  # more connections tracked than buckets: left as it is
+                (SYSCTL / name).write_text(str(quiet))
+            except (OSError, ValueError, IndexError):
+                continue  # not this kernel's (no conntrack loaded), or not root
+            changed[name] = [before, quiet]
+        yield changed
+    finally:
+        for name, (before, _) in changed.items():
+            try:
+                (SYSCTL / name).write_text(str(before))
+            except OSError:
+                pass  # gone meanwhile (a module unloaded)
 
 
 def _restore(
@@ -245,6 +274,7 @@ def shield(cpus: Sequence[int], keep: Collection[int] = ()) -> Iterator[Shield]:
     threads: dict[int, tuple[int, set[int]]] = {}
     irqs: dict[Path, str] = {}
     workqueue_before: str | None = None
+    quieted = ExitStack()
     try:
         try:
             workqueue_before = WORKQUEUE.read_text().strip()
@@ -253,7 +283,7 @@ def shield(cpus: Sequence[int], keep: Collection[int] = ()) -> Iterator[Shield]:
         except OSError:
             pass  # no unbound workqueues to steer, or not writable: Shield says so
         _move_irqs(clear, set(spare), irqs, result)
-        _quieten(result)
+        result.sysctls = quieted.enter_context(quiet_kernel())
         left = _descendants({os.getpid(), *keep})
         # Twice: a thread started while the first pass ran is caught by the second.
         for _ in range(2):
@@ -261,11 +291,7 @@ def shield(cpus: Sequence[int], keep: Collection[int] = ()) -> Iterator[Shield]:
         yield result
     finally:
         _restore(threads, clear, irqs)
-        for name, (before, _) in result.sysctls.items():
-            try:
-                (SYSCTL / name).write_text(str(before))
-            except OSError:
-                pass  # gone meanwhile (a module unloaded)
+        quieted.close()
         if workqueue_before is not None:
             try:
                 WORKQUEUE.write_text(workqueue_before)

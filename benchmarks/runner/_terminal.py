@@ -19,6 +19,7 @@ from rich.table import Table
 
 from echobench.benchmarks.runner import _verdict
 from echobench.benchmarks.runner._awake import awake_words
+from echobench.benchmarks.runner._shield import kernel_words
 
 
 class RunProgress:
@@ -270,6 +271,15 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
             f"{awake_words(p.get('awake_how') for p in kept)}: in a VM a halted vCPU takes "
             "milliseconds to wake, which dominated p99 at low load (--no-awake measures "
             "without it)."
+        )
+    quieted: dict[str, list[int]] = {}
+    for e in doc["cases"]:
+        for r in e["repeats"]:
+            quieted.update((r.get("placement") or {}).get("kernel_quieted") or {})
+    if quieted:
+        notes.append(
+            "note: the kernel's periodic work was made short and rare while measuring, and "
+            f"put back after: {kernel_words(quieted)}"
         )
     return notes
 

@@ -43,7 +43,7 @@ from echobench.benchmarks.runner._hostcheck import watched
 from echobench.benchmarks.runner._interference import Snapshot, clock_ticks, host_sample, read_stat
 from echobench.benchmarks.runner._measure import client_pause_us
 from echobench.benchmarks.runner._prime import prime
-from echobench.benchmarks.runner._shield import shield
+from echobench.benchmarks.runner._shield import kernel_words, shield
 from echobench.benchmarks.runner._sweepsummary import client_lag_us
 from echobench.benchmarks.truth import _cycle, _schedtrace
 from echobench.clients import LoadConfig, run_load
@@ -652,20 +652,9 @@ def _shield_words(data: dict[str, Any]) -> str:
     )
 
 
-#: How the shield's settings read (``runner/_shield.SYSCTLS``).
-_SYSCTL_WORDS = {
-    "net/netfilter/nf_conntrack_buckets": "the connection tracker's table {before:,} -> {during:,} "
-    "buckets (its garbage collector walks all of them)",
-    "vm/stat_interval": "vm statistics folded every {during} s, not {before}",
-}
-
-
 def _sysctl_words(changed: dict[str, list[int]]) -> str:
-    words = [
-        _SYSCTL_WORDS.get(name, f"{name} {{before}} -> {{during}}").format(before=b, during=d)
-        for name, (b, d) in changed.items()
-    ]
-    return f", {', '.join(words)}" if words else ""
+    words = kernel_words(changed)
+    return f", {words}" if words else ""
 
 
 def _busy_words(runs: list[dict[str, Any]]) -> str:
