@@ -49,6 +49,7 @@ from echobench.benchmarks.charts._hlogs import histograms
 from echobench.benchmarks.runner import _isolation
 from echobench.benchmarks.runner._awake import awake_words, keep_awake
 from echobench.benchmarks.runner._prime import prime
+from echobench.benchmarks.runner._shield import kernel_words, quiet_kernel
 from echobench.clients._histogram import new_histogram, summarize
 from echobench.clients._load_schema import LAG_INSTANT_KEYS
 from echobench.clients._priority import OPEN_LOOP_NICE
@@ -230,7 +231,8 @@ def measure(args: SoakSettings, hlog: Path) -> dict[str, Any]:
     placement = _isolation.plan(_isolation.usable_cpus())
     client_cpus = placement.client_cpus[:1]
     # Every phase runs with the server's CPUs kept from halting between messages (_awake).
-    with keep_awake(placement.server_cpus, how="poll") as awake:
+    # And with the kernel's bound periodic work made short (``_shield.quiet_kernel``).
+    with keep_awake(placement.server_cpus, how="poll") as awake, quiet_kernel() as quieted:
         server = start_server("native", cpus=placement.server_cpus)
         try:
             prime(server.host, server.port, None, False)
@@ -277,6 +279,7 @@ def measure(args: SoakSettings, hlog: Path) -> dict[str, Any]:
         "segments": segments(hlog, soak, rss, args.segment),
         "server_cpus_kept_awake": awake.warning or bool(awake.cpus),
         "server_cpus_awake_how": awake.how,
+        "kernel_quieted": quieted,
         "warnings": [*placement.warnings, *filter(None, [awake.warning])],
     }
     for part in ("soak", "short"):
@@ -336,6 +339,11 @@ def _ms(us: float | None) -> str:
     return "n/a" if us is None else f"{us / 1e3:,.2f}"
 
 
+def _quieted(data: dict[str, Any]) -> str:
+    words = kernel_words(data.get("kernel_quieted") or {})
+    return f"; while it ran, {words}, put back after" if words else ""
+
+
 def render_table(data: dict[str, Any]) -> str:
     """The published table, generated from the JSON (never edited by hand)."""
     v = data["verdicts"]
@@ -360,7 +368,8 @@ def render_table(data: dict[str, Any]) -> str:
         f"{data['rate']:,.0f} msgs/s{why}, {data['connections']} connections x {data['size']} B, "
         f"against `native` for {data['duration_s']:g} s (server on CPUs "
         f"{data['server_cpus']}, client on {data['client_cpus']}; {data['machine']['cpus']} "
-        f"CPUs, Python {data['machine']['python']}{awake}). Latency from the scheduled send "
+        f"CPUs, Python {data['machine']['python']}{awake}{_quieted(data)}). Latency from the "
+        "scheduled send "
         f"time, per {unit} from the interval log (`{data['hlog']}`).",
         "",
         f"| {unit} from | msgs/s | p50 ms | p99 ms | p99.9 ms | max ms | max send lag ms "
