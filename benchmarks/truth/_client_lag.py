@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,15 +92,16 @@ class LagSettings:
 QUICK = LagSettings(runs=2, duration=2.0, warmup=0.5, capacity_s=2.0, quiet_timeout=0.0)
 
 
-def _gaps(cpu: int, seconds: float, busy: Sequence[int] = ()) -> dict[str, Any]:
+def _gaps(cpu: int, seconds: float, busy: Sequence[int] = (), trace: bool = True) -> dict[str, Any]:
     """The bare host's stalls on ``cpu``, with the CPUs ``busy`` kept busy meanwhile by
-    an idle-priority loop each (as the run kept them); as root, each gap of 250 µs or
-    more less what the traces explain (another task on the CPU, the vCPU stopped). The
-    loop has no work of its own, so what they leave is what the traces miss: the check
-    on them."""
+    an idle-priority loop each (as the run kept them); with ``trace``, as root, each gap
+    of 250 µs or more less what the traces explain (another task on the CPU, the vCPU
+    stopped). The loop has no work of its own, so what they leave is what the traces
+    miss: the check on them."""
     binary = build(GAPLOOP, "gaploop")
     argv = [str(binary), str(cpu), f"{seconds:g}"]
-    with keep_awake(busy, how="spin") as spun, _traced(cpu) as seen:
+    traced = _traced(cpu) if trace else nullcontext(Seen(why_not="not traced"))
+    with keep_awake(busy, how="spin") as spun, traced as seen:
         loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _at_client_nice(loop.pid)
         out, err = loop.communicate()
@@ -116,19 +117,6 @@ def _gaps(cpu: int, seconds: float, busy: Sequence[int] = ()) -> dict[str, Any]:
     return result
 
 
-def _loop(cpu: int, seconds: float, busy: Sequence[int]) -> float:
-    """The longest stall of the bare C loop on ``cpu`` for ``seconds``, untraced, with the
-    CPUs ``busy`` kept busy as in a run."""
-    argv = [str(build(GAPLOOP, "gaploop")), str(cpu), f"{seconds:g}"]
-    with keep_awake(busy, how="spin"):
-        loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _at_client_nice(loop.pid)
-        out, err = loop.communicate()
-    if loop.returncode != 0:
-        raise UserError(f"gaploop failed: {err.strip() or loop.returncode}")
-    return float(json.loads(out)["max_gap_us"])
-
-
 def quiet(cpu: int, busy: Sequence[int], budget_s: float) -> dict[str, Any]:
     """Before a run: wait for a quiet stretch of the host, within ``budget_s``. This
     VM's host stops a vCPU in stretches of minutes (the stalls ``_cycle`` finds, and
@@ -142,7 +130,7 @@ def quiet(cpu: int, busy: Sequence[int], budget_s: float) -> dict[str, Any]:
     started = time.monotonic()
     probes: list[float] = []
     while True:
-        probes.append(round(_loop(cpu, QUIET_PROBE_S, busy), 1))
+        probes.append(round(_gaps(cpu, QUIET_PROBE_S, busy, trace=False)["max_gap_us"], 1))
         waited = time.monotonic() - started
         if probes[-1] < GOAL_US or waited >= budget_s:
             return {"probes": probes, "waited_s": round(waited, 1), "quiet": probes[-1] < GOAL_US}
