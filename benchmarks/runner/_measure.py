@@ -238,10 +238,8 @@ def measure(
     kept = awake_for(case, settings.awake) and settings.connect is None
     awake_cpus = placement.server_cpus if kept else ()
     # By polling where the guest can: a spinner makes every wake-up of the server an
-    # interrupt sent from the client's CPU (``_awake``). Either way the CPUs are let go
-    # with the case, however it ends (an interrupted runner included).
-    # The kernel's periodic work bound to whichever CPU it last ran on (the connection
-    # tracker's walk of its table: 6.3 ms here) made short for the repeat (``_shield``).
+    # interrupt sent from the client's CPU (``_awake``). The CPUs, and the kernel's bound
+    # periodic work made short (``_shield``), are let go with the case, however it ends.
     with (
         keep_awake(awake_cpus, how="poll") as awake,
         quiet_kernel() as quieted,

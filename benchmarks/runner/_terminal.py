@@ -272,16 +272,21 @@ def footnotes(doc: dict[str, Any], remote: bool) -> list[str]:
             "milliseconds to wake, which dominated p99 at low load (--no-awake measures "
             "without it)."
         )
+    return notes + _kernel_notes(doc)
+
+
+def _kernel_notes(doc: dict[str, Any]) -> list[str]:
+    """What the repeats changed of the kernel's settings (``_shield.quiet_kernel``)."""
     quieted: dict[str, list[int]] = {}
     for e in doc["cases"]:
         for r in e["repeats"]:
             quieted.update((r.get("placement") or {}).get("kernel_quieted") or {})
-    if quieted:
-        notes.append(
-            "note: the kernel's periodic work was made short and rare while measuring, and "
-            f"put back after: {kernel_words(quieted)}"
-        )
-    return notes
+    if not quieted:
+        return []
+    return [
+        "note: the kernel's periodic work was made short and rare while measuring, and "
+        f"put back after: {kernel_words(quieted)}"
+    ]
 
 
 def _disturbed_notes(doc: dict[str, Any]) -> list[str]:
