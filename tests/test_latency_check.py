@@ -223,8 +223,9 @@ def test_the_client_lag_sets_each_second_beside_the_bare_hosts() -> None:
         },
     }
     assert (
-        "moved to CPU 0, the connection tracker's table 262,144 -> 4,096 buckets (its garbage "
-        "collector walks all of them), vm statistics folded every 10 s, not 1 for the runs"
+        "moved to CPU 0 and, of its settings, the connection tracker's table 262,144 -> 4,096 "
+        "buckets (its garbage collector walks all of them), vm statistics folded every 10 s "
+        "(not 1) for the runs"
     ) in _client_lag.render({**data, "shield": quietened})
     bare = {**moved, "cpus": [], "threads": {}, "irqs": [], "workqueues": False}
     assert "client on CPU 1, not shielded (asked not to); after" in _client_lag.render(

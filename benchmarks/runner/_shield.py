@@ -181,7 +181,7 @@ def _move_irqs(clear: set[int], spare: set[int], moved: dict[Path, str], shield:
 _WORDS = {
     "net/netfilter/nf_conntrack_buckets": "the connection tracker's table {before:,} -> "
     "{during:,} buckets (its garbage collector walks all of them)",
-    "vm/stat_interval": "vm statistics folded every {during} s, not {before}",
+    "vm/stat_interval": "vm statistics folded every {during} s (not {before})",
 }
 
 

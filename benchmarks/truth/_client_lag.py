@@ -642,7 +642,7 @@ def _shield_words(data: dict[str, Any]) -> str:
 
 def _sysctl_words(changed: dict[str, list[int]]) -> str:
     words = kernel_words(changed)
-    return f", {words}" if words else ""
+    return f" and, of its settings, {words}" if words else ""
 
 
 def _busy_words(runs: list[dict[str, Any]]) -> str:
