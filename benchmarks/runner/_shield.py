@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,10 +50,11 @@ ONLINE = Path("/sys/devices/system/cpu/online")
 NO_SETAFFINITY = 0x04000000
 SYSCTL = Path("/proc/sys")
 CONNTRACK_COUNT = "net/netfilter/nf_conntrack_count"
+CONNTRACK_BUCKETS = "net/netfilter/nf_conntrack_buckets"
 #: Settings under /proc/sys that make the kernel's bound periodic work short or rare,
 #: and what they are set to for the block (see the module's docstring): at most this.
 SYSCTLS = {
-    "net/netfilter/nf_conntrack_buckets": 4096,
+    CONNTRACK_BUCKETS: 4096,
     "vm/stat_interval": 10,
 }
 #: Of those, the ones whose quiet value is the larger (an interval), not the smaller.
@@ -193,6 +194,10 @@ def kernel_words(changed: dict[str, list[int]]) -> str:
     )
 
 
+def _read_sysctl(name: str) -> int:
+    return int((SYSCTL / name).read_text().split()[0])
+
+
 @contextmanager
 def quiet_kernel() -> Iterator[dict[str, list[int]]]:
     """Each of ``SYSCTLS`` that exists and is not quiet already set for the block, and
@@ -203,13 +208,10 @@ def quiet_kernel() -> Iterator[dict[str, list[int]]]:
     try:
         for name, quiet in SYSCTLS.items():
             try:
-                before = int((SYSCTL / name).read_text().split()[0])
+                before = _read_sysctl(name)
                 if (before >= quiet) if name in RAISED else (before <= quiet):
                     continue
-                tracked = name.endswith("nf_conntrack_buckets") and int(
-                    (SYSCTL / CONNTRACK_COUNT).read_text().split()[0]
-                )
-                if tracked and tracked > quiet:
+                if name == CONNTRACK_BUCKETS and _read_sysctl(CONNTRACK_COUNT) > quiet:
                     continue  # more connections tracked than buckets: left as it is
                 (SYSCTL / name).write_text(str(quiet))
             except (OSError, ValueError, IndexError):
@@ -274,7 +276,6 @@ def shield(cpus: Sequence[int], keep: Collection[int] = ()) -> Iterator[Shield]:
     threads: dict[int, tuple[int, set[int]]] = {}
     irqs: dict[Path, str] = {}
     workqueue_before: str | None = None
-    quieted = ExitStack()
     try:
         try:
             workqueue_before = WORKQUEUE.read_text().strip()
@@ -283,15 +284,14 @@ def shield(cpus: Sequence[int], keep: Collection[int] = ()) -> Iterator[Shield]:
         except OSError:
             pass  # no unbound workqueues to steer, or not writable: Shield says so
         _move_irqs(clear, set(spare), irqs, result)
-        result.sysctls = quieted.enter_context(quiet_kernel())
-        left = _descendants({os.getpid(), *keep})
-        # Twice: a thread started while the first pass ran is caught by the second.
-        for _ in range(2):
-            _move_threads(clear, left, threads, result)
-        yield result
+        with quiet_kernel() as result.sysctls:
+            left = _descendants({os.getpid(), *keep})
+            # Twice: a thread started while the first pass ran is caught by the second.
+            for _ in range(2):
+                _move_threads(clear, left, threads, result)
+            yield result
     finally:
         _restore(threads, clear, irqs)
-        quieted.close()
         if workqueue_before is not None:
             try:
                 WORKQUEUE.write_text(workqueue_before)
