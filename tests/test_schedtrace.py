@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from echobench.benchmarks.runner._interference import read_stat
 from echobench.benchmarks.truth import _client_lag, _schedtrace
 from echobench.benchmarks.truth._client_lag import Seen, _gaps, attribute, episodes
 from echobench.clients import LoadConfig, run_load
@@ -254,12 +255,8 @@ def test_a_busy_cpus_ticks_are_traced_on_their_grid(monkeypatch: pytest.MonkeyPa
 
 
 def _busy_ticks(cpu: int) -> tuple[int, int]:
-    with open("/proc/stat") as stat:
-        for line in stat:
-            if line.startswith(f"cpu{cpu} "):
-                ticks = [int(v) for v in line.split()[1:9]]
-                return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
-    raise AssertionError(f"no cpu{cpu} in /proc/stat")
+    ticks = read_stat()[cpu].columns
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
