@@ -318,10 +318,11 @@ def notes(run: Run) -> list[str]:
 
 def _awake_note(run: Run) -> list[str]:
     awake = run.config.get("awake")
-    if not awake or run.config.get("connect"):
+    if not awake or run.config.get("connect") or (awake == "auto" and not run.awake_hows):
         return []
+    open_loop = " and in an open loop" if run.awake_open else ""
     which = (
-        "for the cases at one connection and in an open loop (--awake auto)"
+        f"for the cases at one connection{open_loop} (--awake auto)"
         if awake == "auto"
         else "(--awake)"
     )
