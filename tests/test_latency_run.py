@@ -191,34 +191,33 @@ def test_a_two_backend_sweep_runs_the_whole_plan(tmp_path: Path) -> None:
             assert stats["at_floor"] in (True, False, None)
             assert stats["at_floor"] is True or sweep["backend"] != "native"
     assert "capacity at the p99 target" in result.stdout
-    # By default (auto) neither the probe (32 connections) nor an open-loop point keeps
-    # the server's CPUs awake, and nothing says they were; the open loop's client runs
-    # before other tasks.
+    # The scenario keeps the server's CPUs awake for its open-loop points (not for the
+    # closed-loop probe, where it would cost a fast server), and says so.
     for case in doc["cases"]:
         for repeat in case["repeats"]:
             placement = repeat["placement"]
-            assert placement["awake_cpus"] == [] and placement["server_cpus"], case["id"]
+            kept = placement["server_cpus"] if case["mode"] == "open" else []
+            assert placement["awake_cpus"] == kept and placement["server_cpus"], case["id"]
+            # By polling where the guest can, and the open loop's client before other tasks.
+            if kept and poll_unavailable() is None:
+                assert placement["awake_how"].startswith("haltpoll"), placement
             nice = repeat["load"]["client_pauses"]["nice"]
             raised = case["mode"] == "open" and os.geteuid() == 0
             assert nice == (OPEN_LOOP_NICE if raised else os.getpriority(os.PRIO_PROCESS, 0))
-    assert doc["config"]["awake"] == "auto" and "kept awake" not in result.stdout
-
-
-def test_awake_keeps_the_server_cpus_awake_for_every_repeat(tmp_path: Path) -> None:
-    # native alone: it is its own floor, so the sweep is one backend's (half the time).
-    result, doc = small_sweep(tmp_path, "native", "--awake")
-    repeats = [r for case in doc["cases"] for r in case["repeats"]]
-    assert [s["backend"] for s in doc["latency"]["sweeps"]] == ["native"]
-    assert doc["config"]["awake"] is True and len(repeats) >= 3  # the probe's and two points'
-    assert {case["mode"] for case in doc["cases"]} == {"closed", "open"}
-    for placement in (r["placement"] for r in repeats):
-        assert placement["awake_cpus"] == placement["server_cpus"] != [], placement
-        # By polling where the guest can.
-        if poll_unavailable() is None:
-            assert placement["awake_how"].startswith("haltpoll"), placement
-    assert "kept awake" in result.stdout
+    assert doc["config"]["awake"] == "auto" and "kept awake" in result.stdout
     if poll_unavailable() is None:
         assert "kept awake by polling in the idle loop" in result.stdout
+
+
+def test_no_awake_leaves_the_server_cpus_idle(tmp_path: Path) -> None:
+    # native alone: it is its own floor, so the sweep is one backend's (half the time).
+    result, doc = small_sweep(tmp_path, "native", "--no-awake")
+    repeats = [r for case in doc["cases"] for r in case["repeats"]]
+    assert [s["backend"] for s in doc["latency"]["sweeps"]] == ["native"]
+    assert doc["config"]["awake"] is False and len(repeats) >= 3  # the probe's and two points'
+    assert {case["mode"] for case in doc["cases"]} == {"closed", "open"}
+    assert all(r["placement"]["awake_cpus"] == [] for r in repeats)
+    assert "kept awake" not in result.stdout
 
 
 @pytest.mark.parametrize(

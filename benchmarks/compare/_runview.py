@@ -200,9 +200,6 @@ class Run:
     verification: dict[str, Any] = field(default_factory=dict)
     #: ``placement.awake_how`` of every repeat that kept the server's CPUs awake.
     awake_hows: tuple[str | None, ...] = ()
-    #: Whether an open-loop case's repeats were kept awake (``--awake auto`` kept them
-    #: before 2026-12-04).
-    awake_open: bool = False
 
     def known_failures(self, backend: str) -> list[str]:
         """The checks ``backend`` failed through a known defect of its framework."""
@@ -369,12 +366,6 @@ def run_from_doc(doc: object, where: str) -> Run:
             for c in valid.get("cases") or ()
             for r in c.get("repeats") or ()
             if (r.get("placement") or {}).get("awake_cpus")
-        ),
-        awake_open=any(
-            (r.get("placement") or {}).get("awake_cpus")
-            for c in valid.get("cases") or ()
-            if c.get("rate") is not None
-            for r in c.get("repeats") or ()
         ),
     )
 

@@ -170,8 +170,6 @@ def _method(doc: dict[str, Any], common: dict[str, Any]) -> str:
             for rep in case.get("repeats") or ()
             if (rep.get("placement") or {}).get("awake_cpus")
         ]
-        if not hows and config.get("awake") == "auto":  # as it has since 2026-12-04
-            return text + "; the server's CPUs free to halt between messages."
         text += (
             f"; the server's CPUs kept awake {awake_words(hows)} (a halted vCPU's "
             "wake-up otherwise dominates p99 at low load)"

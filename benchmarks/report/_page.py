@@ -318,11 +318,10 @@ def notes(run: Run) -> list[str]:
 
 def _awake_note(run: Run) -> list[str]:
     awake = run.config.get("awake")
-    if not awake or run.config.get("connect") or (awake == "auto" and not run.awake_hows):
+    if not awake or run.config.get("connect"):
         return []
-    open_loop = " and in an open loop" if run.awake_open else ""
     which = (
-        f"for the cases at one connection{open_loop} (--awake auto)"
+        "for the cases at one connection and in an open loop (--awake auto)"
         if awake == "auto"
         else "(--awake)"
     )

@@ -27,14 +27,8 @@ and 21-22% without (p90 3 µs), and the client's typical second's largest send l
 instead: an idle vCPU polls for up to ``POLL_NS`` before it halts
 (``guest_halt_poll_ns``, upstream's default 200 µs; this VM boots with 0), and a CPU
 polling in idle takes a wake-up with no interrupt. The setting is the whole machine's
-and is put back as it was on the way out. ``echobench run`` keeps CPUs awake this way
-where it can, and with spinners elsewhere.
-
-Polling has a cost of its own on a shared host: every vCPU polls, so the VM is all busy
-to the host, and this VM's host then stops a vCPU for milliseconds far more often (the
-client's largest send lag at 10% of ``native``'s capacity 7.1 ms polling, 0.4 ms not;
-p99.9 2.8 ms against 1.6 ms), while a wake-up cost the echo tens of microseconds. So an
-open loop's CPUs are free to halt unless asked (``_measure.awake_for``).
+and is put back as it was on the way out. ``echobench run``, the soak and client-lag
+keep CPUs awake this way where they can, and with spinners elsewhere.
 """
 
 from __future__ import annotations

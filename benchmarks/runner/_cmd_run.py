@@ -177,10 +177,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="keep the server's CPUs from idling while it is measured: idle vCPUs poll for up "
         "to 2 ms before they halt where the guest has the haltpoll governor, else an "
         "idle-priority busy loop on each, which yields to the server at once (in a VM a "
-        "halted vCPU's wake-up dominates a 1-connection round trip). 'auto' (every scenario's "
-        "default): for closed-loop cases at one connection only (at more connections the "
-        "server seldom idles and the loop cost a fast one up to 15%%; in an open loop, "
-        "polling made the host stop the client's vCPU for milliseconds)",
+        "halted vCPU takes "
+        "milliseconds to wake, which dominates a 1-connection round trip and p99 at low "
+        "load). 'auto': for closed-loop cases at one connection and open-loop cases only (at "
+        "more connections the server seldom idles and the loop cost a fast one up to 15%%). "
+        "Default: on for --scenario latency, auto for the others",
     )
     placement.add_argument(
         "--no-awake", dest="awake", action="store_const", const="off", help="--awake off"

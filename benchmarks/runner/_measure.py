@@ -114,15 +114,12 @@ def unmeasured(why: str | None) -> dict[str, Any]:
 
 def awake_for(case: Case, awake: bool | str) -> bool:
     """Whether ``--awake`` keeps the server's CPUs awake for ``case``. ``"auto"`` does for a
-    closed loop at one connection, where each round trip waits for the halted vCPU to wake
-    (docs/interference.md, "The 1-connection column"). Not for a closed loop at more
-    connections, where the server seldom idles and the busy loop cost a fast one up to
-    15%, nor for an open loop: polling, the server's CPU is busy to the host as well as
-    the client's, and this VM's host then stopped the client's vCPU for milliseconds far
-    more often, while a wake-up cost only tens of microseconds (docs/latency.md, "Idle
-    CPUs")."""
+    closed loop at one connection and an open loop, where the server idles between messages
+    and a halted vCPU's wake-up dominated the figure, and not for a closed loop at more
+    connections, where the server seldom idles and the busy loop cost a fast one up to 15%
+    (docs/interference.md, "The 1-connection column")."""
     if awake == "auto":
-        return case.rate is None and case.connections == 1
+        return case.rate is not None or case.connections == 1
     return bool(awake)
 
 

@@ -109,10 +109,9 @@ Top level
     ``quiet_timeout`` (seconds the run may wait for a quiet host) are ``_quiet``'s; files
     without them measured no interference. ``awake`` (``--awake``: keep the server's CPUs
     from idling: true, false, or ``"auto"``, every scenario's default since it was added
-    without a version change: for closed loops at one connection only, and open loops too
-    in files before 2026-12-04 (``_measure.awake_for``; ``placement.awake_cpus`` says
-    which repeats); false with ``--connect``; files before ``"auto"`` kept it true for
-    ``latency`` only, and a file without it ran with it off). ``readline``
+    without a version change: for closed loops at one connection and open loops only
+    (``_measure.awake_for``); false with ``--connect``; files before ``"auto"`` kept it
+    true for ``latency`` only, and a file without it ran with it off). ``readline``
     (``--readline LINES``: the backends with vmbench's readline mode are also measured in
     it, each message LINES lines; 0 or absent: off).
     A ``latency`` run adds ``load_fractions`` (of each backend's

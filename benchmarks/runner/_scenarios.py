@@ -61,9 +61,9 @@ DEFAULTS: dict[str, object] = {
     "order": "shuffle",
     "server_options": {},
     "readline": 0,
-    # Keep the server's CPUs awake for a closed loop at one connection, where a halted
-    # vCPU's wake-up was most of the figure; not at more connections (the busy loop cost
-    # a fast server up to 15%) nor in an open loop (``_measure.awake_for``).
+    # Keep the server's CPUs awake where it idles between messages (one connection, an
+    # open loop): idle, a halted vCPU's wake-up was most of such a figure; at more
+    # connections the busy loop cost a fast server up to 15% (``_measure.awake_for``).
     "awake": "auto",
     # What a disturbed repeat is, and what the run does about it (``_quiet``).
     "interference": True,
@@ -132,8 +132,9 @@ LATENCY: dict[str, object] = {
     "rates": [],
     "duration": 1.5,
     "repeat": 1,
-    # The open-loop points leave the server's CPUs free to halt (``auto``): polling
-    # them made the host stop the client's vCPU for milliseconds (``_measure.awake_for``).
+    # At 10% of capacity a halted vCPU's wake-up dominated p99 in a VM (``_awake``): the
+    # open-loop points keep the server's CPUs awake; the closed-loop capacity probe (32
+    # connections) does not, as a busy loop there cost a fast server 15% (``auto``).
 }
 #: vmbench's uvloop chart (MagicStack/vmbench run_benchmarks, the chart in uvloop's README):
 #: 1, 10 and 100 KiB messages at concurrency 10, closed loop, over TCP; asyncio's

@@ -1,21 +1,22 @@
 """Truth: does the open-loop client keep its schedule at half its capacity?
 
 ``echobench client-lag`` measures what issue 20 asks of the load client: at half its
-own closed-loop capacity against ``native`` (a C epoll server, on its own CPU), the
-client's largest send lag and its longest pause of its own (a recorder step, a garbage
-collection, its parent's interval work) each under 0.5 ms, as the median of five runs.
-After each run, for as long, a C loop that only reads the clock on the client's CPU
-(``gaploop.c``) measures the host's own stalls there: whatever stops that loop stops any
-client as long, so it is the floor under a send lag (it cannot run beside the client: on
-one CPU each would stall the other, so the two are compared second by second, as
-distributions). The server's CPU is left free to halt, as ``echobench run`` leaves it
-for an open loop (``_measure.awake_for``): this VM's host stops a vCPU for milliseconds
-far more often when its other vCPU is busy too, and an idle vCPU that polls is busy to
-the host. ``--awake`` measures the client as ``run --awake`` has it, the server's CPU
-polling, and the loop after each run then has that CPU kept busy by an idle-priority
-loop, as the polling kept it. The host stops a vCPU so in stretches of minutes, so each
-run first waits for a quiet stretch (``quiet``, within ``--quiet-timeout`` for the whole
-measurement), as ``echobench run`` waits out steal.
+own closed-loop capacity against ``native`` (a C epoll server, on its own CPU, kept
+awake), the client's largest send lag and its longest pause of its own (a recorder
+step, a garbage collection, its parent's interval work) each under 0.5 ms, as the
+median of five runs. After each run, for as long, a C loop that only reads the clock
+on the client's CPU (``gaploop.c``) measures the host's own stalls there: whatever
+stops that loop stops any client as long, so it is the floor under a send lag (it
+cannot run beside the client: on one CPU each would stall the other, so the two are
+compared second by second, as distributions). Meanwhile an idle-priority loop keeps the
+server's CPU as busy as the run did (the server, and the idle polling that keeps it
+awake, left it no idle time): this VM's host stops a vCPU far more often when its other
+vCPU is busy too, so a loop beside an idle CPU measured a quieter host than the client
+had. With the server's CPU busy, a C loop on the client's CPU stalled over 1 ms 23 and
+28 times in 25 s, each about 1.9 ms (steal counted 10-20 ms of their 43-47 ms); beside
+an idle CPU, in none of the seconds before. The host stops it so in stretches of
+minutes, so each run first waits for a quiet stretch (``quiet``, within
+``--quiet-timeout`` for the whole measurement), as ``echobench run`` waits out steal.
 Each run records the steal the client's and the server's CPUs saw and the client's
 major faults.
 """
@@ -79,9 +80,6 @@ class LagSettings:
     shield: bool = True
     #: Seconds the measurement may wait in all for the host's quiet stretches (``quiet``).
     quiet_timeout: float = 180.0
-    #: The server's CPUs kept awake by polling (``--awake``), as ``run --awake`` keeps
-    #: them; by default not, as ``run`` leaves an open loop's.
-    awake: bool = False
 
     def check(self) -> None:
         if self.runs < 1 or self.duration <= 0 or self.connections < 1 or self.size < 1:
@@ -124,10 +122,9 @@ def quiet(cpu: int, busy: Sequence[int], budget_s: float) -> dict[str, Any]:
     VM's host stops a vCPU in stretches of minutes (the stalls ``_cycle`` finds, and
     others at random), and no client on the CPU can keep a schedule through them, so a
     run waits out a stretch the way ``echobench run`` waits out steal: the bare C loop
-    on the client's CPU, beside the CPUs ``busy`` kept busy (as the run keeps them),
-    for ``QUIET_PROBE_S`` at a time, until it stalls under the goal. With no budget left
-    the run starts at once; every probe's longest stall is kept, and whether the last
-    was quiet."""
+    on the client's CPU, beside the server's CPU kept busy, for ``QUIET_PROBE_S`` at a
+    time, until it stalls under the goal. With no budget left the run starts at once;
+    every probe's longest stall is kept, and whether the last was quiet."""
     if budget_s <= 0:
         return {"probes": [], "waited_s": 0.0, "quiet": None}
     started = time.monotonic()
@@ -160,12 +157,7 @@ def _steal(before: Snapshot, cpus: list[int]) -> dict[str, float | None]:
 
 
 def _run(
-    port: int,
-    rate: float,
-    settings: LagSettings,
-    cpu: int,
-    server_cpus: Sequence[int],
-    busy: Sequence[int],
+    port: int, rate: float, settings: LagSettings, cpu: int, server_cpus: Sequence[int]
 ) -> dict:
     sides = sorted({*server_cpus, cpu})
     before = Snapshot(time.monotonic_ns(), read_stat(), {}, clock_ticks())
@@ -212,7 +204,7 @@ def _run(
         ),
         "stalls": stalls(result["rate"]["lag_events"]),
         "steal_pct": steal,
-        "host_gaps": _gaps(cpu, settings.duration, busy),
+        "host_gaps": _gaps(cpu, settings.duration, server_cpus),
     }
 
 
@@ -327,7 +319,7 @@ def measure(settings: LagSettings) -> dict[str, Any]:
     # The server, started inside the shield, is the runner's child: left on its CPU.
     with (
         watched(sides) as host,
-        keep_awake(placement.server_cpus if settings.awake else (), how="poll") as awake,
+        keep_awake(placement.server_cpus, how="poll") as awake,
         shield([cpu] if settings.shield else []) as shielded,
     ):
         server = start_server("native", cpus=placement.server_cpus)
@@ -350,10 +342,10 @@ def measure(settings: LagSettings) -> dict[str, Any]:
             runs = []
             waited = 0.0
             for index in range(settings.runs):
-                before = quiet(cpu, awake.cpus, settings.quiet_timeout - waited)
+                before = quiet(cpu, placement.server_cpus, settings.quiet_timeout - waited)
                 waited += before["waited_s"]
                 print(f"client-lag: run {index + 1} at {rate:,.0f} msgs/s", file=sys.stderr)
-                run = _run(server.port, rate, settings, cpu, placement.server_cpus, awake.cpus)
+                run = _run(server.port, rate, settings, cpu, placement.server_cpus)
                 runs.append({**run, "quiet_wait": before})
         finally:
             server.close()
@@ -519,7 +511,7 @@ def render(data: dict[str, Any]) -> str:
         f"({_awake_words(data)}), client on CPU {data['client_cpu']}"
         f"{_nice_words(data['runs'])}{_shield_words(data)}; after each run, a C loop "
         "reading the clock on the client's CPU for as long, at the same nice value"
-        f"{_busy_words(data)} (the host's own stalls).",
+        f"{_busy_words(data['runs'])} (the host's own stalls).",
         "",
         "| run | max send lag µs | its own part µs | p99 send lag µs | longest own pause µs "
         "| major faults | p99 latency µs | host's longest stall µs | steal % (client CPU) |",
@@ -572,7 +564,7 @@ def _wait_sentence(runs: list[dict[str, Any]]) -> str:
     noisy = [p for w in waits for p in w["probes"] if p >= GOAL_US]
     return (
         f"Before each run the bare C loop probed the host for {QUIET_PROBE_S:g} s at a time, "
-        f"{_probe_beside(runs)}, until it stalled under 500 µs: "
+        "beside the server's CPU kept busy, until it stalled under 500 µs: "
         f"{quiet} of {len(waits)} runs started in a quiet stretch, after {probes} probes and "
         f"{sum(w['waited_s'] for w in waits):,.0f} s in all"
         + (
@@ -653,18 +645,10 @@ def _sysctl_words(changed: dict[str, list[int]]) -> str:
     return f" and, of its settings, {words}" if words else ""
 
 
-def _probe_beside(runs: list[dict[str, Any]]) -> str:
-    busy = any(r["host_gaps"].get("busy_cpus") for r in runs)
-    return "beside the server's CPU kept busy" if busy else "beside the server's idle CPU"
-
-
-def _busy_words(data: dict[str, Any]) -> str:
-    runs = data["runs"]
+def _busy_words(runs: list[dict[str, Any]]) -> str:
     busy = {tuple(r["host_gaps"].get("busy_cpus") or ()) for r in runs}
-    if busy == {()}:
-        if data.get("server_cpus_kept_awake"):  # a file from before the loop had it busy
-            return ""
-        return ", with the server's CPU left idle, as the run left it between messages"
+    if busy == {()}:  # a file from before, or a machine that could not
+        return ""
     cpus = ",".join(str(c) for c in sorted({c for b in busy for c in b}))
     every = "" if () not in busy else " in some runs"
     return (

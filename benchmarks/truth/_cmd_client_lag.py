@@ -30,12 +30,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="seconds to wait in all for quiet stretches of the host before the runs "
         "(180; 0: start each run at once)",
     )
-    parser.add_argument(
-        "--awake",
-        action="store_true",
-        help="keep the server's CPU awake by polling, as `echobench run --awake` does "
-        "(default: free to halt, as run leaves an open loop's)",
-    )
     json_option(parser)
 
 
@@ -48,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
     settings = replace(
         base,
         shield=args.shield,
-        awake=args.awake,
         quiet_timeout=0.0 if args.quick else args.quiet_timeout,
     )
     data = measure(settings)

@@ -47,7 +47,7 @@ import psutil
 
 from echobench.benchmarks.charts._hlogs import histograms
 from echobench.benchmarks.runner import _isolation
-from echobench.benchmarks.runner._awake import awake_words
+from echobench.benchmarks.runner._awake import awake_words, keep_awake
 from echobench.benchmarks.runner._prime import prime
 from echobench.benchmarks.runner._shield import kernel_words, quiet_kernel
 from echobench.clients._histogram import new_histogram, summarize
@@ -230,10 +230,9 @@ def measure(args: SoakSettings, hlog: Path) -> dict[str, Any]:
     started = time.monotonic()
     placement = _isolation.plan(_isolation.usable_cpus())
     client_cpus = placement.client_cpus[:1]
-    # The server's CPUs are free to halt, as ``run`` leaves an open loop's
-    # (``_measure.awake_for``); the kernel's bound periodic work is made short
-    # (``_shield.quiet_kernel``).
-    with quiet_kernel() as quieted:
+    # Every phase runs with the server's CPUs kept from halting between messages (_awake).
+    # And with the kernel's bound periodic work made short (``_shield.quiet_kernel``).
+    with keep_awake(placement.server_cpus, how="poll") as awake, quiet_kernel() as quieted:
         server = start_server("native", cpus=placement.server_cpus)
         try:
             prime(server.host, server.port, None, False)
@@ -278,12 +277,10 @@ def measure(args: SoakSettings, hlog: Path) -> dict[str, Any]:
         "short": {"duration_s": args.short, **{k: short[k] for k in keep}},
         "soak": {k: soak[k] for k in keep},
         "segments": segments(hlog, soak, rss, args.segment),
-        # Free to halt, as ``run`` leaves an open loop's (files before 2026-12-04 say how
-        # they were kept awake).
-        "server_cpus_kept_awake": False,
-        "server_cpus_awake_how": None,
+        "server_cpus_kept_awake": awake.warning or bool(awake.cpus),
+        "server_cpus_awake_how": awake.how,
         "kernel_quieted": quieted,
-        "warnings": list(placement.warnings),
+        "warnings": [*placement.warnings, *filter(None, [awake.warning])],
     }
     for part in ("soak", "short"):
         # Per second, kept per segment; the instants of lags only mean something beside
