@@ -27,7 +27,8 @@ and 21-22% without (p90 3 µs), and the client's typical second's largest send l
 instead: an idle vCPU polls for up to ``POLL_NS`` before it halts
 (``guest_halt_poll_ns``, upstream's default 200 µs; this VM boots with 0), and a CPU
 polling in idle takes a wake-up with no interrupt. The setting is the whole machine's
-and is put back as it was on the way out. ``echobench run``, the soak and client-lag
+and is put back as it was on the way out, journaled so that a run killed before
+it could is put right by the next (``_journal``). ``echobench run``, the soak and client-lag
 keep CPUs awake this way where they can, and with spinners elsewhere.
 """
 
@@ -40,6 +41,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from echobench.benchmarks.runner._journal import held, repair
 
 #: The spinner: it dies with its parent (``PR_SET_PDEATHSIG``, and, should the parent die
 #: before that is set or under a kernel without it, its own check of who its parent is).
@@ -126,15 +129,12 @@ def poll_unavailable() -> str | None:
 @contextmanager
 def _polling() -> Iterator[None]:
     """Idle vCPUs poll up to ``POLL_NS`` before halting, for the duration; every setting
-    put back as it was, whatever ends the block."""
-    before = {name: (HALTPOLL / name).read_text().strip() for name in POLL_SETTINGS}
-    try:
+    put back as it was, whatever ends the block (journaled: by the next run, should this
+    one be killed)."""
+    with held() as changes:
         for name, value in POLL_SETTINGS.items():
-            (HALTPOLL / name).write_text(value)
+            changes.write(HALTPOLL / name, value)
         yield
-    finally:
-        for name, value in before.items():
-            (HALTPOLL / name).write_text(value)
 
 
 def _cpu_cgroup_root() -> Path | None:
@@ -197,6 +197,7 @@ def keep_awake(cpus: Sequence[int], how: str = "spin") -> Iterator[Awake]:
     each (``how="spin"``), or every idle vCPU polling before it halts (``"poll"``, where
     ``poll_unavailable`` is None; a spinner each otherwise, the reason why in
     ``Awake.how``)."""
+    repair()  # a killed run's polling would be measured as this one's
     if cpus and how == "poll":
         why_not = poll_unavailable()
         if why_not is None:

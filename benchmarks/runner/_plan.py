@@ -18,6 +18,7 @@ from echobench.benchmarks.runner import (
     _environment,
     _interference,
     _isolation,
+    _journal,
     _quiet,
     _scenarios,
 )
@@ -624,10 +625,16 @@ def _run_cpus(
 
 def _check_host(doc: dict[str, Any], quiet: _quiet.Quiet) -> None:
     """The host check before the first case, recorded in the environment (a resumed run
-    records its own beside its resumption) with a warning when the host stayed busy."""
+    records its own beside its resumption) with a warning when the host stayed busy.
+    Settings a killed run left changed are put back first: they are not this host's."""
+    put_back = _journal.repair()
+    if put_back:
+        print(f"put back what a killed run left changed: {', '.join(put_back)}", file=sys.stderr)
     if not quiet.cpus:
         return
     record = quiet.host_check(lambda: False, lambda line: print(line, file=sys.stderr))
+    if put_back:
+        record["put_back"] = put_back
     env = doc["environment"]
     resumed = env.get("resumed")
     (resumed[-1] if resumed else env)["host_check"] = record

@@ -66,7 +66,9 @@ Top level
                         "waited_s", "probes", "waited_for", "last", "said"})}``, or
                         ``{"skipped": why}``. A resumed run's is in its ``resumed`` entry.
                         Absent from files before it: their busy note came from
-                        ``load_average``.
+                        ``load_average``. ``"put_back"``, where present: the settings a
+                        killed run had left changed, put back before the check
+                        (``_journal``).
     ``command_line``    the runner's ``argv``.
     ``git``             ``{"commit", "dirty"}`` of the suite's checkout (nulls outside git).
     ``started_at``, ``finished_at``  ISO times; ``finished_at`` is updated on every write.

@@ -25,8 +25,10 @@ and the table is not shrunk under more entries than buckets.
 Everything is put back on the way out, whatever ends the block: each moved thread's and
 interrupt's own mask, the workqueues' mask, each setting changed, and a thread that a
 moved process started meanwhile (it inherited the narrowed mask) gets its parent's mask
-back. It needs root; without it nothing moves and ``Shield.warning`` says why. ``keep``
-names processes left alone: the runner's own, whose placement is its own business.
+back. All but those new threads are journaled first (``_journal``), so a run killed
+before it could put them back is put right by the next. It needs root; without it
+nothing moves and ``Shield.warning`` says why. ``keep`` names processes left alone: the
+runner's own, whose placement is its own business.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from pathlib import Path
 import psutil
 
 from echobench.benchmarks.runner._isolation import parse_cpu_list
+from echobench.benchmarks.runner._journal import Held, held
 from echobench.servers._errors import UserError
 
 PROC = Path("/proc")
@@ -164,16 +167,14 @@ def _move_threads(
             shield.threads[_comm(pid, tid)] += 1
 
 
-def _move_irqs(clear: set[int], spare: set[int], moved: dict[Path, str], shield: Shield) -> None:
+def _move_irqs(clear: set[int], spare: set[int], changes: Held, shield: Shield) -> None:
     for irq in sorted(PROC.joinpath("irq").glob("[0-9]*"), key=lambda p: int(p.name)):
         try:
-            before = (irq / "smp_affinity").read_text().strip()
-            if not _mask_cpus(before) & clear:
+            if not _mask_cpus((irq / "smp_affinity").read_text()) & clear:
                 continue
-            (irq / "smp_affinity").write_text(_mask_text(spare))
+            changes.write(irq / "smp_affinity", _mask_text(spare))
         except (OSError, ValueError):
             continue  # an interrupt the kernel will not steer (a per-CPU timer, say)
-        moved[irq] = before
         names = sorted(p.name for p in irq.iterdir() if p.is_dir())
         shield.irqs.append(f"{irq.name} {','.join(names)}".strip())
 
@@ -205,35 +206,22 @@ def quiet_kernel() -> Iterator[dict[str, list[int]]]:
     (empty without root, or with nothing to change). ``echobench run`` holds it for
     each repeat, the shield for its block."""
     changed: dict[str, list[int]] = {}
-    try:
+    with held() as changes:
         for name, quiet in SYSCTLS.items():
             try:
-                before = _read_sysctl(name)
-                if (before >= quiet) if name in RAISED else (before <= quiet):
+                now = _read_sysctl(name)
+                if (now >= quiet) if name in RAISED else (now <= quiet):
                     continue
                 if name == CONNTRACK_BUCKETS and _read_sysctl(CONNTRACK_COUNT) > quiet:
                     continue  # more connections tracked than buckets: left as it is
-                (SYSCTL / name).write_text(str(quiet))
+                before = int(changes.write(SYSCTL / name, str(quiet)).split()[0])
             except (OSError, ValueError, IndexError):
                 continue  # not this kernel's (no conntrack loaded), or not root
             changed[name] = [before, quiet]
         yield changed
-    finally:
-        for name, (before, _) in changed.items():
-            try:
-                (SYSCTL / name).write_text(str(before))
-            except OSError:
-                pass  # gone meanwhile (a module unloaded)
 
 
-def _restore(
-    moved: dict[int, tuple[int, set[int]]], clear: set[int], irqs: dict[Path, str]
-) -> None:
-    for irq, text in irqs.items():
-        try:
-            (irq / "smp_affinity").write_text(text)
-        except OSError:
-            pass  # a device gone meanwhile
+def _restore(moved: dict[int, tuple[int, set[int]]], clear: set[int]) -> None:
     processes = {pid: mask for pid, mask in moved.values()}
     for tid, (_, mask) in moved.items():
         try:
@@ -274,26 +262,20 @@ def shield(cpus: Sequence[int], keep: Collection[int] = ()) -> Iterator[Shield]:
         return
     result = Shield(cpus=sorted(clear), spare=spare)
     threads: dict[int, tuple[int, set[int]]] = {}
-    irqs: dict[Path, str] = {}
-    workqueue_before: str | None = None
-    try:
+    with held() as changes:
         try:
-            workqueue_before = WORKQUEUE.read_text().strip()
-            WORKQUEUE.write_text(_mask_text(spare))
-            result.workqueues = True
-        except OSError:
-            pass  # no unbound workqueues to steer, or not writable: Shield says so
-        _move_irqs(clear, set(spare), irqs, result)
-        with quiet_kernel() as result.sysctls:
-            left = _descendants({os.getpid(), *keep})
-            # Twice: a thread started while the first pass ran is caught by the second.
-            for _ in range(2):
-                _move_threads(clear, left, threads, result)
-            yield result
-    finally:
-        _restore(threads, clear, irqs)
-        if workqueue_before is not None:
             try:
-                WORKQUEUE.write_text(workqueue_before)
+                changes.write(WORKQUEUE, _mask_text(spare))
+                result.workqueues = True
             except OSError:
-                pass
+                pass  # no unbound workqueues to steer, or not writable: Shield says so
+            _move_irqs(clear, set(spare), changes, result)
+            with quiet_kernel() as result.sysctls:
+                left = _descendants({os.getpid(), *keep})
+                # Twice: a thread started while the first pass ran is caught by the second.
+                for _ in range(2):
+                    _move_threads(clear, left, threads, result)
+                changes.moved_threads({tid: mask for tid, (_, mask) in threads.items()}, clear)
+                yield result
+        finally:
+            _restore(threads, clear)
