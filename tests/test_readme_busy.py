@@ -53,3 +53,35 @@ def test_header_names_the_file_date_commit_and_machine() -> None:
         "2 CPUs (Some CPU), Python 3.12.1; how. **Other work was running"
     )
     assert header({}, "x.json", ".") == "Generated from `x.json` (?, commit ?): ? CPUs, Python ?."
+
+
+def _repeat(server: float, client: float, disturbed: bool = False) -> dict[str, object]:
+    return {
+        "interference": {"steal_pct": {"server": server, "client": client}, "disturbed": disturbed}
+    }
+
+
+def test_header_says_how_much_the_host_stole_while_the_table_was_measured() -> None:
+    cases = [
+        {"repeats": [_repeat(0.0, 0.5), _repeat(1.0, 0.25)]},
+        {"repeats": [_repeat(0.0, 12.0, disturbed=True), {"no": "interference"}]},
+    ]
+    line = header({}, "x.json", ".", cases=cases)
+    # Six CPU-windows in three repeats: median of 0, 0, 0.25, 0.5, 1, 12.
+    assert line.endswith(
+        " Steal over the 3 repeats' windows, per CPU: median 0.38%, max 12%; 1 repeat(s) disturbed."
+    )
+    # A file from before repeats recorded interference says nothing it does not know.
+    assert "Steal" not in header({}, "x.json", ".", cases=[{"repeats": [{"p99_us": 1}]}])
+
+
+def test_the_published_runs_header_carries_its_steal() -> None:
+    doc = json.loads(PUBLISHED_RUN.read_text())
+    first = render(doc, "run.json").splitlines()[0]
+    steal = [
+        value
+        for case in doc["cases"]
+        for repeat in case["repeats"]
+        for value in repeat["interference"]["steal_pct"].values()
+    ]
+    assert f"max {max(steal):.2g}%" in first

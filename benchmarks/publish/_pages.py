@@ -85,8 +85,37 @@ def header(
         f"Generated from `{shown}` ({str(env.get('started_at', '?'))[:19]}, commit "
         f"{str((env.get('git') or {}).get('commit', '?'))[:10]}): {cpu.get('count', '?')} CPUs"
         f"{model}, Python {(env.get('python') or {}).get('version', '?')}{method}"
+        + interference_note(cases)
         + busy_note(env)
         + disturbed_note(cases)
+    )
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def interference_note(cases: Sequence[dict[str, Any]]) -> str:
+    """What the hypervisor took while the table was measured: steal on the server's and
+    the client's CPU over every repeat's window, and how many repeats were disturbed
+    (each measured again, or its case marked (D)); "" for a file from before repeats
+    recorded it. A reader comparing this table with another needs to know how quiet each
+    host was."""
+    steal: list[float] = []
+    disturbed = repeats = 0
+    for case in cases:
+        for repeat in case.get("repeats") or ():
+            figures = repeat.get("interference") or {}
+            repeats += bool(figures)
+            steal += [v for v in (figures.get("steal_pct") or {}).values() if v is not None]
+            disturbed += bool(figures.get("disturbed"))
+    if not steal:
+        return ""
+    return (
+        f" Steal over the {repeats} repeats' windows, per CPU: median {_median(steal):.2g}%, "
+        f"max {max(steal):.2g}%; {disturbed} repeat(s) disturbed."
     )
 
 
