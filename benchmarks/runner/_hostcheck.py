@@ -42,6 +42,7 @@ from echobench.benchmarks.runner._interference import (
     host_sample,
     parse_schedstat,
     read_stat,
+    snapshot,
 )
 
 #: prctl(2)'s option for a thread's timer slack (ns): the default 50 us would hide the
@@ -181,7 +182,7 @@ def examine(
         thread.start()
     for thread in threads:
         thread.join()
-    after = Snapshot(time.monotonic_ns(), read_stat(proc), {}, clock_ticks())
+    after = snapshot({}, proc)
     for sleeper in sleepers:
         if sleeper.error is not None:
             raise ProbeError(sleeper.error)
@@ -219,11 +220,11 @@ def watched(
         record["before"] = {**check.as_dict(), "said": check.sentence()}
     except ProbeError as exc:
         record["before"] = {"skipped": str(exc)}
-    first = Snapshot(time.monotonic_ns(), read_stat(), {}, clock_ticks())
+    first = snapshot({})
     try:
         yield record
     finally:
-        last = Snapshot(time.monotonic_ns(), read_stat(), {}, clock_ticks())
+        last = snapshot({})
         during = host_sample(first, last, cpus, 0.0, threshold_pct)
         steal = {str(c): None if v is None else round(v, 2) for c, v in during.steal_pct.items()}
         record["during"] = {"seconds": round(during.seconds, 1), "steal_pct": steal}

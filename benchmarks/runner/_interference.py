@@ -553,9 +553,9 @@ def probe(
     """The host over ``seconds`` with nothing of ours running: two readings of
     ``/proc/stat`` around a sleep."""
     own = time.process_time()
-    before = Snapshot(time.monotonic_ns(), read_stat(proc), {}, clock_ticks())
+    before = snapshot({}, proc)
     sleep(seconds)
-    after = Snapshot(time.monotonic_ns(), read_stat(proc), {}, clock_ticks())
+    after = snapshot({}, proc)
     return host_sample(before, after, cpus, time.process_time() - own, threshold_pct)
 
 

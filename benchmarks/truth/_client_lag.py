@@ -40,7 +40,7 @@ from typing import Any
 from echobench.benchmarks.runner import _isolation
 from echobench.benchmarks.runner._awake import keep_awake
 from echobench.benchmarks.runner._hostcheck import watched
-from echobench.benchmarks.runner._interference import Snapshot, clock_ticks, host_sample, read_stat
+from echobench.benchmarks.runner._interference import Snapshot, host_sample, snapshot
 from echobench.benchmarks.runner._measure import client_pause_us
 from echobench.benchmarks.runner._prime import prime
 from echobench.benchmarks.runner._shield import kernel_words, shield
@@ -151,7 +151,7 @@ def _at_client_nice(pid: int) -> None:
 
 
 def _steal(before: Snapshot, cpus: list[int]) -> dict[str, float | None]:
-    after = Snapshot(time.monotonic_ns(), read_stat(), {}, clock_ticks())
+    after = snapshot({})
     sample = host_sample(before, after, cpus)
     return {str(c): None if v is None else round(v, 2) for c, v in sample.steal_pct.items()}
 
@@ -160,7 +160,7 @@ def _run(
     port: int, rate: float, settings: LagSettings, cpu: int, server_cpus: Sequence[int]
 ) -> dict:
     sides = sorted({*server_cpus, cpu})
-    before = Snapshot(time.monotonic_ns(), read_stat(), {}, clock_ticks())
+    before = snapshot({})
     config = LoadConfig(
         port=port,
         connections=settings.connections,
