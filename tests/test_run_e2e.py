@@ -393,3 +393,20 @@ def test_scale_scenario_on_two_backends(tmp_path: Path) -> None:
     ]
     assert threads > loop
     assert "10c+10000idle" not in done.stderr  # the scenario's own counts were overridden
+
+
+@pytest.mark.skipif(_shield.unavailable() is not None, reason=str(_shield.unavailable()))
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_shield_auto_clears_the_clients_cpu_for_open_loop_cases_only(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    affinity = os.sched_getaffinity(1)  # init's: a stranger to the run, moved off and back
+    args = ["--backends", "native", *FAST, "--rate", "closed,2000", "--shield", "auto"]
+    done = run_cli([*args, "--out", str(out)])
+    assert done.returncode == 0, done.stderr
+    cases = {case["mode"]: case for case in load_results(out)["cases"]}
+    (opened,) = cases["open"]["repeats"]
+    shielded = opened["placement"]["shield"]
+    assert shielded["cpus"] == opened["placement"]["client_cpus"]
+    assert shielded["threads"] >= 1 and shielded["warning"] is None
+    assert "shield" not in cases["closed"]["repeats"][0]["placement"]
+    assert os.sched_getaffinity(1) == affinity

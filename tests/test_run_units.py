@@ -411,6 +411,21 @@ def test_scenarios_are_defaults_that_options_override() -> None:
     assert _resolve(*_parsed(parser, "--scenario", "latency", "--no-awake"))["awake"] is False
     assert _resolve(*_parsed(parser, "--scenario", "scale", "--awake"))["awake"] is True
     assert _resolve(*_parsed(parser, "--scenario", "latency", "--awake"))["awake"] is True
+    # The client's CPUs are shielded only when asked; 'auto' for the open-loop cases.
+    assert {_resolve(*_parsed(parser, "--scenario", s))["shield"] for s in SCENARIOS} == {False}
+    assert _resolve(*_parsed(parser, "--shield"))["shield"] is True
+    assert _resolve(*_parsed(parser, "--shield", "auto"))["shield"] == "auto"
+
+
+def test_shield_auto_is_for_open_loop_cases_only() -> None:
+    from echobench.benchmarks.runner._matrix import Case
+    from echobench.benchmarks.runner._measure import shield_for
+
+    closed = Case("native", "baseline", "tcp", 64, 32, None)
+    opened = Case("native", "baseline", "tcp", 64, 32, rate=1000.0)
+    assert [shield_for(c, "auto") for c in (closed, opened)] == [False, True]
+    assert [shield_for(c, True) for c in (closed, opened)] == [True, True]
+    assert [shield_for(c, False) for c in (closed, opened)] == [False, False]
 
 
 def _parsed(parser: argparse.ArgumentParser, *argv: str) -> tuple[argparse.Namespace, dict]:

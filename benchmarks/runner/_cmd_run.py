@@ -166,37 +166,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long the host is measured before the first case (default 2; 0: not at all)",
     )
-    placement = parser.add_argument_group("placement")
-    placement.add_argument("--server-cpus", metavar="LIST", help="CPUs for the server, e.g. 0")
-    placement.add_argument(
-        "--awake",
-        nargs="?",
-        const="on",
-        choices=("on", "off", "auto"),
-        default=None,
-        help="keep the server's CPUs from idling while it is measured: idle vCPUs poll for up "
-        "to 2 ms before they halt where the guest has the haltpoll governor, else an "
-        "idle-priority busy loop on each, which yields to the server at once (in a VM a "
-        "halted vCPU takes "
-        "milliseconds to wake, which dominates a 1-connection round trip and p99 at low "
-        "load). 'auto': for closed-loop cases at one connection and open-loop cases only (at "
-        "more connections the server seldom idles and the loop cost a fast one up to 15%%). "
-        "Default: on for --scenario latency, auto for the others",
-    )
-    placement.add_argument(
-        "--no-awake", dest="awake", action="store_const", const="off", help="--awake off"
-    )
-    placement.add_argument(
-        "--client-cpus", metavar="LIST", help="CPUs for the load client, e.g. 1-3"
-    )
-    placement.add_argument(
-        "--server-option",
-        dest="server_options",
-        action="append",
-        metavar="BACKEND:KEY=VALUE",
-        help="a backend's -o option, e.g. uvloop-multiprocess:workers=4 (repeatable); a "
-        "server gets as many CPUs as it has processes, the load client all the others",
-    )
+    _placement(parser.add_argument_group("placement"))
     output = parser.add_argument_group("output")
     output.add_argument(
         "--out", metavar="PATH", help="results file (default results/run-YYYYmmdd-HHMMSS.json)"
@@ -223,6 +193,50 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--cluster-certs",
         metavar="DIR",
         help="the client certificate for a tls:// --cluster, from echobench cluster-certs DIR",
+    )
+
+
+def _on_off_auto(group: argparse._ArgumentGroup, flag: str, help: str) -> None:
+    """A setting given as ``on`` (also the bare flag), ``off`` or ``auto``."""
+    group.add_argument(
+        flag, nargs="?", const="on", choices=("on", "off", "auto"), default=None, help=help
+    )
+
+
+def _placement(placement: argparse._ArgumentGroup) -> None:
+    placement.add_argument("--server-cpus", metavar="LIST", help="CPUs for the server, e.g. 0")
+    _on_off_auto(
+        placement,
+        "--awake",
+        "keep the server's CPUs from idling while it is measured: idle vCPUs poll for up "
+        "to 2 ms before they halt where the guest has the haltpoll governor, else an "
+        "idle-priority busy loop on each, which yields to the server at once (in a VM a "
+        "halted vCPU takes milliseconds to wake, which dominates a 1-connection round trip "
+        "and p99 at low load). 'auto': for closed-loop cases at one connection and "
+        "open-loop cases only (at more connections the server seldom idles and the loop "
+        "cost a fast one up to 15%%). Default: on for --scenario latency, auto for the others",
+    )
+    placement.add_argument(
+        "--no-awake", dest="awake", action="store_const", const="off", help="--awake off"
+    )
+    placement.add_argument(
+        "--client-cpus", metavar="LIST", help="CPUs for the load client, e.g. 1-3"
+    )
+    _on_off_auto(
+        placement,
+        "--shield",
+        "keep every other thread, steerable interrupt and the kernel's unbound work off "
+        "the load client's CPUs for each repeat (as root; put back after): an open loop's "
+        "send lag is a latency, and the host's other work held the client's CPU for "
+        "milliseconds. 'auto': for open-loop cases only. Default: off",
+    )
+    placement.add_argument(
+        "--server-option",
+        dest="server_options",
+        action="append",
+        metavar="BACKEND:KEY=VALUE",
+        help="a backend's -o option, e.g. uvloop-multiprocess:workers=4 (repeatable); a "
+        "server gets as many CPUs as it has processes, the load client all the others",
     )
 
 

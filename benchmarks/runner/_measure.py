@@ -35,7 +35,7 @@ from echobench.benchmarks.runner._serverhost import (
     RemoteServer,
     ServerHost,
 )
-from echobench.benchmarks.runner._shield import quiet_kernel
+from echobench.benchmarks.runner._shield import quiet_kernel, shield
 from echobench.benchmarks.runner._usage import TreeSampler
 from echobench.clients._config import default_workers
 from echobench.clients._display import nothing_measured
@@ -93,6 +93,9 @@ class MeasureSettings:
     #: Keep the server's CPUs from idling while it is measured (``_awake``): always, never,
     #: or ``"auto"``: for the cases whose server idles between messages (``awake_for``).
     awake: bool | str = False
+    #: Keep the rest of the machine off the load client's CPUs (``_shield``): always,
+    #: never, or ``"auto"``: for open-loop cases, whose send lag is a latency.
+    shield: bool | str = False
     #: The cluster's worker on the server's host (``_serverhost``): it starts the server
     #: there (or, with ``connect`` to that host, finds it) and measures it.
     server_host: ServerHost | None = None
@@ -121,6 +124,12 @@ def awake_for(case: Case, awake: bool | str) -> bool:
     if awake == "auto":
         return case.rate is not None or case.connections == 1
     return bool(awake)
+
+
+def shield_for(case: Case, shielding: bool | str) -> bool:
+    """Whether ``--shield`` shields the load client's CPUs for ``case``: ``"auto"`` for an
+    open loop, where a stall of the client is a send lag and so a latency."""
+    return case.rate is not None if shielding == "auto" else bool(shielding)
 
 
 def hlog_name(case: Case, repeat: int, attempt: int = 0) -> str:
@@ -218,6 +227,19 @@ def server_args(
     return [*args, "--tls"] if case.transport == "tls" else args
 
 
+def _edges(
+    settings: MeasureSettings, placement: Placement, local_server: bool, spinners: list[int]
+) -> Edges:
+    """What reads the host at the window's edges: the CPUs of the sides this host runs."""
+    measured = settings.interference
+    return Edges(
+        settings.max_interference,
+        placement.server_cpus if local_server and measured else None,
+        placement.client_cpus if settings.cluster is None and measured else None,
+        spinners,
+    )
+
+
 def measure(
     case: Case,
     repeat: int,
@@ -240,8 +262,10 @@ def measure(
     # By polling where the guest can: a spinner makes every wake-up of the server an
     # interrupt sent from the client's CPU (``_awake``). The CPUs, and the kernel's bound
     # periodic work made short (``_shield``), are let go with the case, however it ends.
+    local_client = settings.cluster is None and shield_for(case, settings.shield)
     with (
         keep_awake(awake_cpus, how="poll") as awake,
+        shield(placement.client_cpus if local_client else []) as shielded,
         quiet_kernel() as quieted,
         tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch,
     ):
@@ -251,16 +275,9 @@ def measure(
             if stopping():
                 raise Interrupted
             host, port, address = _reach(case, settings, server, unix_path)
-            hlog = None
-            if settings.hlog_dir is not None:
-                hlog = settings.hlog_dir / hlog_name(case, repeat, attempt)
-            measured = settings.interference
-            edges = Edges(
-                settings.max_interference,
-                placement.server_cpus if server is not None and measured else None,
-                placement.client_cpus if settings.cluster is None and measured else None,
-                awake.pids,
-            )
+            logs = settings.hlog_dir
+            hlog = None if logs is None else logs / hlog_name(case, repeat, attempt)
+            edges = _edges(settings, placement, server is not None, awake.pids)
             try:
                 record = _drive(
                     case,
@@ -291,9 +308,11 @@ def measure(
         "primed": settings.connect is None,
         **record,
     }
-    record["placement"]["awake_cpus"] = list(awake.cpus)
-    record["placement"]["awake_how"] = awake.how
-    record["placement"]["kernel_quieted"] = quieted
+    record["placement"].update(
+        awake_cpus=list(awake.cpus), awake_how=awake.how, kernel_quieted=quieted
+    )
+    if shielded.cpus or shielded.warning:
+        record["placement"]["shield"] = shielded.brief()
     record["interference"] = edges.record() or unmeasured(edges.missing)
     if hlog is not None and hlog.exists():
         record["hlog"] = f"{hlog.parent.name}/{hlog.name}"

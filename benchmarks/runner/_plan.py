@@ -21,6 +21,7 @@ from echobench.benchmarks.runner import (
     _journal,
     _quiet,
     _scenarios,
+    _shield,
 )
 from echobench.benchmarks.runner._isolation import Placement
 from echobench.benchmarks.runner._matrix import (
@@ -88,6 +89,8 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         given["server_options"] = parse_server_options(args.server_options)
     if args.awake is not None:
         given["awake"] = {"on": True, "off": False, "auto": "auto"}[args.awake]
+    if args.shield is not None:
+        given["shield"] = {"on": True, "off": False, "auto": "auto"}[args.shield]
     if args.interference is not None:
         given["interference"] = args.interference
     if args.max_interference is not None:
@@ -400,6 +403,9 @@ def _place(args: argparse.Namespace, plan: Plan, backends: list[str]) -> Placed:
     unawake = _awake.unavailable() if plan.config.get("awake") else None
     if unawake is not None:
         warnings.append(unawake)
+    unshielded = _shield.unavailable() if plan.config.get("shield") else None
+    if unshielded is not None:
+        warnings.append(f"the load client's CPUs not shielded: {unshielded}")
     return Placed(placement, per_backend, warnings)
 
 
@@ -441,6 +447,7 @@ def _runner(
         cluster_certs=args.cluster_certs,
         hlog_dir=out.with_name(f"{out.stem}-hlog"),
         awake="auto" if config.get("awake") == "auto" else bool(config.get("awake")),
+        shield="auto" if config.get("shield") == "auto" else bool(config.get("shield")),
         server_host=_server_host(args, plan.remote),
         interference=bool(config.get("interference", True)),
         max_interference=float(config.get("max_interference", _interference.DEFAULT_THRESHOLD_PCT)),

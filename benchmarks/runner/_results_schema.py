@@ -113,7 +113,10 @@ Top level
     from idling: true, false, or ``"auto"``, every scenario's default since it was added
     without a version change: for closed loops at one connection and open loops only
     (``_measure.awake_for``); false with ``--connect``; files before ``"auto"`` kept it
-    true for ``latency`` only, and a file without it ran with it off). ``readline``
+    true for ``latency`` only, and a file without it ran with it off). ``shield``
+    (``--shield``: keep the rest of the machine off the load client's CPUs for each
+    repeat, ``_shield``: true, false, or ``"auto"``: open-loop cases only; absent: off).
+    ``readline``
     (``--readline LINES``: the backends with vmbench's readline mode are also measured in
     it, each message LINES lines; 0 or absent: off).
     A ``latency`` run adds ``load_fractions`` (of each backend's
@@ -193,6 +196,9 @@ Top level
                                 repeat and put back after (``_shield.quiet_kernel``), name
                                 -> ``[before, during]``: ``{}`` where nothing needed to or
                                 could be (not root). Absent from files written before it.
+                                ``shield``, where ``--shield`` shielded the client's CPUs
+                                for the repeat: ``{"cpus", "threads" (how many moved off),
+                                "irqs" (how many steered off), "workqueues", "warning"}``.
         ``client_cpu``          the load client's own ``client_cpu`` plus ``capacity`` and
                                 ``utilization`` computed like the server's: one core per load
                                 worker on its pinned CPUs, or with a cluster the load's

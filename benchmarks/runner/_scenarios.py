@@ -65,6 +65,8 @@ DEFAULTS: dict[str, object] = {
     # open loop): idle, a halted vCPU's wake-up was most of such a figure; at more
     # connections the busy loop cost a fast server up to 15% (``_measure.awake_for``).
     "awake": "auto",
+    # The load client's CPUs left to it (``_shield``): off until a sweep shows it helps.
+    "shield": False,
     # What a disturbed repeat is, and what the run does about it (``_quiet``).
     "interference": True,
     "max_interference": DEFAULT_THRESHOLD_PCT,

@@ -90,6 +90,16 @@ class Shield:
             "warning": self.warning,
         }
 
+    def brief(self) -> dict[str, object]:
+        """The record counted, not named: what each repeat of ``echobench run`` keeps."""
+        return {
+            "cpus": self.cpus,
+            "threads": sum(self.threads.values()),
+            "irqs": len(self.irqs),
+            "workqueues": self.workqueues,
+            "warning": self.warning,
+        }
+
 
 def unavailable() -> str | None:
     """Why this machine's CPUs cannot be shielded from here, or None."""
