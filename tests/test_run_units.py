@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from rich.console import Console
 
@@ -20,6 +22,7 @@ from echobench.benchmarks.runner import (
     _results,
     _stats,
     _terminal,
+    _usage,
     _verdict,
 )
 from echobench.benchmarks.runner._matrix import (
@@ -246,6 +249,61 @@ def test_sampler_reads_a_real_process_tree() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_tree_is_walked_down_from_its_root_as_psutil_finds_it() -> None:
+    grandchild = (
+        "import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(5)']); time.sleep(5)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", grandchild])
+    try:
+        root = psutil.Process(child.pid)
+        deadline = time.monotonic() + 5
+        while not root.children() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        found = _usage.tree_pids(child.pid)
+        assert found is not None and len(found) == 2 and found[0] == child.pid
+        assert found == [child.pid, *(c.pid for c in root.children(recursive=True))]
+        # Its figures are psutil's, to the tick.
+        usage = _usage._usage(child.pid)
+        assert usage is not None
+        times = root.cpu_times()
+        assert usage[:2] == pytest.approx((times.user, times.system), abs=0.02)
+        assert usage[2] == pytest.approx(root.memory_info().rss, rel=0.1)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_inside_the_window_the_runner_only_sleeps() -> None:
+    from echobench.benchmarks.runner._edges import EDGE_MARGIN_NS, Edges
+    from echobench.benchmarks.runner._interference import Side, Window
+    from echobench.benchmarks.runner._measure import _wait
+
+    client = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.2)"])
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        cpu = max(os.sched_getaffinity(0))
+        edges = Edges(5.0, None, [cpu])
+        edges.window = Window({"client": Side((cpu,), (client.pid,), ())}, 5.0)
+        now = time.monotonic_ns()
+        start, end = now + 300_000_000, now + 900_000_000
+        edges.due = [start - EDGE_MARGIN_NS, end + EDGE_MARGIN_NS]  # as ``announced`` plans
+        sampler = TreeSampler(pid=server.pid)
+        _wait(client, None, sampler, edges, time.monotonic() + 10, 10, lambda: False)
+        at = [round(sample.at * 1e9) for sample in sampler.samples]
+        # One right after each edge was read (late only by as much as a sleep overran on
+        # a loaded machine), so the window's CPU is interpolated, and none in between.
+        late = 50_000_000
+        assert [t for t in at if start - EDGE_MARGIN_NS <= t < start + late]
+        assert not [t for t in at if start + late <= t < end]
+        assert [t for t in at if end < t < end + late]
+        assert len(edges.window.edges) == 2 and edges.record() is not None
+    finally:
+        for process in (client, server):
+            process.kill()
+            process.wait()
 
 
 # --- schema round trip and bookkeeping ----------------------------------------------

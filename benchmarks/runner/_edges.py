@@ -4,7 +4,8 @@ The held load client (``echobench load --hold``) says when its window opens and 
 (``window START END`` on stdout, monotonic ns); the runner reads ``/proc`` just before
 the start and just after the end (``EDGE_MARGIN_NS``), so that the readings themselves,
 on the client's CPUs, fall outside the work the client times. Between them the
-runner's loop only sleeps and samples the server's CPU as it always has.
+runner's loop only sleeps: it samples the server's CPU at the edges, not inside the
+window, where each sample held the client off its CPU (``_measure._wait``).
 
 Two sides (``_interference.Side``): the server (its CPUs, its process tree, and the
 busy loops that keep those CPUs awake, which are ours but never the server's wait) and
@@ -86,11 +87,19 @@ class Edges:
             return None
         return max(0.0, (self.due[0] - time.monotonic_ns()) / 1e9)
 
-    def read_due(self) -> None:
+    def read_due(self) -> bool:
+        """Read the edges that are due; whether any was."""
+        read = False
         while self.due and self.due[0] <= time.monotonic_ns():
             self.due.pop(0)
+            read = True
             if self.window is not None:
                 self.window.edge()
+        return read
+
+    def inside(self) -> bool:
+        """Whether the window has opened (its first edge read) and not yet closed."""
+        return self.window is not None and len(self.due) == 1
 
     def record(self) -> dict[str, Any] | None:
         """The repeat's ``interference`` (``_results_schema``), or ``None`` (``missing``: why)."""

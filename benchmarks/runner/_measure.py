@@ -58,6 +58,9 @@ from echobench.servers._launch import (
 OVERHEAD_SECONDS = 1.5
 #: How often the server's CPU is sampled while the load runs.
 SAMPLE_SECONDS = 0.1
+#: How long the runner sleeps at a time inside a measured window (it still notices a
+#: Ctrl-C or a client that ended within this).
+WINDOW_SLEEP_SECONDS = 0.25
 #: What the load client may take beyond warm-up and measurement (start-up, connecting,
 #: writing its JSON) before it is presumed hung and killed.
 CLIENT_SLACK_SECONDS = 30.0
@@ -545,7 +548,13 @@ def _wait(
     stopping: Callable[[], bool],
 ) -> None:
     """Until the load client exits: sample the server's usage and read the host at the
-    window's edges; stop at the deadline or when asked to."""
+    window's edges; stop at the deadline or when asked to.
+
+    Inside an announced window the runner, on the client's CPU, only sleeps: the server's
+    CPU over the window comes from the samples taken with the edges' readings. With a
+    sample every 0.1 s inside it (0.03 ms each), the largest send lag of an open loop
+    against ``native`` in 1.5 s windows was a median 0.47 ms (12 windows, 20k and 60k
+    msgs/s, 2026-12-04); sleeping only, 0.21 ms, as with no runner at all."""
     while client.poll() is None:
         if stopping():
             raise Interrupted
@@ -554,12 +563,14 @@ def _wait(
                 f"the load client did not finish within {allowed:.0f}s; killed it",
                 server.stderr_tail() if server else None,
             )
-        if sampler is not None:
+        inside = edges is not None and edges.inside()
+        if sampler is not None and not inside:
             sampler.sample()
         until_edge = edges.until_next() if edges is not None else None
-        time.sleep(SAMPLE_SECONDS if until_edge is None else min(SAMPLE_SECONDS, until_edge))
-        if edges is not None:
-            edges.read_due()
+        pause = WINDOW_SLEEP_SECONDS if inside else SAMPLE_SECONDS
+        time.sleep(pause if until_edge is None else min(pause, until_edge))
+        if edges is not None and edges.read_due() and sampler is not None:
+            sampler.sample()
     if sampler is not None:
         sampler.sample()
 
