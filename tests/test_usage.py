@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import psutil
 import pytest
 
 from echobench.benchmarks.runner import _usage
@@ -53,15 +52,15 @@ def test_between_refuses_a_window_the_samples_do_not_cover() -> None:
 
 
 def test_the_tree_is_walked_once_every_tree_every_samples(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A walk scans every process on the machine, on the load client's CPU: not ten a second."""
+    """A walk reads every process of the tree, on the load client's CPU: not ten a second."""
     walks = []
-    children = psutil.Process.children
+    walk = _usage.tree_pids
 
-    def counted(self: psutil.Process, recursive: bool = False) -> list[psutil.Process]:
-        walks.append(self.pid)
-        return children(self, recursive=recursive)
+    def counted(pid: int) -> list[int] | None:
+        walks.append(pid)
+        return walk(pid)
 
-    monkeypatch.setattr(psutil.Process, "children", counted)
+    monkeypatch.setattr(_usage, "tree_pids", counted)
     sampler = TreeSampler(os.getpid())
     for _ in range(2 * _usage.TREE_EVERY + 1):
         sampler.sample()
