@@ -119,7 +119,7 @@ def render(first: dict[str, Any], second: dict[str, Any]) -> str:
             f"results/published/{FILES[0]}",
             f"; then `results/published/{FILES[1]}` "
             f"({str(second['environment'].get('started_at', '?'))[:19]}), the same sweep of "
-            "the same code right after it",
+            "the same code right after it.",
             cases=[*first["cases"], *second["cases"]],
         ),
         "",
