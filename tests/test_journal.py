@@ -160,3 +160,16 @@ def test_a_killed_runs_shield_and_polling_are_put_back(sleeper: int) -> None:
     assert set(repair()) == changed
     assert _machine() == before
     assert os.sched_getaffinity(sleeper) == mask
+
+
+def test_other_live_runs_are_named_and_the_dead_are_not(journal: Path, setting: Path) -> None:
+    assert _journal.others() == []
+    child = _holding(HOLDER, str(journal), str(setting), "5")
+    try:
+        with held() as changes:
+            changes.write(setting, "5")
+            assert _journal.others() == [child.pid]  # itself is no other
+    finally:
+        _killed(child)
+    assert _journal.others() == []  # dead: its setting put back instead
+    assert setting.read_text() == "0"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -410,3 +411,37 @@ def test_shield_auto_clears_the_clients_cpu_for_open_loop_cases_only(tmp_path: P
     assert shielded["threads"] >= 1 and shielded["warning"] is None
     assert "shield" not in cases["closed"]["repeats"][0]["placement"]
     assert os.sched_getaffinity(1) == affinity
+
+
+#: Another run's way of holding a machine-wide setting (here a harmless file), in the
+#: real journal, until its stdin closes.
+ANOTHER_RUN = """
+import sys
+from pathlib import Path
+from echobench.benchmarks.runner._journal import held
+with held() as changes:
+    changes.write(Path(sys.argv[1]), "1")
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_run_beside_another_says_so(tmp_path: Path) -> None:
+    knob = tmp_path / "knob"
+    knob.write_text("0")
+    other = subprocess.Popen(
+        [sys.executable, "-c", ANOTHER_RUN, str(knob)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None and other.stdout.readline().startswith("holding")
+        out = tmp_path / "run.json"
+        done = run_cli(["--backends", "native", *FAST, "--out", str(out)])
+        assert done.returncode == 0, done.stderr
+        warnings = load_results(out)["environment"]["warnings"]
+        assert [w for w in warnings if "another run was measuring" in w and str(other.pid) in w]
+    finally:
+        other.communicate("leave\n", timeout=10)
+    assert knob.read_text() == "0"

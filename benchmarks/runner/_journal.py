@@ -137,6 +137,21 @@ def repair() -> list[str]:
         return [] if journal is None else _settle(journal)
 
 
+def others() -> list[int]:
+    """The pids of other live runs holding machine-wide settings now: a run measuring
+    beside them measures their settings, and they its."""
+    if not JOURNAL.exists():
+        return []
+    with _locked() as journal:
+        if journal is None:
+            return []
+        _settle(journal)
+        holders = [h for e in journal["files"].values() for h in e["holders"]]
+        holders += [e["holder"] for e in journal["threads"]]
+    mine = os.getpid()
+    return sorted({pid for pid, _ in holders if pid != mine})
+
+
 class Held:
     """The settings one block changes; see ``held``."""
 

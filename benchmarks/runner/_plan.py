@@ -637,6 +637,7 @@ def _check_host(doc: dict[str, Any], quiet: _quiet.Quiet) -> None:
     put_back = _journal.repair()
     if put_back:
         print(f"put back what a killed run left changed: {', '.join(put_back)}", file=sys.stderr)
+    _beside_another(doc)
     if not quiet.cpus:
         return
     record = quiet.host_check(lambda: False, lambda line: print(line, file=sys.stderr))
@@ -648,6 +649,19 @@ def _check_host(doc: dict[str, Any], quiet: _quiet.Quiet) -> None:
     sentence = _quiet.host_warning(record)
     if sentence is not None:
         env["warnings"].append(sentence)
+
+
+def _beside_another(doc: dict[str, Any]) -> None:
+    """A warning when another live run holds machine-wide settings (``_journal``)."""
+    beside = _journal.others()
+    if beside:
+        said = (
+            f"another run was measuring on this machine when this one started (pid "
+            f"{', '.join(map(str, beside))}): each changes machine-wide settings and takes "
+            "CPU from the other, so neither's numbers are clean"
+        )
+        print(f"warning: {said}", file=sys.stderr)
+        doc["environment"]["warnings"].append(said)
 
 
 def _cpu_option(text: str | None, what: str) -> list[int] | None:
