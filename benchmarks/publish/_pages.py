@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,12 +92,6 @@ def header(
     )
 
 
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def interference_note(cases: Sequence[dict[str, Any]]) -> str:
     """What the hypervisor took while the table was measured: steal on the server's and
     the client's CPU over every repeat's window, and how many repeats were disturbed
@@ -114,8 +109,8 @@ def interference_note(cases: Sequence[dict[str, Any]]) -> str:
     if not steal:
         return ""
     return (
-        f" Steal over the {repeats} repeats' windows, per CPU: median {_median(steal):.2g}%, "
-        f"max {max(steal):.2g}%; {disturbed} repeat(s) disturbed."
+        f" Steal over the {repeats} repeats' windows, per CPU: median "
+        f"{statistics.median(steal):.2g}%, max {max(steal):.2g}%; {disturbed} repeat(s) disturbed."
     )
 
 
