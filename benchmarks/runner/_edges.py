@@ -21,9 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-import psutil
-
 from echobench.benchmarks.runner._interference import Side, Window
+from echobench.benchmarks.runner._usage import process_tree
 
 #: How far outside the window each reading is taken (its own cost stays outside).
 EDGE_MARGIN_NS = 5_000_000
@@ -53,7 +52,9 @@ class Edges:
                 tuple(self.server_cpus), tuple(server_pids), tuple(self.server_ours)
             )
         if self.client_cpus and client_pid is not None:
-            sides["client"] = Side(tuple(self.client_cpus), _tree(client_pid), (os.getpid(),))
+            sides["client"] = Side(
+                tuple(self.client_cpus), tuple(process_tree(client_pid)), (os.getpid(),)
+            )
         return sides
 
     def announced(
@@ -113,11 +114,3 @@ class Edges:
             self.missing = self.window.error or "the window was not read"
             return None
         return {**result.as_dict(), "read_ms": round(1e3 * sum(self.window.costs), 3)}
-
-
-def _tree(pid: int) -> tuple[int, ...]:
-    try:
-        root = psutil.Process(pid)
-        return (pid, *(child.pid for child in root.children(recursive=True)))
-    except psutil.Error:
-        return (pid,)

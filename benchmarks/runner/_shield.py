@@ -44,6 +44,7 @@ import psutil
 
 from echobench.benchmarks.runner._isolation import parse_cpu_list
 from echobench.benchmarks.runner._journal import Held, held
+from echobench.benchmarks.runner._usage import process_tree
 from echobench.servers._errors import UserError
 
 PROC = Path("/proc")
@@ -150,10 +151,7 @@ def _mask_cpus(text: str) -> set[int]:
 def _descendants(roots: Collection[int]) -> set[int]:
     found = set(roots)
     for pid in roots:
-        try:
-            found.update(child.pid for child in psutil.Process(pid).children(recursive=True))
-        except psutil.NoSuchProcess:
-            pass
+        found.update(process_tree(pid))
     return found
 
 

@@ -86,6 +86,18 @@ def tree_pids(pid: int) -> list[int] | None:
     return seen
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, root first: walked down from it where the kernel
+    lists each process's children, else by psutil's scan of every process."""
+    pids = tree_pids(pid)
+    if pids is not None:
+        return pids
+    try:
+        return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+    except psutil.Error:
+        return [pid]  # gone, as the walk from /proc has it
+
+
 _IDLE = {"user_s": 0.0, "system_s": 0.0, "seconds": 0.0, "window_s": 0.0, "cores_used": 0.0}
 
 
@@ -111,20 +123,10 @@ class TreeSampler:
     _known: list[int] = field(default_factory=list)
     _count: int = 0
 
-    def _tree(self) -> list[int]:
-        pids = tree_pids(self.pid)
-        if pids is not None:
-            return pids
-        try:
-            root = psutil.Process(self.pid)
-            return [root.pid, *(child.pid for child in root.children(recursive=True))]
-        except psutil.Error:
-            return []
-
     def sample(self) -> None:
         rss = 0
         if self._count % TREE_EVERY == 0 or not self._known:
-            self._known = self._tree()
+            self._known = process_tree(self.pid)
         self._count += 1
         alive = 0
         for pid in self._known:
@@ -143,7 +145,7 @@ class TreeSampler:
     def pids(self) -> list[int]:
         """The process tree's pids as last walked (walking it now if never)."""
         if not self._known:
-            self._known = self._tree()
+            self._known = process_tree(self.pid)
         return list(self._known)
 
     @property
@@ -220,7 +222,7 @@ class TreeSampler:
         """Sum of the tree's peak RSS (VmHWM), or the highest sampled RSS without /proc."""
         total = 0
         readable = False
-        for pid in self._tree():
+        for pid in process_tree(self.pid):
             hwm = _vm_hwm(pid)
             if hwm is not None:
                 total += hwm
