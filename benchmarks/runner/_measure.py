@@ -265,10 +265,10 @@ def measure(
     # By polling where the guest can: a spinner makes every wake-up of the server an
     # interrupt sent from the client's CPU (``_awake``). The CPUs, and the kernel's bound
     # periodic work made short (``_shield``), are let go with the case, however it ends.
-    local_client = settings.cluster is None and shield_for(case, settings.shield)
+    shielding = settings.cluster is None and shield_for(case, settings.shield)
     with (
         keep_awake(awake_cpus, how="poll") as awake,
-        shield(placement.client_cpus if local_client else []) as shielded,
+        shield(placement.client_cpus if shielding else []) as shielded,
         quiet_kernel() as quieted,
         tempfile.TemporaryDirectory(prefix="echobench-run-") as scratch,
     ):

@@ -46,6 +46,8 @@ from echobench.benchmarks.runner._terminal import print_report
 from echobench.servers._contract import parse_address
 from echobench.servers._errors import UserError
 
+#: ``--awake`` and ``--shield``'s words, as the config holds them.
+ON_OFF_AUTO: dict[str, bool | str] = {"on": True, "off": False, "auto": "auto"}
 #: Rough rate of a connect storm plus the memory reading after it, for the estimate.
 CONNECTS_PER_SECOND = 4000
 #: A backend that can run: its name, family and transports.
@@ -87,10 +89,9 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         given["order"] = args.order
     if args.server_options:
         given["server_options"] = parse_server_options(args.server_options)
-    if args.awake is not None:
-        given["awake"] = {"on": True, "off": False, "auto": "auto"}[args.awake]
-    if args.shield is not None:
-        given["shield"] = {"on": True, "off": False, "auto": "auto"}[args.shield]
+    for name in ("awake", "shield"):
+        if getattr(args, name) is not None:
+            given[name] = ON_OFF_AUTO[getattr(args, name)]
     if args.interference is not None:
         given["interference"] = args.interference
     if args.max_interference is not None:
@@ -446,8 +447,8 @@ def _runner(
         cluster=config.get("cluster"),
         cluster_certs=args.cluster_certs,
         hlog_dir=out.with_name(f"{out.stem}-hlog"),
-        awake="auto" if config.get("awake") == "auto" else bool(config.get("awake")),
-        shield="auto" if config.get("shield") == "auto" else bool(config.get("shield")),
+        awake=_on_off_auto(config.get("awake")),
+        shield=_on_off_auto(config.get("shield")),
         server_host=_server_host(args, plan.remote),
         interference=bool(config.get("interference", True)),
         max_interference=float(config.get("max_interference", _interference.DEFAULT_THRESHOLD_PCT)),
@@ -649,6 +650,11 @@ def _check_host(doc: dict[str, Any], quiet: _quiet.Quiet) -> None:
     sentence = _quiet.host_warning(record)
     if sentence is not None:
         env["warnings"].append(sentence)
+
+
+def _on_off_auto(value: object) -> bool | str:
+    """A config's ``awake`` or ``shield`` as ``MeasureSettings`` takes it."""
+    return "auto" if value == "auto" else bool(value)
 
 
 def _beside_another(doc: dict[str, Any]) -> None:
