@@ -226,7 +226,10 @@ def test_series_of_a_run_stopped_early_is_shorter() -> None:
     assert not result["complete"]
     counts = result["series"]["counts"]
     assert 5 <= len(counts) <= 10 and result["per_second"] == []
-    assert 0 <= result["messages"] - sum(counts) <= max(counts)
+    # The tail after the last whole interval is under one interval, plus however late
+    # that interval's mark fired (a vCPU this host stopped for 7 ms, a loop mid-batch):
+    # a CI run saw 1.05 intervals. Two would mean a mark lost.
+    assert 0 <= result["messages"] - sum(counts) <= 1.5 * max(counts)
 
 
 @pytest.mark.parametrize("transport", ["tls", "unix"])
