@@ -30,7 +30,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,8 @@ from echobench.benchmarks.runner._prime import prime
 from echobench.benchmarks.runner._shield import kernel_words, shield
 from echobench.benchmarks.runner._sweepsummary import client_lag_us
 from echobench.benchmarks.truth import _cycle, _schedtrace
+from echobench.benchmarks.truth._schedtrace import Wait
+from echobench.benchmarks.truth._stopprobe import Probe, probed
 from echobench.clients import LoadConfig, run_load
 from echobench.clients._pacer import LAG_EVENT_NS
 from echobench.clients._priority import OPEN_LOOP_NICE
@@ -80,6 +83,9 @@ class LagSettings:
     shield: bool = True
     #: Seconds the measurement may wait in all for the host's quiet stretches (``quiet``).
     quiet_timeout: float = 180.0
+    #: A real-time probe beside the client and the loop (``_stopprobe``), which sees the
+    #: vCPU stopped between the scheduler's ticks.
+    probe: bool = True
 
     def check(self) -> None:
         if self.runs < 1 or self.duration <= 0 or self.connections < 1 or self.size < 1:
@@ -92,16 +98,20 @@ class LagSettings:
 QUICK = LagSettings(runs=2, duration=2.0, warmup=0.5, capacity_s=2.0, quiet_timeout=0.0)
 
 
-def _gaps(cpu: int, seconds: float, busy: Sequence[int] = (), trace: bool = True) -> dict[str, Any]:
+def _gaps(
+    cpu: int, seconds: float, busy: Sequence[int] = (), trace: bool = True, probe: bool = False
+) -> dict[str, Any]:
     """The bare host's stalls on ``cpu``, with the CPUs ``busy`` kept busy meanwhile by
     an idle-priority loop each (as the run kept them); with ``trace``, as root, each gap
     of 250 µs or more less what the traces explain (another task on the CPU, the vCPU
-    stopped). The loop has no work of its own, so what they leave is what the traces
-    miss: the check on them."""
+    stopped), and with ``probe`` what the probe beside it saw (``_stopprobe``). The
+    loop has no work of its own, so what they leave is what they miss: the check on
+    them."""
     binary = build(GAPLOOP, "gaploop")
     argv = [str(binary), str(cpu), f"{seconds:g}"]
     traced = _traced(cpu) if trace else nullcontext(Seen(why_not="not traced"))
-    with keep_awake(busy, how="spin") as spun, traced as seen:
+    beside = probed(cpu) if probe and trace else nullcontext(None)
+    with keep_awake(busy, how="spin") as spun, traced as seen, beside as found:
         loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _at_client_nice(loop.pid)
         out, err = loop.communicate()
@@ -109,7 +119,7 @@ def _gaps(cpu: int, seconds: float, busy: Sequence[int] = (), trace: bool = True
         raise UserError(f"gaploop failed: {err.strip() or loop.returncode}")
     result: dict[str, Any] = json.loads(out)
     gaps = result.pop("gaps", [])
-    result["causes"] = attribute(gaps, seen, loop.pid, cpu)
+    result["causes"] = attribute(gaps, seen, loop.pid, cpu, probe=found)
     result["stalls"] = [[int(end - us * 1e3), us] for end, us in gaps if us >= STALL_US]
     result["busy_cpus"] = list(spun.cpus)
     if busy and spun.warning:
@@ -172,7 +182,8 @@ def _run(
         workers=1,
         nice=NICE,
     )
-    with _traced(cpu) as seen:
+    beside = probed(cpu) if settings.probe else nullcontext(None)
+    with _traced(cpu) as seen, beside as probe:
         result = run_load(config)
     if not result["complete"] or result["error_total"]:
         raise UserError(f"an open-loop run did not complete: {result['stop_reason']}")
@@ -201,10 +212,11 @@ def _run(
             result["client_cpu"]["pids"][0],
             cpu,
             frozenset((os.getpid(), *result["client_cpu"]["pids"])),
+            probe,
         ),
         "stalls": stalls(result["rate"]["lag_events"]),
         "steal_pct": steal,
-        "host_gaps": _gaps(cpu, settings.duration, server_cpus),
+        "host_gaps": _gaps(cpu, settings.duration, server_cpus, probe=settings.probe),
     }
 
 
@@ -259,17 +271,21 @@ def attribute(
     pid: int,
     cpu: int,
     kin: frozenset[int] = frozenset(),
+    probe: Probe | None = None,
 ) -> dict[str, Any]:
-    """Lags (or a loop's gaps) of at least ``LAG_EVENT_NS`` set against the trace: each
-    counts as its own only by how much it outlasts what the host took since its
-    episode began (another task on the CPU, the vCPU stopped), since a client behind
-    after a stall is late for the stall's sake until it has caught up. The pids
-    ``kin`` (the client's parent and other workers) are not the host: the CPU they
-    held counts as the client's own."""
+    """Lags (or a loop's gaps) of at least ``LAG_EVENT_NS`` set against the trace and the
+    probe beside them (``_stopprobe``): each counts as its own only by how much it
+    outlasts what the host took since its episode began (another task on the CPU, the
+    vCPU stopped), since a client behind after a stall is late for the stall's sake
+    until it has caught up. The pids ``kin`` (the client's parent and other workers)
+    are not the host: the CPU they held counts as the client's own. A stretch both the
+    tick and the probe saw as a stop counts once, and a wait counts only outside them."""
     if seen.text is None:
         return {"traced": False, "why_not": seen.why_not}
-    waits = _schedtrace.waits(seen.text, pid, cpu)
-    stops = _schedtrace.stops(seen.text, cpu)
+    waits = sorted(_schedtrace.waits(seen.text, pid, cpu), key=lambda w: w.start_ns)
+    ticks = _schedtrace.stops(seen.text, cpu)
+    probed = [] if probe is None else probe.stops()
+    union = _schedtrace.spans([*ticks, *probed])
     chained = episodes(events)
     own: list[float] = []
     own_least: list[float] = []  # had every wait whose end went unseen lasted its most
@@ -277,18 +293,22 @@ def attribute(
     for start, members in chained:
         before = len(own)
         for at, lag in members:
-            seen_ns = unseen_ns = float(sum(w.overlap(start, int(at)) for w in stops))
-            for w in waits:
-                held = w.overlap(start, int(at)) * w.others(kin)
+            end = int(at)
+            seen_ns = unseen_ns = float(_schedtrace.covered(union, start, end))
+            for w in _overlapping(waits, start, end):
+                a, b = max(w.start_ns, start), min(w.end_ns, end)
+                held = (b - a - _schedtrace.covered(union, a, b)) * w.others(kin)
                 seen_ns += held if w.seen_end else 0
                 unseen_ns += held
             own.append(max(0.0, lag - seen_ns / 1e3))
             own_least.append(max(0.0, lag - unseen_ns / 1e3))
         by_episode.append([start, round(max(own[before:]), 1)])
-    stopped = max(
-        (sum(w.overlap(int(at - lag * 1e3), int(at)) for w in stops) for at, lag in events),
-        default=0,
-    )
+
+    def stopped(found: list[Wait]) -> float:
+        spans = _schedtrace.spans(found)
+        taken = (_schedtrace.covered(spans, int(at - lag * 1e3), int(at)) for at, lag in events)
+        return round(max(taken, default=0) / 1e3, 1)
+
     return {
         "traced": True,
         "lags_over_event": len(events),
@@ -303,8 +323,19 @@ def attribute(
         # a stop the trace cannot see, known by when it came (``_cycle``), leaves.
         "own_by_episode": by_episode,
         "held_by_us": _schedtrace.held_by(waits, events, kin),
-        "stopped_max_us": round(stopped / 1e3, 1),
+        "stopped_max_us": stopped(ticks),
+        "probe": None if probe is None else probe.record(),
+        "probe_stopped_max_us": None if probe is None or probe.why_not else stopped(probed),
     }
+
+
+def _overlapping(waits: list[Wait], start: int, end: int) -> Iterator[Wait]:
+    """The waits (sorted, none overlapping another) that overlap ``[start, end]``."""
+    index = max(0, bisect_left(waits, start, key=lambda w: w.start_ns) - 1)
+    while index < len(waits) and waits[index].start_ns < end:
+        if waits[index].end_ns > start:
+            yield waits[index]
+        index += 1
 
 
 def measure(settings: LagSettings) -> dict[str, Any]:
@@ -326,19 +357,12 @@ def measure(settings: LagSettings) -> dict[str, Any]:
         try:
             prime(server.host, server.port, None, False)
             print(f"client-lag: capacity, {settings.capacity_s:g} s", file=sys.stderr)
-            closed = run_load(
-                LoadConfig(
-                    port=server.port,
-                    connections=settings.connections,
-                    size=settings.size,
-                    duration=settings.capacity_s,
-                    warmup=settings.warmup,
-                    cpus=(cpu,),
-                    workers=1,
-                )
-            )
-            capacity = float(closed["messages_per_second"])
-            rate = max(100.0, round(RATE_SHARE * capacity, -2))
+            capacity = _closed_loop(server.port, settings, cpu)
+            beside = _capacity_beside_probe(server.port, settings, cpu)
+            # Half of what the client can do as it is measured: the probe's wakeups take
+            # a share of its CPU (``_stopprobe``), and half of the bare capacity would be
+            # a heavier load than the goal's, a lag of the probe's making.
+            rate = max(100.0, round(RATE_SHARE * (beside or capacity), -2))
             runs = []
             waited = 0.0
             for index in range(settings.runs):
@@ -361,6 +385,8 @@ def measure(settings: LagSettings) -> dict[str, Any]:
         "awake_how": awake.how,
         "shield": shielded.record(),
         "capacity_msgs_per_second": capacity,
+        # What the probe costs the client: the same closed loop with it beside.
+        "capacity_beside_probe": beside,
         "rate": rate,
         "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
         "runs": runs,
@@ -369,6 +395,32 @@ def measure(settings: LagSettings) -> dict[str, Any]:
     }
     data["summary"] = summary(runs)
     return data
+
+
+def _capacity_beside_probe(port: int, settings: LagSettings, cpu: int) -> float | None:
+    """The client's closed-loop capacity again, with the probe on its CPU (``None``
+    without one): the capacity the runs' rate is half of."""
+    if not settings.probe:
+        return None
+    with probed(cpu) as probe:
+        capacity = _closed_loop(port, settings, cpu)
+    return None if probe.why_not else capacity
+
+
+def _closed_loop(port: int, settings: LagSettings, cpu: int) -> float:
+    """The client's closed-loop rate on ``cpu``: its capacity, msgs/s."""
+    closed = run_load(
+        LoadConfig(
+            port=port,
+            connections=settings.connections,
+            size=settings.size,
+            duration=settings.capacity_s,
+            warmup=settings.warmup,
+            cpus=(cpu,),
+            workers=1,
+        )
+    )
+    return float(closed["messages_per_second"])
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -389,6 +441,36 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds": per_second(client, host),
         **own_lag(runs),
         **cycle(runs),
+        **probe_summary(runs),
+    }
+
+
+def probe_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the real-time probe beside the client's runs and beside the loops found
+    (``_stopprobe``): the stretches its CPU was taken, 1 ms or more of them, the
+    longest, and the median run's 99th percentile of its wakeups' lateness."""
+    client = [(r.get("causes") or {}).get("probe") for r in runs]
+    loop = [(r["host_gaps"].get("causes") or {}).get("probe") for r in runs]
+    if not any(client):  # a file from before the probe, or a run without it
+        return {}
+
+    def side(records: list[dict[str, Any] | None]) -> dict[str, Any]:
+        ok = [p for p in records if p and not p.get("why_not")]
+        return {
+            "runs": len(ok),
+            "late_stretches": sum(p["late_stretches"] for p in ok),
+            "over_1ms": sum(p["late_at_least_us"]["1000"] for p in ok),
+            "late_max_us": max((p["late_max_us"] for p in ok), default=None),
+            "median_late_p99_us": (
+                round(statistics.median(p["late_p99_us"] for p in ok), 1) if ok else None
+            ),
+            "wakeups_per_second": _median_or_none(p.get("wakeups_per_second") for p in ok),
+        }
+
+    why = next((p["why_not"] for p in client if p and p.get("why_not")), None)
+    period = next((p["period_us"] for p in client if p and "period_us" in p), None)
+    return {
+        "probe": {"period_us": period, "why_not": why, "client": side(client), "loop": side(loop)}
     }
 
 
@@ -484,9 +566,18 @@ def per_second(client: list[float], host: list[float]) -> dict[str, Any]:
 
 
 def missed(data: dict[str, Any]) -> list[str]:
+    """The goals not met. The send lag's is the client's own part where the trace and
+    the probe measured what the host took (the goal asks for a quiet host, and this
+    one is not: the lag itself then says how loud it was); else the lag itself."""
     s = data["summary"]
     lines = []
-    if not s["lag_under_goal"]:
+    if _judged_by_own_part(s):
+        if not s["own_under_goal"]:
+            lines.append(
+                f"client-lag: the client's own part of its largest send lag, median "
+                f"{s['median_own_max_lag_us']:,.0f} µs, goal under {GOAL_US:g} µs"
+            )
+    elif not s["lag_under_goal"]:
         lines.append(
             f"client-lag: median max send lag {s['median_max_send_lag_us']:,.0f} µs, goal under "
             f"{GOAL_US:g} µs (the host's own stalls there: {s['median_host_max_gap_us']:,.0f} µs)"
@@ -499,6 +590,18 @@ def missed(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _judged_by_own_part(s: dict[str, Any]) -> bool:
+    """Whether the probe and the trace saw every run (``own_under_goal`` then answers)."""
+    probe = s.get("probe") or {}
+    runs = (probe.get("client") or {}).get("runs")
+    return (
+        bool(probe)
+        and not probe.get("why_not")
+        and s.get("own_under_goal") is not None
+        and bool(runs)
+    )
+
+
 def render(data: dict[str, Any]) -> str:
     """The table and sentence docs/load-generator.md quotes, every figure from ``data``."""
     s = data["summary"]
@@ -506,7 +609,8 @@ def render(data: dict[str, Any]) -> str:
     lines = [
         f"Measured {data['measured_at']}: `echobench load` open loop at {data['rate']:,.0f} "
         f"msgs/s (half its closed-loop capacity against `native`, {capacity:,.0f} "
-        f"msgs/s), {data['settings']['connections']} connections x {data['settings']['size']} B, "
+        f"msgs/s{_beside_words(data)}), {data['settings']['connections']} connections x "
+        f"{data['settings']['size']} B, "
         f"{data['settings']['duration']:g} s a run, server on CPUs {data['server_cpus']} "
         f"({_awake_words(data)}), client on CPU {data['client_cpu']}"
         f"{_nice_words(data['runs'])}{_shield_words(data)}; after each run, a C loop "
@@ -534,7 +638,7 @@ def render(data: dict[str, Any]) -> str:
     lines += [
         "",
         f"Median of {len(data['runs'])} runs: max send lag {s['median_max_send_lag_us']:,.0f} µs "
-        f"(goal under 500 µs: {yes(s['lag_under_goal'])}), longest pause of the client's own "
+        f"({_lag_goal_words(s, yes)}), longest pause of the client's own "
         f"{s['median_max_pause_us']:,.0f} µs (goal under 500 µs: {yes(s['pause_under_goal'])}); "
         f"the C loop after it stalled up to {s['median_host_max_gap_us']:,.0f} µs, which no "
         f"client on that CPU can beat; the lag 1% of messages reached, what a p99 feels: "
@@ -547,11 +651,35 @@ def render(data: dict[str, Any]) -> str:
         lines += ["", _seconds_sentence(s["seconds"], data["runs"])]
     if s.get("median_own_max_lag_us") is not None:
         lines += ["", _own_sentence(s)]
+    if s.get("probe"):
+        lines += ["", _probe_sentence(s["probe"])]
     if s.get("cycle"):
         lines += ["", _cycle_sentence(s["cycle"])]
     if data["host"].get("noisy"):
         lines += ["", f"Note: measured in a noisy period: {data['host']['noisy']}."]
     return "\n".join(lines)
+
+
+def _beside_words(data: dict[str, Any]) -> str:
+    beside = data.get("capacity_beside_probe")
+    if not beside:  # a file from before the probe, or a run without it
+        return ""
+    return (
+        f" alone, {beside:,.0f} msgs/s with the probe below on its CPU, which the rate is "
+        f"half of: the probe took {1 - beside / data['capacity_msgs_per_second']:.0%} of it"
+    )
+
+
+def _lag_goal_words(s: dict[str, Any], yes: Callable[[bool], str]) -> str:
+    """The send lag's goal asks for a quiet host: where the probe and the trace measured
+    what this one took, the goal is the client's own part, the lag what the host added."""
+    if not _judged_by_own_part(s):
+        return f"goal under 500 µs: {yes(s['lag_under_goal'])}"
+    return (
+        f"under 500 µs on a quiet host: {yes(s['lag_under_goal'])} here, where the host "
+        "stopped the client's CPU (below); the client's own part of it, which is what a "
+        f"quiet host leaves, {s['median_own_max_lag_us']:,.0f} µs: {yes(s['own_under_goal'])}"
+    )
 
 
 def _wait_sentence(runs: list[dict[str, Any]]) -> str:
@@ -727,9 +855,45 @@ def _own_sentence(s: dict[str, Any]) -> str:
         f"fell behind: at most {s['median_own_max_lag_us']:,.0f} µs (the median of the "
         f"runs' largest; goal under 500 µs: {verdict}){_least(s)}. In those lags the vCPU "
         "stopped for "
-        f"up to {s['stopped_max_us'] or 0:,.0f} µs and other tasks held the CPU: "
+        f"up to {s['stopped_max_us'] or 0:,.0f} µs by its tick and other tasks held the CPU: "
         f"{held or 'none'}. The check on the trace: the bare C loop, which has no work of "
         "its own, had gaps it left unexplained of up to "
         f"{s['median_loop_unexplained_us']:,.0f} µs (the median of the runs' largest; 250 "
-        "means none that long); a stop that spans no tick (every 4 ms) shows in neither."
+        "means none that long); "
+        + (
+            "with the probe beside them (below), a stop shows to within its period, "
+            f"{s['probe']['period_us']:g} µs."
+            if _judged_by_own_part(s)
+            else "a stop that spans no tick (every 4 ms) shows in neither."
+        )
+    )
+
+
+def _median_or_none(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 1) if known else None
+
+
+def _probe_sentence(probe: dict[str, Any]) -> str:
+    if probe.get("why_not"):
+        return f"No probe ran beside the client: {probe['why_not']}."
+    client, loop = probe["client"], probe["loop"]
+    rate = client["wakeups_per_second"]
+
+    def found(side: dict[str, Any]) -> str:
+        return (
+            f"{side['late_stretches']:,} stretches ({side['over_1ms']} of 1 ms or more, the "
+            f"longest {side['late_max_us'] or 0:,.0f} µs)"
+        )
+
+    return (
+        "Beside the client, and beside the bare loop, a probe at real-time priority woke "
+        f"every {probe['period_us']:g} µs (`_stopprobe.py`)"
+        + (f", {rate:,.0f} times a second" if rate else "")
+        + f"; its median run's wakeups came {client['median_late_p99_us'] or 0:,.0f} µs late "
+        "at p99. A wakeup 100 µs or more late is a stretch in which the CPU was taken from "
+        "every task at normal priority (the vCPU stopped, or interrupts and their soft "
+        "work), whatever the guest's trace shows: it found "
+        f"{found(client)} in the client's runs and {found(loop)} in the loops'. Those are "
+        "set against the lags with the trace's, each stretch counted once."
     )

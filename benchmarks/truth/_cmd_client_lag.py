@@ -24,6 +24,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="leave other threads, interrupts and workqueues free to use the client's CPU",
     )
     parser.add_argument(
+        "--no-probe",
+        dest="probe",
+        action="store_false",
+        help="run no real-time probe beside the client to see the host stop its CPU",
+    )
+    parser.add_argument(
         "--quiet-timeout",
         type=float,
         default=180.0,
@@ -42,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     settings = replace(
         base,
         shield=args.shield,
+        probe=args.probe,
         quiet_timeout=0.0 if args.quick else args.quiet_timeout,
     )
     data = measure(settings)

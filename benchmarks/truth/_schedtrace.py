@@ -239,6 +239,29 @@ def waits(text: str, pid: int, cpu: int) -> list[Wait]:
     return found
 
 
+def spans(found: list[Wait]) -> list[tuple[int, int]]:
+    """The stretches of ``found`` as their union: sorted, none overlapping another (two
+    sources that saw one stop, the tick and a probe, then count it once)."""
+    union: list[tuple[int, int]] = []
+    for wait in sorted(found, key=lambda w: w.start_ns):
+        if union and wait.start_ns <= union[-1][1]:
+            union[-1] = (union[-1][0], max(union[-1][1], wait.end_ns))
+        else:
+            union.append((wait.start_ns, wait.end_ns))
+    return union
+
+
+def covered(union: list[tuple[int, int]], start_ns: int, end_ns: int) -> int:
+    """How much of ``[start_ns, end_ns]`` the stretches ``union`` (from ``spans``) cover."""
+    total = 0
+    index = max(0, bisect_left(union, (start_ns, start_ns)) - 1)
+    while index < len(union) and union[index][0] < end_ns:
+        a, b = union[index]
+        total += max(0, min(b, end_ns) - max(a, start_ns))
+        index += 1
+    return total
+
+
 def explained(found: list[Wait], at_ns: int, lag_ns: int) -> tuple[int, str | None]:
     """How much of a lag of ``lag_ns`` read at ``at_ns`` the process spent waiting for
     its CPU, and who held the CPU longest meanwhile."""
