@@ -26,7 +26,7 @@ def _render(ctx: Context) -> None:
 STEP = Step(
     name="client-lag",
     help="the open-loop client's max send lag and own pauses at half its capacity, median of "
-    "5 runs, against the host's own stalls measured after each (about 2 minutes)",
+    "5 runs, against the host's own stalls, seen beside each and after it (about 6 minutes)",
     files=(FILE,),
     measure=_measure,
     render=_render,

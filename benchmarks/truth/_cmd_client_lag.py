@@ -9,7 +9,8 @@ from echobench.benchmarks.truth._cmdout import json_option, report
 
 HELP = (
     "the open-loop client's max send lag and longest own pause at half its capacity against "
-    "native, median of 5 runs, against the host's own stalls measured after each (about 2 minutes)"
+    "native, median of 5 runs, against the host's own stalls, seen beside each and after it "
+    "(about 6 minutes)"
 )
 
 
