@@ -165,3 +165,39 @@ def test_with_the_probe_beside_every_run_the_lag_goal_is_the_clients_own_part() 
         _client_lag.render(plain)
     )
     assert "No probe ran beside the client: needs root." in _client_lag.render(plain)
+
+
+KILLED = """
+import sys, time
+from echobench.benchmarks.truth._stopprobe import probed
+with probed(int(sys.argv[1])) as probe:
+    print(probe.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(_stopprobe.unavailable() is not None, reason="needs root")
+def test_a_probe_does_not_outlive_a_caller_killed_outright() -> None:
+    cpu = max(os.sched_getaffinity(0))
+    caller = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(cpu)], stdout=subprocess.PIPE, text=True
+    )
+    assert caller.stdout is not None
+    pid = int(caller.stdout.readline())
+    assert os.path.exists(f"/proc/{pid}")
+    caller.kill()  # SIGKILL: no finally runs, nothing is told to stop
+    caller.wait(10)
+    caller.stdout.close()
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.05)
+    assert not _running(pid), f"stopprobe {pid} outlived its caller"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is still a live process (a zombie awaiting its reaper is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Well past an on-time wakeup's lateness (p99 27-50 us here) and past what one
  * soft interrupt of a loopback send takes (a few us): the tick's rule in
@@ -70,6 +72,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: stopprobe CPU PERIOD_US\n");
         return 2;
     }
+    /* It runs until told to stop: a caller killed before it could say so must not leave
+     * it behind, at real-time priority, for good. */
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) return 1;
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(atoi(argv[1]), &set);
