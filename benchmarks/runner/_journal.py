@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from echobench.benchmarks.runner._procstat import STARTTIME, after_comm
+
 JOURNAL = Path("/run/echobench/settings.json")
 
 #: A run: (pid, start time in clock ticks since boot).
@@ -39,8 +41,7 @@ Holder = list[int]
 
 def _started(pid: int) -> int | None:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat.rsplit(")", 1)[1].split()[19])
+        return int(after_comm(f"/proc/{pid}/stat")[STARTTIME])
     except (OSError, ValueError, IndexError):
         return None
 

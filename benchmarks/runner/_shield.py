@@ -44,6 +44,7 @@ import psutil
 
 from echobench.benchmarks.runner._isolation import parse_cpu_list
 from echobench.benchmarks.runner._journal import Held, held
+from echobench.benchmarks.runner._procstat import FLAGS, after_comm
 from echobench.benchmarks.runner._usage import process_tree
 from echobench.servers._errors import UserError
 
@@ -125,8 +126,7 @@ def _tasks() -> Iterator[tuple[int, int, int]]:
 def _bound(pid: int, tid: int) -> bool:
     """Whether the kernel keeps this thread on its CPU (a per-CPU kthread)."""
     try:
-        stat = (PROC / str(pid) / "task" / str(tid) / "stat").read_text()
-        flags = int(stat.rsplit(")", 1)[1].split()[6])
+        flags = int(after_comm(f"/proc/{pid}/task/{tid}/stat")[FLAGS])
     except (OSError, ValueError, IndexError):
         return True
     return bool(flags & NO_SETAFFINITY)

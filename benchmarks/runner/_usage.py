@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psutil
 
+from echobench.benchmarks.runner._procstat import RSS, STIME, UTIME, after_comm
+
 #: Samples between two walks of the server's process tree. The runner samples ten times a
 #: second on the load client's CPU, and each walk holds the client off its sockets.
 #: psutil's walk scans every process on the machine for its parent: 1.4-1.6 ms on a
@@ -37,9 +39,8 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 def _usage(pid: int) -> tuple[float, float, int] | None:
     """(user s, system s, RSS bytes) of one process, None once it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return int(fields[11]) / _TICK, int(fields[12]) / _TICK, int(fields[21]) * _PAGE
+        fields = after_comm(f"/proc/{pid}/stat")
+        return int(fields[UTIME]) / _TICK, int(fields[STIME]) / _TICK, int(fields[RSS]) * _PAGE
     except FileNotFoundError:
         if PROC.is_dir():
             return None
