@@ -153,6 +153,18 @@ def test_with_the_probe_beside_every_run_the_lag_goal_is_the_clients_own_part() 
     assert "woke every 200 µs (`_stopprobe.py`), 5,000 times a second" in text
     assert "60 stretches (3 of 1 ms or more, the longest 7,050 µs) in the client's" in text
     assert "163,000 msgs/s with the probe below on its CPU" in text
+    # The probe in every run, each with its own pid, is named once, as its program.
+    held = [
+        {**r, "causes": {**r["causes"], "held_by_us": {f"stopprobe-a86ae/{pid}": us}}}
+        for r, pid, us in zip(runs, (301, 302, 303), (500.0, 700.0, 600.0), strict=True)
+    ]
+    summary_held = _client_lag.summary(held)["held_by_us"]
+    assert summary_held == {"stopprobe": 700.0}
+    assert "`stopprobe` 700 µs (the probe: the vCPU stopped while it ran)" in (
+        _client_lag.render({**data, "runs": held, "summary": _client_lag.summary(held)})
+    )
+    assert _client_lag._task_name("kworker/1:1/31989") == "kworker/1:1"
+    assert _client_lag._task_name("worker-12345/9") == "worker-12345"  # not a build's
     assert "the probe took 14% of it" in text
     # An own part over the goal is what is missed, named as such.
     over = [{**r, "causes": {**r["causes"], "own_max_lag_us": 900.0}} for r in runs]

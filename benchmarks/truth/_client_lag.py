@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -532,7 +533,8 @@ def own_lag(runs: list[dict[str, Any]]) -> dict[str, Any]:
     held: dict[str, float] = {}
     for run in traced:
         for who, us in run["causes"]["held_by_us"].items():
-            held[who] = max(held.get(who, 0.0), us)
+            name = _task_name(who)
+            held[name] = max(held.get(name, 0.0), us)
     median = round(statistics.median(own), 1)
     return {
         "median_own_max_lag_us": median,
@@ -544,6 +546,19 @@ def own_lag(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "stopped_max_us": max((v for v in stops if v is not None), default=None),
         "held_by_us": dict(sorted(held.items(), key=lambda item: -item[1])[:5]),
     }
+
+
+def _task_name(who: str) -> str:
+    """A task's name without its pid, so that one program in every run is named once,
+    and without the build hash a bundled C program's binary carries (``_cbuild``):
+    ``stopprobe-a86aecbbd84fccdd/25784``, cut by the kernel to ``stopprobe-a86ae``, is
+    ``stopprobe``."""
+    name = who.rsplit("/", 1)[0] if who.rsplit("/", 1)[-1].isdigit() else who
+    built = re.fullmatch(r"(.+)-([0-9a-f]+)", name)
+    # The kernel keeps 15 characters of a name; the cache names a binary by 16 of hex.
+    if built and (len(name) == 15 or len(built.group(2)) == 16):
+        return built.group(1)
+    return name
 
 
 def per_second(client: list[float], host: list[float]) -> dict[str, Any]:
@@ -842,8 +857,13 @@ def _chance_words(chance: float) -> str:
 
 
 def _own_sentence(s: dict[str, Any]) -> str:
+    longest: dict[str, float] = {}  # a file from before names each run's pid apart
+    for who, us in s["held_by_us"].items():
+        longest[_task_name(who)] = max(longest.get(_task_name(who), 0.0), us)
     held = ", ".join(
-        f"`{who.rsplit('/', 1)[0]}` {us:,.0f} µs" for who, us in s["held_by_us"].items()
+        f"`{name}` {us:,.0f} µs"
+        + (" (the probe: the vCPU stopped while it ran)" if name == "stopprobe" else "")
+        for name, us in sorted(longest.items(), key=lambda item: -item[1])
     )
     verdict = "**met**" if s["own_under_goal"] else "**not met**"
     return (
