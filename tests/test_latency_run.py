@@ -179,8 +179,14 @@ def test_a_two_backend_sweep_runs_the_whole_plan(tmp_path: Path) -> None:
             assert ids[p["case"]]["repeats"], p["case"]
         slo = sweep["summary"]["slo_capacity"]
         assert set(slo) >= {"p99_us", "messages_per_second", "interpolated", "client_bound"}
-        assert sweep["summary"]["measured"] == len(sweep["points"]) == 2
-        assert [p["fraction"] for p in sweep["points"] if not p["common"]] == [0.5]
+        # 50% and the common rate; and where the probe's client was saturated and the hold
+        # check found it behind its schedule (a slow host: selectors in a CI run), 50% of
+        # the client's ceiling, so the check's own rate is a point of its own.
+        held = [p for p in sweep["points"] if p["hold_check"] and p["fraction"] is None]
+        assert all(not p["common"] for p in held) and len(held) <= 1
+        assert sweep["summary"]["measured"] == len(sweep["points"]) == 2 + len(held)
+        rest = [p for p in sweep["points"] if not p["common"] and p not in held]
+        assert [p["fraction"] for p in rest] == [0.5]
         for p in sweep["points"]:
             stats = p["stats"]
             assert set(stats) >= {"p99_us", "p99_ci_us", "p50_ci_us", "p999_ci_us", "decision"}
