@@ -462,9 +462,7 @@ def probe_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "late_stretches": sum(p["late_stretches"] for p in ok),
             "over_1ms": sum(p["late_at_least_us"]["1000"] for p in ok),
             "late_max_us": max((p["late_max_us"] for p in ok), default=None),
-            "median_late_p99_us": (
-                round(statistics.median(p["late_p99_us"] for p in ok), 1) if ok else None
-            ),
+            "median_late_p99_us": _median_or_none(p["late_p99_us"] for p in ok),
             "wakeups_per_second": _median_or_none(p.get("wakeups_per_second") for p in ok),
         }
 
@@ -530,11 +528,9 @@ def own_lag(runs: list[dict[str, Any]]) -> dict[str, Any]:
     # not see ended there: for the loop the least is the figure.
     loop = [least(r["host_gaps"]["causes"]) for r in traced]
     stops = [r["causes"].get("stopped_max_us") for r in traced]
-    held: dict[str, float] = {}
-    for run in traced:
-        for who, us in run["causes"]["held_by_us"].items():
-            name = _task_name(who)
-            held[name] = max(held.get(name, 0.0), us)
+    held = _longest_by_program(
+        item for run in traced for item in run["causes"]["held_by_us"].items()
+    )
     median = round(statistics.median(own), 1)
     return {
         "median_own_max_lag_us": median,
@@ -544,8 +540,17 @@ def own_lag(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "own_under_goal": median < GOAL_US,
         "median_loop_unexplained_us": round(statistics.median(loop), 1),
         "stopped_max_us": max((v for v in stops if v is not None), default=None),
-        "held_by_us": dict(sorted(held.items(), key=lambda item: -item[1])[:5]),
+        "held_by_us": dict(list(held.items())[:5]),
     }
+
+
+def _longest_by_program(held: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """The longest each program held the CPU (``_task_name``), longest first."""
+    longest: dict[str, float] = {}
+    for who, us in held:
+        name = _task_name(who)
+        longest[name] = max(longest.get(name, 0.0), us)
+    return dict(sorted(longest.items(), key=lambda item: -item[1]))
 
 
 def _task_name(who: str) -> str:
@@ -609,12 +614,7 @@ def _judged_by_own_part(s: dict[str, Any]) -> bool:
     """Whether the probe and the trace saw every run (``own_under_goal`` then answers)."""
     probe = s.get("probe") or {}
     runs = (probe.get("client") or {}).get("runs")
-    return (
-        bool(probe)
-        and not probe.get("why_not")
-        and s.get("own_under_goal") is not None
-        and bool(runs)
-    )
+    return bool(runs) and not probe.get("why_not") and s.get("own_under_goal") is not None
 
 
 def render(data: dict[str, Any]) -> str:
@@ -857,13 +857,11 @@ def _chance_words(chance: float) -> str:
 
 
 def _own_sentence(s: dict[str, Any]) -> str:
-    longest: dict[str, float] = {}  # a file from before names each run's pid apart
-    for who, us in s["held_by_us"].items():
-        longest[_task_name(who)] = max(longest.get(_task_name(who), 0.0), us)
+    # Again for a file from before, which names each run's pid apart.
     held = ", ".join(
         f"`{name}` {us:,.0f} µs"
         + (" (the probe: the vCPU stopped while it ran)" if name == "stopprobe" else "")
-        for name, us in sorted(longest.items(), key=lambda item: -item[1])
+        for name, us in _longest_by_program(s["held_by_us"].items()).items()
     )
     verdict = "**met**" if s["own_under_goal"] else "**not met**"
     return (
